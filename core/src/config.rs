@@ -1,0 +1,212 @@
+//! Moat's one configuration file (TOML). Every key has a default, so no file is needed: data in
+//! `./moat-data`, SMTP on port 2525, the API on 8080. `deploy/moat.example.toml` documents each key
+//! and a test parses it.
+
+use std::{net::SocketAddr, path::PathBuf};
+
+use serde::{Deserialize, Serialize};
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Config {
+    /// Directory for the SQLite database and other state.
+    pub data_dir: PathBuf,
+    /// Name Moat gives itself in the SMTP greeting and in `Received:` headers.
+    pub hostname: String,
+    pub smtp: SmtpConfig,
+    pub api: ApiConfig,
+    pub store: StoreConfig,
+    pub relay: RelayConfig,
+    pub policy: PolicyConfig,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct SmtpConfig {
+    pub listen: SocketAddr,
+    /// Number of glommio shards (one SMTP listener each); 0 means one per CPU core.
+    pub shards: usize,
+    /// Pin each shard to its own CPU core.
+    pub pin_shards: bool,
+    /// Largest message accepted, in bytes (advertised with SIZE).
+    pub max_message_size: usize,
+    /// Recipients accepted per transaction (RFC 5321 requires at least 100).
+    pub max_recipients: usize,
+    /// Seconds a client may stay silent before Moat closes the connection (RFC 5321 4.5.3.2: 5 min).
+    pub idle_timeout_secs: u64,
+    /// Bad commands tolerated before Moat answers 421 and closes.
+    pub max_errors: u32,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ApiConfig {
+    pub listen: SocketAddr,
+    /// HTTP worker threads; 0 means one per CPU core.
+    pub workers: usize,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case", deny_unknown_fields)]
+pub enum StoreConfig {
+    Sqlite {
+        /// Database file; relative paths are under `data_dir`.
+        #[serde(default = "default_db_path")]
+        path: PathBuf,
+        /// Threads serving reads.
+        #[serde(default = "default_readers")]
+        readers: usize,
+    },
+}
+
+fn default_db_path() -> PathBuf {
+    PathBuf::from("moat.db")
+}
+
+fn default_readers() -> usize {
+    2
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RelayConfig {
+    /// Seconds to wait for the downstream server at each step.
+    pub timeout_secs: u64,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct PolicyConfig {
+    /// How often the scanner checks the store for changed domains and policies.
+    pub reload_interval_ms: u64,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            data_dir: PathBuf::from("./moat-data"),
+            hostname: "moat.localhost".into(),
+            smtp: SmtpConfig::default(),
+            api: ApiConfig::default(),
+            store: StoreConfig::default(),
+            relay: RelayConfig::default(),
+            policy: PolicyConfig::default(),
+        }
+    }
+}
+
+impl Default for SmtpConfig {
+    fn default() -> Self {
+        SmtpConfig {
+            listen: SocketAddr::from(([0, 0, 0, 0], 2525)),
+            shards: 0,
+            pin_shards: true,
+            max_message_size: 25 * 1024 * 1024,
+            max_recipients: 100,
+            idle_timeout_secs: 300,
+            max_errors: 10,
+        }
+    }
+}
+
+impl Default for ApiConfig {
+    fn default() -> Self {
+        ApiConfig {
+            listen: SocketAddr::from(([0, 0, 0, 0], 8080)),
+            workers: 0,
+        }
+    }
+}
+
+impl Default for StoreConfig {
+    fn default() -> Self {
+        StoreConfig::Sqlite {
+            path: default_db_path(),
+            readers: default_readers(),
+        }
+    }
+}
+
+impl Default for RelayConfig {
+    fn default() -> Self {
+        RelayConfig { timeout_secs: 60 }
+    }
+}
+
+impl Default for PolicyConfig {
+    fn default() -> Self {
+        PolicyConfig {
+            reload_interval_ms: 1000,
+        }
+    }
+}
+
+/// Problems found in a configuration file.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("cannot read config file {path}: {source}")]
+    Read {
+        path: String,
+        source: std::io::Error,
+    },
+    #[error("invalid config file {path}: {message}")]
+    Parse { path: String, message: String },
+}
+
+impl Config {
+    /// Loads a config file, or the defaults when `path` is `None`.
+    pub fn load(path: Option<&std::path::Path>) -> Result<Config, ConfigError> {
+        let Some(path) = path else {
+            return Ok(Config::default());
+        };
+        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+            path: path.display().to_string(),
+            source,
+        })?;
+        Config::parse(&text).map_err(|message| ConfigError::Parse {
+            path: path.display().to_string(),
+            message,
+        })
+    }
+
+    /// Parses TOML text.
+    pub fn parse(text: &str) -> Result<Config, String> {
+        toml::from_str(text).map_err(|e| e.to_string())
+    }
+
+    /// Absolute or data-dir-relative path of the SQLite database.
+    pub fn sqlite_path(&self) -> Option<PathBuf> {
+        match &self.store {
+            StoreConfig::Sqlite { path, .. } if path.is_absolute() => Some(path.clone()),
+            StoreConfig::Sqlite { path, .. } => Some(self.data_dir.join(path)),
+        }
+    }
+
+    /// Shards to run: the configured count, or one per core.
+    pub fn shard_count(&self) -> usize {
+        if self.smtp.shards > 0 {
+            self.smtp.shards
+        } else {
+            std::thread::available_parallelism().map_or(1, |n| n.get())
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn example_config_parses_and_matches_defaults_where_documented() {
+        let text = include_str!("../../deploy/moat.example.toml");
+        let cfg = Config::parse(text).expect("example config parses");
+        assert_eq!(cfg.smtp.listen.port(), 2525);
+        assert_eq!(cfg.api.listen.port(), 8080);
+    }
+
+    #[test]
+    fn unknown_keys_are_refused() {
+        assert!(Config::parse("[smtp]\nlisten_port = 25\n").is_err());
+        assert!(Config::parse("").is_ok());
+    }
+}

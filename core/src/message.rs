@@ -1,0 +1,117 @@
+//! The fields of a message that policies inspect, borrowed from mail-parser's parse of the bytes
+//! the SMTP session received: nothing here copies a body unless a transfer encoding (base64,
+//! quoted-printable, a charset) forces mail-parser to decode it.
+
+use std::borrow::Cow;
+
+use mail_parser::{Message, MessageParser};
+
+/// One text the policy engine can scan, with where it came from.
+#[derive(Debug, Clone)]
+pub struct BodyText<'a> {
+    /// MIME part index in mail-parser's numbering.
+    pub part: u32,
+    pub text: Cow<'a, str>,
+}
+
+/// What a policy can look at.
+#[derive(Debug, Default)]
+pub struct MessageView<'a> {
+    pub subject: &'a str,
+    /// Address of the first `From:` mailbox, if any.
+    pub from_address: &'a str,
+    /// Display name of the first `From:` mailbox, if any.
+    pub from_name: &'a str,
+    /// The SMTP envelope sender (`MAIL FROM`), empty for bounces.
+    pub envelope_from: &'a str,
+    pub bodies: Vec<BodyText<'a>>,
+    /// Top-level headers: lower-cased name and raw value bytes.
+    pub headers: Vec<(String, &'a [u8])>,
+}
+
+/// Parses raw message bytes. Returns `None` only when mail-parser finds no message at all; the
+/// caller then scans an empty view (envelope conditions still apply).
+pub fn parse(raw: &[u8]) -> Option<Message<'_>> {
+    MessageParser::default().parse(raw)
+}
+
+impl<'a> MessageView<'a> {
+    /// Builds the view of a parsed message.
+    pub fn new(msg: &'a Message<'a>, envelope_from: &'a str) -> Self {
+        let (from_address, from_name) = msg
+            .from()
+            .and_then(|a| a.first())
+            .map(|a| (a.address().unwrap_or(""), a.name().unwrap_or("")))
+            .unwrap_or(("", ""));
+        let raw = msg.raw_message();
+        let headers = msg
+            .headers()
+            .iter()
+            .map(|h| {
+                let value = raw
+                    .get(h.offset_start as usize..h.offset_end as usize)
+                    .unwrap_or(&[]);
+                (h.name().to_ascii_lowercase(), value)
+            })
+            .collect();
+        let mut bodies = Vec::new();
+        for &part in msg.text_body.iter().chain(msg.html_body.iter()) {
+            if bodies.iter().any(|b: &BodyText<'_>| b.part == part) {
+                continue;
+            }
+            if let Some(text) = msg.part(part).and_then(|p| p.text_contents()) {
+                bodies.push(BodyText {
+                    part,
+                    text: Cow::Borrowed(text),
+                });
+            }
+        }
+        MessageView {
+            subject: msg.subject().unwrap_or(""),
+            from_address,
+            from_name,
+            envelope_from,
+            bodies,
+            headers,
+        }
+    }
+
+    /// A view with only the envelope, for bytes mail-parser could not read as a message.
+    pub fn envelope_only(envelope_from: &'a str) -> Self {
+        MessageView {
+            envelope_from,
+            ..Default::default()
+        }
+    }
+}
+
+/// The domain part of an address, lower-cased; empty when there is none.
+pub fn domain_of(address: &str) -> String {
+    address
+        .rsplit_once('@')
+        .map(|(_, d)| d.trim_end_matches('>').to_ascii_lowercase())
+        .unwrap_or_default()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn view_borrows_fields_of_a_multipart_message() {
+        let raw = b"From: \"Boss\" <ceo@example.com>\r\nSubject: Hello\r\nX-Tag: one\r\n\
+Content-Type: multipart/alternative; boundary=b\r\n\r\n--b\r\nContent-Type: text/plain\r\n\r\n\
+plain text\r\n--b\r\nContent-Type: text/html\r\n\r\n<p>html text</p>\r\n--b--\r\n";
+        let msg = parse(raw).expect("parses");
+        let view = MessageView::new(&msg, "bounce@example.net");
+        assert_eq!(view.subject, "Hello");
+        assert_eq!(view.from_address, "ceo@example.com");
+        assert_eq!(view.from_name, "Boss");
+        assert_eq!(view.bodies.len(), 2);
+        assert!(view.bodies[0].text.contains("plain text"));
+        assert!(matches!(view.bodies[0].text, Cow::Borrowed(_)));
+        assert!(view.headers.iter().any(|(n, v)| n == "x-tag" && v.starts_with(b" one")));
+        assert_eq!(domain_of("A@Example.COM"), "example.com");
+        assert_eq!(domain_of("nobody"), "");
+    }
+}

@@ -1,0 +1,267 @@
+//! The data model shared by scanner, API and store: customers, tokens, domains, policies,
+//! verdicts and quarantined messages. Serialised forms are the API's JSON shapes.
+
+use serde::{Deserialize, Serialize};
+
+use crate::policy::Condition;
+
+/// What Moat does with a message for one recipient domain.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Action {
+    Deliver,
+    Quarantine,
+    Reject,
+}
+
+impl Action {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Action::Deliver => "deliver",
+            Action::Quarantine => "quarantine",
+            Action::Reject => "reject",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        match s {
+            "deliver" => Some(Action::Deliver),
+            "quarantine" => Some(Action::Quarantine),
+            "reject" => Some(Action::Reject),
+            _ => None,
+        }
+    }
+}
+
+/// The class of threat a verdict is about. `policy` means a customer's own rule fired.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ThreatType {
+    Spam,
+    Phishing,
+    Malware,
+    Bec,
+    Policy,
+}
+
+impl ThreatType {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ThreatType::Spam => "spam",
+            ThreatType::Phishing => "phishing",
+            ThreatType::Malware => "malware",
+            ThreatType::Bec => "bec",
+            ThreatType::Policy => "policy",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        match s {
+            "spam" => Some(ThreatType::Spam),
+            "phishing" => Some(ThreatType::Phishing),
+            "malware" => Some(ThreatType::Malware),
+            "bec" => Some(ThreatType::Bec),
+            "policy" => Some(ThreatType::Policy),
+            _ => None,
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Customer {
+    pub id: String,
+    pub name: String,
+    pub created_at: i64,
+}
+
+/// Live tokens act on real data; test tokens on the customer's sandbox.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum TokenKind {
+    Live,
+    Test,
+}
+
+impl TokenKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            TokenKind::Live => "live",
+            TokenKind::Test => "test",
+        }
+    }
+}
+
+/// A stored token: never the secret, only its hash and a display prefix.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TokenInfo {
+    pub id: String,
+    pub customer_id: String,
+    pub kind: TokenKind,
+    /// The first characters of the secret, enough to recognise it in a list.
+    pub prefix: String,
+    pub created_at: i64,
+}
+
+/// Lifecycle of a protected domain.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum DomainStatus {
+    PendingMxVerification,
+    Active,
+}
+
+impl DomainStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            DomainStatus::PendingMxVerification => "pending_mx_verification",
+            DomainStatus::Active => "active",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        match s {
+            "pending_mx_verification" => Some(DomainStatus::PendingMxVerification),
+            "active" => Some(DomainStatus::Active),
+            _ => None,
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Domain {
+    pub id: String,
+    pub customer_id: String,
+    /// Lower-case ASCII (punycode) domain name.
+    pub name: String,
+    /// `host:port` of the customer's real mail server.
+    pub real_mx_host: String,
+    pub status: DomainStatus,
+    pub created_at: i64,
+}
+
+/// A customer's rule: when `condition` holds, take `action`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Policy {
+    pub id: String,
+    pub customer_id: String,
+    pub name: String,
+    pub condition: Condition,
+    pub action: Action,
+    pub notify_admin: bool,
+    pub enabled: bool,
+    pub created_at: i64,
+}
+
+/// The fields a client gives to create a policy.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NewPolicy {
+    pub name: String,
+    pub condition: Condition,
+    pub action: Action,
+    #[serde(default)]
+    pub notify_admin: bool,
+    #[serde(default = "default_true")]
+    pub enabled: bool,
+}
+
+fn default_true() -> bool {
+    true
+}
+
+/// Why a verdict was reached: one matched rule, with where it matched.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Finding {
+    /// The rule that matched (a policy's name for customer policies).
+    pub rule: String,
+    pub threat_type: ThreatType,
+    /// What was inspected: `subject`, `body`, `from`, `header:<name>`, `envelope_from`.
+    pub field: String,
+    /// Index of the MIME part for body matches.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub part: Option<u32>,
+    /// Byte range of the match within the inspected field's text.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub range: Option<(u32, u32)>,
+    /// The literal or value that matched.
+    pub matched: String,
+}
+
+/// The decision for one recipient domain of one message, as recorded in the store.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct VerdictRecord {
+    pub id: String,
+    /// The id given to the client in the SMTP reply; shared by all verdicts of one message.
+    pub queue_id: String,
+    pub received_at: i64,
+    pub customer_id: String,
+    pub domain_id: String,
+    pub client_ip: String,
+    pub mail_from: String,
+    pub rcpt_to: Vec<String>,
+    pub from_header: String,
+    pub subject: String,
+    pub size: u64,
+    pub action: Action,
+    pub threat_type: Option<ThreatType>,
+    /// Policies that fired, with `notify_admin` set (the API raises `policy.triggered`).
+    pub notify_admin: bool,
+    pub findings: Vec<Finding>,
+}
+
+/// Lifecycle of a quarantined message.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum QuarantineStatus {
+    Quarantined,
+    Released,
+    Deleted,
+}
+
+impl QuarantineStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            QuarantineStatus::Quarantined => "quarantined",
+            QuarantineStatus::Released => "released",
+            QuarantineStatus::Deleted => "deleted",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        match s {
+            "quarantined" => Some(QuarantineStatus::Quarantined),
+            "released" => Some(QuarantineStatus::Released),
+            "deleted" => Some(QuarantineStatus::Deleted),
+            _ => None,
+        }
+    }
+}
+
+/// Metadata of a quarantined message (the raw bytes are fetched separately).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct QuarantineItem {
+    pub id: String,
+    pub verdict_id: String,
+    pub customer_id: String,
+    pub domain_id: String,
+    pub received_at: i64,
+    pub mail_from: String,
+    pub rcpt_to: Vec<String>,
+    pub from_header: String,
+    pub subject: String,
+    pub threat_type: ThreatType,
+    pub status: QuarantineStatus,
+    pub size: u64,
+    pub findings: Vec<Finding>,
+    pub released_at: Option<i64>,
+}
+
+/// Filters of `GET /v1/quarantine`.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct QuarantineFilter {
+    pub status: Option<QuarantineStatus>,
+    pub threat_type: Option<ThreatType>,
+    /// Substring of the envelope sender or the From header, case-insensitive.
+    pub from: Option<String>,
+    pub limit: u32,
+}

@@ -1,0 +1,107 @@
+//! Customer policies: a condition tree over message fields and an action. Conditions are JSON
+//! (`{"subject_contains": ["bitcoin", "crypto wallet"]}`), compiled per customer into one
+//! aho-corasick automaton per inspected field (see [`literals`]) and evaluated in one pass
+//! over each field (see [`engine`]).
+
+pub mod engine;
+pub mod literals;
+
+use serde::{Deserialize, Serialize};
+
+use crate::error::PolicyError;
+
+pub use engine::{MatchedPolicy, PolicyOutcome, PolicySet};
+
+/// Deepest nesting of `all`/`any`/`not` accepted, so hostile JSON cannot blow the stack.
+pub const MAX_DEPTH: usize = 32;
+
+/// A condition on a message. Literal matches are ASCII case-insensitive substring matches.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case", deny_unknown_fields)]
+pub enum Condition {
+    /// The Subject header contains any of the literals.
+    SubjectContains(Vec<String>),
+    /// Any text or HTML body part contains any of the literals.
+    BodyContains(Vec<String>),
+    /// The From header (display name or address) contains any of the literals.
+    FromContains(Vec<String>),
+    /// A header of the given name contains any of the literals.
+    HeaderContains { name: String, values: Vec<String> },
+    /// The envelope sender's or From address's domain is one of these (exact, case-insensitive).
+    SenderDomainIn(Vec<String>),
+    /// Every sub-condition holds.
+    All(Vec<Condition>),
+    /// At least one sub-condition holds.
+    Any(Vec<Condition>),
+    /// The sub-condition does not hold.
+    Not(Box<Condition>),
+}
+
+impl Condition {
+    /// Checks that the condition can be compiled; the API calls this before storing a policy.
+    pub fn validate(&self) -> Result<(), PolicyError> {
+        self.validate_at(0)
+    }
+
+    fn validate_at(&self, depth: usize) -> Result<(), PolicyError> {
+        if depth > MAX_DEPTH {
+            return Err(PolicyError::TooDeep(MAX_DEPTH));
+        }
+        let literals = |what: &'static str, list: &[String]| {
+            if list.is_empty() {
+                return Err(PolicyError::EmptyList(what));
+            }
+            if list.iter().any(|s| s.is_empty()) {
+                return Err(PolicyError::EmptyLiteral(what));
+            }
+            Ok(())
+        };
+        match self {
+            Condition::SubjectContains(l) => literals("subject_contains", l),
+            Condition::BodyContains(l) => literals("body_contains", l),
+            Condition::FromContains(l) => literals("from_contains", l),
+            Condition::SenderDomainIn(l) => literals("sender_domain_in", l),
+            Condition::HeaderContains { name, values } => {
+                if name.is_empty() {
+                    return Err(PolicyError::EmptyLiteral("header_contains.name"));
+                }
+                literals("header_contains.values", values)
+            }
+            Condition::All(c) | Condition::Any(c) => {
+                if c.is_empty() {
+                    return Err(PolicyError::EmptyList("all/any"));
+                }
+                c.iter().try_for_each(|c| c.validate_at(depth + 1))
+            }
+            Condition::Not(c) => c.validate_at(depth + 1),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn pixacolour_example_round_trips() {
+        let json = r#"{"subject_contains": ["bitcoin", "crypto wallet"]}"#;
+        let c: Condition = serde_json::from_str(json).expect("parses");
+        assert_eq!(
+            c,
+            Condition::SubjectContains(vec!["bitcoin".into(), "crypto wallet".into()])
+        );
+        assert!(c.validate().is_ok());
+    }
+
+    #[test]
+    fn bad_conditions_are_refused() {
+        assert!(serde_json::from_str::<Condition>(r#"{"subject_has": ["x"]}"#).is_err());
+        let empty: Condition = serde_json::from_str(r#"{"any": []}"#).expect("parses");
+        assert_eq!(empty.validate(), Err(PolicyError::EmptyList("all/any")));
+        let mut deep = Condition::SubjectContains(vec!["x".into()]);
+        for _ in 0..40 {
+            deep = Condition::Not(Box::new(deep));
+        }
+        assert_eq!(deep.validate(), Err(PolicyError::TooDeep(MAX_DEPTH)));
+    }
+}

@@ -1,0 +1,92 @@
+//! The SMTP client that hands mail to a customer's real server (mail-send, on tokio). Used by the
+//! scanner's relay thread and by the API's quarantine release. Outcomes distinguish temporary
+//! from permanent refusals so the scanner can answer `451` or `550` truthfully.
+
+use std::{borrow::Cow, time::Duration};
+
+use mail_send::{
+    SmtpClientBuilder,
+    smtp::message::{Address, Message, Parameters},
+};
+
+/// How a relay attempt ended.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RelayOutcome {
+    /// The downstream server accepted the message (its reply text).
+    Delivered(String),
+    /// A temporary failure: connection refused, timeout, 4xx. The sender should retry.
+    TempFail(String),
+    /// The downstream server refused permanently (5xx), with its reply.
+    PermFail { code: u16, text: String },
+}
+
+/// Splits `host:port`; a missing port means 25.
+pub fn split_host_port(hostport: &str) -> (String, u16) {
+    if let Some((h, p)) = hostport.rsplit_once(':')
+        && let Ok(port) = p.parse()
+        && !h.is_empty()
+    {
+        return (h.trim_matches(['[', ']']).to_string(), port);
+    }
+    (hostport.to_string(), 25)
+}
+
+/// Delivers `body` (a complete message, not dot-stuffed) to `hostport` for `rcpts`.
+/// Must run inside a tokio runtime.
+pub async fn deliver(
+    hostport: &str,
+    helo: &str,
+    mail_from: &str,
+    rcpts: &[String],
+    body: &[u8],
+    timeout: Duration,
+) -> RelayOutcome {
+    let (host, port) = split_host_port(hostport);
+    let builder = match SmtpClientBuilder::new(host.as_str(), port) {
+        Ok(b) => b.implicit_tls(false).helo_host(helo).timeout(timeout),
+        Err(e) => return RelayOutcome::TempFail(format!("bad relay host {hostport}: {e}")),
+    };
+    let mut client = match builder.connect_plain().await {
+        Ok(c) => c,
+        Err(e) => return classify(e, hostport),
+    };
+    let message = Message {
+        mail_from: Address::new(mail_from, Parameters::default()),
+        rcpt_to: rcpts
+            .iter()
+            .map(|r| Address::new(r.as_str(), Parameters::default()))
+            .collect(),
+        body: Cow::Borrowed(body),
+    };
+    let outcome = match client.send(message).await {
+        Ok(reply) => RelayOutcome::Delivered(reply.message().to_string()),
+        Err(e) => classify(e, hostport),
+    };
+    let _ = client.quit().await;
+    outcome
+}
+
+fn classify(e: mail_send::Error, hostport: &str) -> RelayOutcome {
+    match e {
+        mail_send::Error::UnexpectedReply(r) if r.code() >= 500 => RelayOutcome::PermFail {
+            code: r.code(),
+            text: r.message().to_string(),
+        },
+        mail_send::Error::UnexpectedReply(r) => {
+            RelayOutcome::TempFail(format!("{hostport} answered {} {}", r.code(), r.message()))
+        }
+        other => RelayOutcome::TempFail(format!("{hostport}: {other}")),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn host_port_split() {
+        assert_eq!(split_host_port("mx.example:2526"), ("mx.example".into(), 2526));
+        assert_eq!(split_host_port("mx.example"), ("mx.example".into(), 25));
+        assert_eq!(split_host_port("[::1]:25"), ("::1".into(), 25));
+    }
+}

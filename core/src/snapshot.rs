@@ -1,0 +1,70 @@
+//! The scanner's read path: an immutable snapshot of protected domains and compiled policies,
+//! swapped atomically (`ArcSwap`) when the store's configuration version changes. Shards read it
+//! without locks and never query the store on the SMTP path.
+
+use std::{collections::HashMap, sync::Arc};
+
+use arc_swap::ArcSwap;
+
+use crate::{
+    model::{Domain, Policy},
+    policy::PolicySet,
+};
+
+/// Everything a shard needs to route and judge a recipient.
+#[derive(Debug, Default)]
+pub struct GatewaySnapshot {
+    /// The store's configuration version this snapshot was built from.
+    pub version: i64,
+    domains: HashMap<String, Arc<Domain>>,
+    policy_sets: HashMap<String, Arc<PolicySet>>,
+    empty: Arc<PolicySet>,
+}
+
+impl GatewaySnapshot {
+    /// Builds a snapshot. A customer whose policies do not compile keeps no policies and the
+    /// failure is logged; the API refuses such policies, so this only guards hand-edited stores.
+    pub fn build(version: i64, domains: Vec<Domain>, policies: Vec<Policy>) -> Self {
+        let mut by_customer: HashMap<String, Vec<Policy>> = HashMap::new();
+        for p in policies {
+            by_customer.entry(p.customer_id.clone()).or_default().push(p);
+        }
+        let policy_sets = by_customer
+            .into_iter()
+            .filter_map(|(customer, ps)| match PolicySet::compile(&ps) {
+                Ok(set) => Some((customer, Arc::new(set))),
+                Err(e) => {
+                    tracing::error!(customer = %customer, error = %e, "policies do not compile; none applied");
+                    None
+                }
+            })
+            .collect();
+        GatewaySnapshot {
+            version,
+            domains: domains
+                .into_iter()
+                .map(|d| (d.name.clone(), Arc::new(d)))
+                .collect(),
+            policy_sets,
+            empty: Arc::new(PolicySet::default()),
+        }
+    }
+
+    /// The protected domain an address's domain part belongs to (exact match, case-insensitive).
+    pub fn domain(&self, domain: &str) -> Option<&Arc<Domain>> {
+        let lower = domain.trim_end_matches('.').to_ascii_lowercase();
+        self.domains.get(&lower)
+    }
+
+    /// The compiled policies of a customer (an empty set when it has none).
+    pub fn policies(&self, customer_id: &str) -> &Arc<PolicySet> {
+        self.policy_sets.get(customer_id).unwrap_or(&self.empty)
+    }
+
+    pub fn domain_count(&self) -> usize {
+        self.domains.len()
+    }
+}
+
+/// The shared, swappable snapshot.
+pub type SharedSnapshot = Arc<ArcSwap<GatewaySnapshot>>;

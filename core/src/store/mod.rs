@@ -1,0 +1,109 @@
+//! The store: one trait for everything Moat persists, implemented by each backend.
+//!
+//! Every method returns a boxed future that does not depend on any runtime: backends do their
+//! blocking or runtime-bound work on their own threads and answer through a oneshot channel, so
+//! the same store object serves glommio shards and actix-web handlers alike. Boxing costs one
+//! allocation per call, which is noise next to the thread hop; in exchange the trait is
+//! dyn-compatible and the binaries hold an `Arc<dyn Store>` that never names its backend.
+
+#[cfg(feature = "sqlite")]
+pub mod sqlite;
+
+use std::{future::Future, pin::Pin, sync::Arc};
+
+use crate::{
+    config::{Config, StoreConfig},
+    error::StoreError,
+    model::{
+        Customer, Domain, Policy, QuarantineFilter, QuarantineItem, QuarantineStatus, TokenInfo,
+        VerdictRecord,
+    },
+};
+
+/// The future every store method returns.
+pub type StoreFuture<T> = Pin<Box<dyn Future<Output = Result<T, StoreError>> + Send + 'static>>;
+
+/// Everything Moat persists. Methods taking a `customer_id` never see other customers' rows.
+pub trait Store: Send + Sync {
+    /// Returns the customer with this name, creating it if needed.
+    fn ensure_customer(&self, name: &str) -> StoreFuture<Customer>;
+    fn customer(&self, id: &str) -> StoreFuture<Option<Customer>>;
+
+    /// Stores a token by its SHA-256 hash.
+    fn insert_token(&self, token: TokenInfo, hash: String) -> StoreFuture<()>;
+    /// The live (not revoked) token with this hash.
+    fn token_by_hash(&self, hash: &str) -> StoreFuture<Option<TokenInfo>>;
+
+    /// Adds a domain; `StoreError::Conflict` when its name is already protected.
+    fn insert_domain(&self, domain: Domain) -> StoreFuture<()>;
+    fn domains(&self, customer_id: &str) -> StoreFuture<Vec<Domain>>;
+    fn domain(&self, customer_id: &str, id: &str) -> StoreFuture<Option<Domain>>;
+    fn delete_domain(&self, customer_id: &str, id: &str) -> StoreFuture<bool>;
+    fn all_domains(&self) -> StoreFuture<Vec<Domain>>;
+
+    fn insert_policy(&self, policy: Policy) -> StoreFuture<()>;
+    fn policies(&self, customer_id: &str) -> StoreFuture<Vec<Policy>>;
+    fn all_policies(&self) -> StoreFuture<Vec<Policy>>;
+
+    /// A number that changes whenever domains or policies change (the scanner's reload trigger).
+    fn config_version(&self) -> StoreFuture<i64>;
+
+    /// Records verdicts. Writes are grouped into batched transactions; callers on the SMTP path
+    /// need not await the result.
+    fn record_verdicts(&self, verdicts: Vec<VerdictRecord>) -> StoreFuture<()>;
+    fn verdicts(&self, customer_id: &str, limit: u32) -> StoreFuture<Vec<VerdictRecord>>;
+
+    /// Durably stores a quarantined message and its verdict; resolves only once both are on
+    /// disk, so the SMTP session may answer `250` after it.
+    fn quarantine(
+        &self,
+        item: QuarantineItem,
+        raw: Vec<u8>,
+        verdict: VerdictRecord,
+    ) -> StoreFuture<()>;
+    fn quarantine_list(
+        &self,
+        customer_id: &str,
+        filter: QuarantineFilter,
+    ) -> StoreFuture<Vec<QuarantineItem>>;
+    fn quarantine_get(&self, customer_id: &str, id: &str) -> StoreFuture<Option<QuarantineItem>>;
+    fn quarantine_raw(&self, customer_id: &str, id: &str) -> StoreFuture<Option<Vec<u8>>>;
+    /// Moves a message to `status` (`deleted` also drops its bytes); false when not found.
+    fn quarantine_set_status(
+        &self,
+        customer_id: &str,
+        id: &str,
+        status: QuarantineStatus,
+        at: i64,
+    ) -> StoreFuture<bool>;
+}
+
+/// The store a binary uses, whatever its backend.
+pub type SharedStore = Arc<dyn Store>;
+
+/// Opens the store the configuration names, creating and migrating it as needed.
+pub fn open(config: &Config) -> Result<SharedStore, StoreError> {
+    match &config.store {
+        #[cfg(feature = "sqlite")]
+        StoreConfig::Sqlite { readers, .. } => {
+            let path = config.sqlite_path().ok_or_else(|| StoreError::Open {
+                path: String::new(),
+                reason: "no sqlite path".into(),
+            })?;
+            if let Some(dir) = path.parent()
+                && !dir.as_os_str().is_empty()
+            {
+                std::fs::create_dir_all(dir).map_err(|e| StoreError::Open {
+                    path: dir.display().to_string(),
+                    reason: e.to_string(),
+                })?;
+            }
+            Ok(Arc::new(sqlite::SqliteStore::open(&path, *readers)?))
+        }
+        #[cfg(not(feature = "sqlite"))]
+        StoreConfig::Sqlite { .. } => Err(StoreError::Open {
+            path: String::new(),
+            reason: "binary was not compiled with feature `sqlite`".into(),
+        }),
+    }
+}

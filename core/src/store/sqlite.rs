@@ -1,0 +1,772 @@
+//! The embedded default backend: one SQLite file in WAL mode.
+//!
+//! One writer thread owns the only read-write connection. It drains every queued write, runs
+//! each in its own savepoint inside one transaction, commits once (`synchronous=FULL`: the WAL
+//! is fsynced) and only then answers the waiters. That is group commit: under load, hundreds of
+//! verdicts and quarantined messages share one fsync, and a quarantined message's waiter learns
+//! of success only when its bytes are durable. Reads run on a small pool of read-only
+//! connections, which WAL lets proceed while the writer commits.
+
+use std::{
+    panic::{AssertUnwindSafe, catch_unwind},
+    path::Path,
+    thread,
+};
+
+use futures::channel::oneshot;
+use rusqlite::{Connection, OpenFlags, OptionalExtension, Row, params, params_from_iter};
+
+use super::{Store, StoreFuture};
+use crate::{
+    error::StoreError,
+    model::{
+        Action, Customer, Domain, DomainStatus, Finding, Policy, QuarantineFilter,
+        QuarantineItem, QuarantineStatus, ThreatType, TokenInfo, TokenKind, VerdictRecord,
+    },
+    time::now_ms,
+};
+
+/// Writes per group commit at most; more wait for the next transaction.
+const MAX_BATCH: usize = 512;
+
+type Completion = Box<dyn FnOnce(Result<(), StoreError>) + Send>;
+type WriteJob = Box<dyn FnOnce(&Connection) -> Completion + Send>;
+type ReadJob = Box<dyn FnOnce(&Connection) + Send>;
+
+const MIGRATIONS: &[&str] = &[r#"
+CREATE TABLE customers (
+    id TEXT PRIMARY KEY,
+    name TEXT NOT NULL UNIQUE,
+    created_at INTEGER NOT NULL
+);
+CREATE TABLE tokens (
+    id TEXT PRIMARY KEY,
+    customer_id TEXT NOT NULL REFERENCES customers(id),
+    hash TEXT NOT NULL UNIQUE,
+    prefix TEXT NOT NULL,
+    kind TEXT NOT NULL,
+    created_at INTEGER NOT NULL,
+    revoked_at INTEGER
+);
+CREATE TABLE domains (
+    id TEXT PRIMARY KEY,
+    customer_id TEXT NOT NULL REFERENCES customers(id),
+    name TEXT NOT NULL UNIQUE,
+    real_mx_host TEXT NOT NULL,
+    status TEXT NOT NULL,
+    created_at INTEGER NOT NULL
+);
+CREATE INDEX domains_customer ON domains(customer_id);
+CREATE TABLE policies (
+    id TEXT PRIMARY KEY,
+    customer_id TEXT NOT NULL REFERENCES customers(id),
+    name TEXT NOT NULL,
+    condition TEXT NOT NULL,
+    action TEXT NOT NULL,
+    notify_admin INTEGER NOT NULL,
+    enabled INTEGER NOT NULL,
+    created_at INTEGER NOT NULL
+);
+CREATE INDEX policies_customer ON policies(customer_id);
+CREATE TABLE verdicts (
+    id TEXT PRIMARY KEY,
+    queue_id TEXT NOT NULL,
+    received_at INTEGER NOT NULL,
+    customer_id TEXT NOT NULL,
+    domain_id TEXT NOT NULL,
+    client_ip TEXT NOT NULL,
+    mail_from TEXT NOT NULL,
+    rcpt_to TEXT NOT NULL,
+    from_header TEXT NOT NULL,
+    subject TEXT NOT NULL,
+    size INTEGER NOT NULL,
+    action TEXT NOT NULL,
+    threat_type TEXT,
+    notify_admin INTEGER NOT NULL,
+    findings TEXT NOT NULL
+);
+CREATE INDEX verdicts_customer_time ON verdicts(customer_id, received_at);
+CREATE INDEX verdicts_queue ON verdicts(queue_id);
+CREATE TABLE quarantine (
+    id TEXT PRIMARY KEY,
+    verdict_id TEXT NOT NULL,
+    customer_id TEXT NOT NULL,
+    domain_id TEXT NOT NULL,
+    received_at INTEGER NOT NULL,
+    mail_from TEXT NOT NULL,
+    rcpt_to TEXT NOT NULL,
+    from_header TEXT NOT NULL,
+    subject TEXT NOT NULL,
+    threat_type TEXT NOT NULL,
+    status TEXT NOT NULL,
+    size INTEGER NOT NULL,
+    findings TEXT NOT NULL,
+    released_at INTEGER,
+    raw BLOB NOT NULL
+);
+CREATE INDEX quarantine_customer ON quarantine(customer_id, status, received_at);
+CREATE TABLE meta (key TEXT PRIMARY KEY, value INTEGER NOT NULL);
+INSERT INTO meta (key, value) VALUES ('config_version', 0);
+CREATE TRIGGER domains_ins AFTER INSERT ON domains BEGIN
+    UPDATE meta SET value = value + 1 WHERE key = 'config_version'; END;
+CREATE TRIGGER domains_upd AFTER UPDATE ON domains BEGIN
+    UPDATE meta SET value = value + 1 WHERE key = 'config_version'; END;
+CREATE TRIGGER domains_del AFTER DELETE ON domains BEGIN
+    UPDATE meta SET value = value + 1 WHERE key = 'config_version'; END;
+CREATE TRIGGER policies_ins AFTER INSERT ON policies BEGIN
+    UPDATE meta SET value = value + 1 WHERE key = 'config_version'; END;
+CREATE TRIGGER policies_upd AFTER UPDATE ON policies BEGIN
+    UPDATE meta SET value = value + 1 WHERE key = 'config_version'; END;
+CREATE TRIGGER policies_del AFTER DELETE ON policies BEGIN
+    UPDATE meta SET value = value + 1 WHERE key = 'config_version'; END;
+"#];
+
+/// The SQLite store. Cheap to share: it only holds channel ends.
+pub struct SqliteStore {
+    writer: flume::Sender<WriteJob>,
+    readers: flume::Sender<ReadJob>,
+}
+
+fn backend(e: impl std::fmt::Display) -> StoreError {
+    StoreError::Backend(e.to_string())
+}
+
+/// Applies the schema migrations the file has not seen yet (tracked in `PRAGMA user_version`).
+fn migrate(conn: &mut Connection) -> Result<(), StoreError> {
+    let version: usize = conn.query_row("PRAGMA user_version", [], |r| r.get(0))?;
+    for (i, sql) in MIGRATIONS.iter().enumerate().skip(version) {
+        let tx = conn.transaction()?;
+        tx.execute_batch(sql)?;
+        tx.pragma_update(None, "user_version", i + 1)?;
+        tx.commit()?;
+    }
+    Ok(())
+}
+
+fn run_guarded<T>(f: impl FnOnce() -> Result<T, StoreError>) -> Result<T, StoreError> {
+    catch_unwind(AssertUnwindSafe(f))
+        .unwrap_or_else(|_| Err(StoreError::Backend("store operation panicked".into())))
+}
+
+fn writer_loop(conn: Connection, jobs: flume::Receiver<WriteJob>) {
+    while let Ok(first) = jobs.recv() {
+        let mut batch = vec![first];
+        while batch.len() < MAX_BATCH {
+            match jobs.try_recv() {
+                Ok(job) => batch.push(job),
+                Err(_) => break,
+            }
+        }
+        let began = conn.execute_batch("BEGIN IMMEDIATE").is_ok();
+        let completions: Vec<Completion> = batch.into_iter().map(|job| job(&conn)).collect();
+        let commit = if began {
+            conn.execute_batch("COMMIT").map_err(backend)
+        } else {
+            Ok(())
+        };
+        if let Err(e) = &commit {
+            tracing::error!(error = %e, "store commit failed; rolling back the batch");
+            let _ = conn.execute_batch("ROLLBACK");
+        }
+        for done in completions {
+            done(commit.clone());
+        }
+    }
+}
+
+fn reader_loop(conn: Connection, jobs: flume::Receiver<ReadJob>) {
+    while let Ok(job) = jobs.recv() {
+        job(&conn);
+    }
+}
+
+impl SqliteStore {
+    /// Opens (creating and migrating) the database at `path` with `readers` read threads.
+    pub fn open(path: &Path, readers: usize) -> Result<SqliteStore, StoreError> {
+        let open_err = |e: rusqlite::Error| StoreError::Open {
+            path: path.display().to_string(),
+            reason: e.to_string(),
+        };
+        let mut conn = Connection::open(path).map_err(open_err)?;
+        conn.execute_batch(
+            "PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL; PRAGMA busy_timeout = 5000;",
+        )
+        .map_err(open_err)?;
+        migrate(&mut conn)?;
+        let (wtx, wrx) = flume::unbounded::<WriteJob>();
+        thread::Builder::new()
+            .name("moat-sqlite-writer".into())
+            .spawn(move || writer_loop(conn, wrx))
+            .map_err(backend)?;
+        let (rtx, rrx) = flume::unbounded::<ReadJob>();
+        for i in 0..readers.max(1) {
+            let conn = Connection::open_with_flags(
+                path,
+                OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+            )
+            .map_err(open_err)?;
+            conn.execute_batch("PRAGMA busy_timeout = 5000;")
+                .map_err(open_err)?;
+            let rx = rrx.clone();
+            thread::Builder::new()
+                .name(format!("moat-sqlite-reader-{i}"))
+                .spawn(move || reader_loop(conn, rx))
+                .map_err(backend)?;
+        }
+        Ok(SqliteStore {
+            writer: wtx,
+            readers: rtx,
+        })
+    }
+
+    /// Runs `f` in its own savepoint inside the writer's next group commit.
+    fn write<T, F>(&self, f: F) -> StoreFuture<T>
+    where
+        T: Send + 'static,
+        F: FnOnce(&Connection) -> Result<T, StoreError> + Send + 'static,
+    {
+        let (tx, rx) = oneshot::channel();
+        let job: WriteJob = Box::new(move |conn: &Connection| {
+            let result = run_guarded(|| {
+                conn.execute_batch("SAVEPOINT job")?;
+                match f(conn) {
+                    Ok(v) => {
+                        conn.execute_batch("RELEASE job")?;
+                        Ok(v)
+                    }
+                    Err(e) => {
+                        let _ = conn.execute_batch("ROLLBACK TO job; RELEASE job");
+                        Err(e)
+                    }
+                }
+            });
+            Box::new(move |commit: Result<(), StoreError>| {
+                let _ = tx.send(result.and_then(|v| commit.map(|()| v)));
+            })
+        });
+        let sent = self.writer.send(job).is_ok();
+        Box::pin(async move {
+            if !sent {
+                return Err(StoreError::Closed);
+            }
+            rx.await.map_err(|_| StoreError::Closed)?
+        })
+    }
+
+    /// Runs `f` on a read connection.
+    fn read<T, F>(&self, f: F) -> StoreFuture<T>
+    where
+        T: Send + 'static,
+        F: FnOnce(&Connection) -> Result<T, StoreError> + Send + 'static,
+    {
+        let (tx, rx) = oneshot::channel();
+        let job: ReadJob = Box::new(move |conn: &Connection| {
+            let _ = tx.send(run_guarded(|| f(conn)));
+        });
+        let sent = self.readers.send(job).is_ok();
+        Box::pin(async move {
+            if !sent {
+                return Err(StoreError::Closed);
+            }
+            rx.await.map_err(|_| StoreError::Closed)?
+        })
+    }
+}
+
+fn json<T: serde::Serialize>(v: &T) -> Result<String, StoreError> {
+    serde_json::to_string(v).map_err(|e| StoreError::Corrupt(e.to_string()))
+}
+
+fn from_json<T: serde::de::DeserializeOwned>(s: &str) -> rusqlite::Result<T> {
+    serde_json::from_str(s).map_err(|e| {
+        rusqlite::Error::FromSqlConversionFailure(0, rusqlite::types::Type::Text, Box::new(e))
+    })
+}
+
+fn bad_value(what: &str, v: &str) -> rusqlite::Error {
+    rusqlite::Error::FromSqlConversionFailure(
+        0,
+        rusqlite::types::Type::Text,
+        format!("unknown {what} `{v}`").into(),
+    )
+}
+
+fn action_of(s: String) -> rusqlite::Result<Action> {
+    Action::parse(&s).ok_or_else(|| bad_value("action", &s))
+}
+
+fn threat_of(s: String) -> rusqlite::Result<ThreatType> {
+    ThreatType::parse(&s).ok_or_else(|| bad_value("threat type", &s))
+}
+
+const DOMAIN_COLS: &str = "id, customer_id, name, real_mx_host, status, created_at";
+
+fn domain_row(r: &Row<'_>) -> rusqlite::Result<Domain> {
+    let status: String = r.get(4)?;
+    Ok(Domain {
+        id: r.get(0)?,
+        customer_id: r.get(1)?,
+        name: r.get(2)?,
+        real_mx_host: r.get(3)?,
+        status: DomainStatus::parse(&status).ok_or_else(|| bad_value("status", &status))?,
+        created_at: r.get(5)?,
+    })
+}
+
+const POLICY_COLS: &str =
+    "id, customer_id, name, condition, action, notify_admin, enabled, created_at";
+
+fn policy_row(r: &Row<'_>) -> rusqlite::Result<Policy> {
+    Ok(Policy {
+        id: r.get(0)?,
+        customer_id: r.get(1)?,
+        name: r.get(2)?,
+        condition: from_json(&r.get::<_, String>(3)?)?,
+        action: action_of(r.get(4)?)?,
+        notify_admin: r.get(5)?,
+        enabled: r.get(6)?,
+        created_at: r.get(7)?,
+    })
+}
+
+const VERDICT_COLS: &str = "id, queue_id, received_at, customer_id, domain_id, client_ip, \
+    mail_from, rcpt_to, from_header, subject, size, action, threat_type, notify_admin, findings";
+
+fn verdict_row(r: &Row<'_>) -> rusqlite::Result<VerdictRecord> {
+    Ok(VerdictRecord {
+        id: r.get(0)?,
+        queue_id: r.get(1)?,
+        received_at: r.get(2)?,
+        customer_id: r.get(3)?,
+        domain_id: r.get(4)?,
+        client_ip: r.get(5)?,
+        mail_from: r.get(6)?,
+        rcpt_to: from_json(&r.get::<_, String>(7)?)?,
+        from_header: r.get(8)?,
+        subject: r.get(9)?,
+        size: r.get::<_, i64>(10)? as u64,
+        action: action_of(r.get(11)?)?,
+        threat_type: r.get::<_, Option<String>>(12)?.map(threat_of).transpose()?,
+        notify_admin: r.get(13)?,
+        findings: from_json(&r.get::<_, String>(14)?)?,
+    })
+}
+
+fn insert_verdict(conn: &Connection, v: &VerdictRecord) -> Result<(), StoreError> {
+    conn.prepare_cached(&format!(
+        "INSERT INTO verdicts ({VERDICT_COLS}) \
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15)"
+    ))?
+    .execute(params![
+        v.id,
+        v.queue_id,
+        v.received_at,
+        v.customer_id,
+        v.domain_id,
+        v.client_ip,
+        v.mail_from,
+        json(&v.rcpt_to)?,
+        v.from_header,
+        v.subject,
+        v.size as i64,
+        v.action.as_str(),
+        v.threat_type.map(ThreatType::as_str),
+        v.notify_admin,
+        json(&v.findings)?,
+    ])?;
+    Ok(())
+}
+
+const QUARANTINE_COLS: &str = "id, verdict_id, customer_id, domain_id, received_at, mail_from, \
+    rcpt_to, from_header, subject, threat_type, status, size, findings, released_at";
+
+fn quarantine_row(r: &Row<'_>) -> rusqlite::Result<QuarantineItem> {
+    let status: String = r.get(10)?;
+    Ok(QuarantineItem {
+        id: r.get(0)?,
+        verdict_id: r.get(1)?,
+        customer_id: r.get(2)?,
+        domain_id: r.get(3)?,
+        received_at: r.get(4)?,
+        mail_from: r.get(5)?,
+        rcpt_to: from_json(&r.get::<_, String>(6)?)?,
+        from_header: r.get(7)?,
+        subject: r.get(8)?,
+        threat_type: threat_of(r.get(9)?)?,
+        status: QuarantineStatus::parse(&status).ok_or_else(|| bad_value("status", &status))?,
+        size: r.get::<_, i64>(11)? as u64,
+        findings: from_json::<Vec<Finding>>(&r.get::<_, String>(12)?)?,
+        released_at: r.get(13)?,
+    })
+}
+
+/// Escapes `%`, `_` and `\` for a `LIKE … ESCAPE '\'` pattern.
+fn like_pattern(s: &str) -> String {
+    let mut out = String::with_capacity(s.len() + 2);
+    out.push('%');
+    for c in s.to_lowercase().chars() {
+        if matches!(c, '%' | '_' | '\\') {
+            out.push('\\');
+        }
+        out.push(c);
+    }
+    out.push('%');
+    out
+}
+
+impl Store for SqliteStore {
+    fn ensure_customer(&self, name: &str) -> StoreFuture<Customer> {
+        let name = name.to_string();
+        self.write(move |conn| {
+            if let Some(c) = conn
+                .query_row(
+                    "SELECT id, name, created_at FROM customers WHERE name = ?1",
+                    [&name],
+                    |r| {
+                        Ok(Customer {
+                            id: r.get(0)?,
+                            name: r.get(1)?,
+                            created_at: r.get(2)?,
+                        })
+                    },
+                )
+                .optional()?
+            {
+                return Ok(c);
+            }
+            let c = Customer {
+                id: uuid::Uuid::now_v7().to_string(),
+                name,
+                created_at: now_ms(),
+            };
+            conn.execute(
+                "INSERT INTO customers (id, name, created_at) VALUES (?1, ?2, ?3)",
+                params![c.id, c.name, c.created_at],
+            )?;
+            Ok(c)
+        })
+    }
+
+    fn customer(&self, id: &str) -> StoreFuture<Option<Customer>> {
+        let id = id.to_string();
+        self.read(move |conn| {
+            Ok(conn
+                .query_row(
+                    "SELECT id, name, created_at FROM customers WHERE id = ?1",
+                    [&id],
+                    |r| {
+                        Ok(Customer {
+                            id: r.get(0)?,
+                            name: r.get(1)?,
+                            created_at: r.get(2)?,
+                        })
+                    },
+                )
+                .optional()?)
+        })
+    }
+
+    fn insert_token(&self, token: TokenInfo, hash: String) -> StoreFuture<()> {
+        self.write(move |conn| {
+            conn.execute(
+                "INSERT INTO tokens (id, customer_id, hash, prefix, kind, created_at) \
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+                params![
+                    token.id,
+                    token.customer_id,
+                    hash,
+                    token.prefix,
+                    token.kind.as_str(),
+                    token.created_at
+                ],
+            )?;
+            Ok(())
+        })
+    }
+
+    fn token_by_hash(&self, hash: &str) -> StoreFuture<Option<TokenInfo>> {
+        let hash = hash.to_string();
+        self.read(move |conn| {
+            Ok(conn
+                .prepare_cached(
+                    "SELECT id, customer_id, kind, prefix, created_at FROM tokens \
+                     WHERE hash = ?1 AND revoked_at IS NULL",
+                )?
+                .query_row([&hash], |r| {
+                    let kind: String = r.get(2)?;
+                    Ok(TokenInfo {
+                        id: r.get(0)?,
+                        customer_id: r.get(1)?,
+                        kind: if kind == "test" {
+                            TokenKind::Test
+                        } else {
+                            TokenKind::Live
+                        },
+                        prefix: r.get(3)?,
+                        created_at: r.get(4)?,
+                    })
+                })
+                .optional()?)
+        })
+    }
+
+    fn insert_domain(&self, d: Domain) -> StoreFuture<()> {
+        self.write(move |conn| {
+            conn.execute(
+                &format!("INSERT INTO domains ({DOMAIN_COLS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6)"),
+                params![
+                    d.id,
+                    d.customer_id,
+                    d.name,
+                    d.real_mx_host,
+                    d.status.as_str(),
+                    d.created_at
+                ],
+            )?;
+            Ok(())
+        })
+    }
+
+    fn domains(&self, customer_id: &str) -> StoreFuture<Vec<Domain>> {
+        let customer_id = customer_id.to_string();
+        self.read(move |conn| {
+            let mut stmt = conn.prepare_cached(&format!(
+                "SELECT {DOMAIN_COLS} FROM domains WHERE customer_id = ?1 ORDER BY name"
+            ))?;
+            let rows = stmt.query_map([&customer_id], domain_row)?;
+            Ok(rows.collect::<Result<_, _>>()?)
+        })
+    }
+
+    fn domain(&self, customer_id: &str, id: &str) -> StoreFuture<Option<Domain>> {
+        let (customer_id, id) = (customer_id.to_string(), id.to_string());
+        self.read(move |conn| {
+            Ok(conn
+                .query_row(
+                    &format!(
+                        "SELECT {DOMAIN_COLS} FROM domains WHERE customer_id = ?1 AND id = ?2"
+                    ),
+                    [&customer_id, &id],
+                    domain_row,
+                )
+                .optional()?)
+        })
+    }
+
+    fn delete_domain(&self, customer_id: &str, id: &str) -> StoreFuture<bool> {
+        let (customer_id, id) = (customer_id.to_string(), id.to_string());
+        self.write(move |conn| {
+            Ok(conn.execute(
+                "DELETE FROM domains WHERE customer_id = ?1 AND id = ?2",
+                [&customer_id, &id],
+            )? > 0)
+        })
+    }
+
+    fn all_domains(&self) -> StoreFuture<Vec<Domain>> {
+        self.read(move |conn| {
+            let mut stmt = conn.prepare_cached(&format!("SELECT {DOMAIN_COLS} FROM domains"))?;
+            let rows = stmt.query_map([], domain_row)?;
+            Ok(rows.collect::<Result<_, _>>()?)
+        })
+    }
+
+    fn insert_policy(&self, p: Policy) -> StoreFuture<()> {
+        self.write(move |conn| {
+            conn.execute(
+                &format!(
+                    "INSERT INTO policies ({POLICY_COLS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)"
+                ),
+                params![
+                    p.id,
+                    p.customer_id,
+                    p.name,
+                    json(&p.condition)?,
+                    p.action.as_str(),
+                    p.notify_admin,
+                    p.enabled,
+                    p.created_at
+                ],
+            )?;
+            Ok(())
+        })
+    }
+
+    fn policies(&self, customer_id: &str) -> StoreFuture<Vec<Policy>> {
+        let customer_id = customer_id.to_string();
+        self.read(move |conn| {
+            let mut stmt = conn.prepare_cached(&format!(
+                "SELECT {POLICY_COLS} FROM policies WHERE customer_id = ?1 ORDER BY created_at, id"
+            ))?;
+            let rows = stmt.query_map([&customer_id], policy_row)?;
+            Ok(rows.collect::<Result<_, _>>()?)
+        })
+    }
+
+    fn all_policies(&self) -> StoreFuture<Vec<Policy>> {
+        self.read(move |conn| {
+            let mut stmt = conn.prepare_cached(&format!(
+                "SELECT {POLICY_COLS} FROM policies ORDER BY created_at, id"
+            ))?;
+            let rows = stmt.query_map([], policy_row)?;
+            Ok(rows.collect::<Result<_, _>>()?)
+        })
+    }
+
+    fn config_version(&self) -> StoreFuture<i64> {
+        self.read(move |conn| {
+            Ok(conn.query_row(
+                "SELECT value FROM meta WHERE key = 'config_version'",
+                [],
+                |r| r.get(0),
+            )?)
+        })
+    }
+
+    fn record_verdicts(&self, verdicts: Vec<VerdictRecord>) -> StoreFuture<()> {
+        self.write(move |conn| {
+            for v in &verdicts {
+                insert_verdict(conn, v)?;
+            }
+            Ok(())
+        })
+    }
+
+    fn verdicts(&self, customer_id: &str, limit: u32) -> StoreFuture<Vec<VerdictRecord>> {
+        let customer_id = customer_id.to_string();
+        self.read(move |conn| {
+            let mut stmt = conn.prepare_cached(&format!(
+                "SELECT {VERDICT_COLS} FROM verdicts WHERE customer_id = ?1 \
+                 ORDER BY received_at DESC, id DESC LIMIT ?2"
+            ))?;
+            let rows = stmt.query_map(params![customer_id, limit], verdict_row)?;
+            Ok(rows.collect::<Result<_, _>>()?)
+        })
+    }
+
+    fn quarantine(
+        &self,
+        q: QuarantineItem,
+        raw: Vec<u8>,
+        verdict: VerdictRecord,
+    ) -> StoreFuture<()> {
+        self.write(move |conn| {
+            insert_verdict(conn, &verdict)?;
+            conn.prepare_cached(&format!(
+                "INSERT INTO quarantine ({QUARANTINE_COLS}, raw) VALUES \
+                 (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15)"
+            ))?
+            .execute(params![
+                q.id,
+                q.verdict_id,
+                q.customer_id,
+                q.domain_id,
+                q.received_at,
+                q.mail_from,
+                json(&q.rcpt_to)?,
+                q.from_header,
+                q.subject,
+                q.threat_type.as_str(),
+                q.status.as_str(),
+                q.size as i64,
+                json(&q.findings)?,
+                q.released_at,
+                raw,
+            ])?;
+            Ok(())
+        })
+    }
+
+    fn quarantine_list(
+        &self,
+        customer_id: &str,
+        filter: QuarantineFilter,
+    ) -> StoreFuture<Vec<QuarantineItem>> {
+        let customer_id = customer_id.to_string();
+        self.read(move |conn| {
+            let mut sql = format!("SELECT {QUARANTINE_COLS} FROM quarantine WHERE customer_id = ?");
+            let mut args: Vec<String> = vec![customer_id];
+            if let Some(s) = filter.status {
+                sql.push_str(" AND status = ?");
+                args.push(s.as_str().into());
+            }
+            if let Some(t) = filter.threat_type {
+                sql.push_str(" AND threat_type = ?");
+                args.push(t.as_str().into());
+            }
+            if let Some(from) = &filter.from {
+                sql.push_str(
+                    " AND (lower(mail_from) LIKE ? ESCAPE '\\' OR lower(from_header) LIKE ? ESCAPE '\\')",
+                );
+                args.push(like_pattern(from));
+                args.push(like_pattern(from));
+            }
+            sql.push_str(&format!(
+                " ORDER BY received_at DESC, id DESC LIMIT {}",
+                filter.limit
+            ));
+            let mut stmt = conn.prepare(&sql)?;
+            let rows = stmt.query_map(params_from_iter(args.iter()), quarantine_row)?;
+            Ok(rows.collect::<Result<_, _>>()?)
+        })
+    }
+
+    fn quarantine_get(&self, customer_id: &str, id: &str) -> StoreFuture<Option<QuarantineItem>> {
+        let (customer_id, id) = (customer_id.to_string(), id.to_string());
+        self.read(move |conn| {
+            Ok(conn
+                .query_row(
+                    &format!(
+                        "SELECT {QUARANTINE_COLS} FROM quarantine WHERE customer_id = ?1 AND id = ?2"
+                    ),
+                    [&customer_id, &id],
+                    quarantine_row,
+                )
+                .optional()?)
+        })
+    }
+
+    fn quarantine_raw(&self, customer_id: &str, id: &str) -> StoreFuture<Option<Vec<u8>>> {
+        let (customer_id, id) = (customer_id.to_string(), id.to_string());
+        self.read(move |conn| {
+            Ok(conn
+                .query_row(
+                    "SELECT raw FROM quarantine WHERE customer_id = ?1 AND id = ?2 \
+                     AND status != 'deleted'",
+                    [&customer_id, &id],
+                    |r| r.get(0),
+                )
+                .optional()?)
+        })
+    }
+
+    fn quarantine_set_status(
+        &self,
+        customer_id: &str,
+        id: &str,
+        status: QuarantineStatus,
+        at: i64,
+    ) -> StoreFuture<bool> {
+        let (customer_id, id) = (customer_id.to_string(), id.to_string());
+        self.write(move |conn| {
+            let n = match status {
+                QuarantineStatus::Deleted => conn.execute(
+                    "UPDATE quarantine SET status = 'deleted', raw = x'' \
+                     WHERE customer_id = ?1 AND id = ?2",
+                    params![customer_id, id],
+                )?,
+                QuarantineStatus::Released => conn.execute(
+                    "UPDATE quarantine SET status = 'released', released_at = ?3 \
+                     WHERE customer_id = ?1 AND id = ?2",
+                    params![customer_id, id, at],
+                )?,
+                QuarantineStatus::Quarantined => conn.execute(
+                    "UPDATE quarantine SET status = 'quarantined', released_at = NULL \
+                     WHERE customer_id = ?1 AND id = ?2",
+                    params![customer_id, id],
+                )?,
+            };
+            Ok(n > 0)
+        })
+    }
+}
