@@ -1,1 +1,98 @@
+//! Moat's REST API (actix-web): customers' scripts manage domains, policies and quarantine with
+//! bearer tokens. It reads and writes the same store as the scanner; the scanner notices changes
+//! through the store's configuration version.
 
+pub mod auth;
+pub mod error;
+pub mod routes;
+
+use std::{net::SocketAddr, sync::mpsc, thread};
+
+use actix_web::{App, HttpServer, web};
+use moat_core::{config::Config, store::SharedStore};
+
+/// Shared state of every handler.
+pub struct AppState {
+    pub store: SharedStore,
+    pub config: Config,
+}
+
+/// Largest JSON body accepted.
+pub const MAX_JSON_BODY: usize = 256 * 1024;
+
+/// Registers every route and the JSON/query error handlers.
+pub fn configure(cfg: &mut web::ServiceConfig, state: web::Data<AppState>) {
+    cfg.app_data(state)
+        .app_data(
+            web::JsonConfig::default()
+                .limit(MAX_JSON_BODY)
+                .error_handler(|e, _| error::ApiError::bad_json(e).into()),
+        )
+        .app_data(
+            web::QueryConfig::default()
+                .error_handler(|e, _| error::ApiError::bad_query(e.to_string()).into()),
+        )
+        .app_data(
+            web::PathConfig::default()
+                .error_handler(|e, _| error::ApiError::bad_query(e.to_string()).into()),
+        )
+        .configure(routes::configure)
+        .default_service(web::to(|| async {
+            Err::<actix_web::HttpResponse, _>(error::ApiError::NotFound("route"))
+        }));
+}
+
+/// The API running on its own actix system thread.
+pub struct ApiServer {
+    pub addr: SocketAddr,
+    thread: thread::JoinHandle<()>,
+}
+
+impl ApiServer {
+    /// Binds `config.api.listen` and serves until the process ends.
+    pub fn start(config: Config, store: SharedStore) -> std::io::Result<ApiServer> {
+        let (tx, rx) = mpsc::channel::<std::io::Result<SocketAddr>>();
+        let thread = thread::Builder::new()
+            .name("moat-api".into())
+            .spawn(move || {
+                let listen = config.api.listen;
+                let workers = if config.api.workers > 0 {
+                    config.api.workers
+                } else {
+                    std::thread::available_parallelism().map_or(1, |n| n.get())
+                };
+                let state = web::Data::new(AppState { store, config });
+                actix_web::rt::System::new().block_on(async move {
+                    let server = HttpServer::new(move || {
+                        let state = state.clone();
+                        App::new().configure(move |c| configure(c, state))
+                    })
+                    .workers(workers)
+                    .disable_signals()
+                    .bind(listen);
+                    match server {
+                        Err(e) => {
+                            let _ = tx.send(Err(e));
+                        }
+                        Ok(server) => {
+                            let addr = server.addrs().first().copied().unwrap_or(listen);
+                            let _ = tx.send(Ok(addr));
+                            if let Err(e) = server.run().await {
+                                tracing::error!(error = %e, "API server stopped");
+                            }
+                        }
+                    }
+                });
+            })?;
+        let addr = rx
+            .recv()
+            .map_err(|_| std::io::Error::other("API thread stopped before binding"))??;
+        tracing::info!(%addr, "API listening");
+        Ok(ApiServer { addr, thread })
+    }
+
+    /// Blocks until the API thread ends.
+    pub fn join(self) {
+        let _ = self.thread.join();
+    }
+}

@@ -14,5 +14,6 @@ pub mod snapshot;
 pub mod store;
 pub mod time;
 pub mod token;
+pub mod validate;
 
 pub use error::{PolicyError, StoreError};

@@ -1,1 +1,16 @@
+//! Moat's scanner: glommio shards that accept SMTP, judge each message against the compiled
+//! policy snapshot, relay or quarantine it, and hand verdicts to the store's batched writer.
+//!
+//! Runtime boundary: shards never block and never touch tokio. The store, the relay client
+//! (mail-send on tokio) and the snapshot reloader run on side threads; shards hold handles that
+//! send a request and await a oneshot reply (see `relay::RelayHandle` and `moat_core::store`).
 
+pub mod context;
+pub mod reload;
+pub mod relay;
+pub mod session;
+pub mod shard;
+pub mod transaction;
+pub mod up;
+
+pub use context::ScannerContext;

@@ -1,0 +1,55 @@
+//! The shards' handle to the relay thread: mail-send needs tokio, so relaying runs on a small
+//! tokio runtime of its own and the shard awaits a oneshot. The message buffer moves to the relay
+//! thread and back, so relaying copies nothing.
+
+use std::time::Duration;
+
+use futures::channel::oneshot;
+use moat_core::relay::{RelayOutcome, deliver};
+
+/// Sends messages to customers' real mail servers from a dedicated tokio runtime.
+pub struct RelayHandle {
+    runtime: tokio::runtime::Runtime,
+    helo: String,
+    timeout: Duration,
+}
+
+impl RelayHandle {
+    pub fn start(helo: String, timeout: Duration) -> std::io::Result<Self> {
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(1)
+            .thread_name("moat-relay")
+            .enable_all()
+            .build()?;
+        Ok(RelayHandle {
+            runtime,
+            helo,
+            timeout,
+        })
+    }
+
+    /// Relays `body` and gives it back with the outcome.
+    pub fn send(
+        &self,
+        hostport: String,
+        mail_from: String,
+        rcpts: Vec<String>,
+        body: Vec<u8>,
+    ) -> impl Future<Output = (RelayOutcome, Vec<u8>)> + use<> {
+        let (tx, rx) = oneshot::channel();
+        let helo = self.helo.clone();
+        let timeout = self.timeout;
+        self.runtime.spawn(async move {
+            let outcome = deliver(&hostport, &helo, &mail_from, &rcpts, &body, timeout).await;
+            let _ = tx.send((outcome, body));
+        });
+        async move {
+            rx.await.unwrap_or_else(|_| {
+                (
+                    RelayOutcome::TempFail("relay thread stopped".into()),
+                    Vec::new(),
+                )
+            })
+        }
+    }
+}

@@ -1,0 +1,90 @@
+//! Thread-per-core shards: each is a glommio executor (io_uring) with its own listener on the
+//! shared SMTP address (glommio binds with SO_REUSEPORT, so the kernel spreads connections).
+
+use std::{net::SocketAddr, sync::Arc, sync::mpsc};
+
+use anyhow::{Context, anyhow};
+use glommio::{LocalExecutorBuilder, Placement, net::TcpListener};
+
+use crate::{ScannerContext, session::serve};
+
+/// Running shards.
+pub struct Shards {
+    /// The address the listeners are bound to (resolves port 0 to the real port).
+    pub addr: SocketAddr,
+    handles: Vec<glommio::ExecutorJoinHandle<()>>,
+}
+
+impl Shards {
+    /// Blocks until every shard has stopped.
+    pub fn join(self) {
+        for h in self.handles {
+            let _ = h.join();
+        }
+    }
+}
+
+fn spawn_shard(
+    index: usize,
+    addr: SocketAddr,
+    ctx: Arc<ScannerContext>,
+    bound: mpsc::Sender<Result<SocketAddr, String>>,
+) -> anyhow::Result<glommio::ExecutorJoinHandle<()>> {
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let placement = if ctx.config.smtp.pin_shards && ctx.config.shard_count() <= cores {
+        Placement::Fixed(index)
+    } else {
+        Placement::Unbound
+    };
+    LocalExecutorBuilder::new(placement)
+        .name(&format!("moat-shard-{index}"))
+        .spawn(move || async move {
+            let listener = match TcpListener::bind(addr) {
+                Ok(l) => l,
+                Err(e) => {
+                    let _ = bound.send(Err(format!("shard {index} cannot bind {addr}: {e}")));
+                    return;
+                }
+            };
+            let _ = bound.send(listener.local_addr().map_err(|e| e.to_string()));
+            drop(bound);
+            loop {
+                match listener.accept().await {
+                    Ok(stream) => {
+                        let peer = stream
+                            .peer_addr()
+                            .unwrap_or_else(|_| SocketAddr::from(([0, 0, 0, 0], 0)));
+                        let ctx = ctx.clone();
+                        glommio::spawn_local(serve(stream, peer, ctx)).detach();
+                    }
+                    Err(e) => {
+                        tracing::warn!(shard = index, error = %e, "accept failed");
+                        glommio::timer::sleep(std::time::Duration::from_millis(10)).await;
+                    }
+                }
+            }
+        })
+        .map_err(|e| anyhow!("cannot start shard {index}: {e}"))
+}
+
+/// Starts the configured number of shards. Shard 0 binds first so that port 0 (tests) resolves
+/// to one real port that the other shards then share.
+pub fn start(ctx: Arc<ScannerContext>) -> anyhow::Result<Shards> {
+    let count = ctx.config.shard_count();
+    let mut handles = Vec::with_capacity(count);
+    let (tx, rx) = mpsc::channel();
+    handles.push(spawn_shard(0, ctx.config.smtp.listen, ctx.clone(), tx)?);
+    let addr = rx
+        .recv()
+        .context("shard 0 stopped before binding")?
+        .map_err(|e| anyhow!(e))?;
+    for i in 1..count {
+        let (tx, rx) = mpsc::channel();
+        handles.push(spawn_shard(i, addr, ctx.clone(), tx)?);
+        rx.recv()
+            .with_context(|| format!("shard {i} stopped before binding"))?
+            .map_err(|e| anyhow!(e))?;
+    }
+    tracing::info!(%addr, shards = count, "SMTP listening");
+    Ok(Shards { addr, handles })
+}

@@ -1,0 +1,211 @@
+//! What happens at end-of-data: the message is parsed once (mail-parser borrows the received
+//! buffer), each recipient domain's customer policies give that domain its verdict, then the
+//! message is relayed (deliver), durably quarantined (quarantine) or dropped (reject), and one
+//! SMTP reply is chosen. A reply of `250` is only given once every accepted copy is either on
+//! the downstream server or committed to the store.
+
+use std::{collections::BTreeMap, sync::Arc};
+
+use moat_core::{
+    message::{MessageView, parse},
+    model::{
+        Action, Domain, QuarantineItem, QuarantineStatus, ThreatType, VerdictRecord,
+    },
+    policy::PolicyOutcome,
+    relay::RelayOutcome,
+    time::now_ms,
+};
+
+use crate::ScannerContext;
+
+/// The envelope of one SMTP transaction.
+#[derive(Debug, Clone)]
+pub struct Envelope {
+    pub queue_id: String,
+    pub client_ip: String,
+    pub mail_from: String,
+    /// Accepted recipients with the protected domain each belongs to.
+    pub rcpts: Vec<(String, Arc<Domain>)>,
+}
+
+/// One recipient domain's share of a message.
+struct Group {
+    domain: Arc<Domain>,
+    rcpts: Vec<String>,
+    outcome: PolicyOutcome,
+}
+
+/// The SMTP reply for the end of DATA.
+pub type Reply = String;
+
+fn verdict(env: &Envelope, g: &Group, from_header: &str, subject: &str, size: u64) -> VerdictRecord {
+    VerdictRecord {
+        id: uuid::Uuid::now_v7().to_string(),
+        queue_id: env.queue_id.clone(),
+        received_at: now_ms(),
+        customer_id: g.domain.customer_id.clone(),
+        domain_id: g.domain.id.clone(),
+        client_ip: env.client_ip.clone(),
+        mail_from: env.mail_from.clone(),
+        rcpt_to: g.rcpts.clone(),
+        from_header: from_header.to_string(),
+        subject: subject.to_string(),
+        size,
+        action: g.outcome.action,
+        threat_type: g.outcome.threat_type(),
+        notify_admin: g.outcome.notify_admin(),
+        findings: g.outcome.findings(),
+    }
+}
+
+/// Judges, routes and stores one received message; returns the SMTP reply.
+pub async fn finish(ctx: &ScannerContext, env: &Envelope, raw: Vec<u8>) -> Reply {
+    let size = raw.len() as u64;
+    // Group recipients by protected domain (BTreeMap: a stable order for relaying).
+    let mut by_domain: BTreeMap<String, (Arc<Domain>, Vec<String>)> = BTreeMap::new();
+    for (rcpt, domain) in &env.rcpts {
+        by_domain
+            .entry(domain.id.clone())
+            .or_insert_with(|| (domain.clone(), Vec::new()))
+            .1
+            .push(rcpt.clone());
+    }
+
+    // Parse once; the view borrows `raw`. Everything owned we need afterwards is extracted here.
+    let snapshot = ctx.snapshot.load();
+    let (groups, from_header, subject) = {
+        let parsed = parse(&raw);
+        let view = match &parsed {
+            Some(m) => MessageView::new(m, &env.mail_from),
+            None => MessageView::envelope_only(&env.mail_from),
+        };
+        let groups: Vec<Group> = by_domain
+            .into_values()
+            .map(|(domain, rcpts)| {
+                let outcome = snapshot.policies(&domain.customer_id).evaluate(&view);
+                Group {
+                    domain,
+                    rcpts,
+                    outcome,
+                }
+            })
+            .collect();
+        let from_header = if view.from_name.is_empty() {
+            view.from_address.to_string()
+        } else {
+            format!("{} <{}>", view.from_name, view.from_address)
+        };
+        (groups, from_header, view.subject.to_string())
+    };
+    drop(snapshot);
+
+    let record = |g: &Group| verdict(env, g, &from_header, &subject, size);
+
+    if groups.iter().all(|g| g.outcome.action == Action::Reject) {
+        let names: Vec<&str> = groups
+            .iter()
+            .flat_map(|g| g.outcome.matched.iter())
+            .filter(|m| m.action == Action::Reject)
+            .map(|m| m.name.as_str())
+            .collect();
+        let verdicts = groups.iter().map(record).collect();
+        drop(ctx.store.record_verdicts(verdicts));
+        tracing::info!(queue_id = %env.queue_id, verdict = "reject", policies = ?names, "message rejected");
+        return format!(
+            "550 5.7.1 Message rejected by policy ({}) [{}]\r\n",
+            names.join(", "),
+            env.queue_id
+        );
+    }
+
+    // Deliver first: if a downstream server is unavailable the client is told to retry before
+    // anything is quarantined, so a retry cannot leave two quarantined copies.
+    let mut raw = raw;
+    let mut perm_fail: Option<(u16, String)> = None;
+    let mut delivered = false;
+    let mut by_host: BTreeMap<String, Vec<String>> = BTreeMap::new();
+    for g in groups.iter().filter(|g| g.outcome.action == Action::Deliver) {
+        by_host
+            .entry(g.domain.real_mx_host.clone())
+            .or_default()
+            .extend(g.rcpts.iter().cloned());
+    }
+    for (host, rcpts) in by_host {
+        let (outcome, back) = ctx
+            .relay
+            .send(host.clone(), env.mail_from.clone(), rcpts, raw)
+            .await;
+        raw = back;
+        match outcome {
+            RelayOutcome::Delivered(_) => delivered = true,
+            RelayOutcome::TempFail(why) => {
+                tracing::warn!(queue_id = %env.queue_id, host = %host, reason = %why, "relay failed temporarily; answering 451");
+                return format!(
+                    "451 4.4.1 Downstream server unavailable, try again later [{}]\r\n",
+                    env.queue_id
+                );
+            }
+            RelayOutcome::PermFail { code, text } => {
+                tracing::info!(queue_id = %env.queue_id, host = %host, code, text = %text, "downstream refused the message");
+                perm_fail = Some((code, text));
+            }
+        }
+    }
+
+    // Quarantine: committed durably before the reply.
+    let quarantined: Vec<&Group> = groups
+        .iter()
+        .filter(|g| g.outcome.action == Action::Quarantine)
+        .collect();
+    for (i, g) in quarantined.iter().enumerate() {
+        let v = record(g);
+        let item = QuarantineItem {
+            id: uuid::Uuid::now_v7().to_string(),
+            verdict_id: v.id.clone(),
+            customer_id: v.customer_id.clone(),
+            domain_id: v.domain_id.clone(),
+            received_at: v.received_at,
+            mail_from: v.mail_from.clone(),
+            rcpt_to: v.rcpt_to.clone(),
+            from_header: v.from_header.clone(),
+            subject: v.subject.clone(),
+            threat_type: v.threat_type.unwrap_or(ThreatType::Policy),
+            status: QuarantineStatus::Quarantined,
+            size,
+            findings: v.findings.clone(),
+            released_at: None,
+        };
+        // The last quarantined copy takes the buffer itself; earlier ones need their own.
+        let bytes = if i + 1 == quarantined.len() {
+            std::mem::take(&mut raw)
+        } else {
+            raw.clone()
+        };
+        if let Err(e) = ctx.store.quarantine(item, bytes, v).await {
+            tracing::error!(queue_id = %env.queue_id, error = %e, "cannot store quarantined message; answering 451");
+            return format!(
+                "451 4.3.0 Temporary storage failure, try again later [{}]\r\n",
+                env.queue_id
+            );
+        }
+    }
+
+    let others: Vec<VerdictRecord> = groups
+        .iter()
+        .filter(|g| g.outcome.action != Action::Quarantine)
+        .map(record)
+        .collect();
+    if !others.is_empty() {
+        drop(ctx.store.record_verdicts(others));
+    }
+    let actions: Vec<&str> = groups.iter().map(|g| g.outcome.action.as_str()).collect();
+    tracing::info!(queue_id = %env.queue_id, client_ip = %env.client_ip, from = %env.mail_from, verdicts = ?actions, size, "message judged");
+
+    match perm_fail {
+        Some((code, text)) if !delivered && quarantined.is_empty() => {
+            let code = if code == 552 || code == 554 { code } else { 550 };
+            format!("{code} 5.0.0 Downstream server refused the message: {text} [{}]\r\n", env.queue_id)
+        }
+        _ => format!("250 2.0.0 Ok: queued as {}\r\n", env.queue_id),
+    }
+}
