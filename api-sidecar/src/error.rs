@@ -37,7 +37,9 @@ struct Problem<'a> {
 
 impl ApiError {
     pub fn bad_json(e: actix_web::error::JsonPayloadError) -> ApiError {
-        ApiError::InvalidJson(format!("request body is not valid JSON for this endpoint: {e}"))
+        ApiError::InvalidJson(format!(
+            "request body is not valid JSON for this endpoint: {e}"
+        ))
     }
 
     pub fn bad_query(detail: String) -> ApiError {

@@ -110,7 +110,11 @@ plain text\r\n--b\r\nContent-Type: text/html\r\n\r\n<p>html text</p>\r\n--b--\r\
         assert_eq!(view.bodies.len(), 2);
         assert!(view.bodies[0].text.contains("plain text"));
         assert!(matches!(view.bodies[0].text, Cow::Borrowed(_)));
-        assert!(view.headers.iter().any(|(n, v)| n == "x-tag" && v.starts_with(b" one")));
+        assert!(
+            view.headers
+                .iter()
+                .any(|(n, v)| n == "x-tag" && v.starts_with(b" one"))
+        );
         assert_eq!(domain_of("A@Example.COM"), "example.com");
         assert_eq!(domain_of("nobody"), "");
     }

@@ -50,6 +50,9 @@ pub async fn deliver(
         Ok(c) => c,
         Err(e) => return classify(e, hostport),
     };
+    // mail-send always ends DATA with CRLF.CRLF; a message that already ends with CRLF would
+    // gain an empty line, so hand it the body without its final line break.
+    let body = body.strip_suffix(b"\r\n").unwrap_or(body);
     let message = Message {
         mail_from: Address::new(mail_from, Parameters::default()),
         rcpt_to: rcpts
@@ -85,7 +88,10 @@ mod tests {
 
     #[test]
     fn host_port_split() {
-        assert_eq!(split_host_port("mx.example:2526"), ("mx.example".into(), 2526));
+        assert_eq!(
+            split_host_port("mx.example:2526"),
+            ("mx.example".into(), 2526)
+        );
         assert_eq!(split_host_port("mx.example"), ("mx.example".into(), 25));
         assert_eq!(split_host_port("[::1]:25"), ("::1".into(), 25));
     }

@@ -27,7 +27,10 @@ impl GatewaySnapshot {
     pub fn build(version: i64, domains: Vec<Domain>, policies: Vec<Policy>) -> Self {
         let mut by_customer: HashMap<String, Vec<Policy>> = HashMap::new();
         for p in policies {
-            by_customer.entry(p.customer_id.clone()).or_default().push(p);
+            by_customer
+                .entry(p.customer_id.clone())
+                .or_default()
+                .push(p);
         }
         let policy_sets = by_customer
             .into_iter()

@@ -51,8 +51,7 @@ pub fn parse(token: &str) -> Option<TokenKind> {
         return None;
     };
     let rest = &token[prefix(kind).len()..];
-    if rest.len() != RANDOM_LEN + CHECKSUM_LEN || !rest.bytes().all(|b| b.is_ascii_alphanumeric())
-    {
+    if rest.len() != RANDOM_LEN + CHECKSUM_LEN || !rest.bytes().all(|b| b.is_ascii_alphanumeric()) {
         return None;
     }
     let (body, sum) = token.split_at(token.len() - CHECKSUM_LEN);

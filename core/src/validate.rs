@@ -5,7 +5,9 @@
 pub fn domain_name(input: &str) -> Result<String, String> {
     let name = input.trim().trim_end_matches('.').to_ascii_lowercase();
     if name.is_empty() || name.len() > 253 {
-        return Err(format!("`{input}` is not a domain name (1 to 253 characters)"));
+        return Err(format!(
+            "`{input}` is not a domain name (1 to 253 characters)"
+        ));
     }
     let labels: Vec<&str> = name.split('.').collect();
     if labels.len() < 2 {
@@ -61,8 +63,14 @@ mod tests {
 
     #[test]
     fn relay_targets() {
-        assert_eq!(relay_target("127.0.0.1:2526").as_deref(), Ok("127.0.0.1:2526"));
-        assert_eq!(relay_target("mx.example.com").as_deref(), Ok("mx.example.com:25"));
+        assert_eq!(
+            relay_target("127.0.0.1:2526").as_deref(),
+            Ok("127.0.0.1:2526")
+        );
+        assert_eq!(
+            relay_target("mx.example.com").as_deref(),
+            Ok("mx.example.com:25")
+        );
         assert_eq!(relay_target("[::1]:25").as_deref(), Ok("[::1]:25"));
         assert!(relay_target("bad host:25").is_err());
         assert!(relay_target("x.com:0").is_err());

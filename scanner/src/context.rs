@@ -15,7 +15,11 @@ pub struct ScannerContext {
 }
 
 impl ScannerContext {
-    pub fn new(config: Config, store: SharedStore, snapshot: SharedSnapshot) -> std::io::Result<Arc<Self>> {
+    pub fn new(
+        config: Config,
+        store: SharedStore,
+        snapshot: SharedSnapshot,
+    ) -> std::io::Result<Arc<Self>> {
         let relay = RelayHandle::start(
             config.hostname.clone(),
             std::time::Duration::from_secs(config.relay.timeout_secs),

@@ -6,8 +6,8 @@
 //! send a request and await a oneshot reply (see `relay::RelayHandle` and `moat_core::store`).
 
 pub mod context;
-pub mod reload;
 pub mod relay;
+pub mod reload;
 pub mod session;
 pub mod shard;
 pub mod transaction;

@@ -94,8 +94,7 @@ enum PolicyCmd {
 fn main() {
     tracing_subscriber::fmt()
         .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env()
-                .unwrap_or_else(|_| "info".into()),
+            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()),
         )
         .with_writer(std::io::stderr)
         .init();
@@ -136,7 +135,11 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Token(TokenCmd::Create { customer, test }) => {
             let store = open_store(&config)?;
             let customer = block(store.ensure_customer(&customer))?;
-            let kind = if test { TokenKind::Test } else { TokenKind::Live };
+            let kind = if test {
+                TokenKind::Test
+            } else {
+                TokenKind::Live
+            };
             let secret = token::generate(kind);
             let info = TokenInfo {
                 id: uuid::Uuid::now_v7().to_string(),
@@ -172,12 +175,22 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             let store = open_store(&config)?;
             let customer = block(store.ensure_customer(&customer))?;
             for d in block(store.domains(&customer.id))? {
-                println!("{}\t{}\t{}\t{}", d.id, d.name, d.real_mx_host, d.status.as_str());
+                println!(
+                    "{}\t{}\t{}\t{}",
+                    d.id,
+                    d.name,
+                    d.real_mx_host,
+                    d.status.as_str()
+                );
             }
         }
         Command::Policy(PolicyCmd::Validate { file }) => {
             let p = read_policy(&file)?;
-            println!("ok: policy `{}` compiles (action {})", p.name, p.action.as_str());
+            println!(
+                "ok: policy `{}` compiles (action {})",
+                p.name,
+                p.action.as_str()
+            );
         }
         Command::Policy(PolicyCmd::Add { file, customer }) => {
             let p = read_policy(&file)?;

@@ -19,6 +19,10 @@ use crate::{
 
 const READ_CHUNK: usize = 16 * 1024;
 
+/// Longest command line accepted, CRLF included (RFC 5321 4.5.3.1.4 says 512 octets; SMTP
+/// extensions add parameters, so allow what Postfix and Stalwart allow).
+pub const MAX_COMMAND_LINE: usize = 2048;
+
 /// Where the session is in the protocol.
 enum Phase {
     Command,
@@ -187,7 +191,8 @@ impl Session {
                     return self.error("554 5.5.1 No valid recipients\r\n", out);
                 }
                 self.message = Vec::with_capacity(8 * 1024);
-                self.message.extend_from_slice(self.received_header().as_bytes());
+                self.message
+                    .extend_from_slice(self.received_header().as_bytes());
                 *data = true;
                 out.extend_from_slice(b"354 Start mail input; end with <CRLF>.<CRLF>\r\n");
             }
@@ -203,9 +208,9 @@ impl Session {
             Request::Vrfy { .. } => {
                 out.extend_from_slice(b"252 2.5.0 Cannot VRFY user, but will accept message\r\n")
             }
-            Request::Help { .. } => {
-                out.extend_from_slice(b"214 2.0.0 See RFC 5321; Moat supports the EHLO extensions\r\n")
-            }
+            Request::Help { .. } => out.extend_from_slice(
+                b"214 2.0.0 See RFC 5321; Moat supports the EHLO extensions\r\n",
+            ),
             Request::StartTls
             | Request::Auth { .. }
             | Request::Bdat { .. }
@@ -254,7 +259,11 @@ pub async fn serve(stream: TcpStream, peer: SocketAddr, ctx: Arc<ScannerContext>
     let _ = stream.set_write_timeout(Some(idle));
     let mut stream = stream;
     let mut session = Session::new(ctx, peer);
-    if stream.write_all(session.greeting().as_bytes()).await.is_err() {
+    if stream
+        .write_all(session.greeting().as_bytes())
+        .await
+        .is_err()
+    {
         return;
     }
     let max_size = session.ctx.config.smtp.max_message_size;
@@ -262,6 +271,8 @@ pub async fn serve(stream: TcpStream, peer: SocketAddr, ctx: Arc<ScannerContext>
     let mut out: Vec<u8> = Vec::with_capacity(1024);
     let mut commands = RequestReceiver::default();
     let mut phase = Phase::Command;
+    // Set while discarding the rest of an overlong command line.
+    let mut skipping_line = false;
 
     loop {
         // Read straight into the session's input buffer: the only copy of DATA bytes is the
@@ -280,6 +291,29 @@ pub async fn serve(stream: TcpStream, peer: SocketAddr, ctx: Arc<ScannerContext>
             let mut iter = slice.iter();
             match &mut phase {
                 Phase::Command => {
+                    // Only complete lines go to the parser, so the line limit is checked here
+                    // on the bytes as they stand, however the client split them.
+                    let newline = slice.iter().position(|&b| b == b'\n');
+                    match newline {
+                        Some(pos) if skipping_line || pos + 1 > MAX_COMMAND_LINE => {
+                            consumed += pos + 1;
+                            skipping_line = false;
+                            if let Next::Close =
+                                session.parse_error(SmtpError::ResponseTooLong, &mut out)
+                            {
+                                close = true;
+                            }
+                            continue;
+                        }
+                        None => {
+                            if skipping_line || slice.len() > MAX_COMMAND_LINE {
+                                consumed += slice.len();
+                                skipping_line = true;
+                            }
+                            break;
+                        }
+                        Some(_) => {}
+                    }
                     let result = commands.ingest(&mut iter).map(Request::into_owned);
                     consumed += slice.len() - iter.as_slice().len();
                     match result {

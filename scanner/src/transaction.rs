@@ -8,9 +8,7 @@ use std::{collections::BTreeMap, sync::Arc};
 
 use moat_core::{
     message::{MessageView, parse},
-    model::{
-        Action, Domain, QuarantineItem, QuarantineStatus, ThreatType, VerdictRecord,
-    },
+    model::{Action, Domain, QuarantineItem, QuarantineStatus, ThreatType, VerdictRecord},
     policy::PolicyOutcome,
     relay::RelayOutcome,
     time::now_ms,
@@ -38,7 +36,13 @@ struct Group {
 /// The SMTP reply for the end of DATA.
 pub type Reply = String;
 
-fn verdict(env: &Envelope, g: &Group, from_header: &str, subject: &str, size: u64) -> VerdictRecord {
+fn verdict(
+    env: &Envelope,
+    g: &Group,
+    from_header: &str,
+    subject: &str,
+    size: u64,
+) -> VerdictRecord {
     VerdictRecord {
         id: uuid::Uuid::now_v7().to_string(),
         queue_id: env.queue_id.clone(),
@@ -124,7 +128,10 @@ pub async fn finish(ctx: &ScannerContext, env: &Envelope, raw: Vec<u8>) -> Reply
     let mut perm_fail: Option<(u16, String)> = None;
     let mut delivered = false;
     let mut by_host: BTreeMap<String, Vec<String>> = BTreeMap::new();
-    for g in groups.iter().filter(|g| g.outcome.action == Action::Deliver) {
+    for g in groups
+        .iter()
+        .filter(|g| g.outcome.action == Action::Deliver)
+    {
         by_host
             .entry(g.domain.real_mx_host.clone())
             .or_default()
@@ -203,8 +210,15 @@ pub async fn finish(ctx: &ScannerContext, env: &Envelope, raw: Vec<u8>) -> Reply
 
     match perm_fail {
         Some((code, text)) if !delivered && quarantined.is_empty() => {
-            let code = if code == 552 || code == 554 { code } else { 550 };
-            format!("{code} 5.0.0 Downstream server refused the message: {text} [{}]\r\n", env.queue_id)
+            let code = if code == 552 || code == 554 {
+                code
+            } else {
+                550
+            };
+            format!(
+                "{code} 5.0.0 Downstream server refused the message: {text} [{}]\r\n",
+                env.queue_id
+            )
         }
         _ => format!("250 2.0.0 Ok: queued as {}\r\n", env.queue_id),
     }

@@ -32,8 +32,8 @@ pub fn start(config: Config) -> anyhow::Result<Running> {
         Duration::from_millis(config.policy.reload_interval_ms.max(50)),
     )
     .context("loading domains and policies")?;
-    let api = moat_api::ApiServer::start(config.clone(), store.clone(), )
-        .context("starting the API")?;
+    let api =
+        moat_api::ApiServer::start(config.clone(), store.clone()).context("starting the API")?;
     let ctx = ScannerContext::new(config, store, snapshot).context("starting the relay thread")?;
     let shards = shard::start(ctx)?;
     Ok(Running {

@@ -120,7 +120,12 @@ async fn delete(
 ) -> Result<HttpResponse, ApiError> {
     let found = state
         .store
-        .quarantine_set_status(caller.customer_id(), &id, QuarantineStatus::Deleted, now_ms())
+        .quarantine_set_status(
+            caller.customer_id(),
+            &id,
+            QuarantineStatus::Deleted,
+            now_ms(),
+        )
         .await?;
     if found {
         Ok(HttpResponse::NoContent().finish())

@@ -344,10 +344,17 @@ mod tests {
             Action::Quarantine,
         )])
         .expect("compiles");
-        let out = eval(&set, b"Subject: Your Crypto Wallet is ready\r\n\r\nhi\r\n", "");
+        let out = eval(
+            &set,
+            b"Subject: Your Crypto Wallet is ready\r\n\r\nhi\r\n",
+            "",
+        );
         assert_eq!(out.action, Action::Quarantine);
         let f = &out.matched[0].findings[0];
-        assert_eq!((f.field.as_str(), f.range, f.matched.as_str()), ("subject", Some((5, 18)), "crypto wallet"));
+        assert_eq!(
+            (f.field.as_str(), f.range, f.matched.as_str()),
+            ("subject", Some((5, 18)), "crypto wallet")
+        );
         let clean = eval(&set, b"Subject: Lunch\r\n\r\nbitcoin in body only\r\n", "");
         assert_eq!(clean.action, Action::Deliver);
         assert!(clean.matched.is_empty());
@@ -368,12 +375,16 @@ mod tests {
             ),
         ])
         .expect("compiles");
-        let raw = b"From: a@evil.example\r\nX-Mailer: SpamTool 2\r\nSubject: x\r\n\r\nyour invoice\r\n";
+        let raw =
+            b"From: a@evil.example\r\nX-Mailer: SpamTool 2\r\nSubject: x\r\n\r\nyour invoice\r\n";
         let out = eval(&set, raw, "a@evil.example");
         assert_eq!(out.action, Action::Reject);
         assert_eq!(out.matched.len(), 2);
         let partner = b"From: a@partner.example\r\nSubject: x\r\n\r\nyour invoice\r\n";
-        assert_eq!(eval(&set, partner, "a@partner.example").action, Action::Deliver);
+        assert_eq!(
+            eval(&set, partner, "a@partner.example").action,
+            Action::Deliver
+        );
     }
 
     #[test]
@@ -382,6 +393,9 @@ mod tests {
         p.enabled = false;
         let set = PolicySet::compile(&[p]).expect("compiles");
         assert!(set.is_empty());
-        assert_eq!(eval(&set, b"Subject: x\r\n\r\n.\r\n", "").action, Action::Deliver);
+        assert_eq!(
+            eval(&set, b"Subject: x\r\n\r\n.\r\n", "").action,
+            Action::Deliver
+        );
     }
 }

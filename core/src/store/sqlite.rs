@@ -20,8 +20,8 @@ use super::{Store, StoreFuture};
 use crate::{
     error::StoreError,
     model::{
-        Action, Customer, Domain, DomainStatus, Finding, Policy, QuarantineFilter,
-        QuarantineItem, QuarantineStatus, ThreatType, TokenInfo, TokenKind, VerdictRecord,
+        Action, Customer, Domain, DomainStatus, Finding, Policy, QuarantineFilter, QuarantineItem,
+        QuarantineStatus, ThreatType, TokenInfo, TokenKind, VerdictRecord,
     },
     time::now_ms,
 };

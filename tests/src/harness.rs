@@ -1,0 +1,135 @@
+//! Starts a real Moat (scanner shards + API) in-process on loopback ports over a temporary
+//! SQLite file, and sets up customers and tokens the way `moat token create` does.
+
+use std::{net::SocketAddr, time::Duration};
+
+use moat_core::{
+    config::Config,
+    model::{TokenInfo, TokenKind},
+    store::{self, SharedStore},
+    time::now_ms,
+    token,
+};
+use serde_json::Value;
+use tempfile::TempDir;
+
+pub struct Moat {
+    pub dir: TempDir,
+    pub config: Config,
+    pub smtp: SocketAddr,
+    pub api: String,
+    pub store: SharedStore,
+    _running: moat_scanner::up::Running,
+}
+
+impl Moat {
+    /// Starts Moat with test-friendly settings; `tweak` may change the config first.
+    pub fn start_with(tweak: impl FnOnce(&mut Config)) -> Moat {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let mut config = Config::default();
+        config.data_dir = dir.path().to_path_buf();
+        config.smtp.listen = "127.0.0.1:0".parse().expect("addr");
+        config.smtp.shards = 2;
+        config.smtp.pin_shards = false;
+        config.api.listen = "127.0.0.1:0".parse().expect("addr");
+        config.api.workers = 1;
+        config.policy.reload_interval_ms = 50;
+        config.relay.timeout_secs = 10;
+        tweak(&mut config);
+        let running = moat_scanner::up::start(config.clone()).expect("moat starts");
+        // A second handle on the same file, as the CLI would open it.
+        let store = store::open(&config).expect("store opens");
+        Moat {
+            smtp: running.smtp_addr,
+            api: format!("http://{}", running.api_addr),
+            dir,
+            config,
+            store,
+            _running: running,
+        }
+    }
+
+    pub fn start() -> Moat {
+        Moat::start_with(|_| {})
+    }
+
+    /// Creates a token for `customer` (creating the customer), as `moat token create` does.
+    pub fn token(&self, customer: &str, kind: TokenKind) -> String {
+        futures::executor::block_on(async {
+            let c = self
+                .store
+                .ensure_customer(customer)
+                .await
+                .expect("customer");
+            let secret = token::generate(kind);
+            let info = TokenInfo {
+                id: uuid::Uuid::now_v7().to_string(),
+                customer_id: c.id,
+                kind,
+                prefix: token::display_prefix(&secret),
+                created_at: now_ms(),
+            };
+            self.store
+                .insert_token(info, token::hash(&secret))
+                .await
+                .expect("token stored");
+            secret
+        })
+    }
+
+    /// Calls the API; returns the status and the JSON body (Null when empty).
+    pub fn call(
+        &self,
+        method: &str,
+        path: &str,
+        token: Option<&str>,
+        body: Option<Value>,
+    ) -> (u16, Value) {
+        let mut req = ureq::request(method, &format!("{}{}", self.api, path))
+            .timeout(Duration::from_secs(30));
+        if let Some(t) = token {
+            req = req.set("Authorization", &format!("Bearer {t}"));
+        }
+        let result = match body {
+            Some(b) => req.send_json(b),
+            None => req.call(),
+        };
+        let resp = match result {
+            Ok(r) => r,
+            Err(ureq::Error::Status(_, r)) => r,
+            Err(e) => panic!("HTTP {method} {path} failed: {e}"),
+        };
+        let status = resp.status();
+        let text = resp.into_string().unwrap_or_default();
+        let json = if text.is_empty() {
+            Value::Null
+        } else {
+            serde_json::from_str(&text).unwrap_or(Value::String(text))
+        };
+        (status, json)
+    }
+
+    /// Waits until the scanner's snapshot accepts a recipient (domains reload asynchronously).
+    pub fn wait_until_accepting(&self, rcpt: &str) {
+        let deadline = std::time::Instant::now() + Duration::from_secs(15);
+        loop {
+            let mut c = crate::client::Conversation::connect(self.smtp);
+            c.expect("220");
+            c.send("EHLO probe.test\r\n");
+            c.expect("250");
+            c.send("MAIL FROM:<probe@probe.test>\r\n");
+            c.expect("250");
+            c.send(&format!("RCPT TO:<{rcpt}>\r\n"));
+            let reply = c.read_reply();
+            c.send("QUIT\r\n");
+            if reply.starts_with("250") {
+                return;
+            }
+            assert!(
+                std::time::Instant::now() < deadline,
+                "Moat never accepted {rcpt}: {reply}"
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+}

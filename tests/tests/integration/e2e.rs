@@ -1,0 +1,408 @@
+//! The walking skeleton end to end: SMTP in, verdict, relay or quarantine, API out.
+
+use moat_core::model::TokenKind;
+use moat_tests::{
+    client::smtplib_send,
+    harness::Moat,
+    sink::{Sink, SinkMode},
+};
+use serde_json::json;
+
+const CLEAN: &[u8] = b"From: Alice <alice@sender.test>\r\nTo: bob@acme.example\r\n\
+Subject: Quarterly numbers\r\nMessage-ID: <clean-1@sender.test>\r\n\r\n\
+Hi Bob,\r\n.leading dot line survives unstuffing\r\n..two dots\r\nBye\r\n";
+
+const CRYPTO: &[u8] = b"From: Mallory <mallory@sender.test>\r\nTo: bob@acme.example\r\n\
+Subject: Claim your free Bitcoin today\r\nMessage-ID: <spam-1@sender.test>\r\n\r\n\
+Send us your crypto wallet seed.\r\n";
+
+/// Sets up customer acme with a domain relaying to `sink` and the Pixacolour crypto policy.
+fn acme(moat: &Moat, sink: &Sink) -> (String, String) {
+    let token = moat.token("acme", TokenKind::Live);
+    let (status, domain) = moat.call(
+        "POST",
+        "/v1/domains",
+        Some(&token),
+        Some(json!({"domain": "acme.example", "real_mx_host": sink.addr.to_string()})),
+    );
+    assert_eq!(status, 201, "{domain}");
+    assert_eq!(domain["status"], "pending_mx_verification");
+    assert_eq!(domain["mx_records"][0]["type"], "MX");
+    let (status, policy) = moat.call(
+        "POST",
+        "/v1/policies",
+        Some(&token),
+        Some(json!({
+            "name": "crypto-scams",
+            "condition": {"subject_contains": ["bitcoin", "crypto wallet"]},
+            "action": "quarantine",
+            "notify_admin": true
+        })),
+    );
+    assert_eq!(status, 201, "{policy}");
+    moat.wait_until_accepting("bob@acme.example");
+    (token, domain["id"].as_str().unwrap_or_default().to_string())
+}
+
+#[test]
+fn clean_mail_is_relayed_and_matching_mail_is_quarantined_then_released() {
+    let sink = Sink::start();
+    let moat = Moat::start();
+    let (token, domain_id) = acme(&moat, &sink);
+
+    // Clean: relayed before 250, byte-for-byte after Moat's Received header.
+    let reply = smtplib_send(moat.smtp, "alice@sender.test", &["bob@acme.example"], CLEAN);
+    assert!(reply.starts_with("250"), "{reply}");
+    let got = sink.wait_for(1, 10);
+    assert_eq!(got.len(), 1);
+    assert_eq!(got[0].mail_from, "alice@sender.test");
+    assert_eq!(got[0].rcpts, vec!["bob@acme.example".to_string()]);
+    let data = &got[0].data;
+    assert!(
+        data.starts_with(b"Received: from client.test (127.0.0.1)\r\n\tby "),
+        "{}",
+        String::from_utf8_lossy(data)
+    );
+    assert!(
+        data.ends_with(CLEAN),
+        "downstream copy differs:\n{}",
+        String::from_utf8_lossy(data)
+    );
+    let prefix = &data[..data.len() - CLEAN.len()];
+    assert_eq!(
+        prefix.windows(2).filter(|w| w == b"\r\n").count(),
+        4,
+        "only one Received header (4 lines) is added: {}",
+        String::from_utf8_lossy(prefix)
+    );
+
+    // Matching: quarantined, not relayed.
+    let reply = smtplib_send(
+        moat.smtp,
+        "mallory@sender.test",
+        &["bob@acme.example"],
+        CRYPTO,
+    );
+    assert!(reply.starts_with("250"), "{reply}");
+    std::thread::sleep(std::time::Duration::from_millis(300));
+    assert_eq!(
+        sink.messages().len(),
+        1,
+        "quarantined mail must not be relayed"
+    );
+
+    let (status, list) = moat.call("GET", "/v1/quarantine", Some(&token), None);
+    assert_eq!(status, 200);
+    let items = list["data"].as_array().cloned().unwrap_or_default();
+    assert_eq!(items.len(), 1, "{list}");
+    let item = &items[0];
+    assert_eq!(item["subject"], "Claim your free Bitcoin today");
+    assert_eq!(item["status"], "quarantined");
+    assert_eq!(item["domain_id"], domain_id.as_str());
+    assert_eq!(item["findings"][0]["rule"], "crypto-scams");
+    assert_eq!(item["findings"][0]["field"], "subject");
+    let id = item["id"].as_str().unwrap_or_default().to_string();
+
+    // Filters.
+    for (query, expected) in [
+        ("status=quarantined", 1),
+        ("status=released", 0),
+        ("threat_type=policy", 1),
+        ("threat_type=spam", 0),
+        ("from=MALLORY", 1),
+        ("from=nobody%25", 0),
+        ("limit=1", 1),
+    ] {
+        let (status, list) = moat.call(
+            "GET",
+            &format!("/v1/quarantine?{query}"),
+            Some(&token),
+            None,
+        );
+        assert_eq!(status, 200, "{query}: {list}");
+        assert_eq!(
+            list["data"].as_array().map_or(99, Vec::len),
+            expected,
+            "{query}"
+        );
+    }
+    for bad in [
+        "status=bogus",
+        "threat_type=virus",
+        "limit=0",
+        "limit=501",
+        "limit=x",
+        "colour=red",
+    ] {
+        let (status, body) = moat.call("GET", &format!("/v1/quarantine?{bad}"), Some(&token), None);
+        assert_eq!(status, 400, "{bad}: {body}");
+        assert_eq!(body["status"], 400);
+        assert!(body["code"].is_string());
+    }
+
+    // Another customer sees nothing of it: 404, never 403.
+    let other = moat.token("globex", TokenKind::Live);
+    let (status, list) = moat.call("GET", "/v1/quarantine", Some(&other), None);
+    assert_eq!(status, 200);
+    assert_eq!(list["data"], json!([]));
+    for (method, path) in [
+        ("GET", format!("/v1/quarantine/{id}")),
+        ("POST", format!("/v1/quarantine/{id}/release")),
+        ("DELETE", format!("/v1/quarantine/{id}")),
+        ("GET", format!("/v1/domains/{domain_id}")),
+        ("DELETE", format!("/v1/domains/{domain_id}")),
+    ] {
+        let (status, body) = moat.call(method, &path, Some(&other), None);
+        assert_eq!(status, 404, "{method} {path}: {body}");
+        assert_eq!(body["code"], "not_found");
+    }
+    let (_, domains) = moat.call("GET", "/v1/domains", Some(&other), None);
+    assert_eq!(domains["data"], json!([]));
+    let (_, policies) = moat.call("GET", "/v1/policies", Some(&other), None);
+    assert_eq!(policies["data"], json!([]));
+
+    // Bad tokens: 401 with a problem body.
+    let forged = format!("moat_live_{}", "A".repeat(49));
+    for bad in [Some("nonsense"), Some(forged.as_str()), None] {
+        let (status, body) = moat.call("GET", "/v1/quarantine", bad, None);
+        assert_eq!(status, 401, "{bad:?}");
+        assert_eq!(body["code"], "unauthorized");
+    }
+    // A well-formed token that was never issued.
+    let unknown = moat_core::token::generate(TokenKind::Live);
+    assert_eq!(moat.call("GET", "/v1/me", Some(&unknown), None).0, 401);
+
+    // Release re-delivers to the real server; releasing again sends nothing more.
+    let (status, released) = moat.call(
+        "POST",
+        &format!("/v1/quarantine/{id}/release"),
+        Some(&token),
+        None,
+    );
+    assert_eq!(status, 200, "{released}");
+    assert_eq!(released["status"], "released");
+    assert!(released["released_at"].is_string());
+    let got = sink.wait_for(2, 10);
+    assert_eq!(got.len(), 2);
+    assert!(got[1].data.ends_with(CRYPTO));
+    assert_eq!(got[1].rcpts, vec!["bob@acme.example".to_string()]);
+    let (status, _) = moat.call(
+        "POST",
+        &format!("/v1/quarantine/{id}/release"),
+        Some(&token),
+        None,
+    );
+    assert_eq!(status, 200);
+    std::thread::sleep(std::time::Duration::from_millis(200));
+    assert_eq!(sink.messages().len(), 2, "release is idempotent");
+
+    // Both verdicts are recorded (the batched writer flushes asynchronously).
+    let customer =
+        futures::executor::block_on(moat.store.ensure_customer("acme")).expect("customer");
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    loop {
+        let verdicts =
+            futures::executor::block_on(moat.store.verdicts(&customer.id, 10)).expect("verdicts");
+        if verdicts.len() == 2 {
+            let actions: Vec<_> = verdicts.iter().map(|v| v.action.as_str()).collect();
+            assert!(
+                actions.contains(&"deliver") && actions.contains(&"quarantine"),
+                "{actions:?}"
+            );
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "verdicts not recorded: {verdicts:?}"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+}
+
+#[test]
+fn downstream_outage_answers_451_and_nothing_is_lost() {
+    let sink = Sink::start();
+    let moat = Moat::start();
+    acme(&moat, &sink);
+
+    sink.set_mode(SinkMode::TempFail);
+    let reply = smtplib_send(moat.smtp, "alice@sender.test", &["bob@acme.example"], CLEAN);
+    assert!(reply.starts_with("451"), "{reply}");
+
+    sink.set_mode(SinkMode::Reject);
+    let reply = smtplib_send(moat.smtp, "alice@sender.test", &["bob@acme.example"], CLEAN);
+    assert!(
+        reply.starts_with("550") && reply.contains("sink says no"),
+        "{reply}"
+    );
+
+    // The sender retries once the server is back: the message arrives.
+    sink.set_mode(SinkMode::Accept);
+    let reply = smtplib_send(moat.smtp, "alice@sender.test", &["bob@acme.example"], CLEAN);
+    assert!(reply.starts_with("250"), "{reply}");
+    assert_eq!(sink.wait_for(1, 10).len(), 1);
+}
+
+#[test]
+fn unreachable_downstream_answers_451() {
+    let moat = Moat::start();
+    let token = moat.token("acme", TokenKind::Live);
+    // A port nothing listens on.
+    let closed = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    let addr = closed.local_addr().expect("addr");
+    drop(closed);
+    let (status, _) = moat.call(
+        "POST",
+        "/v1/domains",
+        Some(&token),
+        Some(json!({"domain": "acme.example", "real_mx_host": addr.to_string()})),
+    );
+    assert_eq!(status, 201);
+    moat.wait_until_accepting("bob@acme.example");
+    let reply = smtplib_send(moat.smtp, "alice@sender.test", &["bob@acme.example"], CLEAN);
+    assert!(reply.starts_with("451"), "{reply}");
+}
+
+#[test]
+fn reject_policy_refuses_with_550_and_bad_policies_get_422() {
+    let sink = Sink::start();
+    let moat = Moat::start();
+    let (token, _) = acme(&moat, &sink);
+    let (status, _) = moat.call(
+        "POST",
+        "/v1/policies",
+        Some(&token),
+        Some(json!({"name": "no-wire", "condition": {"body_contains": ["wire transfer"]}, "action": "reject"})),
+    );
+    assert_eq!(status, 201);
+    for bad in [
+        json!({"name": "x", "condition": {"subject_contains": []}, "action": "reject"}),
+        json!({"name": "x", "condition": {"any": []}, "action": "quarantine"}),
+        json!({"name": "", "condition": {"subject_contains": ["a"]}, "action": "reject"}),
+    ] {
+        let (status, body) = moat.call("POST", "/v1/policies", Some(&token), Some(bad.clone()));
+        assert_eq!(status, 422, "{bad}: {body}");
+        assert_eq!(body["code"], "validation_failed");
+    }
+    for bad in [
+        json!({"name": "x", "condition": {"subject_has": ["a"]}, "action": "reject"}),
+        json!({"name": "x", "condition": {"subject_contains": ["a"]}, "action": "explode"}),
+        json!([1, 2, 3]),
+    ] {
+        let (status, body) = moat.call("POST", "/v1/policies", Some(&token), Some(bad.clone()));
+        assert_eq!(status, 400, "{bad}: {body}");
+        assert_eq!(body["code"], "invalid_json");
+    }
+    let (_, list) = moat.call("GET", "/v1/policies", Some(&token), None);
+    assert_eq!(
+        list["data"].as_array().map_or(0, Vec::len),
+        2,
+        "nothing half-stored: {list}"
+    );
+
+    // Wait for the reject policy to reach the scanner, then send.
+    let msg =
+        b"From: a@sender.test\r\nSubject: urgent\r\n\r\nPlease make the wire transfer now.\r\n";
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    loop {
+        let reply = smtplib_send(moat.smtp, "a@sender.test", &["bob@acme.example"], msg);
+        if reply.starts_with("550") {
+            assert!(reply.contains("no-wire"), "{reply}");
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "policy never applied: {reply}"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+}
+
+#[test]
+fn deleted_quarantine_cannot_be_released_and_domains_can_be_removed() {
+    let sink = Sink::start();
+    let moat = Moat::start();
+    let (token, domain_id) = acme(&moat, &sink);
+    let reply = smtplib_send(
+        moat.smtp,
+        "mallory@sender.test",
+        &["bob@acme.example"],
+        CRYPTO,
+    );
+    assert!(reply.starts_with("250"), "{reply}");
+    let (_, list) = moat.call("GET", "/v1/quarantine", Some(&token), None);
+    let id = list["data"][0]["id"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string();
+    assert_eq!(
+        moat.call(
+            "DELETE",
+            &format!("/v1/quarantine/{id}"),
+            Some(&token),
+            None
+        )
+        .0,
+        204
+    );
+    let (status, item) = moat.call("GET", &format!("/v1/quarantine/{id}"), Some(&token), None);
+    assert_eq!((status, item["status"].as_str()), (200, Some("deleted")));
+    let (status, body) = moat.call(
+        "POST",
+        &format!("/v1/quarantine/{id}/release"),
+        Some(&token),
+        None,
+    );
+    assert_eq!(status, 409, "{body}");
+    assert!(sink.messages().is_empty());
+
+    // Duplicate and invalid domains.
+    let (status, _) = moat.call(
+        "POST",
+        "/v1/domains",
+        Some(&token),
+        Some(json!({"domain": "ACME.example", "real_mx_host": sink.addr.to_string()})),
+    );
+    assert_eq!(status, 409);
+    let (status, _) = moat.call(
+        "POST",
+        "/v1/domains",
+        Some(&token),
+        Some(json!({"domain": "not a domain", "real_mx_host": "x.example:25"})),
+    );
+    assert_eq!(status, 422);
+
+    assert_eq!(
+        moat.call(
+            "DELETE",
+            &format!("/v1/domains/{domain_id}"),
+            Some(&token),
+            None
+        )
+        .0,
+        204
+    );
+    assert_eq!(
+        moat.call(
+            "GET",
+            &format!("/v1/domains/{domain_id}"),
+            Some(&token),
+            None
+        )
+        .0,
+        404
+    );
+    // Once the scanner reloads, the domain is no longer accepted (not an open relay).
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    loop {
+        let reply = smtplib_send(moat.smtp, "a@sender.test", &["bob@acme.example"], CLEAN);
+        if reply.starts_with("RCPT 550") {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "domain still accepted: {reply}"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+}

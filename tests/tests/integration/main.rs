@@ -1,0 +1,5 @@
+//! One integration binary (faster to link than one per file): each module is an area.
+
+mod e2e;
+mod smtp;
+mod store;
