@@ -1,1 +1,52 @@
-fn main() {}
+//! MIME parse and policy evaluation per message, for 10, 1 000 and 10 000 policies.
+//! Run: `cargo bench -p moat-bench --bench policy`.
+
+use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
+use moat_bench::{html_newsletter, policies, small_plain, with_attachment};
+use moat_core::{
+    message::{MessageView, parse},
+    policy::PolicySet,
+};
+
+fn samples() -> Vec<(&'static str, Vec<u8>)> {
+    vec![
+        ("small_plain", small_plain()),
+        ("html_4k", html_newsletter()),
+        ("attach_60k", with_attachment()),
+    ]
+}
+
+fn mime_parse(c: &mut Criterion) {
+    let mut g = c.benchmark_group("mime_parse");
+    for (name, raw) in samples() {
+        g.throughput(Throughput::Bytes(raw.len() as u64));
+        g.bench_with_input(BenchmarkId::from_parameter(name), &raw, |b, raw| {
+            b.iter(|| parse(raw).map(|m| m.parts.len()))
+        });
+    }
+    g.finish();
+}
+
+fn policy_eval(c: &mut Criterion) {
+    for n in [10usize, 1_000, 10_000] {
+        let set = PolicySet::compile(&policies(n)).expect("bench policies compile");
+        let mut g = c.benchmark_group(format!("parse_and_evaluate/{n}_policies"));
+        for (name, raw) in samples() {
+            g.throughput(Throughput::Bytes(raw.len() as u64));
+            g.bench_with_input(BenchmarkId::from_parameter(name), &raw, |b, raw| {
+                b.iter(|| {
+                    let msg = parse(raw);
+                    let view = match &msg {
+                        Some(m) => MessageView::new(m, "alice@sender.test"),
+                        None => MessageView::envelope_only("alice@sender.test"),
+                    };
+                    set.evaluate(&view).action
+                })
+            });
+        }
+        g.finish();
+    }
+}
+
+criterion_group!(benches, mime_parse, policy_eval);
+criterion_main!(benches);

@@ -14,3 +14,6 @@ pub mod transaction;
 pub mod up;
 
 pub use context::ScannerContext;
+
+#[cfg(test)]
+mod boundary_tests;

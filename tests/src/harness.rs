@@ -26,8 +26,10 @@ impl Moat {
     /// Starts Moat with test-friendly settings; `tweak` may change the config first.
     pub fn start_with(tweak: impl FnOnce(&mut Config)) -> Moat {
         let dir = tempfile::tempdir().expect("temp dir");
-        let mut config = Config::default();
-        config.data_dir = dir.path().to_path_buf();
+        let mut config = Config {
+            data_dir: dir.path().to_path_buf(),
+            ..Config::default()
+        };
         config.smtp.listen = "127.0.0.1:0".parse().expect("addr");
         config.smtp.shards = 2;
         config.smtp.pin_shards = false;

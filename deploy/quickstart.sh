@@ -1,0 +1,24 @@
+#!/usr/bin/env bash
+# Sets up and runs Moat on the embedded default (scanner + API on SQLite) on a Debian machine:
+# installs the system packages Moat builds against, builds the release binary, runs `moat up`.
+# Data lives in ./moat-data, SMTP listens on :2525 and the API on :8080 unless MOAT_CONFIG
+# names a config file (see deploy/moat.example.toml).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+SUDO=""
+if [ "$(id -u)" -ne 0 ]; then SUDO="sudo"; fi
+export DEBIAN_FRONTEND=noninteractive
+$SUDO apt-get update -qq
+# libhyperscan-dev is Hyperscan on x86_64; other architectures use the vectorscan fork.
+if [ "$(dpkg --print-architecture)" = "amd64" ]; then HS=libhyperscan-dev; else HS=libvectorscan-dev; fi
+$SUDO apt-get install -y -qq build-essential pkg-config "$HS" >/dev/null
+
+cargo build --release -p moat-scanner --bin moat
+echo
+echo "Moat is starting. In another shell, as a first customer:"
+echo "  ./target/release/moat token create --customer acme"
+echo "  ./target/release/moat domain add acme.example --real-mx 127.0.0.1:25 --customer acme"
+echo "  curl -H 'Authorization: Bearer <token>' http://127.0.0.1:8080/v1/me"
+echo
+exec ./target/release/moat up

@@ -1,0 +1,17 @@
+#!/usr/bin/env bash
+# Runs Moat's whole test suite on a Debian machine: installs what the tests talk to (swaks,
+# Python 3 for smtplib, Hyperscan headers for the build), then `cargo test` over the workspace
+# in the dev profile. Tests use loopback only and stop by themselves.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+SUDO=""
+if [ "$(id -u)" -ne 0 ]; then SUDO="sudo"; fi
+export DEBIAN_FRONTEND=noninteractive
+$SUDO apt-get update -qq
+if [ "$(dpkg --print-architecture)" = "amd64" ]; then HS=libhyperscan-dev; else HS=libvectorscan-dev; fi
+PKGS="build-essential pkg-config $HS swaks"
+command -v python3 >/dev/null || PKGS="$PKGS python3"
+$SUDO apt-get install -y -qq $PKGS >/dev/null
+
+cargo test --workspace
