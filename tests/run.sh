@@ -14,4 +14,13 @@ PKGS="build-essential pkg-config $HS swaks"
 command -v python3 >/dev/null || PKGS="$PKGS python3"
 $SUDO apt-get install -y -qq $PKGS >/dev/null
 
-cargo test --workspace
+mkdir -p target
+log=target/test-output.log
+set +e
+cargo test --workspace 2>&1 | tee "$log"
+status=${PIPESTATUS[0]}
+set -e
+# One closing line over every test binary (cargo prints one "test result" line per binary).
+awk '/^test result:/ { for (i = 1; i <= NF; i++) { if ($(i) ~ /^passed/) p += $(i-1); if ($(i) ~ /^failed/) f += $(i-1) } }
+     END { printf "tests: %d passed, %d failed\n", p, f }' "$log" | tee target/test-summary.txt
+exit "$status"
