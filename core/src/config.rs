@@ -36,6 +36,20 @@ pub struct SmtpConfig {
     pub idle_timeout_secs: u64,
     /// Bad commands tolerated before Moat answers 421 and closes.
     pub max_errors: u32,
+    /// Seconds a whole DATA or BDAT transfer may take (defeats slow-loris senders; RFC 5321
+    /// 4.5.3.2.6 gives the client 10 minutes for the final reply, so keep it below that).
+    pub data_timeout_secs: u64,
+    /// Open connections per shard; over it, new connections get 421.
+    pub max_connections_per_shard: usize,
+    /// Open connections per client IP address across all shards; over it, 421.
+    pub max_connections_per_ip: usize,
+    /// PEM certificate chain for STARTTLS. With neither this nor `tls_key`, `moat up` generates
+    /// a self-signed pair under `data_dir/tls/` on first run.
+    pub tls_cert: Option<PathBuf>,
+    /// PEM private key for STARTTLS.
+    pub tls_key: Option<PathBuf>,
+    /// Offer STARTTLS at all.
+    pub starttls: bool,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -105,6 +119,12 @@ impl Default for SmtpConfig {
             max_recipients: 100,
             idle_timeout_secs: 300,
             max_errors: 10,
+            data_timeout_secs: 540,
+            max_connections_per_shard: 10_000,
+            max_connections_per_ip: 50,
+            tls_cert: None,
+            tls_key: None,
+            starttls: true,
         }
     }
 }

@@ -20,6 +20,15 @@ pub enum RelayOutcome {
     PermFail { code: u16, text: String },
 }
 
+/// ESMTP options of the original transaction that the downstream server must see too.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct MailOptions {
+    /// `SMTPUTF8` (RFC 6531): addresses or headers hold UTF-8.
+    pub smtputf8: bool,
+    /// `BODY=8BITMIME` (RFC 6152).
+    pub eight_bit: bool,
+}
+
 /// Splits `host:port`; a missing port means 25.
 pub fn split_host_port(hostport: &str) -> (String, u16) {
     if let Some((h, p)) = hostport.rsplit_once(':')
@@ -39,6 +48,7 @@ pub async fn deliver(
     mail_from: &str,
     rcpts: &[String],
     body: &[u8],
+    options: MailOptions,
     timeout: Duration,
 ) -> RelayOutcome {
     let (host, port) = split_host_port(hostport);
@@ -53,8 +63,15 @@ pub async fn deliver(
     // mail-send always ends DATA with CRLF.CRLF; a message that already ends with CRLF would
     // gain an empty line, so hand it the body without its final line break.
     let body = body.strip_suffix(b"\r\n").unwrap_or(body);
+    let mut params = Parameters::default();
+    if options.eight_bit {
+        params.add(("BODY", "8BITMIME"));
+    }
+    if options.smtputf8 {
+        params.add("SMTPUTF8");
+    }
     let message = Message {
-        mail_from: Address::new(mail_from, Parameters::default()),
+        mail_from: Address::new(mail_from, params),
         rcpt_to: rcpts
             .iter()
             .map(|r| Address::new(r.as_str(), Parameters::default()))

@@ -48,6 +48,7 @@ fn sqlite_store_and_tokio_relay_answer_a_glommio_task() {
                     "a@b.test".into(),
                     vec!["c@d.test".into()],
                     b"x\r\n".to_vec(),
+                    Default::default(),
                 )
                 .await;
             drop(relay_keepalive(relay));

@@ -1,7 +1,13 @@
-//! What every shard shares: configuration, the store handle, the policy snapshot and the relay.
+//! What every shard shares: configuration, the store handle, the policy snapshot, the relay,
+//! the STARTTLS configuration and the per-client-IP connection counts.
 
-use std::sync::Arc;
+use std::{
+    collections::HashMap,
+    net::IpAddr,
+    sync::{Arc, Mutex},
+};
 
+use anyhow::Context;
 use moat_core::{config::Config, snapshot::SharedSnapshot, store::SharedStore};
 
 use crate::relay::RelayHandle;
@@ -12,6 +18,26 @@ pub struct ScannerContext {
     pub store: SharedStore,
     pub snapshot: SharedSnapshot,
     pub relay: RelayHandle,
+    pub tls: Option<Arc<rustls::ServerConfig>>,
+    per_ip: Mutex<HashMap<IpAddr, usize>>,
+}
+
+/// Holds one connection slot of a client IP; gives it back when dropped.
+pub struct IpSlot {
+    ctx: Arc<ScannerContext>,
+    ip: IpAddr,
+}
+
+impl Drop for IpSlot {
+    fn drop(&mut self) {
+        let mut map = self.ctx.per_ip.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(n) = map.get_mut(&self.ip) {
+            *n -= 1;
+            if *n == 0 {
+                map.remove(&self.ip);
+            }
+        }
+    }
 }
 
 impl ScannerContext {
@@ -19,16 +45,34 @@ impl ScannerContext {
         config: Config,
         store: SharedStore,
         snapshot: SharedSnapshot,
-    ) -> std::io::Result<Arc<Self>> {
+    ) -> anyhow::Result<Arc<Self>> {
         let relay = RelayHandle::start(
             config.hostname.clone(),
             std::time::Duration::from_secs(config.relay.timeout_secs),
-        )?;
+        )
+        .context("starting the relay thread")?;
+        let tls = crate::tls::server_config(&config)?;
         Ok(Arc::new(ScannerContext {
             config,
             store,
             snapshot,
             relay,
+            tls,
+            per_ip: Mutex::new(HashMap::new()),
         }))
+    }
+
+    /// Takes a connection slot for `ip`, or `None` when the client is at its limit.
+    pub fn acquire_ip_slot(self: &Arc<Self>, ip: IpAddr) -> Option<IpSlot> {
+        let mut map = self.per_ip.lock().unwrap_or_else(|p| p.into_inner());
+        let n = map.entry(ip).or_insert(0);
+        if *n >= self.config.smtp.max_connections_per_ip {
+            return None;
+        }
+        *n += 1;
+        Some(IpSlot {
+            ctx: self.clone(),
+            ip,
+        })
     }
 }

@@ -6,10 +6,12 @@
 //! send a request and await a oneshot reply (see `relay::RelayHandle` and `moat_core::store`).
 
 pub mod context;
+pub mod data;
 pub mod relay;
 pub mod reload;
 pub mod session;
 pub mod shard;
+pub mod tls;
 pub mod transaction;
 pub mod up;
 

@@ -5,7 +5,7 @@
 use std::time::Duration;
 
 use futures::channel::oneshot;
-use moat_core::relay::{RelayOutcome, deliver};
+use moat_core::relay::{MailOptions, RelayOutcome, deliver};
 
 /// Sends messages to customers' real mail servers from a dedicated tokio runtime.
 pub struct RelayHandle {
@@ -35,12 +35,16 @@ impl RelayHandle {
         mail_from: String,
         rcpts: Vec<String>,
         body: Vec<u8>,
+        options: MailOptions,
     ) -> impl Future<Output = (RelayOutcome, Vec<u8>)> + use<> {
         let (tx, rx) = oneshot::channel();
         let helo = self.helo.clone();
         let timeout = self.timeout;
         self.runtime.spawn(async move {
-            let outcome = deliver(&hostport, &helo, &mail_from, &rcpts, &body, timeout).await;
+            let outcome = deliver(
+                &hostport, &helo, &mail_from, &rcpts, &body, options, timeout,
+            )
+            .await;
             let _ = tx.send((outcome, body));
         });
         async move {

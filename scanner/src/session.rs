@@ -1,19 +1,31 @@
 //! One SMTP session on a shard: reads into a session-owned buffer, parses commands with
 //! smtp-proto's sans-IO receivers, answers pipelined commands in one write, and hands the DATA
-//! bytes (dot-unstuffed by smtp-proto as they arrive) to [`crate::transaction::finish`].
+//! or BDAT bytes (dot-unstuffed by smtp-proto as they arrive) to [`crate::transaction::finish`].
+//!
+//! Hostile-input rules enforced here: command lines over [`MAX_COMMAND_LINE`] are refused
+//! whatever their split; a message holding a bare CR or LF is refused (SMTP smuggling: only
+//! CRLF.CRLF ends DATA, and nothing relayed may carry a lone line break); bytes pipelined after
+//! DATA before the 354 end the session (protocol synchronization); bytes pipelined after
+//! STARTTLS are discarded (CVE-2011-0411); idle clients and slow DATA transfers get 421.
 
-use std::{net::SocketAddr, sync::Arc, time::Duration};
+use std::{
+    io,
+    net::SocketAddr,
+    sync::Arc,
+    time::{Duration, Instant},
+};
 
 use futures_lite::{AsyncReadExt, AsyncWriteExt};
 use glommio::net::TcpStream;
 use moat_core::{message::domain_of, model::Domain, time::rfc5322_now};
 use smtp_proto::{
-    Error as SmtpError, Request,
-    request::receiver::{DataReceiver, RequestReceiver},
+    Error as SmtpError, MAIL_BODY_8BITMIME, MAIL_SMTPUTF8, Request,
+    request::receiver::{BdatReceiver, DummyDataReceiver, RequestReceiver},
 };
 
 use crate::{
     ScannerContext,
+    data::DataReader,
     transaction::{Envelope, finish},
 };
 
@@ -27,9 +39,20 @@ pub const MAX_COMMAND_LINE: usize = 2048;
 enum Phase {
     Command,
     Data {
-        receiver: DataReceiver,
+        receiver: DataReader,
         /// Set once the message outgrew the size limit; the rest is read and discarded.
         too_big: bool,
+    },
+    Bdat {
+        receiver: BdatReceiver,
+        size: usize,
+        last: bool,
+    },
+    /// A BDAT chunk that cannot be accepted: read it whole (RFC 3030), then answer `reply`.
+    BdatDiscard {
+        receiver: DummyDataReceiver,
+        size: usize,
+        reply: String,
     },
 }
 
@@ -41,9 +64,18 @@ pub struct Session {
     esmtp: bool,
     mail_from: Option<String>,
     rcpts: Vec<(String, Arc<Domain>)>,
+    /// ESMTP MAIL parameters to pass downstream (8BITMIME, SMTPUTF8).
+    mail_flags: u64,
     errors: u32,
     /// Bytes of the current message (our Received header, then the unstuffed data).
     message: Vec<u8>,
+    /// Where the client's bytes start in `message` (after our Received header).
+    body_start: usize,
+    /// BDAT was used in this transaction (DATA is then refused).
+    bdat: bool,
+    /// The DATA reader saw a bare CR, LF or NUL in this message.
+    tainted: bool,
+    tls_active: bool,
     queue_id: String,
 }
 
@@ -51,6 +83,38 @@ pub struct Session {
 pub enum Next {
     Continue,
     Close,
+    /// DATA was accepted: read the message.
+    Data,
+    /// BDAT was accepted: read `size` bytes into the message.
+    Bdat {
+        size: usize,
+        last: bool,
+    },
+    /// BDAT cannot be accepted: read and drop `size` bytes, then send `reply`.
+    BdatDiscard {
+        size: usize,
+        reply: String,
+    },
+    /// STARTTLS was accepted: discard buffered input and start the handshake.
+    StartTls,
+}
+
+/// True when `bytes` hold a CR not followed by LF, an LF not preceded by CR, or a NUL (which
+/// some downstream servers strip, turning `CRLF NUL . CRLF` into an end of data).
+pub fn has_bare_line_break(bytes: &[u8]) -> bool {
+    memchr::memchr3_iter(b'\r', b'\n', 0, bytes).any(|pos| match bytes[pos] {
+        b'\r' => bytes.get(pos + 1) != Some(&b'\n'),
+        b'\n' => pos == 0 || bytes[pos - 1] != b'\r',
+        _ => true,
+    })
+}
+
+/// Addresses that ask for sender-specified routing (`a%b@c`, `b!a@c`, `"a@b"@c`): Postfix's
+/// `allow_untrusted_routing = no`. A backup MX must not be tricked into relaying them.
+fn sender_routed(address: &str) -> bool {
+    address
+        .rsplit_once('@')
+        .is_some_and(|(local, _)| local.contains(['@', '%', '!']))
 }
 
 fn new_queue_id() -> String {
@@ -67,8 +131,13 @@ impl Session {
             esmtp: false,
             mail_from: None,
             rcpts: Vec::new(),
+            mail_flags: 0,
             errors: 0,
             message: Vec::new(),
+            body_start: 0,
+            bdat: false,
+            tainted: false,
+            tls_active: false,
             queue_id: new_queue_id(),
         }
     }
@@ -80,8 +149,42 @@ impl Session {
     fn reset(&mut self) {
         self.mail_from = None;
         self.rcpts.clear();
+        self.mail_flags = 0;
         self.message = Vec::new();
+        self.body_start = 0;
+        self.bdat = false;
+        self.tainted = false;
         self.queue_id = new_queue_id();
+    }
+
+    /// Starts the message buffer with Moat's Received header.
+    fn begin_message(&mut self, capacity: usize) {
+        let header = self.received_header();
+        self.message = Vec::with_capacity(header.len() + capacity);
+        self.message.extend_from_slice(header.as_bytes());
+        self.body_start = self.message.len();
+    }
+
+    /// The reply to a complete message: refuse lone line breaks, else judge and route it.
+    async fn end_of_message(&mut self) -> String {
+        let tainted = if self.bdat {
+            has_bare_line_break(&self.message[self.body_start..])
+        } else {
+            self.tainted
+        };
+        let reply = if tainted {
+            tracing::info!(queue_id = %self.queue_id, client_ip = %self.peer.ip(), "refused a message with a bare CR or LF");
+            format!(
+                "550 5.6.0 Message contains a bare CR, LF or NUL; lines must end with CRLF [{}]\r\n",
+                self.queue_id
+            )
+        } else {
+            let env = self.envelope();
+            let raw = std::mem::take(&mut self.message);
+            finish(&self.ctx, &env, raw).await
+        };
+        self.reset();
+        reply
     }
 
     /// Counts a client error; past the limit the session ends with 421.
@@ -118,8 +221,8 @@ impl Session {
         self.error(&reply, out)
     }
 
-    /// Answers one command. Returns `Some(Phase::Data)` through `data` when DATA was accepted.
-    fn command(&mut self, req: Request<String>, out: &mut Vec<u8>, data: &mut bool) -> Next {
+    /// Answers one command and says what the IO loop does next.
+    pub fn command(&mut self, req: Request<String>, out: &mut Vec<u8>) -> Next {
         let ctx = self.ctx.clone();
         let smtp = &ctx.config.smtp;
         match req {
@@ -127,9 +230,14 @@ impl Session {
                 self.reset();
                 self.helo = Some(host);
                 self.esmtp = true;
+                let starttls = if ctx.tls.is_some() && !self.tls_active {
+                    "250-STARTTLS\r\n"
+                } else {
+                    ""
+                };
                 out.extend_from_slice(
                     format!(
-                        "250-{}\r\n250-PIPELINING\r\n250-SIZE {}\r\n250-8BITMIME\r\n250 ENHANCEDSTATUSCODES\r\n",
+                        "250-{}\r\n250-PIPELINING\r\n250-SIZE {}\r\n250-8BITMIME\r\n250-SMTPUTF8\r\n250-CHUNKING\r\n{starttls}250 ENHANCEDSTATUSCODES\r\n",
                         ctx.config.hostname, smtp.max_message_size
                     )
                     .as_bytes(),
@@ -157,6 +265,10 @@ impl Session {
                     );
                     return Next::Continue;
                 }
+                if from.address.contains(|c: char| c.is_control()) {
+                    return self.error("501 5.1.7 Bad sender address syntax\r\n", out);
+                }
+                self.mail_flags = from.flags & (MAIL_BODY_8BITMIME | MAIL_SMTPUTF8);
                 self.mail_from = Some(from.address);
                 out.extend_from_slice(b"250 2.1.0 Ok\r\n");
             }
@@ -167,6 +279,13 @@ impl Session {
                 if self.rcpts.len() >= smtp.max_recipients {
                     out.extend_from_slice(b"452 4.5.3 Too many recipients\r\n");
                     return Next::Continue;
+                }
+                if to.address.contains(|c: char| c.is_control()) {
+                    return self.error("501 5.1.3 Bad recipient address syntax\r\n", out);
+                }
+                if sender_routed(&to.address) {
+                    return self
+                        .error("550 5.7.1 Sender-specified routing is not allowed\r\n", out);
                 }
                 let domain = domain_of(&to.address);
                 let snapshot = self.ctx.snapshot.load();
@@ -184,17 +303,60 @@ impl Session {
                 }
             }
             Request::Data => {
+                if self.bdat {
+                    return self.error("503 5.5.1 DATA cannot follow BDAT\r\n", out);
+                }
                 if self.mail_from.is_none() {
                     return self.error("503 5.5.1 Need MAIL command\r\n", out);
                 }
                 if self.rcpts.is_empty() {
                     return self.error("554 5.5.1 No valid recipients\r\n", out);
                 }
-                self.message = Vec::with_capacity(8 * 1024);
-                self.message
-                    .extend_from_slice(self.received_header().as_bytes());
-                *data = true;
+                self.begin_message(8 * 1024);
                 out.extend_from_slice(b"354 Start mail input; end with <CRLF>.<CRLF>\r\n");
+                return Next::Data;
+            }
+            Request::Bdat {
+                chunk_size,
+                is_last,
+            } => {
+                if self.mail_from.is_none() || self.rcpts.is_empty() {
+                    self.errors += 1;
+                    return Next::BdatDiscard {
+                        size: chunk_size,
+                        reply: "503 5.5.1 Need MAIL and a valid RCPT before BDAT\r\n".into(),
+                    };
+                }
+                let held = self.message.len().saturating_sub(self.body_start);
+                if held.saturating_add(chunk_size) > smtp.max_message_size {
+                    self.reset();
+                    return Next::BdatDiscard {
+                        size: chunk_size,
+                        reply: "552 5.3.4 Message size exceeds fixed maximum message size\r\n"
+                            .into(),
+                    };
+                }
+                if !self.bdat {
+                    self.bdat = true;
+                    self.begin_message(chunk_size.min(smtp.max_message_size));
+                }
+                return Next::Bdat {
+                    size: chunk_size,
+                    last: is_last,
+                };
+            }
+            Request::StartTls => {
+                if ctx.tls.is_none() {
+                    return self.error("502 5.5.1 STARTTLS not offered\r\n", out);
+                }
+                if self.tls_active {
+                    return self.error("503 5.5.1 TLS already active\r\n", out);
+                }
+                if self.mail_from.is_some() {
+                    return self.error("503 5.5.1 STARTTLS not allowed in a transaction\r\n", out);
+                }
+                out.extend_from_slice(b"220 2.0.0 Ready to start TLS\r\n");
+                return Next::StartTls;
             }
             Request::Rset => {
                 self.reset();
@@ -211,9 +373,7 @@ impl Session {
             Request::Help { .. } => out.extend_from_slice(
                 b"214 2.0.0 See RFC 5321; Moat supports the EHLO extensions\r\n",
             ),
-            Request::StartTls
-            | Request::Auth { .. }
-            | Request::Bdat { .. }
+            Request::Auth { .. }
             | Request::Expn { .. }
             | Request::Etrn { .. }
             | Request::Atrn { .. }
@@ -248,22 +408,78 @@ impl Session {
             client_ip: self.peer.ip().to_string(),
             mail_from: self.mail_from.clone().unwrap_or_default(),
             rcpts: self.rcpts.clone(),
+            smtputf8: self.mail_flags & MAIL_SMTPUTF8 != 0,
+            eight_bit: self.mail_flags & MAIL_BODY_8BITMIME != 0,
         }
     }
+
+    /// After the TLS handshake: everything learnt before it is forgotten (RFC 3207 4.2).
+    fn tls_started(&mut self) {
+        self.reset();
+        self.helo = None;
+        self.esmtp = false;
+        self.tls_active = true;
+    }
+}
+
+/// The connection, before or after STARTTLS.
+enum Conn {
+    Plain(TcpStream),
+    Tls(Box<futures_rustls::server::TlsStream<TcpStream>>),
+}
+
+impl Conn {
+    fn tcp(&self) -> &TcpStream {
+        match self {
+            Conn::Plain(s) => s,
+            Conn::Tls(s) => s.get_ref().0,
+        }
+    }
+
+    async fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        match self {
+            Conn::Plain(s) => s.read(buf).await,
+            Conn::Tls(s) => s.read(buf).await,
+        }
+    }
+
+    async fn write_all(&mut self, buf: &[u8]) -> io::Result<()> {
+        match self {
+            Conn::Plain(s) => s.write_all(buf).await,
+            Conn::Tls(s) => {
+                s.write_all(buf).await?;
+                s.flush().await
+            }
+        }
+    }
+
+    async fn close(&mut self) {
+        let _ = match self {
+            Conn::Plain(s) => s.close().await,
+            Conn::Tls(s) => s.close().await,
+        };
+    }
+}
+
+fn is_timeout(e: &io::Error) -> bool {
+    matches!(
+        e.kind(),
+        io::ErrorKind::TimedOut | io::ErrorKind::WouldBlock
+    )
 }
 
 /// Serves one connection until QUIT, an error limit, a timeout or the client going away.
 pub async fn serve(stream: TcpStream, peer: SocketAddr, ctx: Arc<ScannerContext>) {
     let idle = Duration::from_secs(ctx.config.smtp.idle_timeout_secs.max(1));
-    let _ = stream.set_read_timeout(Some(idle));
+    let data_timeout = Duration::from_secs(ctx.config.smtp.data_timeout_secs.max(1));
     let _ = stream.set_write_timeout(Some(idle));
-    let mut stream = stream;
+    let mut conn = Conn::Plain(stream);
     let mut session = Session::new(ctx, peer);
-    if stream
-        .write_all(session.greeting().as_bytes())
-        .await
-        .is_err()
-    {
+    let timeout_reply = format!(
+        "421 4.4.2 {} Error: timeout exceeded\r\n",
+        session.ctx.config.hostname
+    );
+    if conn.write_all(session.greeting().as_bytes()).await.is_err() {
         return;
     }
     let max_size = session.ctx.config.smtp.max_message_size;
@@ -273,27 +489,46 @@ pub async fn serve(stream: TcpStream, peer: SocketAddr, ctx: Arc<ScannerContext>
     let mut phase = Phase::Command;
     // Set while discarding the rest of an overlong command line.
     let mut skipping_line = false;
+    // When a DATA or BDAT transfer must be complete (slow-loris senders are cut off).
+    let mut data_deadline: Option<Instant> = None;
 
     loop {
+        let wait = match data_deadline {
+            Some(d) => d.saturating_duration_since(Instant::now()).min(idle),
+            None => idle,
+        };
+        if wait.is_zero() {
+            let _ = conn.write_all(timeout_reply.as_bytes()).await;
+            conn.close().await;
+            return;
+        }
+        let _ = conn.tcp().set_read_timeout(Some(wait));
         // Read straight into the session's input buffer: the only copy of DATA bytes is the
         // dot-unstuffing one into the message buffer.
         let start = input.len();
         input.resize(start + READ_CHUNK, 0);
-        let n = match stream.read(&mut input[start..]).await {
-            Ok(0) | Err(_) => return,
+        let n = match conn.read(&mut input[start..]).await {
+            Ok(0) => return,
             Ok(n) => n,
+            Err(e) if is_timeout(&e) => {
+                let _ = conn.write_all(timeout_reply.as_bytes()).await;
+                conn.close().await;
+                return;
+            }
+            Err(_) => return,
         };
         input.truncate(start + n);
         let mut consumed = 0;
         let mut close = false;
-        while consumed < input.len() && !close {
+        let mut start_tls = false;
+        while !close && !start_tls && (consumed < input.len() || zero_chunk(&phase)) {
             let slice = &input[consumed..];
             let mut iter = slice.iter();
             match &mut phase {
                 Phase::Command => {
                     // Only complete lines go to the parser, so the line limit is checked here
                     // on the bytes as they stand, however the client split them.
-                    let newline = slice.iter().position(|&b| b == b'\n');
+                    let newline = memchr::memchr(b'\n', slice);
                     match newline {
                         Some(pos) if skipping_line || pos + 1 > MAX_COMMAND_LINE => {
                             consumed += pos + 1;
@@ -314,69 +549,183 @@ pub async fn serve(stream: TcpStream, peer: SocketAddr, ctx: Arc<ScannerContext>
                         }
                         Some(_) => {}
                     }
+                    let is_bdat = slice.len() >= 4 && slice[..4].eq_ignore_ascii_case(b"BDAT");
                     let result = commands.ingest(&mut iter).map(Request::into_owned);
                     consumed += slice.len() - iter.as_slice().len();
-                    match result {
-                        Ok(req) => {
-                            let mut start_data = false;
-                            if let Next::Close = session.command(req, &mut out, &mut start_data) {
-                                close = true;
-                            }
-                            if start_data {
-                                phase = Phase::Data {
-                                    receiver: DataReceiver::new(),
-                                    too_big: false,
-                                };
-                            }
-                        }
+                    let req = match result {
+                        Ok(req) => req,
                         Err(SmtpError::NeedsMoreData { .. }) => break,
+                        Err(_) if is_bdat => {
+                            // The chunk that follows a bad BDAT has no known length: reading
+                            // it as commands would let its bytes pose as commands.
+                            out.extend_from_slice(
+                                b"501 5.5.4 Syntax: BDAT chunk-size [LAST]; closing connection\r\n",
+                            );
+                            close = true;
+                            continue;
+                        }
                         Err(e) => {
                             if let Next::Close = session.parse_error(e, &mut out) {
                                 close = true;
                             }
+                            continue;
+                        }
+                    };
+                    let answered = out.len();
+                    match session.command(req, &mut out) {
+                        Next::Continue => {}
+                        Next::Close => close = true,
+                        Next::StartTls => start_tls = true,
+                        Next::Data => {
+                            if consumed < input.len() {
+                                // Message bytes sent before our 354: a smuggling vector
+                                // (RFC 2920 makes DATA the last command of a group).
+                                out.truncate(answered);
+                                session.reset();
+                                out.extend_from_slice(
+                                    b"554 5.5.0 Error: SMTP protocol synchronization\r\n",
+                                );
+                                close = true;
+                                continue;
+                            }
+                            data_deadline = Some(Instant::now() + data_timeout);
+                            phase = Phase::Data {
+                                receiver: DataReader::new(),
+                                too_big: false,
+                            };
+                        }
+                        Next::Bdat { size, last } => {
+                            data_deadline = Some(Instant::now() + data_timeout);
+                            phase = Phase::Bdat {
+                                receiver: BdatReceiver::new(size, last),
+                                size,
+                                last,
+                            };
+                        }
+                        Next::BdatDiscard { size, reply } => {
+                            data_deadline = Some(Instant::now() + data_timeout);
+                            phase = Phase::BdatDiscard {
+                                receiver: DummyDataReceiver::new_bdat(size),
+                                size,
+                                reply,
+                            };
                         }
                     }
                 }
                 Phase::Data { receiver, too_big } => {
-                    let done = receiver.ingest(&mut iter, &mut session.message);
-                    consumed += slice.len() - iter.as_slice().len();
+                    let end = receiver.feed(slice, &mut session.message);
+                    consumed += end.unwrap_or(slice.len());
                     if session.message.len() > max_size {
                         *too_big = true;
                         session.message.clear();
                     }
+                    if end.is_none() {
+                        break;
+                    }
+                    session.tainted = receiver.tainted();
+                    let too_big = *too_big;
+                    phase = Phase::Command;
+                    data_deadline = None;
+                    // Answer everything pipelined before DATA first, then judge the message.
+                    if !out.is_empty() {
+                        if conn.write_all(&out).await.is_err() {
+                            return;
+                        }
+                        out.clear();
+                    }
+                    let reply = if too_big {
+                        session.reset();
+                        "552 5.3.4 Message size exceeds fixed maximum message size\r\n".to_string()
+                    } else {
+                        session.end_of_message().await
+                    };
+                    out.extend_from_slice(reply.as_bytes());
+                }
+                Phase::Bdat {
+                    receiver,
+                    size,
+                    last,
+                } => {
+                    let done = receiver.ingest(&mut iter, &mut session.message);
+                    consumed += slice.len() - iter.as_slice().len();
                     if !done {
                         break;
                     }
-                    let reply = if *too_big {
-                        "552 5.3.4 Message size exceeds fixed maximum message size\r\n".to_string()
-                    } else {
-                        // Answer everything pipelined before DATA first, then judge the message.
-                        if !out.is_empty() {
-                            if stream.write_all(&out).await.is_err() {
-                                return;
-                            }
-                            out.clear();
-                        }
-                        let env = session.envelope();
-                        let raw = std::mem::take(&mut session.message);
-                        finish(&session.ctx, &env, raw).await
-                    };
-                    out.extend_from_slice(reply.as_bytes());
-                    session.reset();
+                    let (size, last) = (*size, *last);
                     phase = Phase::Command;
+                    data_deadline = None;
+                    if !last {
+                        out.extend_from_slice(
+                            format!("250 2.0.0 {size} octets received\r\n").as_bytes(),
+                        );
+                        continue;
+                    }
+                    if !out.is_empty() {
+                        if conn.write_all(&out).await.is_err() {
+                            return;
+                        }
+                        out.clear();
+                    }
+                    let reply = session.end_of_message().await;
+                    out.extend_from_slice(reply.as_bytes());
+                }
+                Phase::BdatDiscard {
+                    receiver, reply, ..
+                } => {
+                    let done = receiver.ingest(&mut iter);
+                    consumed += slice.len() - iter.as_slice().len();
+                    if !done {
+                        break;
+                    }
+                    let reply = std::mem::take(reply);
+                    phase = Phase::Command;
+                    data_deadline = None;
+                    if let Next::Close = session.error(&reply, &mut out) {
+                        close = true;
+                    }
                 }
             }
         }
         input.drain(..consumed);
         if !out.is_empty() {
-            if stream.write_all(&out).await.is_err() {
+            if conn.write_all(&out).await.is_err() {
                 return;
             }
             out.clear();
         }
         if close {
-            let _ = stream.close().await;
+            conn.close().await;
             return;
         }
+        if start_tls {
+            // Anything the client pipelined after STARTTLS arrived in the clear: drop it.
+            input.clear();
+            commands = RequestReceiver::default();
+            let Some(config) = session.ctx.tls.clone() else {
+                return;
+            };
+            let Conn::Plain(tcp) = conn else {
+                return;
+            };
+            let _ = tcp.set_read_timeout(Some(idle));
+            match futures_rustls::TlsAcceptor::from(config).accept(tcp).await {
+                Ok(tls) => {
+                    conn = Conn::Tls(Box::new(tls));
+                    session.tls_started();
+                }
+                Err(e) => {
+                    tracing::debug!(client_ip = %peer.ip(), error = %e, "TLS handshake failed");
+                    return;
+                }
+            }
+        }
     }
+}
+
+/// True when the current phase is a zero-length BDAT chunk, complete without more input.
+fn zero_chunk(phase: &Phase) -> bool {
+    matches!(
+        phase,
+        Phase::Bdat { size: 0, .. } | Phase::BdatDiscard { size: 0, .. }
+    )
 }

@@ -1,10 +1,15 @@
 //! Thread-per-core shards: each is a glommio executor (io_uring) with its own listener on the
 //! shared SMTP address (glommio binds with SO_REUSEPORT, so the kernel spreads connections).
 
-use std::{net::SocketAddr, sync::Arc, sync::mpsc};
+use std::{cell::Cell, net::SocketAddr, rc::Rc, sync::Arc, sync::mpsc};
+
+use futures_lite::AsyncWriteExt;
 
 use anyhow::{Context, anyhow};
-use glommio::{LocalExecutorBuilder, Placement, net::TcpListener};
+use glommio::{
+    LocalExecutorBuilder, Placement,
+    net::{TcpListener, TcpStream},
+};
 
 use crate::{ScannerContext, session::serve};
 
@@ -48,6 +53,8 @@ fn spawn_shard(
             };
             let _ = bound.send(listener.local_addr().map_err(|e| e.to_string()));
             drop(bound);
+            // Sessions open on this shard (single-threaded, so a Cell suffices).
+            let open = Rc::new(Cell::new(0usize));
             loop {
                 match listener.accept().await {
                     Ok(stream) => {
@@ -55,7 +62,21 @@ fn spawn_shard(
                             .peer_addr()
                             .unwrap_or_else(|_| SocketAddr::from(([0, 0, 0, 0], 0)));
                         let ctx = ctx.clone();
-                        glommio::spawn_local(serve(stream, peer, ctx)).detach();
+                        let open = open.clone();
+                        glommio::spawn_local(async move {
+                            let slot = ctx.acquire_ip_slot(peer.ip());
+                            if open.get() >= ctx.config.smtp.max_connections_per_shard
+                                || slot.is_none()
+                            {
+                                refuse(stream, &ctx.config.hostname).await;
+                                return;
+                            }
+                            open.set(open.get() + 1);
+                            serve(stream, peer, ctx).await;
+                            open.set(open.get() - 1);
+                            drop(slot);
+                        })
+                        .detach();
                     }
                     Err(e) => {
                         tracing::warn!(shard = index, error = %e, "accept failed");
@@ -65,6 +86,13 @@ fn spawn_shard(
             }
         })
         .map_err(|e| anyhow!("cannot start shard {index}: {e}"))
+}
+
+/// Answers a connection over a limit with 421 and closes it (RFC 5321 3.8).
+async fn refuse(mut stream: TcpStream, hostname: &str) {
+    let reply = format!("421 4.7.0 {hostname} Too many connections, try again later\r\n");
+    let _ = stream.write_all(reply.as_bytes()).await;
+    let _ = stream.close().await;
 }
 
 /// Starts the configured number of shards. Shard 0 binds first so that port 0 (tests) resolves

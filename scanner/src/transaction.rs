@@ -10,7 +10,7 @@ use moat_core::{
     message::{MessageView, parse},
     model::{Action, Domain, QuarantineItem, QuarantineStatus, ThreatType, VerdictRecord},
     policy::PolicyOutcome,
-    relay::RelayOutcome,
+    relay::{MailOptions, RelayOutcome},
     time::now_ms,
 };
 
@@ -24,6 +24,10 @@ pub struct Envelope {
     pub mail_from: String,
     /// Accepted recipients with the protected domain each belongs to.
     pub rcpts: Vec<(String, Arc<Domain>)>,
+    /// The client declared SMTPUTF8 (passed on to the downstream server).
+    pub smtputf8: bool,
+    /// The client declared BODY=8BITMIME (passed on to the downstream server).
+    pub eight_bit: bool,
 }
 
 /// One recipient domain's share of a message.
@@ -140,7 +144,16 @@ pub async fn finish(ctx: &ScannerContext, env: &Envelope, raw: Vec<u8>) -> Reply
     for (host, rcpts) in by_host {
         let (outcome, back) = ctx
             .relay
-            .send(host.clone(), env.mail_from.clone(), rcpts, raw)
+            .send(
+                host.clone(),
+                env.mail_from.clone(),
+                rcpts,
+                raw,
+                MailOptions {
+                    smtputf8: env.smtputf8,
+                    eight_bit: env.eight_bit,
+                },
+            )
             .await;
         raw = back;
         match outcome {

@@ -34,7 +34,7 @@ pub fn start(config: Config) -> anyhow::Result<Running> {
     .context("loading domains and policies")?;
     let api =
         moat_api::ApiServer::start(config.clone(), store.clone()).context("starting the API")?;
-    let ctx = ScannerContext::new(config, store, snapshot).context("starting the relay thread")?;
+    let ctx = ScannerContext::new(config, store, snapshot)?;
     let shards = shard::start(ctx)?;
     Ok(Running {
         smtp_addr: shards.addr,

@@ -98,6 +98,11 @@ impl Conversation {
         self.send_bytes(text.as_bytes());
     }
 
+    /// Sends without failing when the server has already closed; returns whether it went.
+    pub fn try_send(&mut self, text: &str) -> bool {
+        self.writer.write_all(text.as_bytes()).is_ok()
+    }
+
     pub fn send_bytes(&mut self, bytes: &[u8]) {
         self.writer.write_all(bytes).expect("write to Moat");
     }
@@ -130,4 +135,23 @@ impl Conversation {
         let mut buf = String::new();
         matches!(self.reader.read_line(&mut buf), Ok(0) | Err(_))
     }
+}
+
+/// Runs a Python script with the SMTP server's host and port as arguments; returns its stdout.
+/// Used where the standard library's `ssl` module is the simplest real TLS client.
+pub fn python(script: &str, addr: SocketAddr) -> String {
+    let out = Command::new("python3")
+        .arg("-c")
+        .arg(script)
+        .arg(addr.ip().to_string())
+        .arg(addr.port().to_string())
+        .output()
+        .expect("python3 runs");
+    assert!(
+        out.status.success(),
+        "python failed: {}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).to_string()
 }

@@ -31,6 +31,15 @@ pub struct Sink {
     mode: Arc<Mutex<SinkMode>>,
 }
 
+/// The address inside `<…>`, without ESMTP parameters.
+fn path_of(arg: &str) -> String {
+    let arg = arg.trim();
+    match (arg.find('<'), arg.find('>')) {
+        (Some(a), Some(b)) if a < b => arg[a + 1..b].to_string(),
+        _ => arg.split_whitespace().next().unwrap_or("").to_string(),
+    }
+}
+
 fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|p| p.into_inner())
 }
@@ -94,11 +103,11 @@ impl Sink {
             } else if upper.starts_with("HELO") {
                 out.write_all(b"250 sink.test\r\n")?;
             } else if upper.starts_with("MAIL FROM:") {
-                from = text[10..].trim().trim_matches(['<', '>']).to_string();
+                from = path_of(&text[10..]);
                 rcpts.clear();
                 out.write_all(b"250 2.1.0 ok\r\n")?;
             } else if upper.starts_with("RCPT TO:") {
-                rcpts.push(text[8..].trim().trim_matches(['<', '>']).to_string());
+                rcpts.push(path_of(&text[8..]));
                 out.write_all(b"250 2.1.5 ok\r\n")?;
             } else if upper == "DATA" {
                 out.write_all(b"354 go ahead\r\n")?;

@@ -173,6 +173,7 @@ async fn release(
         &item.mail_from,
         &item.rcpt_to,
         &raw,
+        Default::default(),
         timeout,
     )
     .await

@@ -99,7 +99,7 @@ fn command_sequence_errors_have_exact_codes() {
     c.expect("500 5.5.1");
     c.expect("501");
     c.expect("50");
-    c.send("VRFY bob\r\nSTARTTLS\r\nQUIT\r\n");
+    c.send("VRFY bob\r\nEXPN staff\r\nQUIT\r\n");
     c.expect("252");
     c.expect("502");
     c.expect("221");

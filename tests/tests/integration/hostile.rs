@@ -1,0 +1,372 @@
+//! Hostile SMTP input (../shared/docs/reliability-checklist.md sections B to F): each test sends
+//! the attack bytes and checks the exact reply and that nothing slipped through to the sink.
+
+use std::time::Duration;
+
+use moat_core::model::TokenKind;
+use moat_tests::{
+    client::{Conversation, python},
+    harness::Moat,
+    sink::Sink,
+};
+use serde_json::json;
+
+fn protected(tweak: impl FnOnce(&mut moat_core::config::Config)) -> (Moat, Sink) {
+    let sink = Sink::start();
+    let moat = Moat::start_with(tweak);
+    let token = moat.token("acme", TokenKind::Live);
+    let (status, _) = moat.call(
+        "POST",
+        "/v1/domains",
+        Some(&token),
+        Some(json!({"domain": "acme.example", "real_mx_host": sink.addr.to_string()})),
+    );
+    assert_eq!(status, 201);
+    moat.wait_until_accepting("bob@acme.example");
+    (moat, sink)
+}
+
+fn open_data(c: &mut Conversation) {
+    c.expect("220");
+    c.send("EHLO client.test\r\n");
+    c.expect("250");
+    c.send("MAIL FROM:<a@sender.test>\r\n");
+    c.expect("250");
+    c.send("RCPT TO:<bob@acme.example>\r\n");
+    c.expect("250");
+    c.send("DATA\r\n");
+    c.expect("354");
+}
+
+const SMUGGLED: &[u8] = b"MAIL FROM:<ceo@victim.example>\r\nRCPT TO:<bob@acme.example>\r\nDATA\r\n\
+From: ceo@victim.example\r\n\r\nsmuggled\r\n.\r\n";
+
+#[test]
+fn smtp_smuggling_endings_never_inject_a_second_message() {
+    let (moat, sink) = protected(|_| {});
+    let endings: [&[u8]; 10] = [
+        b"\n.\n",
+        b"\n.\r\n",
+        b"\r.\r",
+        b"\r.\n",
+        b"\n.\r",
+        b"\r\n.\n",
+        b"\r.\r\n",
+        b"\r\n.\r",
+        b"\r\n\x00.\r\n",
+        b"\r\r\n.\r\r\n",
+    ];
+    for (i, ending) in endings.iter().enumerate() {
+        let mut c = Conversation::connect(moat.smtp);
+        open_data(&mut c);
+        let mut attack = b"From: a@sender.test\r\nSubject: innocent\r\n\r\nfirst message".to_vec();
+        attack.extend_from_slice(ending);
+        attack.extend_from_slice(SMUGGLED);
+        c.send_bytes(&attack);
+        let reply = c.expect("550 5.6.0");
+        assert!(
+            !reply.contains('\n') || reply.lines().count() == 1,
+            "SMUG-{}: one reply: {reply:?}",
+            i + 1
+        );
+        // The session goes on and a clean message still works.
+        c.send("MAIL FROM:<a@sender.test>\r\nRCPT TO:<bob@acme.example>\r\nDATA\r\n");
+        c.expect("250");
+        c.expect("250");
+        c.expect("354");
+        c.send("Subject: clean\r\n\r\nok\r\n.\r\n");
+        c.expect("250");
+        c.send("QUIT\r\n");
+        c.expect("221");
+    }
+    let got = sink.wait_for(endings.len(), 10);
+    assert_eq!(got.len(), endings.len());
+    for m in &got {
+        assert_eq!(m.mail_from, "a@sender.test", "no smuggled envelope");
+        assert!(!String::from_utf8_lossy(&m.data).contains("smuggled"));
+    }
+}
+
+#[test]
+fn bare_line_feed_in_headers_is_refused() {
+    let (moat, sink) = protected(|_| {});
+    let mut c = Conversation::connect(moat.smtp);
+    open_data(&mut c);
+    c.send_bytes(b"Subject: x\nX-Other: y\r\n\r\nbody\r\n.\r\n");
+    c.expect("550 5.6.0");
+    assert!(sink.messages().is_empty());
+}
+
+#[test]
+fn content_pipelined_before_354_ends_the_session() {
+    let (moat, sink) = protected(|_| {});
+    let mut c = Conversation::connect(moat.smtp);
+    c.expect("220");
+    c.send(
+        "EHLO client.test\r\nMAIL FROM:<a@sender.test>\r\nRCPT TO:<bob@acme.example>\r\n\
+DATA\r\nFrom: ceo@victim.example\r\n\r\nsmuggled\r\n.\r\n",
+    );
+    c.expect("250");
+    c.expect("250");
+    c.expect("250");
+    c.expect("554 5.5.0");
+    assert!(c.closed());
+    std::thread::sleep(Duration::from_millis(200));
+    assert!(sink.messages().is_empty());
+}
+
+#[test]
+fn sender_specified_routing_is_refused() {
+    let (moat, _sink) = protected(|_| {});
+    let mut c = Conversation::connect(moat.smtp);
+    c.expect("220");
+    c.send("EHLO client.test\r\nMAIL FROM:<a@sender.test>\r\n");
+    c.expect("250");
+    c.expect("250");
+    for rcpt in [
+        "x%evil.test@acme.example",
+        "evil.test!x@acme.example",
+        "\"x@evil.test\"@acme.example",
+        "x@evil.test@acme.example",
+        "x@[192.0.2.1]",
+        "x@acme.example.evil.test",
+    ] {
+        c.send(&format!("RCPT TO:<{rcpt}>\r\n"));
+        let reply = c.read_reply();
+        assert!(
+            reply.starts_with("550 5.7.1") || reply.starts_with("501"),
+            "{rcpt}: {reply}"
+        );
+    }
+    // Canonical forms of the protected domain are accepted.
+    for rcpt in ["x@ACME.EXAMPLE", "x@acme.example."] {
+        c.send(&format!("RCPT TO:<{rcpt}>\r\n"));
+        c.expect("250");
+    }
+}
+
+#[test]
+fn bdat_chunks_are_taken_verbatim_and_limits_hold() {
+    let (moat, sink) = protected(|c| c.smtp.max_message_size = 4000);
+    let mut c = Conversation::connect(moat.smtp);
+    c.expect("220");
+    c.send("EHLO client.test\r\n");
+    assert!(c.expect("250").contains("CHUNKING"));
+    // BDAT with no transaction: the chunk is read and dropped, then 503.
+    c.send("BDAT 5\r\nhello");
+    c.expect("503 5.5.1");
+    c.send("MAIL FROM:<a@sender.test>\r\nRCPT TO:<bob@acme.example>\r\n");
+    c.expect("250");
+    c.expect("250");
+    // A chunk holding CRLF.CRLF is data, not an end of message.
+    let chunk = b"Subject: bdat\r\n\r\nline one\r\n.\r\nline two\r\n";
+    c.send(&format!("BDAT {}\r\n", chunk.len()));
+    c.send_bytes(chunk);
+    c.expect("250 2.0.0");
+    c.send("DATA\r\n");
+    c.expect("503 5.5.1");
+    c.send("BDAT 0 LAST\r\n");
+    c.expect("250 2.0.0 Ok");
+    let got = sink.wait_for(1, 10);
+    assert_eq!(got.len(), 1);
+    assert!(
+        got[0].data.ends_with(chunk),
+        "{}",
+        String::from_utf8_lossy(&got[0].data)
+    );
+
+    // Over the size limit: the chunk is read whole, then 552, and the session goes on.
+    c.send("MAIL FROM:<a@sender.test>\r\nRCPT TO:<bob@acme.example>\r\n");
+    c.expect("250");
+    c.expect("250");
+    c.send("BDAT 5000 LAST\r\n");
+    c.send(&"y".repeat(5000));
+    c.expect("552 5.3.4");
+    c.send("NOOP\r\n");
+    c.expect("250");
+    // An unparseable chunk size cannot be skipped safely: 501 and close.
+    c.send("BDAT 18446744073709551616\r\n");
+    c.expect("501 5.5.4");
+    assert!(c.closed());
+    assert_eq!(sink.messages().len(), 1);
+}
+
+#[test]
+fn connections_over_the_per_ip_limit_get_421() {
+    let (moat, _sink) = protected(|c| c.smtp.max_connections_per_ip = 2);
+    let mut a = Conversation::connect(moat.smtp);
+    a.expect("220");
+    let mut b = Conversation::connect(moat.smtp);
+    b.expect("220");
+    let mut c = Conversation::connect(moat.smtp);
+    c.expect("421 4.7.0");
+    assert!(c.closed());
+    a.send("QUIT\r\n");
+    a.expect("221");
+    assert!(a.closed());
+    std::thread::sleep(Duration::from_millis(100));
+    let mut d = Conversation::connect(moat.smtp);
+    d.expect("220");
+    b.send("NOOP\r\n");
+    b.expect("250");
+}
+
+#[test]
+fn idle_and_slow_clients_are_cut_off_with_421() {
+    let (moat, sink) = protected(|c| {
+        c.smtp.idle_timeout_secs = 1;
+        c.smtp.data_timeout_secs = 2;
+    });
+    let mut idle = Conversation::connect(moat.smtp);
+    idle.expect("220");
+    std::thread::sleep(Duration::from_millis(1500));
+    idle.expect("421 4.4.2");
+    assert!(idle.closed());
+
+    // Slow-loris: one byte every 300 ms keeps the idle timer happy but not the DATA deadline.
+    let mut slow = Conversation::connect(moat.smtp);
+    open_data(&mut slow);
+    let started = std::time::Instant::now();
+    let mut cut = false;
+    for _ in 0..40 {
+        if !slow.try_send("x") {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(300));
+        if started.elapsed() > Duration::from_millis(2500) {
+            cut = true;
+            break;
+        }
+    }
+    assert!(
+        cut || started.elapsed() >= Duration::from_secs(2),
+        "cut off too early"
+    );
+    slow.expect("421 4.4.2");
+    assert!(sink.messages().is_empty());
+}
+
+const STARTTLS_INJECTION: &str = r#"
+import socket, ssl, sys
+host, port = sys.argv[1], int(sys.argv[2])
+s = socket.create_connection((host, port), timeout=10)
+f = s.makefile("rb")
+def reply():
+    lines = []
+    while True:
+        line = f.readline().decode()
+        lines.append(line)
+        if len(line) < 4 or line[3] != "-":
+            return "".join(lines)
+print("greeting", reply().split()[0])
+s.sendall(b"EHLO client.test\r\n")
+print("ehlo_has_starttls", "STARTTLS" in reply())
+# The injection: a command pipelined after STARTTLS in the clear.
+s.sendall(b"STARTTLS\r\nNOOP\r\n")
+print("starttls", reply().split()[0])
+ctx = ssl.create_default_context()
+ctx.check_hostname = False
+ctx.verify_mode = ssl.CERT_NONE
+t = ctx.wrap_socket(s, server_hostname="moat.localhost")
+tf = t.makefile("rb")
+def treply():
+    lines = []
+    while True:
+        line = tf.readline().decode()
+        lines.append(line)
+        if len(line) < 4 or line[3] != "-":
+            return "".join(lines)
+# If the NOOP had been kept, its "250 2.0.0 Ok" would arrive before the EHLO reply.
+t.sendall(b"MAIL FROM:<a@sender.test>\r\n")
+print("mail_before_ehlo", treply().split()[0])
+t.sendall(b"EHLO client.test\r\n")
+r = treply()
+print("ehlo_after_tls", r.split("\n")[0].strip(), "STARTTLS" in r)
+t.sendall(b"STARTTLS\r\n")
+print("double_starttls", treply().split()[0])
+t.sendall(b"QUIT\r\n")
+print("quit", treply().split()[0])
+"#;
+
+#[test]
+fn starttls_discards_plaintext_injection_and_resets_state() {
+    let (moat, _sink) = protected(|_| {});
+    let out = python(STARTTLS_INJECTION, moat.smtp);
+    let lines: Vec<&str> = out.lines().collect();
+    assert_eq!(
+        lines,
+        vec![
+            "greeting 220",
+            "ehlo_has_starttls True",
+            "starttls 220",
+            "mail_before_ehlo 503",
+            "ehlo_after_tls 250-moat.localhost False",
+            "double_starttls 503",
+            "quit 221",
+        ],
+        "{out}"
+    );
+}
+
+const SMTPLIB_TLS: &str = r#"
+import smtplib, ssl, sys
+ctx = ssl.create_default_context()
+ctx.check_hostname = False
+ctx.verify_mode = ssl.CERT_NONE
+s = smtplib.SMTP(sys.argv[1], int(sys.argv[2]), timeout=30)
+s.ehlo("client.test")
+s.starttls(context=ctx)
+s.ehlo("client.test")
+s.sendmail("a@sender.test", ["bob@acme.example"], b"Subject: over tls\r\n\r\nsecret\r\n")
+print(s.sock.version())
+s.quit()
+"#;
+
+#[test]
+fn smtplib_delivers_over_starttls_with_the_generated_certificate() {
+    let (moat, sink) = protected(|_| {});
+    assert!(moat.dir.path().join("tls/cert.pem").exists());
+    let out = python(SMTPLIB_TLS, moat.smtp);
+    assert!(
+        out.trim().starts_with("TLSv1.3") || out.trim().starts_with("TLSv1.2"),
+        "{out}"
+    );
+    let got = sink.wait_for(1, 10);
+    assert_eq!(got.len(), 1);
+    assert!(String::from_utf8_lossy(&got[0].data).contains("secret"));
+}
+
+#[test]
+fn smtputf8_addresses_are_accepted_and_passed_on() {
+    let (moat, sink) = protected(|_| {});
+    let msg = "From: Zoë <zoë@sender.test>\r\nSubject: héllo\r\n\r\nçà va\r\n";
+    let script = r#"
+import smtplib, sys
+s = smtplib.SMTP(sys.argv[1], int(sys.argv[2]), timeout=30)
+s.ehlo("client.test")
+print(s.has_extn("smtputf8"))
+s.sendmail("zoë@sender.test", ["bøb@acme.example"], sys.argv[3].encode(), mail_options=["SMTPUTF8", "BODY=8BITMIME"])
+s.quit()
+print("sent")
+"#;
+    let out = std::process::Command::new("python3")
+        .args([
+            "-c",
+            script,
+            &moat.smtp.ip().to_string(),
+            &moat.smtp.port().to_string(),
+            msg,
+        ])
+        .output()
+        .expect("python3");
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        text.contains("True") && text.contains("sent"),
+        "{text}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let got = sink.wait_for(1, 10);
+    assert_eq!(got.len(), 1);
+    assert_eq!(got[0].mail_from, "zoë@sender.test");
+    assert_eq!(got[0].rcpts, vec!["bøb@acme.example".to_string()]);
+}
