@@ -191,22 +191,36 @@ fn bdat_chunks_are_taken_verbatim_and_limits_hold() {
     assert_eq!(sink.messages().len(), 1);
 }
 
+/// Connects until Moat greets with 220 (earlier sessions' slots are freed asynchronously).
+fn connect_greeted(addr: std::net::SocketAddr) -> Conversation {
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    loop {
+        let mut c = Conversation::connect(addr);
+        let greeting = c.read_reply();
+        if greeting.starts_with("220") {
+            return c;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "never greeted: {greeting}"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
 #[test]
 fn connections_over_the_per_ip_limit_get_421() {
     let (moat, _sink) = protected(|c| c.smtp.max_connections_per_ip = 2);
-    let mut a = Conversation::connect(moat.smtp);
-    a.expect("220");
-    let mut b = Conversation::connect(moat.smtp);
-    b.expect("220");
+    let mut a = connect_greeted(moat.smtp);
+    let mut b = connect_greeted(moat.smtp);
     let mut c = Conversation::connect(moat.smtp);
     c.expect("421 4.7.0");
     assert!(c.closed());
     a.send("QUIT\r\n");
     a.expect("221");
     assert!(a.closed());
-    std::thread::sleep(Duration::from_millis(100));
-    let mut d = Conversation::connect(moat.smtp);
-    d.expect("220");
+    // The slot comes back once the session has ended.
+    let _d = connect_greeted(moat.smtp);
     b.send("NOOP\r\n");
     b.expect("250");
 }
