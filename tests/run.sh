@@ -16,6 +16,8 @@ $SUDO apt-get install -y -qq $PKGS >/dev/null
 
 mkdir -p target
 log=target/test-output.log
+# The durability tests run the real binary (and SIGKILL it), so build it first.
+cargo build -p moat-scanner --bin moat
 set +e
 cargo test --workspace 2>&1 | tee "$log"
 status=${PIPESTATUS[0]}

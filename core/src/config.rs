@@ -17,7 +17,35 @@ pub struct Config {
     pub api: ApiConfig,
     pub store: StoreConfig,
     pub relay: RelayConfig,
+    pub spool: SpoolConfig,
     pub policy: PolicyConfig,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct SpoolConfig {
+    /// Seconds before the first retry of a temporarily failed delivery.
+    pub retry_initial_secs: u64,
+    /// Longest wait between retries (the wait doubles up to this).
+    pub retry_max_secs: u64,
+    /// Give up on a message this many seconds after it was accepted (RFC 5321 4.5.4.1: 4-5 days).
+    pub max_age_secs: u64,
+    /// Deliveries in flight at once.
+    pub concurrency: usize,
+    /// Threads writing and fsyncing spool files.
+    pub writers: usize,
+}
+
+impl Default for SpoolConfig {
+    fn default() -> Self {
+        SpoolConfig {
+            retry_initial_secs: 300,
+            retry_max_secs: 3600,
+            max_age_secs: 5 * 24 * 3600,
+            concurrency: 32,
+            writers: 2,
+        }
+    }
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -104,6 +132,7 @@ impl Default for Config {
             api: ApiConfig::default(),
             store: StoreConfig::default(),
             relay: RelayConfig::default(),
+            spool: SpoolConfig::default(),
             policy: PolicyConfig::default(),
         }
     }

@@ -127,6 +127,36 @@ impl DomainStatus {
     }
 }
 
+/// How accepted mail reaches a domain's real server.
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default, Serialize, Deserialize,
+)]
+#[serde(rename_all = "snake_case")]
+pub enum DeliveryMode {
+    /// Written durably to Moat's spool before `250`, then relayed with retries.
+    #[default]
+    Spool,
+    /// Relayed before answering; the sender keeps responsibility until the real server accepts.
+    Proxy,
+}
+
+impl DeliveryMode {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            DeliveryMode::Spool => "spool",
+            DeliveryMode::Proxy => "proxy",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        match s {
+            "spool" => Some(DeliveryMode::Spool),
+            "proxy" => Some(DeliveryMode::Proxy),
+            _ => None,
+        }
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Domain {
     pub id: String,
@@ -135,6 +165,7 @@ pub struct Domain {
     pub name: String,
     /// `host:port` of the customer's real mail server.
     pub real_mx_host: String,
+    pub delivery_mode: DeliveryMode,
     pub status: DomainStatus,
     pub created_at: i64,
 }

@@ -10,7 +10,7 @@ use std::{
 use anyhow::Context;
 use moat_core::{config::Config, snapshot::SharedSnapshot, store::SharedStore};
 
-use crate::relay::RelayHandle;
+use crate::{relay::RelayHandle, spool::Spool};
 
 /// Shared, thread-safe state of a running scanner.
 pub struct ScannerContext {
@@ -19,6 +19,7 @@ pub struct ScannerContext {
     pub snapshot: SharedSnapshot,
     pub relay: RelayHandle,
     pub tls: Option<Arc<rustls::ServerConfig>>,
+    pub spool: Spool,
     per_ip: Mutex<HashMap<IpAddr, usize>>,
 }
 
@@ -52,12 +53,14 @@ impl ScannerContext {
         )
         .context("starting the relay thread")?;
         let tls = crate::tls::server_config(&config)?;
+        let spool = Spool::start(&config, relay.runtime()).context("opening the spool")?;
         Ok(Arc::new(ScannerContext {
             config,
             store,
             snapshot,
             relay,
             tls,
+            spool,
             per_ip: Mutex::new(HashMap::new()),
         }))
     }

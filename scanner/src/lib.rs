@@ -11,6 +11,7 @@ pub mod relay;
 pub mod reload;
 pub mod session;
 pub mod shard;
+pub mod spool;
 pub mod tls;
 pub mod transaction;
 pub mod up;

@@ -7,7 +7,7 @@ use clap::{Parser, Subcommand};
 use moat_core::{
     config::Config,
     message::{MessageView, domain_of, parse},
-    model::{Domain, DomainStatus, NewPolicy, Policy, TokenInfo, TokenKind},
+    model::{DeliveryMode, Domain, DomainStatus, NewPolicy, Policy, TokenInfo, TokenKind},
     policy::PolicySet,
     store::{self, SharedStore},
     time::now_ms,
@@ -71,6 +71,9 @@ enum DomainCmd {
         real_mx: String,
         #[arg(long)]
         customer: String,
+        /// `spool`: accept, store durably, relay with retries. `proxy`: relay before answering.
+        #[arg(long, default_value = "spool", value_parser = ["spool", "proxy"])]
+        mode: String,
     },
     /// List a customer's domains.
     List {
@@ -155,6 +158,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             domain,
             real_mx,
             customer,
+            mode,
         }) => {
             let name = validate::domain_name(&domain).map_err(anyhow::Error::msg)?;
             let real_mx_host = validate::relay_target(&real_mx).map_err(anyhow::Error::msg)?;
@@ -165,6 +169,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
                 customer_id: customer.id,
                 name,
                 real_mx_host,
+                delivery_mode: DeliveryMode::parse(&mode).unwrap_or_default(),
                 status: DomainStatus::PendingMxVerification,
                 created_at: now_ms(),
             };

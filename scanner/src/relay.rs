@@ -28,6 +28,11 @@ impl RelayHandle {
         })
     }
 
+    /// The relay runtime, for other tokio-bound work (the spool's delivery tasks).
+    pub fn runtime(&self) -> &tokio::runtime::Handle {
+        self.runtime.handle()
+    }
+
     /// Relays `body` and gives it back with the outcome.
     pub fn send(
         &self,

@@ -8,13 +8,15 @@ use std::{collections::BTreeMap, sync::Arc};
 
 use moat_core::{
     message::{MessageView, parse},
-    model::{Action, Domain, QuarantineItem, QuarantineStatus, ThreatType, VerdictRecord},
+    model::{
+        Action, DeliveryMode, Domain, QuarantineItem, QuarantineStatus, ThreatType, VerdictRecord,
+    },
     policy::PolicyOutcome,
     relay::{MailOptions, RelayOutcome},
     time::now_ms,
 };
 
-use crate::ScannerContext;
+use crate::{ScannerContext, spool::SpoolEnvelope};
 
 /// The envelope of one SMTP transaction.
 #[derive(Debug, Clone)]
@@ -126,33 +128,37 @@ pub async fn finish(ctx: &ScannerContext, env: &Envelope, raw: Vec<u8>) -> Reply
         );
     }
 
-    // Deliver first: if a downstream server is unavailable the client is told to retry before
-    // anything is quarantined, so a retry cannot leave two quarantined copies.
+    // Proxy-mode domains first: if a real server is unavailable the client is told to retry
+    // before anything is spooled or quarantined, so a retry cannot leave two copies.
     let mut raw = raw;
     let mut perm_fail: Option<(u16, String)> = None;
     let mut delivered = false;
-    let mut by_host: BTreeMap<String, Vec<String>> = BTreeMap::new();
+    let mut by_host: BTreeMap<(DeliveryMode, String), Vec<String>> = BTreeMap::new();
     for g in groups
         .iter()
         .filter(|g| g.outcome.action == Action::Deliver)
     {
         by_host
-            .entry(g.domain.real_mx_host.clone())
+            .entry((g.domain.delivery_mode, g.domain.real_mx_host.clone()))
             .or_default()
             .extend(g.rcpts.iter().cloned());
     }
-    for (host, rcpts) in by_host {
+    let options = MailOptions {
+        smtputf8: env.smtputf8,
+        eight_bit: env.eight_bit,
+    };
+    for ((_, host), rcpts) in by_host
+        .iter()
+        .filter(|((m, _), _)| *m == DeliveryMode::Proxy)
+    {
         let (outcome, back) = ctx
             .relay
             .send(
                 host.clone(),
                 env.mail_from.clone(),
-                rcpts,
+                rcpts.clone(),
                 raw,
-                MailOptions {
-                    smtputf8: env.smtputf8,
-                    eight_bit: env.eight_bit,
-                },
+                options,
             )
             .await;
         raw = back;
@@ -170,6 +176,38 @@ pub async fn finish(ctx: &ScannerContext, env: &Envelope, raw: Vec<u8>) -> Reply
                 perm_fail = Some((code, text));
             }
         }
+    }
+
+    // Spool-mode domains: written and fsynced before the reply, delivered afterwards.
+    let mut spooled: Vec<SpoolEnvelope> = Vec::new();
+    for (i, ((_, host), rcpts)) in by_host
+        .into_iter()
+        .filter(|((m, _), _)| *m == DeliveryMode::Spool)
+        .enumerate()
+    {
+        let spool_env = SpoolEnvelope {
+            id: format!("{}-{i}", env.queue_id),
+            queue_id: env.queue_id.clone(),
+            created_at: now_ms(),
+            mail_from: env.mail_from.clone(),
+            rcpts,
+            host,
+            smtputf8: env.smtputf8,
+            eight_bit: env.eight_bit,
+        };
+        let (result, back) = ctx.spool.write(spool_env.clone(), raw).await;
+        raw = back;
+        if let Err(e) = result {
+            tracing::error!(queue_id = %env.queue_id, error = %e, "cannot spool message; answering 451");
+            for s in &spooled {
+                ctx.spool.discard(&s.id);
+            }
+            return format!(
+                "451 4.3.0 Temporary storage failure, try again later [{}]\r\n",
+                env.queue_id
+            );
+        }
+        spooled.push(spool_env);
     }
 
     // Quarantine: committed durably before the reply.
@@ -203,11 +241,22 @@ pub async fn finish(ctx: &ScannerContext, env: &Envelope, raw: Vec<u8>) -> Reply
         };
         if let Err(e) = ctx.store.quarantine(item, bytes, v).await {
             tracing::error!(queue_id = %env.queue_id, error = %e, "cannot store quarantined message; answering 451");
+            for s in &spooled {
+                ctx.spool.discard(&s.id);
+            }
             return format!(
                 "451 4.3.0 Temporary storage failure, try again later [{}]\r\n",
                 env.queue_id
             );
         }
+    }
+
+    // Everything is durable: hand spooled copies to delivery (the buffer saves a re-read
+    // when nothing else took it).
+    let single = spooled.len() == 1;
+    for s in spooled {
+        let body = (single && !raw.is_empty()).then(|| std::mem::take(&mut raw));
+        ctx.spool.submit(s, body);
     }
 
     let others: Vec<VerdictRecord> = groups
@@ -221,8 +270,11 @@ pub async fn finish(ctx: &ScannerContext, env: &Envelope, raw: Vec<u8>) -> Reply
     let actions: Vec<&str> = groups.iter().map(|g| g.outcome.action.as_str()).collect();
     tracing::info!(queue_id = %env.queue_id, client_ip = %env.client_ip, from = %env.mail_from, verdicts = ?actions, size, "message judged");
 
+    let accepted_elsewhere = groups.iter().any(|g| {
+        g.outcome.action == Action::Deliver && g.domain.delivery_mode == DeliveryMode::Spool
+    });
     match perm_fail {
-        Some((code, text)) if !delivered && quarantined.is_empty() => {
+        Some((code, text)) if !delivered && !accepted_elsewhere && quarantined.is_empty() => {
             let code = if code == 552 || code == 554 {
                 code
             } else {

@@ -37,6 +37,8 @@ impl Moat {
         config.api.workers = 1;
         config.policy.reload_interval_ms = 50;
         config.relay.timeout_secs = 10;
+        config.spool.retry_initial_secs = 1;
+        config.spool.retry_max_secs = 2;
         tweak(&mut config);
         let running = moat_scanner::up::start(config.clone()).expect("moat starts");
         // A second handle on the same file, as the CLI would open it.
@@ -113,9 +115,24 @@ impl Moat {
 
     /// Waits until the scanner's snapshot accepts a recipient (domains reload asynchronously).
     pub fn wait_until_accepting(&self, rcpt: &str) {
-        let deadline = std::time::Instant::now() + Duration::from_secs(15);
-        loop {
-            let mut c = crate::client::Conversation::connect(self.smtp);
+        wait_until_accepting(self.smtp, rcpt);
+    }
+}
+
+/// Waits until the SMTP server at `smtp` accepts `rcpt` at RCPT.
+pub fn wait_until_accepting(smtp: SocketAddr, rcpt: &str) {
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    loop {
+        if std::net::TcpStream::connect(smtp).is_err() {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "Moat never listened on {smtp}"
+            );
+            std::thread::sleep(Duration::from_millis(50));
+            continue;
+        }
+        {
+            let mut c = crate::client::Conversation::connect(smtp);
             c.expect("220");
             c.send("EHLO probe.test\r\n");
             c.expect("250");
@@ -134,4 +151,29 @@ impl Moat {
             std::thread::sleep(Duration::from_millis(50));
         }
     }
+}
+
+/// A free loopback port (bound and released; good enough for tests on one machine).
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("a free loopback port")
+}
+
+/// The `moat` binary built next to the test binary (`cargo build -p moat-scanner --bin moat`,
+/// which `tests/run.sh` does first).
+pub fn moat_binary() -> std::path::PathBuf {
+    let exe = std::env::current_exe().expect("test binary path");
+    let dir = exe
+        .parent()
+        .and_then(|d| d.parent())
+        .expect("target/<profile> directory");
+    let bin = dir.join("moat");
+    assert!(
+        bin.exists(),
+        "{} is missing: run `cargo build -p moat-scanner --bin moat` first (tests/run.sh does)",
+        bin.display()
+    );
+    bin
 }

@@ -2,7 +2,7 @@
 
 use actix_web::{HttpResponse, web};
 use moat_core::{
-    model::{Domain, DomainStatus},
+    model::{DeliveryMode, Domain, DomainStatus},
     time::{now_ms, rfc3339},
     validate,
 };
@@ -23,6 +23,9 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
 struct NewDomain {
     domain: String,
     real_mx_host: String,
+    /// `spool` (default) or `proxy`.
+    #[serde(default)]
+    delivery_mode: DeliveryMode,
 }
 
 /// The JSON shape of a domain, with the MX record the customer must publish.
@@ -31,6 +34,7 @@ pub fn domain_json(d: &Domain, hostname: &str) -> Value {
         "id": d.id,
         "domain": d.name,
         "real_mx_host": d.real_mx_host,
+        "delivery_mode": d.delivery_mode,
         "status": d.status,
         "created_at": rfc3339(d.created_at),
         "mx_records": [{ "type": "MX", "priority": 10, "value": hostname }],
@@ -59,6 +63,7 @@ async fn create(
         customer_id: caller.customer_id().to_string(),
         name,
         real_mx_host,
+        delivery_mode: body.delivery_mode,
         status: DomainStatus::PendingMxVerification,
         created_at: now_ms(),
     };

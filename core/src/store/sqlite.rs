@@ -20,8 +20,8 @@ use super::{Store, StoreFuture};
 use crate::{
     error::StoreError,
     model::{
-        Action, Customer, Domain, DomainStatus, Finding, Policy, QuarantineFilter, QuarantineItem,
-        QuarantineStatus, ThreatType, TokenInfo, TokenKind, VerdictRecord,
+        Action, Customer, DeliveryMode, Domain, DomainStatus, Finding, Policy, QuarantineFilter,
+        QuarantineItem, QuarantineStatus, ThreatType, TokenInfo, TokenKind, VerdictRecord,
     },
     time::now_ms,
 };
@@ -33,7 +33,8 @@ type Completion = Box<dyn FnOnce(Result<(), StoreError>) + Send>;
 type WriteJob = Box<dyn FnOnce(&Connection) -> Completion + Send>;
 type ReadJob = Box<dyn FnOnce(&Connection) + Send>;
 
-const MIGRATIONS: &[&str] = &[r#"
+const MIGRATIONS: &[&str] = &[
+    r#"
 CREATE TABLE customers (
     id TEXT PRIMARY KEY,
     name TEXT NOT NULL UNIQUE,
@@ -119,7 +120,11 @@ CREATE TRIGGER policies_upd AFTER UPDATE ON policies BEGIN
     UPDATE meta SET value = value + 1 WHERE key = 'config_version'; END;
 CREATE TRIGGER policies_del AFTER DELETE ON policies BEGIN
     UPDATE meta SET value = value + 1 WHERE key = 'config_version'; END;
-"#];
+"#,
+    r#"
+ALTER TABLE domains ADD COLUMN delivery_mode TEXT NOT NULL DEFAULT 'spool';
+"#,
+];
 
 /// The SQLite store. Cheap to share: it only holds channel ends.
 pub struct SqliteStore {
@@ -299,7 +304,7 @@ fn threat_of(s: String) -> rusqlite::Result<ThreatType> {
     ThreatType::parse(&s).ok_or_else(|| bad_value("threat type", &s))
 }
 
-const DOMAIN_COLS: &str = "id, customer_id, name, real_mx_host, status, created_at";
+const DOMAIN_COLS: &str = "id, customer_id, name, real_mx_host, status, created_at, delivery_mode";
 
 fn domain_row(r: &Row<'_>) -> rusqlite::Result<Domain> {
     let status: String = r.get(4)?;
@@ -310,6 +315,10 @@ fn domain_row(r: &Row<'_>) -> rusqlite::Result<Domain> {
         real_mx_host: r.get(3)?,
         status: DomainStatus::parse(&status).ok_or_else(|| bad_value("status", &status))?,
         created_at: r.get(5)?,
+        delivery_mode: {
+            let mode: String = r.get(6)?;
+            DeliveryMode::parse(&mode).ok_or_else(|| bad_value("delivery mode", &mode))?
+        },
     })
 }
 
@@ -513,14 +522,15 @@ impl Store for SqliteStore {
     fn insert_domain(&self, d: Domain) -> StoreFuture<()> {
         self.write(move |conn| {
             conn.execute(
-                &format!("INSERT INTO domains ({DOMAIN_COLS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6)"),
+                &format!("INSERT INTO domains ({DOMAIN_COLS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)"),
                 params![
                     d.id,
                     d.customer_id,
                     d.name,
                     d.real_mx_host,
                     d.status.as_str(),
-                    d.created_at
+                    d.created_at,
+                    d.delivery_mode.as_str()
                 ],
             )?;
             Ok(())

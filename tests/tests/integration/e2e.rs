@@ -16,16 +16,18 @@ const CRYPTO: &[u8] = b"From: Mallory <mallory@sender.test>\r\nTo: bob@acme.exam
 Subject: Claim your free Bitcoin today\r\nMessage-ID: <spam-1@sender.test>\r\n\r\n\
 Send us your crypto wallet seed.\r\n";
 
-/// Sets up customer acme with a domain relaying to `sink` and the Pixacolour crypto policy.
-fn acme(moat: &Moat, sink: &Sink) -> (String, String) {
+/// Sets up customer acme with a domain relaying to `sink` (in `mode`) and the Pixacolour
+/// crypto policy.
+fn acme_with(moat: &Moat, sink: &Sink, mode: &str) -> (String, String) {
     let token = moat.token("acme", TokenKind::Live);
     let (status, domain) = moat.call(
         "POST",
         "/v1/domains",
         Some(&token),
-        Some(json!({"domain": "acme.example", "real_mx_host": sink.addr.to_string()})),
+        Some(json!({"domain": "acme.example", "real_mx_host": sink.addr.to_string(), "delivery_mode": mode})),
     );
     assert_eq!(status, 201, "{domain}");
+    assert_eq!(domain["delivery_mode"], mode);
     assert_eq!(domain["status"], "pending_mx_verification");
     assert_eq!(domain["mx_records"][0]["type"], "MX");
     let (status, policy) = moat.call(
@@ -42,6 +44,11 @@ fn acme(moat: &Moat, sink: &Sink) -> (String, String) {
     assert_eq!(status, 201, "{policy}");
     moat.wait_until_accepting("bob@acme.example");
     (token, domain["id"].as_str().unwrap_or_default().to_string())
+}
+
+/// acme in the default delivery mode (spool).
+fn acme(moat: &Moat, sink: &Sink) -> (String, String) {
+    acme_with(moat, sink, "spool")
 }
 
 #[test]
@@ -220,10 +227,10 @@ fn clean_mail_is_relayed_and_matching_mail_is_quarantined_then_released() {
 }
 
 #[test]
-fn downstream_outage_answers_451_and_nothing_is_lost() {
+fn proxy_mode_downstream_outage_answers_451_and_nothing_is_lost() {
     let sink = Sink::start();
     let moat = Moat::start();
-    acme(&moat, &sink);
+    acme_with(&moat, &sink, "proxy");
 
     sink.set_mode(SinkMode::TempFail);
     let reply = smtplib_send(moat.smtp, "alice@sender.test", &["bob@acme.example"], CLEAN);
@@ -244,7 +251,7 @@ fn downstream_outage_answers_451_and_nothing_is_lost() {
 }
 
 #[test]
-fn unreachable_downstream_answers_451() {
+fn proxy_mode_unreachable_downstream_answers_451() {
     let moat = Moat::start();
     let token = moat.token("acme", TokenKind::Live);
     // A port nothing listens on.
@@ -255,12 +262,58 @@ fn unreachable_downstream_answers_451() {
         "POST",
         "/v1/domains",
         Some(&token),
-        Some(json!({"domain": "acme.example", "real_mx_host": addr.to_string()})),
+        Some(json!({"domain": "acme.example", "real_mx_host": addr.to_string(), "delivery_mode": "proxy"})),
     );
     assert_eq!(status, 201);
     moat.wait_until_accepting("bob@acme.example");
     let reply = smtplib_send(moat.smtp, "alice@sender.test", &["bob@acme.example"], CLEAN);
     assert!(reply.starts_with("451"), "{reply}");
+}
+
+#[test]
+fn spool_mode_accepts_during_an_outage_and_delivers_when_the_server_returns() {
+    let sink = Sink::start();
+    let moat = Moat::start();
+    acme(&moat, &sink);
+    sink.set_mode(SinkMode::TempFail);
+    let reply = smtplib_send(moat.smtp, "alice@sender.test", &["bob@acme.example"], CLEAN);
+    assert!(reply.starts_with("250"), "{reply}");
+    let queue = moat.dir.path().join("spool/queue");
+    let spooled = std::fs::read_dir(&queue).map(|d| d.count()).unwrap_or(0);
+    assert_eq!(spooled, 1, "the message is on disk before 250");
+    std::thread::sleep(std::time::Duration::from_millis(1500));
+    assert!(sink.messages().is_empty());
+    sink.set_mode(SinkMode::Accept);
+    let got = sink.wait_for(1, 20);
+    assert_eq!(got.len(), 1, "delivered on retry");
+    assert!(got[0].data.ends_with(CLEAN));
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+    while std::fs::read_dir(&queue).map(|d| d.count()).unwrap_or(0) > 0 {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "spool file not removed after delivery"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+}
+
+#[test]
+fn spool_mode_permanent_refusal_keeps_the_message_in_failed() {
+    let sink = Sink::start();
+    let moat = Moat::start();
+    acme(&moat, &sink);
+    sink.set_mode(SinkMode::Reject);
+    let reply = smtplib_send(moat.smtp, "alice@sender.test", &["bob@acme.example"], CLEAN);
+    assert!(reply.starts_with("250"), "{reply}");
+    let failed = moat.dir.path().join("spool/failed");
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while std::fs::read_dir(&failed).map(|d| d.count()).unwrap_or(0) == 0 {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "refused message not kept in spool/failed"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
 }
 
 #[test]

@@ -4,8 +4,8 @@ use futures::executor::block_on;
 use moat_core::{
     config::Config,
     model::{
-        Action, Domain, DomainStatus, QuarantineFilter, QuarantineItem, QuarantineStatus,
-        ThreatType, TokenInfo, TokenKind, VerdictRecord,
+        Action, DeliveryMode, Domain, DomainStatus, QuarantineFilter, QuarantineItem,
+        QuarantineStatus, ThreatType, TokenInfo, TokenKind, VerdictRecord,
     },
     store::{self, SharedStore},
     time::now_ms,
@@ -71,6 +71,7 @@ fn sqlite_store_round_trips_and_isolates_customers() {
             customer_id: acme.id.clone(),
             name: "acme.example".into(),
             real_mx_host: "127.0.0.1:25".into(),
+            delivery_mode: DeliveryMode::Proxy,
             status: DomainStatus::Active,
             created_at: 1,
         };
@@ -212,6 +213,7 @@ fn a_failing_write_does_not_poison_its_batch() {
             customer_id: c.id.clone(),
             name: name.into(),
             real_mx_host: "h:25".into(),
+            delivery_mode: DeliveryMode::Spool,
             status: DomainStatus::Active,
             created_at: 1,
         };

@@ -1,0 +1,372 @@
+//! The spool: accepted mail for `spool`-mode domains is written to `data_dir/spool/queue/` (write
+//! to `tmp/`, fsync, atomic rename, fsync the directory, as Postfix and OpenSMTPD do) before the
+//! client gets `250`, then relayed by delivery tasks with retries and exponential backoff.
+//!
+//! File IO runs on a few plain threads (the shards hand them the buffer and get it back, so
+//! nothing is copied); delivery runs on the relay's tokio runtime. On start every file left in
+//! `queue/` is delivered or retried, and half-written files in `tmp/` (the client never got
+//! `250` for them) are removed. Messages that the real server refuses permanently, or that are
+//! still undelivered after `max_age_secs`, are moved to `failed/` and logged: never dropped.
+
+use std::{
+    collections::HashMap,
+    fs::{self, File},
+    io::{self, Write},
+    path::{Path, PathBuf},
+    sync::{Arc, Mutex},
+    thread,
+    time::Duration,
+};
+
+use futures::channel::oneshot;
+use moat_core::{
+    config::{Config, SpoolConfig},
+    relay::{MailOptions, RelayOutcome, deliver},
+    time::now_ms,
+};
+use serde::{Deserialize, Serialize};
+use tokio::sync::{Semaphore, mpsc};
+
+const MAGIC: &[u8] = b"MOATSPOOL1\n";
+
+/// What a spool file says about its message.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SpoolEnvelope {
+    /// File stem: unique per message and relay target.
+    pub id: String,
+    pub queue_id: String,
+    pub created_at: i64,
+    pub mail_from: String,
+    pub rcpts: Vec<String>,
+    /// The real server, `host:port`.
+    pub host: String,
+    pub smtputf8: bool,
+    pub eight_bit: bool,
+}
+
+/// Encodes a spool file: magic line, JSON envelope line, then the message bytes.
+fn header(env: &SpoolEnvelope) -> io::Result<Vec<u8>> {
+    let mut h = MAGIC.to_vec();
+    serde_json::to_writer(&mut h, env).map_err(io::Error::other)?;
+    h.push(b'\n');
+    Ok(h)
+}
+
+/// Splits a spool file into envelope and message.
+pub fn decode(bytes: &[u8]) -> io::Result<(SpoolEnvelope, &[u8])> {
+    let rest = bytes
+        .strip_prefix(MAGIC)
+        .ok_or_else(|| io::Error::new(io::ErrorKind::InvalidData, "not a Moat spool file"))?;
+    let nl = memchr::memchr(b'\n', rest)
+        .ok_or_else(|| io::Error::new(io::ErrorKind::InvalidData, "spool header is cut"))?;
+    let env = serde_json::from_slice(&rest[..nl])
+        .map_err(|e| io::Error::new(io::ErrorKind::InvalidData, e))?;
+    Ok((env, &rest[nl + 1..]))
+}
+
+struct WriteJob {
+    env: SpoolEnvelope,
+    body: Vec<u8>,
+    reply: oneshot::Sender<(io::Result<()>, Vec<u8>)>,
+}
+
+struct Queued {
+    env: SpoolEnvelope,
+    body: Option<Vec<u8>>,
+}
+
+struct Dirs {
+    queue: PathBuf,
+    tmp: PathBuf,
+    failed: PathBuf,
+}
+
+impl Dirs {
+    fn file(&self, id: &str) -> PathBuf {
+        self.queue.join(format!("{id}.msg"))
+    }
+}
+
+/// The spool: durable writes for shards and the delivery tasks behind them.
+pub struct Spool {
+    dirs: Arc<Dirs>,
+    writers: flume::Sender<WriteJob>,
+    deliveries: mpsc::UnboundedSender<Queued>,
+    /// Messages in the spool: id → accepted at (ms).
+    pending: Arc<Mutex<HashMap<String, i64>>>,
+}
+
+fn write_file(dirs: &Dirs, env: &SpoolEnvelope, body: &[u8]) -> io::Result<()> {
+    let tmp = dirs.tmp.join(format!("{}.tmp", env.id));
+    let result = (|| {
+        let mut f = File::create(&tmp)?;
+        f.write_all(&header(env)?)?;
+        f.write_all(body)?;
+        f.sync_all()?;
+        fs::rename(&tmp, dirs.file(&env.id))?;
+        File::open(&dirs.queue)?.sync_all()
+    })();
+    if result.is_err() {
+        let _ = fs::remove_file(&tmp);
+    }
+    result
+}
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+impl Spool {
+    /// Opens the spool under `config.data_dir`, starts its writer threads and delivery manager
+    /// on `runtime`, and queues every message left from a previous run.
+    pub fn start(config: &Config, runtime: &tokio::runtime::Handle) -> io::Result<Spool> {
+        let root = config.data_dir.join("spool");
+        let dirs = Arc::new(Dirs {
+            queue: root.join("queue"),
+            tmp: root.join("tmp"),
+            failed: root.join("failed"),
+        });
+        for d in [&dirs.queue, &dirs.tmp, &dirs.failed] {
+            fs::create_dir_all(d)?;
+        }
+        // The client never got 250 for a file still in tmp/: it is not ours to deliver.
+        for entry in fs::read_dir(&dirs.tmp)? {
+            let _ = fs::remove_file(entry?.path());
+        }
+        let (wtx, wrx) = flume::unbounded::<WriteJob>();
+        for i in 0..config.spool.writers.max(1) {
+            let (rx, dirs) = (wrx.clone(), dirs.clone());
+            thread::Builder::new()
+                .name(format!("moat-spool-{i}"))
+                .spawn(move || {
+                    while let Ok(job) = rx.recv() {
+                        let result = write_file(&dirs, &job.env, &job.body);
+                        let _ = job.reply.send((result, job.body));
+                    }
+                })?;
+        }
+        let (dtx, drx) = mpsc::unbounded_channel();
+        let pending = Arc::new(Mutex::new(HashMap::new()));
+        let manager = Manager {
+            dirs: dirs.clone(),
+            config: config.spool.clone(),
+            helo: config.hostname.clone(),
+            timeout: Duration::from_secs(config.relay.timeout_secs),
+            pending: pending.clone(),
+            permits: Arc::new(Semaphore::new(config.spool.concurrency.max(1))),
+        };
+        runtime.spawn(manager.run(drx));
+        let spool = Spool {
+            dirs,
+            writers: wtx,
+            deliveries: dtx,
+            pending,
+        };
+        spool.recover()?;
+        Ok(spool)
+    }
+
+    /// Queues every message found in `queue/` for delivery.
+    fn recover(&self) -> io::Result<()> {
+        let mut found = 0;
+        for entry in fs::read_dir(&self.dirs.queue)? {
+            let path = entry?.path();
+            if path.extension().and_then(|e| e.to_str()) != Some("msg") {
+                continue;
+            }
+            match fs::read(&path).and_then(|b| decode(&b).map(|(env, _)| env)) {
+                Ok(env) => {
+                    found += 1;
+                    self.submit(env, None);
+                }
+                Err(e) => {
+                    tracing::error!(file = %path.display(), error = %e, "unreadable spool file moved to failed/");
+                    if let Some(name) = path.file_name() {
+                        let _ = fs::rename(&path, self.dirs.failed.join(name));
+                    }
+                }
+            }
+        }
+        if found > 0 {
+            tracing::info!(
+                messages = found,
+                "spooled messages from a previous run queued for delivery"
+            );
+        }
+        Ok(())
+    }
+
+    /// Writes a message durably. Resolves once it is fsynced and renamed into the queue,
+    /// giving the buffer back.
+    pub fn write(
+        &self,
+        env: SpoolEnvelope,
+        body: Vec<u8>,
+    ) -> impl Future<Output = (io::Result<()>, Vec<u8>)> + use<> {
+        let (tx, rx) = oneshot::channel();
+        let sent = self.writers.send(WriteJob {
+            env,
+            body,
+            reply: tx,
+        });
+        async move {
+            if let Err(flume::SendError(job)) = sent {
+                return (Err(io::Error::other("spool writers stopped")), job.body);
+            }
+            rx.await
+                .unwrap_or_else(|_| (Err(io::Error::other("spool writer stopped")), Vec::new()))
+        }
+    }
+
+    /// Removes a spooled message that will not be answered with 250 after all.
+    pub fn discard(&self, id: &str) {
+        let _ = fs::remove_file(self.dirs.file(id));
+    }
+
+    /// Hands a durably written message to delivery (`body` saves re-reading the file).
+    pub fn submit(&self, env: SpoolEnvelope, body: Option<Vec<u8>>) {
+        lock(&self.pending).insert(env.id.clone(), env.created_at);
+        let _ = self.deliveries.send(Queued { env, body });
+    }
+
+    /// Messages waiting in the spool.
+    pub fn depth(&self) -> usize {
+        lock(&self.pending).len()
+    }
+
+    /// Age in milliseconds of the oldest message waiting, 0 when empty.
+    pub fn oldest_age_ms(&self) -> i64 {
+        lock(&self.pending)
+            .values()
+            .min()
+            .map_or(0, |t| (now_ms() - t).max(0))
+    }
+
+    /// The spool's queue directory (for tests and admin tools).
+    pub fn queue_dir(&self) -> &Path {
+        &self.dirs.queue
+    }
+}
+
+struct Manager {
+    dirs: Arc<Dirs>,
+    config: SpoolConfig,
+    helo: String,
+    timeout: Duration,
+    pending: Arc<Mutex<HashMap<String, i64>>>,
+    permits: Arc<Semaphore>,
+}
+
+impl Manager {
+    async fn run(self, mut rx: mpsc::UnboundedReceiver<Queued>) {
+        let this = Arc::new(self);
+        while let Some(q) = rx.recv().await {
+            tokio::spawn(this.clone().deliver_until_done(q));
+        }
+    }
+
+    fn finish(&self, id: &str, to_failed: bool) {
+        let path = self.dirs.file(id);
+        if to_failed {
+            let _ = fs::rename(&path, self.dirs.failed.join(format!("{id}.msg")));
+        } else {
+            let _ = fs::remove_file(&path);
+        }
+        lock(&self.pending).remove(id);
+    }
+
+    async fn deliver_until_done(self: Arc<Self>, q: Queued) {
+        let env = q.env;
+        let mut body = q.body;
+        let mut wait = Duration::from_secs(self.config.retry_initial_secs.max(1));
+        let max_wait = Duration::from_secs(self.config.retry_max_secs.max(1));
+        loop {
+            let bytes = match body.take() {
+                Some(b) => b,
+                None => match tokio::fs::read(self.dirs.file(&env.id)).await {
+                    Ok(file) => match decode(&file) {
+                        Ok((_, msg)) => msg.to_vec(),
+                        Err(e) => {
+                            tracing::error!(spool_id = %env.id, error = %e, "corrupt spool file moved to failed/");
+                            self.finish(&env.id, true);
+                            return;
+                        }
+                    },
+                    Err(e) => {
+                        tracing::error!(spool_id = %env.id, error = %e, "spool file vanished");
+                        lock(&self.pending).remove(&env.id);
+                        return;
+                    }
+                },
+            };
+            let outcome = {
+                let _permit = self.permits.acquire().await;
+                deliver(
+                    &env.host,
+                    &self.helo,
+                    &env.mail_from,
+                    &env.rcpts,
+                    &bytes,
+                    MailOptions {
+                        smtputf8: env.smtputf8,
+                        eight_bit: env.eight_bit,
+                    },
+                    self.timeout,
+                )
+                .await
+            };
+            match outcome {
+                RelayOutcome::Delivered(reply) => {
+                    tracing::info!(queue_id = %env.queue_id, host = %env.host, reply = %reply, "spooled message delivered");
+                    self.finish(&env.id, false);
+                    return;
+                }
+                RelayOutcome::PermFail { code, text } => {
+                    // A DSN to the sender is not generated yet; the message is kept for the
+                    // administrator instead of being dropped.
+                    tracing::error!(queue_id = %env.queue_id, host = %env.host, code, text = %text, "real server refused a spooled message; moved to spool/failed/");
+                    self.finish(&env.id, true);
+                    return;
+                }
+                RelayOutcome::TempFail(why) => {
+                    let age_ms = now_ms() - env.created_at;
+                    if age_ms > (self.config.max_age_secs as i64).saturating_mul(1000) {
+                        tracing::error!(queue_id = %env.queue_id, host = %env.host, reason = %why, "spooled message expired undelivered; moved to spool/failed/");
+                        self.finish(&env.id, true);
+                        return;
+                    }
+                    tracing::warn!(queue_id = %env.queue_id, host = %env.host, reason = %why, retry_in_secs = wait.as_secs(), "delivery deferred");
+                    drop(bytes);
+                    tokio::time::sleep(wait).await;
+                    wait = (wait * 2).min(max_wait);
+                }
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn spool_files_round_trip() {
+        let env = SpoolEnvelope {
+            id: "Q1-0".into(),
+            queue_id: "Q1".into(),
+            created_at: 5,
+            mail_from: "".into(),
+            rcpts: vec!["a@b.example".into()],
+            host: "127.0.0.1:25".into(),
+            smtputf8: false,
+            eight_bit: true,
+        };
+        let mut file = header(&env).expect("header");
+        file.extend_from_slice(b"Subject: x\r\n\r\nbody\n\r\n");
+        let (back, msg) = decode(&file).expect("decodes");
+        assert_eq!(back, env);
+        assert_eq!(msg, b"Subject: x\r\n\r\nbody\n\r\n");
+        assert!(decode(b"MOATSPOOL1\n{\"id\"").is_err());
+        assert!(decode(b"garbage").is_err());
+    }
+}

@@ -1,0 +1,233 @@
+//! "Once Moat has answered 250, the message is never lost": the real `moat` binary is killed
+//! with SIGKILL while it holds accepted mail, restarted, and every accepted message must reach
+//! the downstream server.
+
+use std::{
+    collections::BTreeSet,
+    net::SocketAddr,
+    path::Path,
+    process::{Child, Command, Stdio},
+    sync::{Arc, Mutex},
+    thread,
+    time::{Duration, Instant},
+};
+
+use moat_tests::{
+    client::Conversation,
+    harness::{free_port, moat_binary, wait_until_accepting},
+    sink::{Sink, SinkMode},
+};
+
+/// Kills the child on drop, so a failing test leaves no server behind.
+struct Running(Child);
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn write_config(dir: &Path, smtp: u16, api: u16) -> std::path::PathBuf {
+    let path = dir.join("moat.toml");
+    std::fs::write(
+        &path,
+        format!(
+            "data_dir = \"{}\"\n[smtp]\nlisten = \"127.0.0.1:{smtp}\"\nshards = 2\npin_shards = false\n\
+             [api]\nlisten = \"127.0.0.1:{api}\"\nworkers = 1\n[policy]\nreload_interval_ms = 50\n\
+             [spool]\nretry_initial_secs = 1\nretry_max_secs = 1\n",
+            dir.join("data").display()
+        ),
+    )
+    .expect("config written");
+    path
+}
+
+fn moat(config: &Path, args: &[&str]) -> String {
+    let out = Command::new(moat_binary())
+        .arg("--config")
+        .arg(config)
+        .args(args)
+        .output()
+        .expect("moat runs");
+    assert!(
+        out.status.success(),
+        "moat {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).to_string()
+}
+
+fn up(config: &Path) -> Running {
+    Running(
+        Command::new(moat_binary())
+            .arg("--config")
+            .arg(config)
+            .arg("up")
+            .env("RUST_LOG", "warn")
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("moat up starts"),
+    )
+}
+
+/// Sends one message on an open session; true on 250.
+fn send(c: &mut Conversation, n: usize) -> Option<bool> {
+    if !c.try_send(
+        "MAIL FROM:<a@sender.test>
+RCPT TO:<bob@acme.example>
+DATA
+",
+    ) {
+        return None;
+    }
+    for _ in 0..2 {
+        if !c.read_reply().starts_with("250") {
+            return None;
+        }
+    }
+    if !c.read_reply().starts_with("354") {
+        return None;
+    }
+    if !c.try_send(&format!(
+        "Subject: msg {n}\r\n\r\nbody of message {n}\r\n.\r\n"
+    )) {
+        return None;
+    }
+    let reply = c.read_reply();
+    if reply.is_empty() {
+        return None;
+    }
+    Some(reply.starts_with("250"))
+}
+
+fn subjects(sink: &Sink) -> BTreeSet<usize> {
+    sink.messages()
+        .iter()
+        .filter_map(|m| {
+            let text = String::from_utf8_lossy(&m.data);
+            text.split("Subject: msg ")
+                .nth(1)
+                .and_then(|r| r.split("\r\n").next())
+                .and_then(|n| n.parse().ok())
+        })
+        .collect()
+}
+
+fn wait_for_all(sink: &Sink, accepted: &BTreeSet<usize>, secs: u64) {
+    let deadline = Instant::now() + Duration::from_secs(secs);
+    loop {
+        let got = subjects(sink);
+        let missing: Vec<_> = accepted.difference(&got).collect();
+        if missing.is_empty() {
+            return;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "accepted but never delivered: {missing:?}"
+        );
+        thread::sleep(Duration::from_millis(100));
+    }
+}
+
+#[test]
+fn spooled_mail_survives_sigkill_while_the_real_server_is_down() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let sink = Sink::start();
+    sink.set_mode(SinkMode::TempFail);
+    let (smtp_port, api_port) = (free_port(), free_port());
+    let config = write_config(dir.path(), smtp_port, api_port);
+    moat(
+        &config,
+        &[
+            "domain",
+            "add",
+            "acme.example",
+            "--real-mx",
+            &sink.addr.to_string(),
+            "--customer",
+            "acme",
+        ],
+    );
+    let smtp: SocketAddr = format!("127.0.0.1:{smtp_port}").parse().expect("addr");
+
+    let server = up(&config);
+    wait_until_accepting(smtp, "bob@acme.example");
+    let mut c = Conversation::connect(smtp);
+    c.expect("220");
+    c.send("EHLO client.test\r\n");
+    c.expect("250");
+    let mut accepted = BTreeSet::new();
+    for n in 0..20 {
+        assert_eq!(send(&mut c, n), Some(true), "message {n}");
+        accepted.insert(n);
+    }
+    drop(server); // SIGKILL, with 20 accepted messages undelivered.
+    assert!(sink.messages().is_empty());
+
+    sink.set_mode(SinkMode::Accept);
+    let _server = up(&config);
+    wait_for_all(&sink, &accepted, 60);
+}
+
+#[test]
+fn sigkill_mid_load_loses_nothing_that_got_250() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let sink = Sink::start();
+    let (smtp_port, api_port) = (free_port(), free_port());
+    let config = write_config(dir.path(), smtp_port, api_port);
+    moat(
+        &config,
+        &[
+            "domain",
+            "add",
+            "acme.example",
+            "--real-mx",
+            &sink.addr.to_string(),
+            "--customer",
+            "acme",
+        ],
+    );
+    let smtp: SocketAddr = format!("127.0.0.1:{smtp_port}").parse().expect("addr");
+
+    let server = up(&config);
+    wait_until_accepting(smtp, "bob@acme.example");
+    let accepted = Arc::new(Mutex::new(BTreeSet::new()));
+    let mut senders = Vec::new();
+    for t in 0..4usize {
+        let accepted = accepted.clone();
+        senders.push(thread::spawn(move || {
+            let mut c = Conversation::connect(smtp);
+            if !c.read_reply().starts_with("220") || !c.try_send("EHLO client.test\r\n") {
+                return;
+            }
+            c.read_reply();
+            for i in 0..500 {
+                let n = t * 1000 + i;
+                match send(&mut c, n) {
+                    Some(true) => {
+                        accepted.lock().unwrap_or_else(|p| p.into_inner()).insert(n);
+                    }
+                    Some(false) => {}
+                    None => return,
+                }
+            }
+        }));
+    }
+    // Kill once some mail is accepted and while more is in flight.
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while accepted.lock().unwrap_or_else(|p| p.into_inner()).len() < 100 {
+        assert!(Instant::now() < deadline, "load never got going");
+        thread::sleep(Duration::from_millis(10));
+    }
+    drop(server);
+    for s in senders {
+        let _ = s.join();
+    }
+    let accepted = accepted.lock().unwrap_or_else(|p| p.into_inner()).clone();
+    assert!(accepted.len() >= 100);
+
+    let _server = up(&config);
+    wait_for_all(&sink, &accepted, 120);
+}
