@@ -31,7 +31,7 @@ struct Args {
     #[arg(long, default_value = "127.0.0.1:2525")]
     target: String,
     /// Recipient of every message (its domain must be protected by the target).
-    #[arg(long)]
+    #[arg(long, default_value = "")]
     rcpt: String,
     /// Envelope sender.
     #[arg(long, default_value = "load@loadtest.test")]
@@ -51,6 +51,10 @@ struct Args {
     /// Seconds to wait for the sink to receive every accepted message.
     #[arg(long, default_value_t = 60)]
     sink_wait: u64,
+    /// Send nothing: only run the `--sink` until it has counted `--messages` messages (for
+    /// another load generator such as Postfix's smtp-source).
+    #[arg(long)]
+    sink_only: bool,
 }
 
 #[derive(Default)]
@@ -194,6 +198,28 @@ fn main() -> anyhow::Result<()> {
     let received = Arc::new(AtomicU64::new(0));
     if let Some(addr) = &args.sink {
         counting_sink(addr, received.clone())?;
+    }
+    if args.sink_only {
+        if args.sink.is_none() {
+            bail!("--sink-only needs --sink ADDR");
+        }
+        let start = Instant::now();
+        let deadline = start + Duration::from_secs(args.sink_wait);
+        while received.load(Ordering::Relaxed) < args.messages && Instant::now() < deadline {
+            thread::sleep(Duration::from_millis(50));
+        }
+        let got = received.load(Ordering::Relaxed);
+        println!(
+            "sink received     {got} of {} expected in {:.1} s",
+            args.messages,
+            start.elapsed().as_secs_f64()
+        );
+        if got < args.messages {
+            println!("LOST              {}", args.messages - got);
+            std::process::exit(2);
+        }
+        println!("lost              0");
+        return Ok(());
     }
     let counters = Arc::new(Counters::default());
     let hist = Arc::new(Mutex::new(Histogram::<u64>::new(3)?));
