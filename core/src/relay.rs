@@ -5,9 +5,13 @@
 use std::{borrow::Cow, time::Duration};
 
 use mail_send::{
-    SmtpClientBuilder,
-    smtp::message::{Address, Message, Parameters},
+    SmtpClient,
+    smtp::{
+        AssertReply,
+        message::{Address, Message, Parameters},
+    },
 };
+use tokio::net::TcpStream;
 
 /// How a relay attempt ended.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -51,12 +55,7 @@ pub async fn deliver(
     options: MailOptions,
     timeout: Duration,
 ) -> RelayOutcome {
-    let (host, port) = split_host_port(hostport);
-    let builder = match SmtpClientBuilder::new(host.as_str(), port) {
-        Ok(b) => b.implicit_tls(false).helo_host(helo).timeout(timeout),
-        Err(e) => return RelayOutcome::TempFail(format!("bad relay host {hostport}: {e}")),
-    };
-    let mut client = match builder.connect_plain().await {
+    let mut client = match connect(hostport, helo, timeout).await {
         Ok(c) => c,
         Err(e) => return classify(e, hostport),
     };
@@ -84,6 +83,25 @@ pub async fn deliver(
     };
     let _ = client.quit().await;
     outcome
+}
+
+/// Opens an SMTP session: TCP with Nagle off (every SMTP step is a small write that waits for
+/// a reply; with Nagle and delayed ACKs each step can stall for tens of milliseconds), then the
+/// greeting and EHLO.
+async fn connect(
+    hostport: &str,
+    helo: &str,
+    timeout: Duration,
+) -> mail_send::Result<SmtpClient<TcpStream>> {
+    let (host, port) = split_host_port(hostport);
+    let stream = tokio::time::timeout(timeout, TcpStream::connect((host.as_str(), port)))
+        .await
+        .map_err(|_| mail_send::Error::Timeout)??;
+    stream.set_nodelay(true)?;
+    let mut client = SmtpClient { stream, timeout };
+    client.read().await?.assert_positive_completion()?;
+    client.ehlo(helo).await?;
+    Ok(client)
 }
 
 fn classify(e: mail_send::Error, hostport: &str) -> RelayOutcome {

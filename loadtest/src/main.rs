@@ -7,6 +7,7 @@
 //!            --connections 20 --messages 10000 --sink 127.0.0.1:2526
 
 use std::{
+    collections::HashSet,
     io::{BufRead, BufReader, Write},
     net::{TcpListener, TcpStream},
     sync::{
@@ -65,10 +66,11 @@ struct Counters {
     errors: AtomicU64,
 }
 
-fn message(i: u64, size: usize) -> String {
+/// Message `id` (unique across connections; the sink finds it in the Subject).
+fn message(id: &str, size: usize) -> String {
     let mut body = String::with_capacity(size + 200);
     body.push_str(&format!(
-        "From: Load <load@loadtest.test>\r\nTo: <bench@loadtest.test>\r\nSubject: load message {i}\r\nMessage-ID: <{i}@loadtest.test>\r\n\r\n"
+        "From: Load <load@loadtest.test>\r\nTo: <bench@loadtest.test>\r\nSubject: load message {id}\r\nMessage-ID: <{id}@loadtest.test>\r\n\r\n"
     ));
     while body.len() < size {
         body.push_str("The quick brown fox jumps over the lazy dog 0123456789.\r\n");
@@ -91,22 +93,45 @@ fn read_reply(r: &mut BufReader<TcpStream>) -> anyhow::Result<String> {
     }
 }
 
+/// Ids of messages: accepted by the target, and seen by the sink.
+type IdSet = Mutex<HashSet<String>>;
+
 fn connection(
     args: &Args,
+    conn: u64,
     count: u64,
     counters: &Counters,
     hist: &Mutex<Histogram<u64>>,
+    accepted_ids: &IdSet,
+) -> anyhow::Result<()> {
+    let mut local = Histogram::<u64>::new(3)?;
+    let result = run_connection(args, conn, count, counters, &mut local, accepted_ids);
+    // Merge what was measured even when the connection failed part-way.
+    hist.lock()
+        .map_err(|_| anyhow::anyhow!("histogram lock"))?
+        .add(&local)?;
+    result
+}
+
+fn run_connection(
+    args: &Args,
+    conn: u64,
+    count: u64,
+    counters: &Counters,
+    local: &mut Histogram<u64>,
+    accepted_ids: &IdSet,
 ) -> anyhow::Result<()> {
     let stream = TcpStream::connect(&args.target)
         .with_context(|| format!("connecting to {}", args.target))?;
     stream.set_read_timeout(Some(Duration::from_secs(120)))?;
+    stream.set_nodelay(true)?;
     let mut w = stream.try_clone()?;
     let mut r = BufReader::new(stream);
     read_reply(&mut r)?;
     w.write_all(b"EHLO loadtest.test\r\n")?;
     read_reply(&mut r)?;
-    let mut local = Histogram::<u64>::new(3)?;
     for i in 0..count {
+        let id = format!("{conn}-{i}");
         let start = Instant::now();
         let envelope = format!(
             "MAIL FROM:<{}>\r\nRCPT TO:<{}>\r\nDATA\r\n",
@@ -122,13 +147,17 @@ fn connection(
             read_reply(&mut r)?;
             continue;
         }
-        w.write_all(message(i, args.size).as_bytes())?;
+        w.write_all(message(&id, args.size).as_bytes())?;
         let done = read_reply(&mut r)?;
         let us = start.elapsed().as_micros() as u64;
         match done.as_bytes().first() {
             Some(b'2') => {
                 counters.accepted.fetch_add(1, Ordering::Relaxed);
                 local.record(us.max(1))?;
+                accepted_ids
+                    .lock()
+                    .map_err(|_| anyhow::anyhow!("id lock"))?
+                    .insert(id);
             }
             Some(b'4') => {
                 counters.tempfail.fetch_add(1, Ordering::Relaxed);
@@ -139,19 +168,18 @@ fn connection(
         }
     }
     let _ = w.write_all(b"QUIT\r\n");
-    hist.lock()
-        .map_err(|_| anyhow::anyhow!("histogram lock"))?
-        .add(&local)?;
     Ok(())
 }
 
 /// A downstream SMTP server that only counts the messages it accepts.
-fn counting_sink(addr: &str, received: Arc<AtomicU64>) -> anyhow::Result<()> {
+fn counting_sink(addr: &str, received: Arc<AtomicU64>, seen: Arc<IdSet>) -> anyhow::Result<()> {
     let listener = TcpListener::bind(addr).with_context(|| format!("sink cannot bind {addr}"))?;
     thread::spawn(move || {
         for stream in listener.incoming().flatten() {
             let received = received.clone();
+            let seen = seen.clone();
             thread::spawn(move || -> anyhow::Result<()> {
+                stream.set_nodelay(true)?;
                 let mut w = stream.try_clone()?;
                 let mut r = BufReader::new(stream);
                 w.write_all(b"220 sink\r\n")?;
@@ -164,6 +192,7 @@ fn counting_sink(addr: &str, received: Arc<AtomicU64>) -> anyhow::Result<()> {
                     let cmd = line.trim_end().to_ascii_uppercase();
                     if cmd == "DATA" {
                         w.write_all(b"354 go\r\n")?;
+                        let mut id = None;
                         loop {
                             line.clear();
                             if r.read_line(&mut line)? == 0 {
@@ -172,6 +201,16 @@ fn counting_sink(addr: &str, received: Arc<AtomicU64>) -> anyhow::Result<()> {
                             if line == ".\r\n" {
                                 break;
                             }
+                            if id.is_none()
+                                && let Some(rest) = line.strip_prefix("Subject: load message ")
+                            {
+                                id = Some(rest.trim_end().to_string());
+                            }
+                        }
+                        if let Some(id) = id
+                            && let Ok(mut set) = seen.lock()
+                        {
+                            set.insert(id);
                         }
                         received.fetch_add(1, Ordering::Relaxed);
                         w.write_all(b"250 ok\r\n")?;
@@ -196,8 +235,9 @@ fn main() -> anyhow::Result<()> {
         bail!("--connections must be at least 1");
     }
     let received = Arc::new(AtomicU64::new(0));
+    let seen: Arc<IdSet> = Arc::default();
     if let Some(addr) = &args.sink {
-        counting_sink(addr, received.clone())?;
+        counting_sink(addr, received.clone(), seen.clone())?;
     }
     if args.sink_only {
         if args.sink.is_none() {
@@ -222,6 +262,7 @@ fn main() -> anyhow::Result<()> {
         return Ok(());
     }
     let counters = Arc::new(Counters::default());
+    let accepted_ids: Arc<IdSet> = Arc::default();
     let hist = Arc::new(Mutex::new(Histogram::<u64>::new(3)?));
     let start = Instant::now();
     let mut threads = Vec::new();
@@ -229,8 +270,9 @@ fn main() -> anyhow::Result<()> {
         let per = args.messages / args.connections as u64
             + u64::from(c < args.messages % args.connections as u64);
         let (args, counters, hist) = (args.clone(), counters.clone(), hist.clone());
+        let accepted_ids = accepted_ids.clone();
         threads.push(thread::spawn(move || {
-            if let Err(e) = connection(&args, per, &counters, &hist) {
+            if let Err(e) = connection(&args, c, per, &counters, &hist, &accepted_ids) {
                 eprintln!("connection {c}: {e:#}");
                 counters.errors.fetch_add(1, Ordering::Relaxed);
             }
@@ -267,15 +309,27 @@ fn main() -> anyhow::Result<()> {
         h.value_at_quantile(0.999) as f64 / 1000.0,
         h.max() as f64 / 1000.0
     );
+    drop(h);
     if args.sink.is_some() {
+        // Lost = accepted by the target (got 250) but never seen by the sink, by message id.
+        let missing = || -> usize {
+            let accepted = accepted_ids.lock().map(|a| a.clone()).unwrap_or_default();
+            let seen = seen.lock().map(|s| s.clone()).unwrap_or_default();
+            accepted.difference(&seen).count()
+        };
         let deadline = Instant::now() + Duration::from_secs(args.sink_wait);
-        while received.load(Ordering::Relaxed) < accepted && Instant::now() < deadline {
+        while missing() > 0 && Instant::now() < deadline {
             thread::sleep(Duration::from_millis(50));
         }
         let got = received.load(Ordering::Relaxed);
-        println!("sink received     {got}");
-        if got < accepted {
-            println!("LOST              {}", accepted - got);
+        let unique = seen.lock().map(|s| s.len()).unwrap_or(0);
+        println!(
+            "sink received     {got} ({unique} distinct, {} duplicates)",
+            got as usize - unique.min(got as usize)
+        );
+        let lost = missing();
+        if lost > 0 {
+            println!("LOST              {lost}");
             std::process::exit(2);
         }
         println!("lost              0");

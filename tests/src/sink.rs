@@ -86,6 +86,7 @@ impl Sink {
 
     fn serve(&self, stream: TcpStream) -> std::io::Result<()> {
         stream.set_read_timeout(Some(std::time::Duration::from_secs(30)))?;
+        stream.set_nodelay(true)?;
         let mut out = stream.try_clone()?;
         let mut reader = BufReader::new(stream);
         out.write_all(b"220 sink.test ESMTP\r\n")?;
