@@ -84,7 +84,10 @@ pub struct Conversation {
 
 impl Conversation {
     pub fn connect(addr: SocketAddr) -> Conversation {
-        let stream = TcpStream::connect(addr).expect("connects to Moat");
+        Conversation::from_stream(TcpStream::connect(addr).expect("connects to Moat"))
+    }
+
+    pub fn from_stream(stream: TcpStream) -> Conversation {
         stream
             .set_read_timeout(Some(Duration::from_secs(30)))
             .expect("timeout");

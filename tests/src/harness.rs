@@ -123,33 +123,34 @@ impl Moat {
 pub fn wait_until_accepting(smtp: SocketAddr, rcpt: &str) {
     let deadline = std::time::Instant::now() + Duration::from_secs(30);
     loop {
-        if std::net::TcpStream::connect(smtp).is_err() {
-            assert!(
-                std::time::Instant::now() < deadline,
-                "Moat never listened on {smtp}"
-            );
-            std::thread::sleep(Duration::from_millis(50));
-            continue;
-        }
-        {
-            let mut c = crate::client::Conversation::connect(smtp);
-            c.expect("220");
-            c.send("EHLO probe.test\r\n");
-            c.expect("250");
-            c.send("MAIL FROM:<probe@probe.test>\r\n");
-            c.expect("250");
-            c.send(&format!("RCPT TO:<{rcpt}>\r\n"));
-            let reply = c.read_reply();
-            c.send("QUIT\r\n");
-            if reply.starts_with("250") {
-                return;
+        let reply = match std::net::TcpStream::connect(smtp) {
+            Err(e) => format!("cannot connect: {e}"),
+            Ok(stream) => {
+                let mut c = crate::client::Conversation::from_stream(stream);
+                let greeting = c.read_reply();
+                if greeting.starts_with("220") {
+                    c.send("EHLO probe.test\r\n");
+                    c.read_reply();
+                    c.send("MAIL FROM:<probe@probe.test>\r\n");
+                    c.read_reply();
+                    c.send(&format!("RCPT TO:<{rcpt}>\r\n"));
+                    let reply = c.read_reply();
+                    c.send("QUIT\r\n");
+                    c.read_reply();
+                    reply
+                } else {
+                    greeting
+                }
             }
-            assert!(
-                std::time::Instant::now() < deadline,
-                "Moat never accepted {rcpt}: {reply}"
-            );
-            std::thread::sleep(Duration::from_millis(50));
+        };
+        if reply.starts_with("250") {
+            return;
         }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "Moat never accepted {rcpt}: {reply}"
+        );
+        std::thread::sleep(Duration::from_millis(50));
     }
 }
 

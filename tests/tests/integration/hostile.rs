@@ -384,3 +384,100 @@ print("sent")
     assert_eq!(got[0].mail_from, "zoë@sender.test");
     assert_eq!(got[0].rcpts, vec!["bøb@acme.example".to_string()]);
 }
+
+#[test]
+fn too_many_recipients_get_452_and_earlier_ones_stand() {
+    let (moat, sink) = protected(|c| c.smtp.max_recipients = 3);
+    let mut c = Conversation::connect(moat.smtp);
+    c.expect("220");
+    c.send("EHLO client.test\r\nMAIL FROM:<a@sender.test>\r\n");
+    c.expect("250");
+    c.expect("250");
+    for i in 0..3 {
+        c.send(&format!("RCPT TO:<u{i}@acme.example>\r\n"));
+        c.expect("250 2.1.5");
+    }
+    c.send("RCPT TO:<u3@acme.example>\r\n");
+    c.expect("452 4.5.3");
+    c.send("DATA\r\n");
+    c.expect("354");
+    c.send("Subject: many\r\n\r\nhi\r\n.\r\n");
+    c.expect("250");
+    let got = sink.wait_for(1, 10);
+    assert_eq!(got[0].rcpts.len(), 3);
+}
+
+#[test]
+fn rset_and_ehlo_clear_the_transaction() {
+    let (moat, _sink) = protected(|_| {});
+    let mut c = Conversation::connect(moat.smtp);
+    c.expect("220");
+    c.send("EHLO client.test\r\nMAIL FROM:<a@sender.test>\r\nRCPT TO:<bob@acme.example>\r\nRSET\r\nDATA\r\n");
+    c.expect("250");
+    c.expect("250");
+    c.expect("250");
+    c.expect("250 2.0.0");
+    c.expect("503 5.5.1");
+    c.send("MAIL FROM:<a@sender.test>\r\nRCPT TO:<bob@acme.example>\r\nEHLO again.test\r\nRCPT TO:<bob@acme.example>\r\n");
+    c.expect("250");
+    c.expect("250");
+    c.expect("250");
+    c.expect("503 5.5.1");
+}
+
+#[test]
+fn a_client_that_disconnects_mid_data_leaves_nothing_behind() {
+    let (moat, sink) = protected(|_| {});
+    let mut c = Conversation::connect(moat.smtp);
+    open_data(&mut c);
+    c.send("Subject: half\r\n\r\nthis message never ends\r\n");
+    drop(c);
+    std::thread::sleep(Duration::from_millis(500));
+    assert!(sink.messages().is_empty());
+    let queue = moat.dir.path().join("spool/queue");
+    assert_eq!(std::fs::read_dir(&queue).map(|d| d.count()).unwrap_or(0), 0);
+    let customer = futures::executor::block_on(moat.store.ensure_customer("acme")).expect("c");
+    let verdicts = futures::executor::block_on(moat.store.verdicts(&customer.id, 10)).expect("v");
+    assert!(
+        verdicts.is_empty(),
+        "nothing half-written is recorded: {verdicts:?}"
+    );
+}
+
+#[test]
+fn a_spool_that_cannot_be_written_answers_451_never_250() {
+    let (moat, sink) = protected(|_| {});
+    // Replace the queue directory with a file: the atomic rename into it must fail.
+    let queue = moat.dir.path().join("spool/queue");
+    std::fs::remove_dir_all(&queue).expect("remove queue dir");
+    std::fs::write(&queue, b"not a directory").expect("block the queue");
+    let mut c = Conversation::connect(moat.smtp);
+    open_data(&mut c);
+    c.send("Subject: x\r\n\r\nbody\r\n.\r\n");
+    c.expect("451 4.3.0");
+    // The session goes on; the client will retry later.
+    c.send("NOOP\r\n");
+    c.expect("250");
+    std::thread::sleep(Duration::from_millis(300));
+    assert!(sink.messages().is_empty());
+    assert!(
+        std::fs::read_dir(moat.dir.path().join("spool/tmp"))
+            .map(|d| d.count())
+            .unwrap_or(0)
+            == 0,
+        "the temporary file is cleaned up"
+    );
+}
+
+#[test]
+fn connections_over_the_per_shard_limit_get_421() {
+    let (moat, _sink) = protected(|c| {
+        c.smtp.shards = 1;
+        c.smtp.max_connections_per_shard = 1;
+    });
+    let mut a = connect_greeted(moat.smtp);
+    let mut b = Conversation::connect(moat.smtp);
+    b.expect("421 4.7.0");
+    a.send("NOOP\r\n");
+    a.expect("250");
+}
