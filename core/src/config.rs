@@ -34,6 +34,10 @@ pub struct SpoolConfig {
     pub concurrency: usize,
     /// Threads writing and fsyncing spool files.
     pub writers: usize,
+    /// `host:port` that delivery status notifications (bounces) are handed to, usually the
+    /// ISP's outbound relay. Without it, no DSN is sent and refused mail stays in
+    /// `spool/failed/` with a log line.
+    pub dsn_relay: Option<String>,
 }
 
 impl Default for SpoolConfig {
@@ -44,6 +48,7 @@ impl Default for SpoolConfig {
             max_age_secs: 5 * 24 * 3600,
             concurrency: 32,
             writers: 2,
+            dsn_relay: None,
         }
     }
 }

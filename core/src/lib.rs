@@ -5,12 +5,14 @@
 //! that must mean the same thing on both sides of the store lives here.
 
 pub mod config;
+pub mod dsn;
 pub mod error;
 pub mod message;
 pub mod model;
 pub mod policy;
 pub mod relay;
 pub mod snapshot;
+pub mod spoolfile;
 pub mod store;
 pub mod time;
 pub mod token;

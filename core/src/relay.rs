@@ -20,8 +20,13 @@ pub enum RelayOutcome {
     Delivered(String),
     /// A temporary failure: connection refused, timeout, 4xx. The sender should retry.
     TempFail(String),
-    /// The downstream server refused permanently (5xx), with its reply.
-    PermFail { code: u16, text: String },
+    /// The downstream server refused permanently (5xx), with its reply and its enhanced
+    /// status code (`5.1.1`; `5.0.0` when the server gave none).
+    PermFail {
+        code: u16,
+        status: String,
+        text: String,
+    },
 }
 
 /// ESMTP options of the original transaction that the downstream server must see too.
@@ -108,6 +113,10 @@ fn classify(e: mail_send::Error, hostport: &str) -> RelayOutcome {
     match e {
         mail_send::Error::UnexpectedReply(r) if r.code() >= 500 => RelayOutcome::PermFail {
             code: r.code(),
+            status: match r.esc {
+                [5, b, c] => format!("5.{b}.{c}"),
+                _ => "5.0.0".into(),
+            },
             text: r.message().to_string(),
         },
         mail_send::Error::UnexpectedReply(r) => {

@@ -24,10 +24,18 @@ pub fn parse_rfc3339(s: &str) -> Option<i64> {
 
 /// RFC 5322 date for `Received:` headers.
 pub fn rfc5322_now() -> String {
+    rfc5322(now_ms())
+}
+
+/// RFC 5322 date of Unix milliseconds, in UTC.
+pub fn rfc5322(ms: i64) -> String {
     let fmt = time::macros::format_description!(
         "[weekday repr:short], [day padding:none] [month repr:short] [year] [hour]:[minute]:[second] +0000"
     );
-    OffsetDateTime::now_utc().format(&fmt).unwrap_or_default()
+    OffsetDateTime::from_unix_timestamp_nanos(ms as i128 * 1_000_000)
+        .ok()
+        .and_then(|t| t.format(&fmt).ok())
+        .unwrap_or_default()
 }
 
 #[cfg(test)]

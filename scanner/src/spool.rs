@@ -19,50 +19,15 @@ use std::{
 };
 
 use futures::channel::oneshot;
+pub use moat_core::spoolfile::{SpoolEnvelope, decode};
 use moat_core::{
     config::{Config, SpoolConfig},
+    dsn::{self, FailedRecipient},
     relay::{MailOptions, RelayOutcome, deliver},
-    time::now_ms,
+    spoolfile::header,
+    time::{now_ms, rfc5322},
 };
-use serde::{Deserialize, Serialize};
 use tokio::sync::{Semaphore, mpsc};
-
-const MAGIC: &[u8] = b"MOATSPOOL1\n";
-
-/// What a spool file says about its message.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct SpoolEnvelope {
-    /// File stem: unique per message and relay target.
-    pub id: String,
-    pub queue_id: String,
-    pub created_at: i64,
-    pub mail_from: String,
-    pub rcpts: Vec<String>,
-    /// The real server, `host:port`.
-    pub host: String,
-    pub smtputf8: bool,
-    pub eight_bit: bool,
-}
-
-/// Encodes a spool file: magic line, JSON envelope line, then the message bytes.
-fn header(env: &SpoolEnvelope) -> io::Result<Vec<u8>> {
-    let mut h = MAGIC.to_vec();
-    serde_json::to_writer(&mut h, env).map_err(io::Error::other)?;
-    h.push(b'\n');
-    Ok(h)
-}
-
-/// Splits a spool file into envelope and message.
-pub fn decode(bytes: &[u8]) -> io::Result<(SpoolEnvelope, &[u8])> {
-    let rest = bytes
-        .strip_prefix(MAGIC)
-        .ok_or_else(|| io::Error::new(io::ErrorKind::InvalidData, "not a Moat spool file"))?;
-    let nl = memchr::memchr(b'\n', rest)
-        .ok_or_else(|| io::Error::new(io::ErrorKind::InvalidData, "spool header is cut"))?;
-    let env = serde_json::from_slice(&rest[..nl])
-        .map_err(|e| io::Error::new(io::ErrorKind::InvalidData, e))?;
-    Ok((env, &rest[nl + 1..]))
-}
 
 struct WriteJob {
     env: SpoolEnvelope,
@@ -149,6 +114,7 @@ impl Spool {
         let pending = Arc::new(Mutex::new(HashMap::new()));
         let manager = Manager {
             dirs: dirs.clone(),
+            resubmit: dtx.clone(),
             config: config.spool.clone(),
             helo: config.hostname.clone(),
             timeout: Duration::from_secs(config.relay.timeout_secs),
@@ -250,6 +216,8 @@ impl Spool {
 
 struct Manager {
     dirs: Arc<Dirs>,
+    /// Back into the manager, for DSNs.
+    resubmit: mpsc::UnboundedSender<Queued>,
     config: SpoolConfig,
     helo: String,
     timeout: Duration,
@@ -273,6 +241,64 @@ impl Manager {
             let _ = fs::remove_file(&path);
         }
         lock(&self.pending).remove(id);
+    }
+
+    /// Sends a DSN for a message that will not be delivered: spooled like any message, from
+    /// `<>` to the original sender, through `spool.dsn_relay`. Never for a `<>` sender.
+    async fn bounce(&self, env: &SpoolEnvelope, status: &str, diagnostic: &str, original: &[u8]) {
+        if env.mail_from.is_empty() {
+            return;
+        }
+        let Some(relay) = self.config.dsn_relay.clone() else {
+            tracing::warn!(queue_id = %env.queue_id, sender = %env.mail_from, "no spool.dsn_relay configured: the sender gets no DSN");
+            return;
+        };
+        let failed: Vec<FailedRecipient> = env
+            .rcpts
+            .iter()
+            .map(|r| FailedRecipient {
+                address: r.clone(),
+                status: status.to_string(),
+                diagnostic: diagnostic.to_string(),
+            })
+            .collect();
+        let body = dsn::build(
+            &self.helo,
+            &env.mail_from,
+            &env.host,
+            &rfc5322(env.created_at),
+            &failed,
+            original,
+        );
+        let dsn_env = SpoolEnvelope {
+            id: format!("{}-dsn", env.id),
+            queue_id: env.queue_id.clone(),
+            created_at: now_ms(),
+            mail_from: String::new(),
+            rcpts: vec![env.mail_from.clone()],
+            host: relay,
+            smtputf8: env.smtputf8,
+            eight_bit: true,
+            customers: env.customers.clone(),
+        };
+        let dirs = self.dirs.clone();
+        let (written_env, body) = (dsn_env.clone(), body);
+        let written = tokio::task::spawn_blocking(move || {
+            write_file(&dirs, &written_env, &body).map(|()| body)
+        })
+        .await;
+        match written {
+            Ok(Ok(body)) => {
+                tracing::info!(queue_id = %env.queue_id, sender = %env.mail_from, "DSN queued");
+                lock(&self.pending).insert(dsn_env.id.clone(), dsn_env.created_at);
+                let _ = self.resubmit.send(Queued {
+                    env: dsn_env,
+                    body: Some(body),
+                });
+            }
+            Ok(Err(e)) => tracing::error!(queue_id = %env.queue_id, error = %e, "cannot spool DSN"),
+            Err(e) => tracing::error!(queue_id = %env.queue_id, error = %e, "DSN writer failed"),
+        }
     }
 
     async fn deliver_until_done(self: Arc<Self>, q: Queued) {
@@ -321,11 +347,11 @@ impl Manager {
                     self.finish(&env.id, false);
                     return;
                 }
-                RelayOutcome::PermFail { code, text } => {
-                    // A DSN to the sender is not generated yet; the message is kept for the
-                    // administrator instead of being dropped.
+                RelayOutcome::PermFail { code, status, text } => {
                     tracing::error!(queue_id = %env.queue_id, host = %env.host, code, text = %text, "real server refused a spooled message; moved to spool/failed/");
                     self.finish(&env.id, true);
+                    self.bounce(&env, &status, &format!("{code} {status} {text}"), &bytes)
+                        .await;
                     return;
                 }
                 RelayOutcome::TempFail(why) => {
@@ -333,6 +359,8 @@ impl Manager {
                     if age_ms > (self.config.max_age_secs as i64).saturating_mul(1000) {
                         tracing::error!(queue_id = %env.queue_id, host = %env.host, reason = %why, "spooled message expired undelivered; moved to spool/failed/");
                         self.finish(&env.id, true);
+                        let why = format!("delivery time expired; last error: {why}");
+                        self.bounce(&env, "4.4.7", &why, &bytes).await;
                         return;
                     }
                     tracing::warn!(queue_id = %env.queue_id, host = %env.host, reason = %why, retry_in_secs = wait.as_secs(), "delivery deferred");
@@ -342,31 +370,5 @@ impl Manager {
                 }
             }
         }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn spool_files_round_trip() {
-        let env = SpoolEnvelope {
-            id: "Q1-0".into(),
-            queue_id: "Q1".into(),
-            created_at: 5,
-            mail_from: "".into(),
-            rcpts: vec!["a@b.example".into()],
-            host: "127.0.0.1:25".into(),
-            smtputf8: false,
-            eight_bit: true,
-        };
-        let mut file = header(&env).expect("header");
-        file.extend_from_slice(b"Subject: x\r\n\r\nbody\n\r\n");
-        let (back, msg) = decode(&file).expect("decodes");
-        assert_eq!(back, env);
-        assert_eq!(msg, b"Subject: x\r\n\r\nbody\n\r\n");
-        assert!(decode(b"MOATSPOOL1\n{\"id\"").is_err());
-        assert!(decode(b"garbage").is_err());
     }
 }

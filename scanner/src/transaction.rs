@@ -133,21 +133,26 @@ pub async fn finish(ctx: &ScannerContext, env: &Envelope, raw: Vec<u8>) -> Reply
     let mut raw = raw;
     let mut perm_fail: Option<(u16, String)> = None;
     let mut delivered = false;
-    let mut by_host: BTreeMap<(DeliveryMode, String), Vec<String>> = BTreeMap::new();
+    // Recipients and their customers, per delivery mode and real server.
+    type HostGroup = (Vec<String>, Vec<String>);
+    let mut by_host: BTreeMap<(DeliveryMode, String), HostGroup> = BTreeMap::new();
     for g in groups
         .iter()
         .filter(|g| g.outcome.action == Action::Deliver)
     {
-        by_host
+        let (rcpts, customers) = by_host
             .entry((g.domain.delivery_mode, g.domain.real_mx_host.clone()))
-            .or_default()
-            .extend(g.rcpts.iter().cloned());
+            .or_default();
+        rcpts.extend(g.rcpts.iter().cloned());
+        if !customers.contains(&g.domain.customer_id) {
+            customers.push(g.domain.customer_id.clone());
+        }
     }
     let options = MailOptions {
         smtputf8: env.smtputf8,
         eight_bit: env.eight_bit,
     };
-    for ((_, host), rcpts) in by_host
+    for ((_, host), (rcpts, _)) in by_host
         .iter()
         .filter(|((m, _), _)| *m == DeliveryMode::Proxy)
     {
@@ -171,7 +176,7 @@ pub async fn finish(ctx: &ScannerContext, env: &Envelope, raw: Vec<u8>) -> Reply
                     env.queue_id
                 );
             }
-            RelayOutcome::PermFail { code, text } => {
+            RelayOutcome::PermFail { code, text, .. } => {
                 tracing::info!(queue_id = %env.queue_id, host = %host, code, text = %text, "downstream refused the message");
                 perm_fail = Some((code, text));
             }
@@ -180,7 +185,7 @@ pub async fn finish(ctx: &ScannerContext, env: &Envelope, raw: Vec<u8>) -> Reply
 
     // Spool-mode domains: written and fsynced before the reply, delivered afterwards.
     let mut spooled: Vec<SpoolEnvelope> = Vec::new();
-    for (i, ((_, host), rcpts)) in by_host
+    for (i, ((_, host), (rcpts, customers))) in by_host
         .into_iter()
         .filter(|((m, _), _)| *m == DeliveryMode::Spool)
         .enumerate()
@@ -194,6 +199,7 @@ pub async fn finish(ctx: &ScannerContext, env: &Envelope, raw: Vec<u8>) -> Reply
             host,
             smtputf8: env.smtputf8,
             eight_bit: env.eight_bit,
+            customers,
         };
         let (result, back) = ctx.spool.write(spool_env.clone(), raw).await;
         raw = back;

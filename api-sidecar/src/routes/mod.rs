@@ -4,6 +4,7 @@ pub mod domains;
 pub mod me;
 pub mod policies;
 pub mod quarantine;
+pub mod stats;
 
 use actix_web::web;
 use moat_core::time::rfc3339;
@@ -14,7 +15,8 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             .configure(me::configure)
             .configure(domains::configure)
             .configure(policies::configure)
-            .configure(quarantine::configure),
+            .configure(quarantine::configure)
+            .configure(stats::configure),
     );
 }
 

@@ -185,7 +185,7 @@ async fn release(
                 domain.real_mx_host
             )));
         }
-        RelayOutcome::PermFail { code, text } => {
+        RelayOutcome::PermFail { code, text, .. } => {
             return Err(ApiError::RelayFailed(format!(
                 "{} refused the message: {code} {text}",
                 domain.real_mx_host

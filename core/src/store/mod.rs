@@ -15,8 +15,8 @@ use crate::{
     config::{Config, StoreConfig},
     error::StoreError,
     model::{
-        Customer, Domain, Policy, QuarantineFilter, QuarantineItem, QuarantineStatus, TokenInfo,
-        VerdictRecord,
+        Action, Customer, Domain, Policy, QuarantineFilter, QuarantineItem, QuarantineStatus,
+        TokenInfo, VerdictRecord,
     },
 };
 
@@ -52,6 +52,8 @@ pub trait Store: Send + Sync {
     /// need not await the result.
     fn record_verdicts(&self, verdicts: Vec<VerdictRecord>) -> StoreFuture<()>;
     fn verdicts(&self, customer_id: &str, limit: u32) -> StoreFuture<Vec<VerdictRecord>>;
+    /// Verdicts per action received at or after `since_ms`.
+    fn verdict_counts(&self, customer_id: &str, since_ms: i64) -> StoreFuture<Vec<(Action, u64)>>;
 
     /// Durably stores a quarantined message and its verdict; resolves only once both are on
     /// disk, so the SMTP session may answer `250` after it.

@@ -654,6 +654,20 @@ impl Store for SqliteStore {
         })
     }
 
+    fn verdict_counts(&self, customer_id: &str, since_ms: i64) -> StoreFuture<Vec<(Action, u64)>> {
+        let customer_id = customer_id.to_string();
+        self.read(move |conn| {
+            let mut stmt = conn.prepare_cached(
+                "SELECT action, COUNT(*) FROM verdicts WHERE customer_id = ?1 AND received_at >= ?2 \
+                 GROUP BY action ORDER BY action",
+            )?;
+            let rows = stmt.query_map(params![customer_id, since_ms], |r| {
+                Ok((action_of(r.get(0)?)?, r.get::<_, i64>(1)? as u64))
+            })?;
+            Ok(rows.collect::<Result<_, _>>()?)
+        })
+    }
+
     fn quarantine(
         &self,
         q: QuarantineItem,

@@ -274,7 +274,8 @@ fn proxy_mode_unreachable_downstream_answers_451() {
 fn spool_mode_accepts_during_an_outage_and_delivers_when_the_server_returns() {
     let sink = Sink::start();
     let moat = Moat::start();
-    acme(&moat, &sink);
+    let (token, _) = acme(&moat, &sink);
+    let other = moat.token("globex", TokenKind::Live);
     sink.set_mode(SinkMode::TempFail);
     let reply = smtplib_send(moat.smtp, "alice@sender.test", &["bob@acme.example"], CLEAN);
     assert!(reply.starts_with("250"), "{reply}");
@@ -283,6 +284,21 @@ fn spool_mode_accepts_during_an_outage_and_delivers_when_the_server_returns() {
     assert_eq!(spooled, 1, "the message is on disk before 250");
     std::thread::sleep(std::time::Duration::from_millis(1500));
     assert!(sink.messages().is_empty());
+    // The waiting message shows in the customer's stats, and only there.
+    let (status, stats) = moat.call("GET", "/v1/stats", Some(&token), None);
+    assert_eq!(status, 200, "{stats}");
+    assert_eq!(stats["spool"]["depth"], 1, "{stats}");
+    assert!(
+        stats["spool"]["oldest_age_seconds"].as_i64().unwrap_or(-1) >= 1,
+        "{stats}"
+    );
+    let (_, theirs) = moat.call("GET", "/v1/stats", Some(&other), None);
+    assert_eq!(theirs["spool"]["depth"], 0, "{theirs}");
+    assert_eq!(theirs["messages_scanned"], 0, "{theirs}");
+    assert_eq!(
+        moat.call("GET", "/v1/stats?hours=0", Some(&token), None).0,
+        400
+    );
     sink.set_mode(SinkMode::Accept);
     let got = sink.wait_for(1, 20);
     assert_eq!(got.len(), 1, "delivered on retry");
@@ -298,22 +314,49 @@ fn spool_mode_accepts_during_an_outage_and_delivers_when_the_server_returns() {
 }
 
 #[test]
-fn spool_mode_permanent_refusal_keeps_the_message_in_failed() {
+fn spool_mode_permanent_refusal_bounces_to_the_sender_and_keeps_the_message() {
     let sink = Sink::start();
-    let moat = Moat::start();
+    let bounces = Sink::start();
+    let dsn_relay = bounces.addr.to_string();
+    let moat = Moat::start_with(|c| c.spool.dsn_relay = Some(dsn_relay));
     acme(&moat, &sink);
     sink.set_mode(SinkMode::Reject);
     let reply = smtplib_send(moat.smtp, "alice@sender.test", &["bob@acme.example"], CLEAN);
     assert!(reply.starts_with("250"), "{reply}");
+    // A bounce from <> for a <> sender must never be generated (RFC 5321 6.1).
+    let reply = smtplib_send(moat.smtp, "", &["bob@acme.example"], CLEAN);
+    assert!(reply.starts_with("250"), "{reply}");
+
     let failed = moat.dir.path().join("spool/failed");
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
-    while std::fs::read_dir(&failed).map(|d| d.count()).unwrap_or(0) == 0 {
+    while std::fs::read_dir(&failed).map(|d| d.count()).unwrap_or(0) < 2 {
         assert!(
             std::time::Instant::now() < deadline,
-            "refused message not kept in spool/failed"
+            "refused messages not kept in spool/failed"
         );
         std::thread::sleep(std::time::Duration::from_millis(50));
     }
+    let dsns = bounces.wait_for(1, 10);
+    assert_eq!(dsns.len(), 1);
+    assert_eq!(dsns[0].mail_from, "", "DSNs come from the null sender");
+    assert_eq!(dsns[0].rcpts, vec!["alice@sender.test".to_string()]);
+    let text = String::from_utf8_lossy(&dsns[0].data);
+    assert!(text.contains("report-type=delivery-status"), "{text}");
+    assert!(
+        text.contains("Final-Recipient: rfc822; bob@acme.example"),
+        "{text}"
+    );
+    assert!(text.contains("Status: 5.7.1"), "{text}");
+    assert!(
+        text.contains("Subject: Quarterly numbers"),
+        "original headers returned: {text}"
+    );
+    assert!(
+        !text.contains("leading dot line"),
+        "the original body is not returned"
+    );
+    std::thread::sleep(std::time::Duration::from_millis(500));
+    assert_eq!(bounces.messages().len(), 1, "no DSN for the <> sender");
 }
 
 #[test]
