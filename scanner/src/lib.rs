@@ -7,6 +7,8 @@
 
 pub mod context;
 pub mod data;
+#[cfg(any(test, feature = "fuzzing"))]
+pub mod fuzz_support;
 pub mod relay;
 pub mod reload;
 pub mod session;

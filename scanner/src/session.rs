@@ -146,7 +146,7 @@ impl Session {
         format!("220 {} ESMTP Moat\r\n", self.ctx.config.hostname)
     }
 
-    fn reset(&mut self) {
+    pub(crate) fn reset(&mut self) {
         self.mail_from = None;
         self.rcpts.clear();
         self.mail_flags = 0;
@@ -219,6 +219,54 @@ impl Session {
             }
         };
         self.error(&reply, out)
+    }
+
+    /// Takes the next command line from `input` (bytes not yet consumed): checks the line
+    /// limit, parses it, answers it into `out`. Returns the bytes consumed and, unless more
+    /// input is needed first, what the IO loop does next. Only complete lines reach the
+    /// parser, so the limit holds however the client splits its writes.
+    pub fn next_command(
+        &mut self,
+        input: &[u8],
+        commands: &mut RequestReceiver,
+        skipping_line: &mut bool,
+        out: &mut Vec<u8>,
+    ) -> (usize, Option<Next>) {
+        match memchr::memchr(b'\n', input) {
+            Some(pos) if *skipping_line || pos + 1 > MAX_COMMAND_LINE => {
+                *skipping_line = false;
+                return (
+                    pos + 1,
+                    Some(self.parse_error(SmtpError::ResponseTooLong, out)),
+                );
+            }
+            None => {
+                if *skipping_line || input.len() > MAX_COMMAND_LINE {
+                    *skipping_line = true;
+                    return (input.len(), None);
+                }
+                return (0, None);
+            }
+            Some(_) => {}
+        }
+        let is_bdat = input.len() >= 4 && input[..4].eq_ignore_ascii_case(b"BDAT");
+        let mut iter = input.iter();
+        let result = commands.ingest(&mut iter).map(Request::into_owned);
+        let consumed = input.len() - iter.as_slice().len();
+        let next = match result {
+            Ok(req) => self.command(req, out),
+            Err(SmtpError::NeedsMoreData { .. }) => return (consumed, None),
+            Err(_) if is_bdat => {
+                // The chunk that follows a bad BDAT has no known length: reading it as
+                // commands would let its bytes pose as commands.
+                out.extend_from_slice(
+                    b"501 5.5.4 Syntax: BDAT chunk-size [LAST]; closing connection\r\n",
+                );
+                Next::Close
+            }
+            Err(e) => self.parse_error(e, out),
+        };
+        (consumed, Some(next))
     }
 
     /// Answers one command and says what the IO loop does next.
@@ -526,53 +574,14 @@ pub async fn serve(stream: TcpStream, peer: SocketAddr, ctx: Arc<ScannerContext>
             let mut iter = slice.iter();
             match &mut phase {
                 Phase::Command => {
-                    // Only complete lines go to the parser, so the line limit is checked here
-                    // on the bytes as they stand, however the client split them.
-                    let newline = memchr::memchr(b'\n', slice);
-                    match newline {
-                        Some(pos) if skipping_line || pos + 1 > MAX_COMMAND_LINE => {
-                            consumed += pos + 1;
-                            skipping_line = false;
-                            if let Next::Close =
-                                session.parse_error(SmtpError::ResponseTooLong, &mut out)
-                            {
-                                close = true;
-                            }
-                            continue;
-                        }
-                        None => {
-                            if skipping_line || slice.len() > MAX_COMMAND_LINE {
-                                consumed += slice.len();
-                                skipping_line = true;
-                            }
-                            break;
-                        }
-                        Some(_) => {}
-                    }
-                    let is_bdat = slice.len() >= 4 && slice[..4].eq_ignore_ascii_case(b"BDAT");
-                    let result = commands.ingest(&mut iter).map(Request::into_owned);
-                    consumed += slice.len() - iter.as_slice().len();
-                    let req = match result {
-                        Ok(req) => req,
-                        Err(SmtpError::NeedsMoreData { .. }) => break,
-                        Err(_) if is_bdat => {
-                            // The chunk that follows a bad BDAT has no known length: reading
-                            // it as commands would let its bytes pose as commands.
-                            out.extend_from_slice(
-                                b"501 5.5.4 Syntax: BDAT chunk-size [LAST]; closing connection\r\n",
-                            );
-                            close = true;
-                            continue;
-                        }
-                        Err(e) => {
-                            if let Next::Close = session.parse_error(e, &mut out) {
-                                close = true;
-                            }
-                            continue;
-                        }
-                    };
                     let answered = out.len();
-                    match session.command(req, &mut out) {
+                    let (n, next) =
+                        session.next_command(slice, &mut commands, &mut skipping_line, &mut out);
+                    consumed += n;
+                    let Some(next) = next else {
+                        break;
+                    };
+                    match next {
                         Next::Continue => {}
                         Next::Close => close = true,
                         Next::StartTls => start_tls = true,
