@@ -58,6 +58,26 @@ pub fn parse(token: &str) -> Option<TokenKind> {
     (checksum(body) == sum).then_some(kind)
 }
 
+/// Issues a token for the customer named `customer` (creating the customer if new): stores its
+/// hash and returns the secret, which is shown once and never stored.
+pub async fn issue(
+    store: &crate::store::SharedStore,
+    customer: &str,
+    kind: TokenKind,
+) -> Result<(crate::model::TokenInfo, String), crate::StoreError> {
+    let customer = store.ensure_customer(customer).await?;
+    let secret = generate(kind);
+    let info = crate::model::TokenInfo {
+        id: uuid::Uuid::now_v7().to_string(),
+        customer_id: customer.id,
+        kind,
+        prefix: display_prefix(&secret),
+        created_at: crate::time::now_ms(),
+    };
+    store.insert_token(info.clone(), hash(&secret)).await?;
+    Ok((info, secret))
+}
+
 /// The stored form of a token.
 pub fn hash(token: &str) -> String {
     hex::encode(Sha256::digest(token.as_bytes()))

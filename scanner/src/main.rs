@@ -7,7 +7,7 @@ use clap::{Parser, Subcommand};
 use moat_core::{
     config::Config,
     message::{MessageView, domain_of, parse},
-    model::{DeliveryMode, Domain, DomainStatus, NewPolicy, Policy, TokenInfo, TokenKind},
+    model::{DeliveryMode, Domain, DomainStatus, NewPolicy, Policy, TokenKind},
     policy::PolicySet,
     store::{self, SharedStore},
     time::now_ms,
@@ -137,21 +137,12 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         }
         Command::Token(TokenCmd::Create { customer, test }) => {
             let store = open_store(&config)?;
-            let customer = block(store.ensure_customer(&customer))?;
             let kind = if test {
                 TokenKind::Test
             } else {
                 TokenKind::Live
             };
-            let secret = token::generate(kind);
-            let info = TokenInfo {
-                id: uuid::Uuid::now_v7().to_string(),
-                customer_id: customer.id,
-                kind,
-                prefix: token::display_prefix(&secret),
-                created_at: now_ms(),
-            };
-            block(store.insert_token(info, token::hash(&secret)))?;
+            let (_, secret) = block(token::issue(&store, &customer, kind))?;
             println!("{secret}");
         }
         Command::Domain(DomainCmd::Add {

@@ -5,9 +5,8 @@ use std::{net::SocketAddr, time::Duration};
 
 use moat_core::{
     config::Config,
-    model::{TokenInfo, TokenKind},
+    model::TokenKind,
     store::{self, SharedStore},
-    time::now_ms,
     token,
 };
 use serde_json::Value;
@@ -59,26 +58,25 @@ impl Moat {
 
     /// Creates a token for `customer` (creating the customer), as `moat token create` does.
     pub fn token(&self, customer: &str, kind: TokenKind) -> String {
-        futures::executor::block_on(async {
-            let c = self
-                .store
-                .ensure_customer(customer)
-                .await
-                .expect("customer");
-            let secret = token::generate(kind);
-            let info = TokenInfo {
-                id: uuid::Uuid::now_v7().to_string(),
-                customer_id: c.id,
-                kind,
-                prefix: token::display_prefix(&secret),
-                created_at: now_ms(),
-            };
-            self.store
-                .insert_token(info, token::hash(&secret))
-                .await
-                .expect("token stored");
-            secret
-        })
+        futures::executor::block_on(token::issue(&self.store, customer, kind))
+            .expect("token issued")
+            .1
+    }
+
+    /// Starts Moat with customer `acme` protecting `acme.example`, relayed to a new sink.
+    pub fn protected(tweak: impl FnOnce(&mut Config)) -> (Moat, crate::sink::Sink) {
+        let sink = crate::sink::Sink::start();
+        let moat = Moat::start_with(tweak);
+        let token = moat.token("acme", TokenKind::Live);
+        let (status, body) = moat.call(
+            "POST",
+            "/v1/domains",
+            Some(&token),
+            Some(serde_json::json!({"domain": "acme.example", "real_mx_host": sink.addr.to_string()})),
+        );
+        assert_eq!(status, 201, "{body}");
+        moat.wait_until_accepting("bob@acme.example");
+        (moat, sink)
     }
 
     /// Calls the API; returns the status and the JSON body (Null when empty).

@@ -58,6 +58,28 @@ fn moat(config: &Path, args: &[&str]) -> String {
     String::from_utf8_lossy(&out.stdout).to_string()
 }
 
+/// A temporary data dir and config, with `acme.example` added through the CLI and relayed to
+/// `sink`; returns the config path and the SMTP address.
+fn setup(dir: &Path, sink: &Sink) -> (std::path::PathBuf, SocketAddr) {
+    let (smtp_port, api_port) = (free_port(), free_port());
+    let config = write_config(dir, smtp_port, api_port);
+    let real_mx = sink.addr.to_string();
+    moat(
+        &config,
+        &[
+            "domain",
+            "add",
+            "acme.example",
+            "--real-mx",
+            &real_mx,
+            "--customer",
+            "acme",
+        ],
+    );
+    let smtp = format!("127.0.0.1:{smtp_port}").parse().expect("addr");
+    (config, smtp)
+}
+
 fn up(config: &Path) -> Running {
     Running(
         Command::new(moat_binary())
@@ -136,21 +158,7 @@ fn spooled_mail_survives_sigkill_while_the_real_server_is_down() {
     let dir = tempfile::tempdir().expect("tmp");
     let sink = Sink::start();
     sink.set_mode(SinkMode::TempFail);
-    let (smtp_port, api_port) = (free_port(), free_port());
-    let config = write_config(dir.path(), smtp_port, api_port);
-    moat(
-        &config,
-        &[
-            "domain",
-            "add",
-            "acme.example",
-            "--real-mx",
-            &sink.addr.to_string(),
-            "--customer",
-            "acme",
-        ],
-    );
-    let smtp: SocketAddr = format!("127.0.0.1:{smtp_port}").parse().expect("addr");
+    let (config, smtp) = setup(dir.path(), &sink);
 
     let server = up(&config);
     wait_until_accepting(smtp, "bob@acme.example");
@@ -175,21 +183,7 @@ fn spooled_mail_survives_sigkill_while_the_real_server_is_down() {
 fn sigkill_mid_load_loses_nothing_that_got_250() {
     let dir = tempfile::tempdir().expect("tmp");
     let sink = Sink::start();
-    let (smtp_port, api_port) = (free_port(), free_port());
-    let config = write_config(dir.path(), smtp_port, api_port);
-    moat(
-        &config,
-        &[
-            "domain",
-            "add",
-            "acme.example",
-            "--real-mx",
-            &sink.addr.to_string(),
-            "--customer",
-            "acme",
-        ],
-    );
-    let smtp: SocketAddr = format!("127.0.0.1:{smtp_port}").parse().expect("addr");
+    let (config, smtp) = setup(dir.path(), &sink);
 
     let server = up(&config);
     wait_until_accepting(smtp, "bob@acme.example");

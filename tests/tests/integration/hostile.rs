@@ -3,28 +3,10 @@
 
 use std::time::Duration;
 
-use moat_core::model::TokenKind;
 use moat_tests::{
     client::{Conversation, python},
     harness::Moat,
-    sink::Sink,
 };
-use serde_json::json;
-
-fn protected(tweak: impl FnOnce(&mut moat_core::config::Config)) -> (Moat, Sink) {
-    let sink = Sink::start();
-    let moat = Moat::start_with(tweak);
-    let token = moat.token("acme", TokenKind::Live);
-    let (status, _) = moat.call(
-        "POST",
-        "/v1/domains",
-        Some(&token),
-        Some(json!({"domain": "acme.example", "real_mx_host": sink.addr.to_string()})),
-    );
-    assert_eq!(status, 201);
-    moat.wait_until_accepting("bob@acme.example");
-    (moat, sink)
-}
 
 fn open_data(c: &mut Conversation) {
     c.expect("220");
@@ -43,7 +25,7 @@ From: ceo@victim.example\r\n\r\nsmuggled\r\n.\r\n";
 
 #[test]
 fn smtp_smuggling_endings_never_inject_a_second_message() {
-    let (moat, sink) = protected(|_| {});
+    let (moat, sink) = Moat::protected(|_| {});
     let endings: [&[u8]; 10] = [
         b"\n.\n",
         b"\n.\r\n",
@@ -89,7 +71,7 @@ fn smtp_smuggling_endings_never_inject_a_second_message() {
 
 #[test]
 fn bare_line_feed_in_headers_is_refused() {
-    let (moat, sink) = protected(|_| {});
+    let (moat, sink) = Moat::protected(|_| {});
     let mut c = Conversation::connect(moat.smtp);
     open_data(&mut c);
     c.send_bytes(b"Subject: x\nX-Other: y\r\n\r\nbody\r\n.\r\n");
@@ -99,7 +81,7 @@ fn bare_line_feed_in_headers_is_refused() {
 
 #[test]
 fn content_pipelined_before_354_ends_the_session() {
-    let (moat, sink) = protected(|_| {});
+    let (moat, sink) = Moat::protected(|_| {});
     let mut c = Conversation::connect(moat.smtp);
     c.expect("220");
     c.send(
@@ -117,7 +99,7 @@ DATA\r\nFrom: ceo@victim.example\r\n\r\nsmuggled\r\n.\r\n",
 
 #[test]
 fn sender_specified_routing_is_refused() {
-    let (moat, _sink) = protected(|_| {});
+    let (moat, _sink) = Moat::protected(|_| {});
     let mut c = Conversation::connect(moat.smtp);
     c.expect("220");
     c.send("EHLO client.test\r\nMAIL FROM:<a@sender.test>\r\n");
@@ -147,7 +129,7 @@ fn sender_specified_routing_is_refused() {
 
 #[test]
 fn bdat_chunks_are_taken_verbatim_and_limits_hold() {
-    let (moat, sink) = protected(|c| c.smtp.max_message_size = 4000);
+    let (moat, sink) = Moat::protected(|c| c.smtp.max_message_size = 4000);
     let mut c = Conversation::connect(moat.smtp);
     c.expect("220");
     c.send("EHLO client.test\r\n");
@@ -210,7 +192,7 @@ fn connect_greeted(addr: std::net::SocketAddr) -> Conversation {
 
 #[test]
 fn connections_over_the_per_ip_limit_get_421() {
-    let (moat, _sink) = protected(|c| c.smtp.max_connections_per_ip = 2);
+    let (moat, _sink) = Moat::protected(|c| c.smtp.max_connections_per_ip = 2);
     let mut a = connect_greeted(moat.smtp);
     let mut b = connect_greeted(moat.smtp);
     let mut c = Conversation::connect(moat.smtp);
@@ -227,7 +209,7 @@ fn connections_over_the_per_ip_limit_get_421() {
 
 #[test]
 fn idle_and_slow_clients_are_cut_off_with_421() {
-    let (moat, sink) = protected(|c| {
+    let (moat, sink) = Moat::protected(|c| {
         c.smtp.idle_timeout_secs = 1;
         c.smtp.data_timeout_secs = 2;
     });
@@ -304,7 +286,7 @@ print("quit", treply().split()[0])
 
 #[test]
 fn starttls_discards_plaintext_injection_and_resets_state() {
-    let (moat, _sink) = protected(|_| {});
+    let (moat, _sink) = Moat::protected(|_| {});
     let out = python(STARTTLS_INJECTION, moat.smtp);
     let lines: Vec<&str> = out.lines().collect();
     assert_eq!(
@@ -338,7 +320,7 @@ s.quit()
 
 #[test]
 fn smtplib_delivers_over_starttls_with_the_generated_certificate() {
-    let (moat, sink) = protected(|_| {});
+    let (moat, sink) = Moat::protected(|_| {});
     assert!(moat.dir.path().join("tls/cert.pem").exists());
     let out = python(SMTPLIB_TLS, moat.smtp);
     assert!(
@@ -352,7 +334,7 @@ fn smtplib_delivers_over_starttls_with_the_generated_certificate() {
 
 #[test]
 fn smtputf8_addresses_are_accepted_and_passed_on() {
-    let (moat, sink) = protected(|_| {});
+    let (moat, sink) = Moat::protected(|_| {});
     let msg = "From: Zoë <zoë@sender.test>\r\nSubject: héllo\r\n\r\nçà va\r\n";
     let script = r#"
 import smtplib, sys
@@ -387,7 +369,7 @@ print("sent")
 
 #[test]
 fn too_many_recipients_get_452_and_earlier_ones_stand() {
-    let (moat, sink) = protected(|c| c.smtp.max_recipients = 3);
+    let (moat, sink) = Moat::protected(|c| c.smtp.max_recipients = 3);
     let mut c = Conversation::connect(moat.smtp);
     c.expect("220");
     c.send("EHLO client.test\r\nMAIL FROM:<a@sender.test>\r\n");
@@ -409,7 +391,7 @@ fn too_many_recipients_get_452_and_earlier_ones_stand() {
 
 #[test]
 fn rset_and_ehlo_clear_the_transaction() {
-    let (moat, _sink) = protected(|_| {});
+    let (moat, _sink) = Moat::protected(|_| {});
     let mut c = Conversation::connect(moat.smtp);
     c.expect("220");
     c.send("EHLO client.test\r\nMAIL FROM:<a@sender.test>\r\nRCPT TO:<bob@acme.example>\r\nRSET\r\nDATA\r\n");
@@ -427,7 +409,7 @@ fn rset_and_ehlo_clear_the_transaction() {
 
 #[test]
 fn a_client_that_disconnects_mid_data_leaves_nothing_behind() {
-    let (moat, sink) = protected(|_| {});
+    let (moat, sink) = Moat::protected(|_| {});
     let mut c = Conversation::connect(moat.smtp);
     open_data(&mut c);
     c.send("Subject: half\r\n\r\nthis message never ends\r\n");
@@ -446,7 +428,7 @@ fn a_client_that_disconnects_mid_data_leaves_nothing_behind() {
 
 #[test]
 fn a_spool_that_cannot_be_written_answers_451_never_250() {
-    let (moat, sink) = protected(|_| {});
+    let (moat, sink) = Moat::protected(|_| {});
     // Replace the queue directory with a file: the atomic rename into it must fail.
     let queue = moat.dir.path().join("spool/queue");
     std::fs::remove_dir_all(&queue).expect("remove queue dir");
@@ -471,7 +453,7 @@ fn a_spool_that_cannot_be_written_answers_451_never_250() {
 
 #[test]
 fn connections_over_the_per_shard_limit_get_421() {
-    let (moat, _sink) = protected(|c| {
+    let (moat, _sink) = Moat::protected(|c| {
         c.smtp.shards = 1;
         c.smtp.max_connections_per_shard = 1;
     });

@@ -1,31 +1,13 @@
 //! SMTP protocol behaviour checked with exact replies over raw TCP, and with swaks.
 
-use moat_core::model::TokenKind;
 use moat_tests::{
     client::{Conversation, swaks},
     harness::Moat,
-    sink::Sink,
 };
-use serde_json::json;
-
-fn protected(tweak: impl FnOnce(&mut moat_core::config::Config)) -> (Moat, Sink) {
-    let sink = Sink::start();
-    let moat = Moat::start_with(tweak);
-    let token = moat.token("acme", TokenKind::Live);
-    let (status, _) = moat.call(
-        "POST",
-        "/v1/domains",
-        Some(&token),
-        Some(json!({"domain": "acme.example", "real_mx_host": sink.addr.to_string()})),
-    );
-    assert_eq!(status, 201);
-    moat.wait_until_accepting("bob@acme.example");
-    (moat, sink)
-}
 
 #[test]
 fn pipelined_transaction_gets_per_recipient_answers_and_unstuffed_data() {
-    let (moat, sink) = protected(|_| {});
+    let (moat, sink) = Moat::protected(|_| {});
     let mut c = Conversation::connect(moat.smtp);
     c.expect("220");
     c.send(
@@ -76,7 +58,7 @@ RCPT TO:<eve@open-relay.test>\r\nRCPT TO:<carol@ACME.example>\r\nDATA\r\n",
 
 #[test]
 fn command_sequence_errors_have_exact_codes() {
-    let (moat, _sink) = protected(|_| {});
+    let (moat, _sink) = Moat::protected(|_| {});
     let mut c = Conversation::connect(moat.smtp);
     c.expect("220");
     c.send("MAIL FROM:<a@sender.test>\r\n");
@@ -107,7 +89,7 @@ fn command_sequence_errors_have_exact_codes() {
 
 #[test]
 fn size_limits_are_announced_enforced_at_mail_and_during_data() {
-    let (moat, sink) = protected(|c| c.smtp.max_message_size = 2000);
+    let (moat, sink) = Moat::protected(|c| c.smtp.max_message_size = 2000);
     let mut c = Conversation::connect(moat.smtp);
     c.expect("220");
     c.send("EHLO client.test\r\n");
@@ -135,7 +117,7 @@ fn size_limits_are_announced_enforced_at_mail_and_during_data() {
 
 #[test]
 fn too_many_errors_end_the_session_with_421() {
-    let (moat, _sink) = protected(|c| c.smtp.max_errors = 3);
+    let (moat, _sink) = Moat::protected(|c| c.smtp.max_errors = 3);
     let mut c = Conversation::connect(moat.smtp);
     c.expect("220");
     c.send("BAD1\r\nBAD2\r\nBAD3\r\nBAD4\r\nNOOP\r\n");
@@ -148,7 +130,7 @@ fn too_many_errors_end_the_session_with_421() {
 
 #[test]
 fn overlong_command_line_is_refused_and_session_survives() {
-    let (moat, _sink) = protected(|_| {});
+    let (moat, _sink) = Moat::protected(|_| {});
     let mut c = Conversation::connect(moat.smtp);
     c.expect("220");
     c.send(&format!("HELO {}\r\n", "a".repeat(10_000)));
@@ -168,7 +150,7 @@ fn overlong_command_line_is_refused_and_session_survives() {
 
 #[test]
 fn swaks_delivers_through_moat() {
-    let (moat, sink) = protected(|_| {});
+    let (moat, sink) = Moat::protected(|_| {});
     let (ok, transcript) = swaks(
         moat.smtp,
         &[
