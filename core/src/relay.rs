@@ -2,7 +2,12 @@
 //! scanner's relay thread and by the API's quarantine release. Outcomes distinguish temporary
 //! from permanent refusals so the scanner can answer `451` or `550` truthfully.
 
-use std::{borrow::Cow, time::Duration};
+use std::{
+    borrow::Cow,
+    collections::HashMap,
+    sync::Mutex,
+    time::{Duration, Instant},
+};
 
 use mail_send::{
     SmtpClient,
@@ -49,8 +54,8 @@ pub fn split_host_port(hostport: &str) -> (String, u16) {
     (hostport.to_string(), 25)
 }
 
-/// Delivers `body` (a complete message, not dot-stuffed) to `hostport` for `rcpts`.
-/// Must run inside a tokio runtime.
+/// Delivers `body` (a complete message, not dot-stuffed) to `hostport` for `rcpts` over a new
+/// session. Must run inside a tokio runtime.
 pub async fn deliver(
     hostport: &str,
     helo: &str,
@@ -64,6 +69,20 @@ pub async fn deliver(
         Ok(c) => c,
         Err(e) => return classify(e, hostport),
     };
+    let outcome = send_on(&mut client, hostport, mail_from, rcpts, body, options).await;
+    let _ = client.quit().await;
+    outcome
+}
+
+/// One transaction on an open session.
+async fn send_on(
+    client: &mut SmtpClient<TcpStream>,
+    hostport: &str,
+    mail_from: &str,
+    rcpts: &[String],
+    body: &[u8],
+    options: MailOptions,
+) -> RelayOutcome {
     // mail-send always ends DATA with CRLF.CRLF; a message that already ends with CRLF would
     // gain an empty line, so hand it the body without its final line break.
     let body = body.strip_suffix(b"\r\n").unwrap_or(body);
@@ -82,12 +101,92 @@ pub async fn deliver(
             .collect(),
         body: Cow::Borrowed(body),
     };
-    let outcome = match client.send(message).await {
+    match client.send(message).await {
         Ok(reply) => RelayOutcome::Delivered(reply.message().to_string()),
         Err(e) => classify(e, hostport),
-    };
-    let _ = client.quit().await;
-    outcome
+    }
+}
+
+/// Idle SMTP sessions to real servers, reused across deliveries: a spool draining to one host
+/// pays the TCP and EHLO round trips once, not per message. A session is checked with RSET
+/// before reuse, dropped after a temporary failure, and closed after `idle_ttl` unused.
+pub struct RelayPool {
+    idle: Mutex<HashMap<String, Vec<(SmtpClient<TcpStream>, Instant)>>>,
+    max_idle_per_host: usize,
+    idle_ttl: Duration,
+}
+
+impl RelayPool {
+    pub fn new(max_idle_per_host: usize, idle_ttl: Duration) -> Self {
+        RelayPool {
+            idle: Mutex::new(HashMap::new()),
+            max_idle_per_host,
+            idle_ttl,
+        }
+    }
+
+    fn take(&self, hostport: &str) -> Option<SmtpClient<TcpStream>> {
+        let mut idle = self.idle.lock().unwrap_or_else(|p| p.into_inner());
+        let list = idle.get_mut(hostport)?;
+        while let Some((client, since)) = list.pop() {
+            if since.elapsed() < self.idle_ttl {
+                return Some(client);
+            }
+        }
+        None
+    }
+
+    fn put(&self, hostport: &str, client: SmtpClient<TcpStream>) {
+        let mut idle = self.idle.lock().unwrap_or_else(|p| p.into_inner());
+        let list = idle.entry(hostport.to_string()).or_default();
+        list.retain(|(_, since)| since.elapsed() < self.idle_ttl);
+        if list.len() < self.max_idle_per_host {
+            list.push((client, Instant::now()));
+        }
+    }
+
+    /// Idle sessions held for `hostport`.
+    pub fn idle_count(&self, hostport: &str) -> usize {
+        let idle = self.idle.lock().unwrap_or_else(|p| p.into_inner());
+        idle.get(hostport).map_or(0, Vec::len)
+    }
+
+    /// Like [`deliver`], on a pooled session when one is idle and still answers RSET.
+    #[allow(clippy::too_many_arguments)]
+    pub async fn deliver(
+        &self,
+        hostport: &str,
+        helo: &str,
+        mail_from: &str,
+        rcpts: &[String],
+        body: &[u8],
+        options: MailOptions,
+        timeout: Duration,
+    ) -> RelayOutcome {
+        let mut client = loop {
+            match self.take(hostport) {
+                Some(mut c) => {
+                    if c.rset().await.is_ok() {
+                        break c;
+                    }
+                }
+                None => match connect(hostport, helo, timeout).await {
+                    Ok(c) => break c,
+                    Err(e) => return classify(e, hostport),
+                },
+            }
+        };
+        let outcome = send_on(&mut client, hostport, mail_from, rcpts, body, options).await;
+        match outcome {
+            // The session is still in step after a reply, good or bad.
+            RelayOutcome::Delivered(_) | RelayOutcome::PermFail { .. } => {
+                self.put(hostport, client)
+            }
+            // Possibly a broken connection: do not reuse it.
+            RelayOutcome::TempFail(_) => {}
+        }
+        outcome
+    }
 }
 
 /// Opens an SMTP session: TCP with Nagle off (every SMTP step is a small write that waits for

@@ -5,11 +5,15 @@
 use std::time::Duration;
 
 use futures::channel::oneshot;
-use moat_core::relay::{MailOptions, RelayOutcome, deliver};
+use std::sync::Arc;
+
+use moat_core::relay::{MailOptions, RelayOutcome, RelayPool};
 
 /// Sends messages to customers' real mail servers from a dedicated tokio runtime.
 pub struct RelayHandle {
     runtime: tokio::runtime::Runtime,
+    /// Sessions to real servers kept open between proxy-mode messages.
+    pool: Arc<RelayPool>,
     helo: String,
     timeout: Duration,
 }
@@ -23,6 +27,7 @@ impl RelayHandle {
             .build()?;
         Ok(RelayHandle {
             runtime,
+            pool: Arc::new(RelayPool::new(16, Duration::from_secs(30))),
             helo,
             timeout,
         })
@@ -45,11 +50,13 @@ impl RelayHandle {
         let (tx, rx) = oneshot::channel();
         let helo = self.helo.clone();
         let timeout = self.timeout;
+        let pool = self.pool.clone();
         self.runtime.spawn(async move {
-            let outcome = deliver(
-                &hostport, &helo, &mail_from, &rcpts, &body, options, timeout,
-            )
-            .await;
+            let outcome = pool
+                .deliver(
+                    &hostport, &helo, &mail_from, &rcpts, &body, options, timeout,
+                )
+                .await;
             let _ = tx.send((outcome, body));
         });
         async move {

@@ -23,7 +23,7 @@ pub use moat_core::spoolfile::{SpoolEnvelope, decode};
 use moat_core::{
     config::{Config, SpoolConfig},
     dsn::{self, FailedRecipient},
-    relay::{MailOptions, RelayOutcome, deliver},
+    relay::{MailOptions, RelayOutcome, RelayPool},
     spoolfile::header,
     time::{now_ms, rfc5322},
 };
@@ -120,6 +120,7 @@ impl Spool {
             timeout: Duration::from_secs(config.relay.timeout_secs),
             pending: pending.clone(),
             permits: Arc::new(Semaphore::new(config.spool.concurrency.max(1))),
+            pool: RelayPool::new(config.spool.concurrency.max(1), Duration::from_secs(30)),
         };
         runtime.spawn(manager.run(drx));
         let spool = Spool {
@@ -223,6 +224,7 @@ struct Manager {
     timeout: Duration,
     pending: Arc<Mutex<HashMap<String, i64>>>,
     permits: Arc<Semaphore>,
+    pool: RelayPool,
 }
 
 impl Manager {
@@ -327,19 +329,20 @@ impl Manager {
             };
             let outcome = {
                 let _permit = self.permits.acquire().await;
-                deliver(
-                    &env.host,
-                    &self.helo,
-                    &env.mail_from,
-                    &env.rcpts,
-                    &bytes,
-                    MailOptions {
-                        smtputf8: env.smtputf8,
-                        eight_bit: env.eight_bit,
-                    },
-                    self.timeout,
-                )
-                .await
+                self.pool
+                    .deliver(
+                        &env.host,
+                        &self.helo,
+                        &env.mail_from,
+                        &env.rcpts,
+                        &bytes,
+                        MailOptions {
+                            smtputf8: env.smtputf8,
+                            eight_bit: env.eight_bit,
+                        },
+                        self.timeout,
+                    )
+                    .await
             };
             match outcome {
                 RelayOutcome::Delivered(reply) => {

@@ -29,6 +29,7 @@ pub struct Sink {
     pub addr: SocketAddr,
     messages: Arc<Mutex<Vec<Received>>>,
     mode: Arc<Mutex<SinkMode>>,
+    connections: Arc<std::sync::atomic::AtomicUsize>,
 }
 
 /// The address inside `<…>`, without ESMTP parameters.
@@ -51,10 +52,13 @@ impl Sink {
             addr: listener.local_addr().expect("sink addr"),
             messages: Arc::default(),
             mode: Arc::new(Mutex::new(SinkMode::Accept)),
+            connections: Arc::default(),
         };
         let s = sink.clone();
         thread::spawn(move || {
             for stream in listener.incoming().flatten() {
+                s.connections
+                    .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
                 let s = s.clone();
                 thread::spawn(move || {
                     let _ = s.serve(stream);
@@ -66,6 +70,11 @@ impl Sink {
 
     pub fn set_mode(&self, mode: SinkMode) {
         *lock(&self.mode) = mode;
+    }
+
+    /// SMTP connections accepted so far.
+    pub fn connections(&self) -> usize {
+        self.connections.load(std::sync::atomic::Ordering::Relaxed)
     }
 
     pub fn messages(&self) -> Vec<Received> {

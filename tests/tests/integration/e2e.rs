@@ -502,3 +502,46 @@ fn deleted_quarantine_cannot_be_released_and_domains_can_be_removed() {
         std::thread::sleep(std::time::Duration::from_millis(100));
     }
 }
+
+#[test]
+fn spool_deliveries_reuse_one_session_to_the_real_server() {
+    let sink = Sink::start();
+    let moat = Moat::start();
+    acme(&moat, &sink);
+    for i in 0..5 {
+        let reply = smtplib_send(moat.smtp, "alice@sender.test", &["bob@acme.example"], CLEAN);
+        assert!(reply.starts_with("250"), "{reply}");
+        assert_eq!(sink.wait_for(i + 1, 10).len(), i + 1);
+    }
+    assert_eq!(
+        sink.connections(),
+        1,
+        "five deliveries over one pooled session"
+    );
+}
+
+#[test]
+fn spooled_mail_that_expires_is_kept_and_bounced_with_4_4_7() {
+    let sink = Sink::start();
+    let bounces = Sink::start();
+    let dsn_relay = bounces.addr.to_string();
+    let moat = Moat::start_with(|c| {
+        c.spool.dsn_relay = Some(dsn_relay);
+        c.spool.max_age_secs = 1;
+    });
+    acme(&moat, &sink);
+    sink.set_mode(SinkMode::TempFail);
+    let reply = smtplib_send(moat.smtp, "alice@sender.test", &["bob@acme.example"], CLEAN);
+    assert!(reply.starts_with("250"), "{reply}");
+    let dsns = bounces.wait_for(1, 15);
+    assert_eq!(dsns.len(), 1, "an expired message is bounced");
+    let text = String::from_utf8_lossy(&dsns[0].data);
+    assert!(text.contains("Status: 4.4.7"), "{text}");
+    assert!(text.contains("delivery time expired"), "{text}");
+    let failed = moat.dir.path().join("spool/failed");
+    assert_eq!(
+        std::fs::read_dir(&failed).map(|d| d.count()).unwrap_or(0),
+        1
+    );
+    assert!(sink.messages().is_empty());
+}
