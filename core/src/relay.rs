@@ -110,8 +110,11 @@ async fn send_on(
 /// Idle SMTP sessions to real servers, reused across deliveries: a spool draining to one host
 /// pays the TCP and EHLO round trips once, not per message. A session is checked with RSET
 /// before reuse, dropped after a temporary failure, and closed after `idle_ttl` unused.
+/// An idle session and when it was last used.
+type IdleSession = (SmtpClient<TcpStream>, Instant);
+
 pub struct RelayPool {
-    idle: Mutex<HashMap<String, Vec<(SmtpClient<TcpStream>, Instant)>>>,
+    idle: Mutex<HashMap<String, Vec<IdleSession>>>,
     max_idle_per_host: usize,
     idle_ttl: Duration,
 }
