@@ -8,7 +8,7 @@ pub mod routes;
 
 use std::{net::SocketAddr, sync::mpsc, thread};
 
-use actix_web::{App, HttpServer, web};
+use actix_web::{App, HttpServer, dev::Service, web};
 use moat_core::{config::Config, store::SharedStore};
 
 /// Shared state of every handler.
@@ -36,10 +36,33 @@ pub fn configure(cfg: &mut web::ServiceConfig, state: web::Data<AppState>) {
             web::PathConfig::default()
                 .error_handler(|e, _| error::ApiError::bad_query(e.to_string()).into()),
         )
+        .route("/metrics", web::get().to(metrics_text))
         .configure(routes::configure)
         .default_service(web::to(|| async {
             Err::<actix_web::HttpResponse, _>(error::ApiError::NotFound("route"))
         }));
+}
+
+/// Counts a request by route pattern (never the raw path: ids would explode cardinality).
+fn record_request<B>(res: &actix_web::dev::ServiceResponse<B>, started: std::time::Instant) {
+    let route = res
+        .request()
+        .match_pattern()
+        .unwrap_or_else(|| "unmatched".into());
+    let m = moat_core::metrics::metrics();
+    m.api_requests
+        .with_label_values(&[route.as_str(), res.status().as_str()])
+        .inc();
+    m.api_request_duration
+        .with_label_values(&[route.as_str()])
+        .observe(started.elapsed().as_secs_f64());
+}
+
+/// `GET /metrics`: Prometheus text exposition of the whole process (scanner and API).
+async fn metrics_text() -> actix_web::HttpResponse {
+    actix_web::HttpResponse::Ok()
+        .content_type("text/plain; version=0.0.4")
+        .body(moat_core::metrics::metrics().render())
 }
 
 /// The API running on its own actix system thread.
@@ -65,7 +88,17 @@ impl ApiServer {
                 actix_web::rt::System::new().block_on(async move {
                     let server = HttpServer::new(move || {
                         let state = state.clone();
-                        App::new().configure(move |c| configure(c, state))
+                        App::new()
+                            .wrap_fn(|req, srv| {
+                                let started = std::time::Instant::now();
+                                let fut = srv.call(req);
+                                async move {
+                                    let res = fut.await?;
+                                    record_request(&res, started);
+                                    Ok(res)
+                                }
+                            })
+                            .configure(move |c| configure(c, state))
                     })
                     .workers(workers)
                     .disable_signals()

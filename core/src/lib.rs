@@ -8,6 +8,7 @@ pub mod config;
 pub mod dsn;
 pub mod error;
 pub mod message;
+pub mod metrics;
 pub mod model;
 pub mod policy;
 pub mod relay;

@@ -43,6 +43,17 @@ pub struct MailOptions {
     pub eight_bit: bool,
 }
 
+impl RelayOutcome {
+    /// A metric label: `delivered`, `tempfail` or `permfail`.
+    pub fn label(&self) -> &'static str {
+        match self {
+            RelayOutcome::Delivered(_) => "delivered",
+            RelayOutcome::TempFail(_) => "tempfail",
+            RelayOutcome::PermFail { .. } => "permfail",
+        }
+    }
+}
+
 /// Splits `host:port`; a missing port means 25.
 pub fn split_host_port(hostport: &str) -> (String, u16) {
     if let Some((h, p)) = hostport.rsplit_once(':')

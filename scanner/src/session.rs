@@ -17,7 +17,7 @@ use std::{
 
 use futures_lite::{AsyncReadExt, AsyncWriteExt};
 use glommio::net::TcpStream;
-use moat_core::{message::domain_of, model::Domain, time::rfc5322_now};
+use moat_core::{message::domain_of, metrics::metrics, model::Domain, time::rfc5322_now};
 use smtp_proto::{
     Error as SmtpError, MAIL_BODY_8BITMIME, MAIL_SMTPUTF8, Request,
     request::receiver::{BdatReceiver, DummyDataReceiver, RequestReceiver},
@@ -183,6 +183,15 @@ impl Session {
             let raw = std::mem::take(&mut self.message);
             finish(&self.ctx, &env, raw).await
         };
+        let class = match reply.as_bytes().first() {
+            Some(b'2') => "2xx",
+            Some(b'4') => "4xx",
+            _ => "5xx",
+        };
+        metrics()
+            .smtp_message_replies
+            .with_label_values(&[class])
+            .inc();
         self.reset();
         reply
     }

@@ -11,6 +11,8 @@ use glommio::{
     net::{TcpListener, TcpStream},
 };
 
+use moat_core::metrics::metrics;
+
 use crate::{ScannerContext, session::serve};
 
 /// Running shards.
@@ -64,15 +66,29 @@ fn spawn_shard(
                         let ctx = ctx.clone();
                         let open = open.clone();
                         glommio::spawn_local(async move {
+                            let m = metrics();
+                            let shard = index.to_string();
+                            m.smtp_connections.with_label_values(&[&shard]).inc();
                             let slot = ctx.acquire_ip_slot(peer.ip());
-                            if open.get() >= ctx.config.smtp.max_connections_per_shard
-                                || slot.is_none()
-                            {
+                            let reason = if slot.is_none() {
+                                Some("per_ip")
+                            } else if open.get() >= ctx.config.smtp.max_connections_per_shard {
+                                Some("per_shard")
+                            } else {
+                                None
+                            };
+                            if let Some(reason) = reason {
+                                m.smtp_connections_refused
+                                    .with_label_values(&[reason])
+                                    .inc();
                                 refuse(stream, &ctx.config.hostname).await;
                                 return;
                             }
+                            let gauge = m.smtp_sessions_open.with_label_values(&[&shard]);
                             open.set(open.get() + 1);
+                            gauge.inc();
                             serve(stream, peer, ctx).await;
+                            gauge.dec();
                             open.set(open.get() - 1);
                             drop(slot);
                         })

@@ -23,6 +23,7 @@ pub use moat_core::spoolfile::{SpoolEnvelope, decode};
 use moat_core::{
     config::{Config, SpoolConfig},
     dsn::{self, FailedRecipient},
+    metrics::metrics,
     relay::{MailOptions, RelayOutcome, RelayPool},
     spoolfile::header,
     time::{now_ms, rfc5322},
@@ -123,6 +124,22 @@ impl Spool {
             pool: RelayPool::new(config.spool.concurrency.max(1), Duration::from_secs(30)),
         };
         runtime.spawn(manager.run(drx));
+        // The spool's depth and oldest age, refreshed for /metrics every second.
+        let gauges = pending.clone();
+        runtime.spawn(async move {
+            let mut tick = tokio::time::interval(Duration::from_secs(1));
+            loop {
+                tick.tick().await;
+                let (depth, oldest) = {
+                    let p = lock(&gauges);
+                    (p.len(), p.values().min().copied())
+                };
+                let m = metrics();
+                m.spool_depth.set(depth as i64);
+                m.spool_oldest_age
+                    .set(oldest.map_or(0, |t| (now_ms() - t).max(0) / 1000));
+            }
+        });
         let spool = Spool {
             dirs,
             writers: wtx,
@@ -344,6 +361,10 @@ impl Manager {
                     )
                     .await
             };
+            metrics()
+                .relay
+                .with_label_values(&["spool", outcome.label()])
+                .inc();
             match outcome {
                 RelayOutcome::Delivered(reply) => {
                     tracing::info!(queue_id = %env.queue_id, host = %env.host, reply = %reply, "spooled message delivered");

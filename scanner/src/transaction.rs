@@ -16,6 +16,8 @@ use moat_core::{
     time::now_ms,
 };
 
+use moat_core::metrics::metrics;
+
 use crate::{ScannerContext, spool::SpoolEnvelope};
 
 /// The envelope of one SMTP transaction.
@@ -83,6 +85,8 @@ pub async fn finish(ctx: &ScannerContext, env: &Envelope, raw: Vec<u8>) -> Reply
 
     // Parse once; the view borrows `raw`. Everything owned we need afterwards is extracted here.
     let snapshot = ctx.snapshot.load();
+    let m = metrics();
+    let scan_timer = m.scan_duration.start_timer();
     let (groups, from_header, subject) = {
         let parsed = parse(&raw);
         let view = match &parsed {
@@ -108,6 +112,13 @@ pub async fn finish(ctx: &ScannerContext, env: &Envelope, raw: Vec<u8>) -> Reply
         (groups, from_header, view.subject.to_string())
     };
     drop(snapshot);
+    scan_timer.observe_duration();
+    for g in &groups {
+        let threat = g.outcome.threat_type().map_or("none", |t| t.as_str());
+        m.messages
+            .with_label_values(&[g.outcome.action.as_str(), threat])
+            .inc();
+    }
 
     let record = |g: &Group| verdict(env, g, &from_header, &subject, size);
 
@@ -167,6 +178,7 @@ pub async fn finish(ctx: &ScannerContext, env: &Envelope, raw: Vec<u8>) -> Reply
             )
             .await;
         raw = back;
+        m.relay.with_label_values(&["proxy", outcome.label()]).inc();
         match outcome {
             RelayOutcome::Delivered(_) => delivered = true,
             RelayOutcome::TempFail(why) => {

@@ -162,6 +162,9 @@ fn writer_loop(conn: Connection, jobs: flume::Receiver<WriteJob>) {
                 Err(_) => break,
             }
         }
+        let m = crate::metrics::metrics();
+        m.store_queue_depth.set(jobs.len() as i64);
+        let started = std::time::Instant::now();
         let began = conn.execute_batch("BEGIN IMMEDIATE").is_ok();
         let completions: Vec<Completion> = batch.into_iter().map(|job| job(&conn)).collect();
         let commit = if began {
@@ -173,6 +176,9 @@ fn writer_loop(conn: Connection, jobs: flume::Receiver<WriteJob>) {
             tracing::error!(error = %e, "store commit failed; rolling back the batch");
             let _ = conn.execute_batch("ROLLBACK");
         }
+        m.store_write_duration
+            .with_label_values(&[if commit.is_ok() { "ok" } else { "error" }])
+            .observe(started.elapsed().as_secs_f64());
         for done in completions {
             done(commit.clone());
         }

@@ -3,5 +3,6 @@
 mod durability;
 mod e2e;
 mod hostile;
+mod operations;
 mod smtp;
 mod store;
