@@ -83,6 +83,8 @@ pub struct SmtpConfig {
     pub tls_key: Option<PathBuf>,
     /// Offer STARTTLS at all.
     pub starttls: bool,
+    /// Seconds open sessions may take to finish after SIGTERM before they are cut.
+    pub shutdown_grace_secs: u64,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -159,6 +161,7 @@ impl Default for SmtpConfig {
             tls_cert: None,
             tls_key: None,
             starttls: true,
+            shutdown_grace_secs: 30,
         }
     }
 }

@@ -8,6 +8,7 @@ use std::{
 };
 
 use anyhow::Context;
+use arc_swap::ArcSwapOption;
 use moat_core::{config::Config, snapshot::SharedSnapshot, store::SharedStore};
 
 use crate::{relay::RelayHandle, spool::Spool};
@@ -18,7 +19,8 @@ pub struct ScannerContext {
     pub store: SharedStore,
     pub snapshot: SharedSnapshot,
     pub relay: RelayHandle,
-    pub tls: Option<Arc<rustls::ServerConfig>>,
+    /// STARTTLS configuration; swapped on SIGHUP so renewed certificates apply at once.
+    pub tls: ArcSwapOption<rustls::ServerConfig>,
     pub spool: Spool,
     per_ip: Mutex<HashMap<IpAddr, usize>>,
 }
@@ -59,7 +61,7 @@ impl ScannerContext {
             store,
             snapshot,
             relay,
-            tls,
+            tls: ArcSwapOption::new(tls),
             spool,
             per_ip: Mutex::new(HashMap::new()),
         }))

@@ -13,6 +13,10 @@ use moat_core::{
     time::now_ms,
     token, validate,
 };
+use signal_hook::{
+    consts::{SIGHUP, SIGINT, SIGTERM},
+    iterator::Signals,
+};
 
 /// Moat: an email security gateway. Receives mail for protected domains over SMTP, judges every
 /// message, relays the good mail to each domain's real server and quarantines the rest.
@@ -128,12 +132,23 @@ fn run(cli: Cli) -> anyhow::Result<()> {
     let config = Config::load(cli.config.as_deref())?;
     match cli.command {
         Command::Up => {
+            // Registered before starting, so no signal falls into a window with default action.
+            let mut signals =
+                Signals::new([SIGTERM, SIGINT, SIGHUP]).context("installing signal handlers")?;
             let running = moat_scanner::up::start(config)?;
             println!(
                 "moat is up: SMTP on {}, API on http://{}/v1",
                 running.smtp_addr, running.api_addr
             );
-            running.wait();
+            for signal in signals.forever() {
+                if signal == SIGHUP {
+                    tracing::info!("SIGHUP: reloading");
+                    running.reload(cli.config.as_deref());
+                } else {
+                    running.shutdown();
+                    break;
+                }
+            }
         }
         Command::Token(TokenCmd::Create { customer, test }) => {
             let store = open_store(&config)?;

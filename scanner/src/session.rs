@@ -287,7 +287,7 @@ impl Session {
                 self.reset();
                 self.helo = Some(host);
                 self.esmtp = true;
-                let starttls = if ctx.tls.is_some() && !self.tls_active {
+                let starttls = if ctx.tls.load().is_some() && !self.tls_active {
                     "250-STARTTLS\r\n"
                 } else {
                     ""
@@ -403,7 +403,7 @@ impl Session {
                 };
             }
             Request::StartTls => {
-                if ctx.tls.is_none() {
+                if ctx.tls.load().is_none() {
                     return self.error("502 5.5.1 STARTTLS not offered\r\n", out);
                 }
                 if self.tls_active {
@@ -719,7 +719,7 @@ pub async fn serve(stream: TcpStream, peer: SocketAddr, ctx: Arc<ScannerContext>
             // Anything the client pipelined after STARTTLS arrived in the clear: drop it.
             input.clear();
             commands = RequestReceiver::default();
-            let Some(config) = session.ctx.tls.clone() else {
+            let Some(config) = session.ctx.tls.load_full() else {
                 return;
             };
             let Conn::Plain(tcp) = conn else {

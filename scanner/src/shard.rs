@@ -1,7 +1,18 @@
 //! Thread-per-core shards: each is a glommio executor (io_uring) with its own listener on the
 //! shared SMTP address (glommio binds with SO_REUSEPORT, so the kernel spreads connections).
 
-use std::{cell::Cell, net::SocketAddr, rc::Rc, sync::Arc, sync::mpsc};
+use std::{
+    cell::Cell,
+    net::SocketAddr,
+    rc::Rc,
+    sync::{Arc, mpsc},
+    time::{Duration, Instant},
+};
+
+use futures::{
+    channel::oneshot,
+    future::{Either, select},
+};
 
 use futures_lite::AsyncWriteExt;
 
@@ -20,6 +31,7 @@ pub struct Shards {
     /// The address the listeners are bound to (resolves port 0 to the real port).
     pub addr: SocketAddr,
     handles: Vec<glommio::ExecutorJoinHandle<()>>,
+    stops: Vec<oneshot::Sender<Duration>>,
 }
 
 impl Shards {
@@ -29,6 +41,16 @@ impl Shards {
             let _ = h.join();
         }
     }
+
+    /// Graceful stop: every shard closes its listener at once, lets open sessions finish for up
+    /// to `grace`, then ends (sessions still open are cut; their clients never got a 250 for
+    /// what they were sending, so they retry). Blocks until all shards have ended.
+    pub fn stop(mut self, grace: Duration) {
+        for stop in self.stops.drain(..) {
+            let _ = stop.send(grace);
+        }
+        self.join();
+    }
 }
 
 fn spawn_shard(
@@ -36,6 +58,7 @@ fn spawn_shard(
     addr: SocketAddr,
     ctx: Arc<ScannerContext>,
     bound: mpsc::Sender<Result<SocketAddr, String>>,
+    mut stop: oneshot::Receiver<Duration>,
 ) -> anyhow::Result<glommio::ExecutorJoinHandle<()>> {
     let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
     let placement = if ctx.config.smtp.pin_shards && ctx.config.shard_count() <= cores {
@@ -57,8 +80,12 @@ fn spawn_shard(
             drop(bound);
             // Sessions open on this shard (single-threaded, so a Cell suffices).
             let open = Rc::new(Cell::new(0usize));
-            loop {
-                match listener.accept().await {
+            let grace = loop {
+                let accepted = match select(Box::pin(listener.accept()), &mut stop).await {
+                    Either::Left((accepted, _)) => accepted,
+                    Either::Right((grace, _)) => break grace.unwrap_or_default(),
+                };
+                match accepted {
                     Ok(stream) => {
                         let peer = stream
                             .peer_addr()
@@ -99,6 +126,18 @@ fn spawn_shard(
                         glommio::timer::sleep(std::time::Duration::from_millis(10)).await;
                     }
                 }
+            };
+            drop(listener);
+            let deadline = Instant::now() + grace;
+            while open.get() > 0 && Instant::now() < deadline {
+                glommio::timer::sleep(Duration::from_millis(20)).await;
+            }
+            if open.get() > 0 {
+                tracing::warn!(
+                    shard = index,
+                    sessions = open.get(),
+                    "shutdown grace over; closing open sessions"
+                );
             }
         })
         .map_err(|e| anyhow!("cannot start shard {index}: {e}"))
@@ -116,19 +155,34 @@ async fn refuse(mut stream: TcpStream, hostname: &str) {
 pub fn start(ctx: Arc<ScannerContext>) -> anyhow::Result<Shards> {
     let count = ctx.config.shard_count();
     let mut handles = Vec::with_capacity(count);
+    let mut stops = Vec::with_capacity(count);
     let (tx, rx) = mpsc::channel();
-    handles.push(spawn_shard(0, ctx.config.smtp.listen, ctx.clone(), tx)?);
+    let (stop_tx, stop_rx) = oneshot::channel();
+    stops.push(stop_tx);
+    handles.push(spawn_shard(
+        0,
+        ctx.config.smtp.listen,
+        ctx.clone(),
+        tx,
+        stop_rx,
+    )?);
     let addr = rx
         .recv()
         .context("shard 0 stopped before binding")?
         .map_err(|e| anyhow!(e))?;
     for i in 1..count {
         let (tx, rx) = mpsc::channel();
-        handles.push(spawn_shard(i, addr, ctx.clone(), tx)?);
+        let (stop_tx, stop_rx) = oneshot::channel();
+        stops.push(stop_tx);
+        handles.push(spawn_shard(i, addr, ctx.clone(), tx, stop_rx)?);
         rx.recv()
             .with_context(|| format!("shard {i} stopped before binding"))?
             .map_err(|e| anyhow!(e))?;
     }
     tracing::info!(%addr, shards = count, "SMTP listening");
-    Ok(Shards { addr, handles })
+    Ok(Shards {
+        addr,
+        handles,
+        stops,
+    })
 }

@@ -1,12 +1,12 @@
 //! `moat up`: the store, the snapshot reloader, the relay thread, the SMTP shards and the API,
 //! in one process on the embedded default store.
 
-use std::{net::SocketAddr, time::Duration};
+use std::{net::SocketAddr, path::Path, sync::Arc, time::Duration};
 
 use anyhow::Context;
 use moat_core::{config::Config, store};
 
-use crate::{ScannerContext, reload, shard};
+use crate::{ScannerContext, reload, shard, tls};
 
 /// A running Moat.
 pub struct Running {
@@ -14,13 +14,53 @@ pub struct Running {
     pub api_addr: SocketAddr,
     shards: shard::Shards,
     api: moat_api::ApiServer,
+    ctx: Arc<ScannerContext>,
 }
 
 impl Running {
-    /// Blocks until the process is asked to stop (the shards run until then).
+    /// Blocks until the shards stop.
     pub fn wait(self) {
         self.shards.join();
         self.api.join();
+    }
+
+    /// SIGHUP: reloads domains and policies now, and the STARTTLS certificate from the
+    /// configuration file at `config_path` (other settings need a restart and say so).
+    pub fn reload(&self, config_path: Option<&Path>) {
+        match reload::load(&self.ctx.store) {
+            Ok(snapshot) => {
+                tracing::info!(version = snapshot.version, "domains and policies reloaded");
+                self.ctx.snapshot.store(Arc::new(snapshot));
+            }
+            Err(e) => tracing::error!(error = %e, "reload of domains and policies failed"),
+        }
+        match Config::load(config_path) {
+            Ok(new) => match tls::server_config(&new) {
+                Ok(tls) => {
+                    self.ctx.tls.store(tls);
+                    tracing::info!("STARTTLS certificate reloaded");
+                }
+                Err(e) => {
+                    tracing::error!(error = %e, "TLS reload failed; keeping the current certificate")
+                }
+            },
+            Err(e) => tracing::error!(error = %e, "config file unreadable; nothing else reloaded"),
+        }
+    }
+
+    /// SIGTERM: stop accepting, let sessions finish within `smtp.shutdown_grace_secs`, then
+    /// make every queued store write durable.
+    pub fn shutdown(self) {
+        let grace = Duration::from_secs(self.ctx.config.smtp.shutdown_grace_secs);
+        tracing::info!(
+            grace_secs = grace.as_secs(),
+            "shutting down: no new connections"
+        );
+        self.shards.stop(grace);
+        match futures::executor::block_on(self.ctx.store.flush()) {
+            Ok(()) => tracing::info!("store flushed; bye"),
+            Err(e) => tracing::error!(error = %e, "store flush failed at shutdown"),
+        }
     }
 }
 
@@ -35,11 +75,12 @@ pub fn start(config: Config) -> anyhow::Result<Running> {
     let api =
         moat_api::ApiServer::start(config.clone(), store.clone()).context("starting the API")?;
     let ctx = ScannerContext::new(config, store, snapshot)?;
-    let shards = shard::start(ctx)?;
+    let shards = shard::start(ctx.clone())?;
     Ok(Running {
         smtp_addr: shards.addr,
         api_addr: api.addr,
         shards,
         api,
+        ctx,
     })
 }

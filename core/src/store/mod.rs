@@ -48,6 +48,9 @@ pub trait Store: Send + Sync {
     /// A number that changes whenever domains or policies change (the scanner's reload trigger).
     fn config_version(&self) -> StoreFuture<i64>;
 
+    /// Resolves once every write queued before it is durable (used at shutdown).
+    fn flush(&self) -> StoreFuture<()>;
+
     /// Records verdicts. Writes are grouped into batched transactions; callers on the SMTP path
     /// need not await the result.
     fn record_verdicts(&self, verdicts: Vec<VerdictRecord>) -> StoreFuture<()>;

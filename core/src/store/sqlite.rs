@@ -639,6 +639,11 @@ impl Store for SqliteStore {
         })
     }
 
+    fn flush(&self) -> StoreFuture<()> {
+        // The writer runs jobs in order: this one commits after everything queued before it.
+        self.write(|_| Ok(()))
+    }
+
     fn record_verdicts(&self, verdicts: Vec<VerdictRecord>) -> StoreFuture<()> {
         self.write(move |conn| {
             for v in &verdicts {

@@ -225,3 +225,35 @@ fn dashboard_and_alert_rules_name_only_documented_metrics() {
         "documented metrics the dashboard never shows: {unused:?}"
     );
 }
+
+#[test]
+fn the_systemd_unit_passes_systemd_analyze_verify() {
+    let unit = repo_file("deploy/systemd/moat.service");
+    assert!(unit.contains("ExecStart=/usr/local/bin/moat "));
+    assert!(unit.contains("AmbientCapabilities=CAP_NET_BIND_SERVICE"));
+    assert!(unit.contains("io_uring_setup io_uring_enter io_uring_register"));
+    // verify checks that ExecStart names an executable: point it at the built binary.
+    let dir = tempfile::tempdir().expect("tmp");
+    let path = dir.path().join("moat.service");
+    let binary = moat_tests::harness::moat_binary();
+    std::fs::write(
+        &path,
+        unit.replace("/usr/local/bin/moat", &binary.display().to_string()),
+    )
+    .expect("unit written");
+    let out = std::process::Command::new("systemd-analyze")
+        .arg("verify")
+        .arg(&path)
+        .output()
+        .expect("systemd-analyze is installed (Debian package systemd)");
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(out.status.success(), "{text}");
+    assert!(
+        !text.contains("moat.service:"),
+        "no complaints about the unit: {text}"
+    );
+}
