@@ -7,10 +7,13 @@ use clap::{Parser, Subcommand};
 use moat_core::{
     config::Config,
     message::{MessageView, domain_of, parse},
-    model::{DeliveryMode, Domain, DomainStatus, NewPolicy, Policy, TokenKind},
+    model::{
+        DeliveryMode, Domain, DomainStatus, NewPolicy, Policy, QuarantineFilter, QuarantineStatus,
+        TokenKind,
+    },
     policy::PolicySet,
     store::{self, SharedStore},
-    time::now_ms,
+    time::{now_ms, rfc3339},
     token, validate,
 };
 use signal_hook::{
@@ -43,14 +46,51 @@ enum Command {
     /// Manage policies.
     #[command(subcommand)]
     Policy(PolicyCmd),
-    /// Judge a message file offline and print the verdict as JSON.
+    /// Judge a message file offline and print the verdict as JSON (or `--human`).
     Check {
         /// The message (RFC 5322, as received).
         file: PathBuf,
         /// Apply this customer's policies (default: the owner of the To: address's domain).
         #[arg(long)]
         customer: Option<String>,
+        /// A short human-readable report instead of JSON.
+        #[arg(long)]
+        human: bool,
     },
+    /// List or release quarantined messages.
+    #[command(subcommand)]
+    Quarantine(QuarantineCmd),
+    /// Create or upgrade the store's schema, then exit (`up` does this too).
+    Migrate,
+    /// Configuration file tools.
+    #[command(subcommand)]
+    Config(ConfigCmd),
+}
+
+#[derive(Subcommand)]
+enum QuarantineCmd {
+    /// List a customer's quarantined messages, newest first.
+    List {
+        #[arg(long)]
+        customer: String,
+        /// quarantined, released or deleted (default: all).
+        #[arg(long)]
+        status: Option<String>,
+        #[arg(long, default_value_t = 50)]
+        limit: u32,
+    },
+    /// Deliver a quarantined message to its domain's real server.
+    Release {
+        id: String,
+        #[arg(long)]
+        customer: String,
+    },
+}
+
+#[derive(Subcommand)]
+enum ConfigCmd {
+    /// Check the configuration (file, TLS material) and print it with every default filled in.
+    Check,
 }
 
 #[derive(Subcommand)]
@@ -220,13 +260,126 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             block(store.insert_policy(policy.clone()))?;
             println!("{}", serde_json::to_string_pretty(&policy)?);
         }
-        Command::Check { file, customer } => check(&config, &file, customer)?,
+        Command::Check {
+            file,
+            customer,
+            human,
+        } => check(&config, &file, customer, human)?,
+        Command::Migrate => {
+            open_store(&config)?;
+            println!("store schema is current ({})", store_location(&config));
+        }
+        Command::Config(ConfigCmd::Check) => {
+            moat_scanner::tls::server_config(&config)
+                .context("STARTTLS material (smtp.tls_cert / smtp.tls_key)")?;
+            println!("# configuration is valid; effective values:");
+            println!(
+                "{}",
+                toml::to_string_pretty(&config).context("printing the config")?
+            );
+        }
+        Command::Quarantine(QuarantineCmd::List {
+            customer,
+            status,
+            limit,
+        }) => {
+            let status = status
+                .map(|s| {
+                    QuarantineStatus::parse(&s).with_context(|| {
+                        format!("--status {s}: use quarantined, released or deleted")
+                    })
+                })
+                .transpose()?;
+            if !(1..=500).contains(&limit) {
+                anyhow::bail!("--limit must be between 1 and 500");
+            }
+            let store = open_store(&config)?;
+            let customer = block(store.ensure_customer(&customer))?;
+            let filter = QuarantineFilter {
+                status,
+                limit,
+                ..Default::default()
+            };
+            for q in block(store.quarantine_list(&customer.id, filter))? {
+                println!(
+                    "{}\t{}\t{}\t{}\t{}\t{}",
+                    q.id,
+                    rfc3339(q.received_at),
+                    q.status.as_str(),
+                    q.threat_type.as_str(),
+                    q.mail_from,
+                    q.subject
+                );
+            }
+        }
+        Command::Quarantine(QuarantineCmd::Release { id, customer }) => {
+            let store = open_store(&config)?;
+            release(&config, &store, &customer, &id)?;
+        }
     }
     Ok(())
 }
 
+fn store_location(config: &Config) -> String {
+    config
+        .sqlite_path()
+        .map_or_else(|| "store".into(), |p| p.display().to_string())
+}
+
+/// `moat quarantine release`: the same path as the API's release, from the command line.
+fn release(config: &Config, store: &SharedStore, customer: &str, id: &str) -> anyhow::Result<()> {
+    let customer = block(store.ensure_customer(customer))?;
+    let item = block(store.quarantine_get(&customer.id, id))?
+        .with_context(|| format!("no quarantined message {id} for this customer"))?;
+    match item.status {
+        QuarantineStatus::Released => {
+            println!("{id} was already released");
+            return Ok(());
+        }
+        QuarantineStatus::Deleted => anyhow::bail!("{id} was deleted and cannot be released"),
+        QuarantineStatus::Quarantined => {}
+    }
+    let domain = block(store.domain(&customer.id, &item.domain_id))?
+        .context("the message's domain is no longer protected; add it again to release")?;
+    let raw = block(store.quarantine_raw(&customer.id, id))?.context("message bytes missing")?;
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .context("starting the relay runtime")?;
+    let outcome = runtime.block_on(moat_core::relay::deliver(
+        &domain.real_mx_host,
+        &config.hostname,
+        &item.mail_from,
+        &item.rcpt_to,
+        &raw,
+        Default::default(),
+        std::time::Duration::from_secs(config.relay.timeout_secs),
+    ));
+    match outcome {
+        moat_core::relay::RelayOutcome::Delivered(_) => {
+            block(store.quarantine_set_status(
+                &customer.id,
+                id,
+                QuarantineStatus::Released,
+                now_ms(),
+            ))?;
+            println!("{id} released to {}", domain.real_mx_host);
+            Ok(())
+        }
+        other => anyhow::bail!(
+            "{} did not take the message ({other:?}); it stays quarantined, try again later",
+            domain.real_mx_host
+        ),
+    }
+}
+
 /// `moat check`: the verdict the scanner would reach, computed offline.
-fn check(config: &Config, file: &PathBuf, customer: Option<String>) -> anyhow::Result<()> {
+fn check(
+    config: &Config,
+    file: &PathBuf,
+    customer: Option<String>,
+    human: bool,
+) -> anyhow::Result<()> {
     let raw = std::fs::read(file).with_context(|| format!("reading {}", file.display()))?;
     let store = open_store(config)?;
     let parsed = parse(&raw);
@@ -267,7 +420,22 @@ fn check(config: &Config, file: &PathBuf, customer: Option<String>) -> anyhow::R
         "matched_policies": outcome.matched.iter().map(|m| &m.name).collect::<Vec<_>>(),
         "findings": outcome.findings(),
     });
-    println!("{}", serde_json::to_string_pretty(&report)?);
+    if human {
+        println!("{}: {}", file.display(), outcome.action.as_str());
+        for f in outcome.findings() {
+            println!(
+                "  {} matched {:?} in {}{}",
+                f.rule,
+                f.matched,
+                f.field,
+                f.range
+                    .map(|(a, b)| format!(" at bytes {a}..{b}"))
+                    .unwrap_or_default()
+            );
+        }
+    } else {
+        println!("{}", serde_json::to_string_pretty(&report)?);
+    }
     if customer_id.is_none() && policies.is_empty() {
         eprintln!("note: no customer matched (use --customer NAME); no policies applied");
     }

@@ -4,4 +4,5 @@
 
 pub mod client;
 pub mod harness;
+pub mod process;
 pub mod sink;
