@@ -262,6 +262,14 @@ mod tests {
     }
 
     #[test]
+    fn container_config_parses() {
+        let cfg = Config::parse(include_str!("../../deploy/container.toml"))
+            .expect("container config parses");
+        assert_eq!(cfg.smtp.listen.port(), 2525);
+        assert_eq!(cfg.data_dir, std::path::PathBuf::from("/var/lib/moat"));
+    }
+
+    #[test]
     fn unknown_keys_are_refused() {
         assert!(Config::parse("[smtp]\nlisten_port = 25\n").is_err());
         assert!(Config::parse("").is_ok());

@@ -257,3 +257,77 @@ fn the_systemd_unit_passes_systemd_analyze_verify() {
         "no complaints about the unit: {text}"
     );
 }
+
+#[test]
+fn the_seccomp_profile_allows_io_uring_and_denies_by_default() {
+    let profile: Value =
+        serde_json::from_str(&repo_file("deploy/seccomp-io_uring.json")).expect("profile is JSON");
+    assert_eq!(
+        profile["defaultAction"], "SCMP_ACT_ERRNO",
+        "not `unconfined`"
+    );
+    let allowed: BTreeSet<String> = profile["syscalls"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter(|rule| rule["action"] == "SCMP_ACT_ALLOW" && rule.get("args").is_none())
+        .flat_map(|rule| rule["names"].as_array().cloned().unwrap_or_default())
+        .filter_map(|n| n.as_str().map(str::to_string))
+        .collect();
+    // What glommio, tokio and SQLite call on x86_64.
+    for needed in [
+        "io_uring_setup",
+        "io_uring_enter",
+        "io_uring_register",
+        "mlock",
+        "mmap",
+        "munmap",
+        "epoll_wait",
+        "epoll_ctl",
+        "futex",
+        "sched_setaffinity",
+        "fsync",
+        "fdatasync",
+        "rename",
+        "openat",
+        "accept4",
+        "clone3",
+        "eventfd2",
+        "timerfd_create",
+        "getrandom",
+        "statx",
+    ] {
+        assert!(allowed.contains(needed), "{needed} is not allowed");
+    }
+    // No typos: every name is one this machine's kernel headers know, a 32-bit or ARM variant
+    // for the sub-architectures, or a call newer than Debian 12's headers.
+    let headers = std::fs::read_to_string("/usr/include/x86_64-linux-gnu/asm/unistd_64.h")
+        .expect("linux-libc-dev headers (build-essential)");
+    let known: BTreeSet<&str> = headers
+        .lines()
+        .filter_map(|l| l.strip_prefix("#define __NR_"))
+        .filter_map(|l| l.split_whitespace().next())
+        .collect();
+    const OTHER_ARCH_OR_NEWER: &[&str] = &[
+        "ipc",
+        "mmap2",
+        "recv",
+        "send",
+        "sigprocmask",
+        "sigreturn",
+        "socketcall",
+        "ugetrlimit",
+        "waitpid",
+        "fchmodat2",
+        "futex_requeue",
+        "futex_wait",
+        "futex_wake",
+        "map_shadow_stack",
+    ];
+    let unknown: Vec<&String> = allowed
+        .iter()
+        .filter(|n| !known.contains(n.as_str()) && !OTHER_ARCH_OR_NEWER.contains(&n.as_str()))
+        .filter(|n| !(n.ends_with("32") || n.ends_with("64") || n.starts_with('_')))
+        .collect();
+    assert!(unknown.is_empty(), "not syscall names: {unknown:?}");
+}
