@@ -3,8 +3,8 @@
 
 use std::{future::Future, pin::Pin};
 
-use actix_web::{FromRequest, HttpRequest, dev::Payload, web};
-use moat_core::{model::TokenInfo, token};
+use actix_web::{FromRequest, HttpMessage, HttpRequest, dev::Payload, web};
+use moat_core::{metrics::metrics, model::TokenInfo, time::now_ms, token};
 
 use crate::{AppState, error::ApiError};
 
@@ -35,6 +35,7 @@ impl FromRequest for Caller {
             })
             .map(|t| t.trim().to_string());
         let state = req.app_data::<web::Data<AppState>>().cloned();
+        let req = req.clone();
         Box::pin(async move {
             let (Some(presented), Some(state)) = (presented, state) else {
                 return Err(ApiError::Unauthorized);
@@ -42,10 +43,21 @@ impl FromRequest for Caller {
             if token::parse(&presented).is_none() {
                 return Err(ApiError::Unauthorized);
             }
-            match state.store.token_by_hash(&token::hash(&presented)).await? {
-                Some(token) => Ok(Caller { token }),
-                None => Err(ApiError::Unauthorized),
+            let Some(token) = state.store.token_by_hash(&token::hash(&presented)).await? else {
+                return Err(ApiError::Unauthorized);
+            };
+            let decision = state.limiter.check(&token.id, now_ms());
+            req.extensions_mut().insert(decision);
+            if !decision.allowed {
+                metrics()
+                    .api_rate_limited
+                    .with_label_values(&[decision.window])
+                    .inc();
+                return Err(ApiError::RateLimited {
+                    retry_after: decision.retry_after,
+                });
             }
+            Ok(Caller { token })
         })
     }
 }

@@ -23,6 +23,8 @@ pub enum ApiError {
     RelayFailed(String),
     #[error("storage unavailable: {0}")]
     Store(StoreError),
+    #[error("rate limit exceeded; retry in {retry_after} s")]
+    RateLimited { retry_after: i64 },
 }
 
 #[derive(Serialize)]
@@ -57,6 +59,7 @@ impl ApiError {
             ApiError::Conflict(_) => ("conflict", "Conflict"),
             ApiError::RelayFailed(_) => ("relay_failed", "Bad Gateway"),
             ApiError::Store(_) => ("store_unavailable", "Service Unavailable"),
+            ApiError::RateLimited { .. } => ("rate_limited", "Too Many Requests"),
         }
     }
 }
@@ -86,6 +89,7 @@ impl ResponseError for ApiError {
             ApiError::Conflict(_) => StatusCode::CONFLICT,
             ApiError::RelayFailed(_) => StatusCode::BAD_GATEWAY,
             ApiError::Store(_) => StatusCode::SERVICE_UNAVAILABLE,
+            ApiError::RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
         }
     }
 
@@ -99,6 +103,9 @@ impl ResponseError for ApiError {
         resp.content_type("application/problem+json");
         if matches!(self, ApiError::Unauthorized) {
             resp.insert_header(("WWW-Authenticate", "Bearer realm=\"moat\""));
+        }
+        if let ApiError::RateLimited { retry_after } = self {
+            resp.insert_header(("Retry-After", retry_after.max(&1).to_string()));
         }
         resp.json(Problem {
             kind: format!("https://moat.dev/problems/{code}"),

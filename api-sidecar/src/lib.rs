@@ -4,6 +4,7 @@
 
 pub mod auth;
 pub mod error;
+pub mod ratelimit;
 pub mod routes;
 
 use std::{net::SocketAddr, sync::mpsc, thread};
@@ -15,6 +16,7 @@ use moat_core::{config::Config, store::SharedStore};
 pub struct AppState {
     pub store: SharedStore,
     pub config: Config,
+    pub limiter: ratelimit::RateLimiter,
 }
 
 /// Largest JSON body accepted.
@@ -58,6 +60,30 @@ fn record_request<B>(res: &actix_web::dev::ServiceResponse<B>, started: std::tim
         .observe(started.elapsed().as_secs_f64());
 }
 
+/// Adds the caller's rate-limit state (left in the request by authentication) to the response.
+fn rate_limit_headers<B>(res: &mut actix_web::dev::ServiceResponse<B>) {
+    use actix_web::{
+        HttpMessage,
+        http::header::{HeaderName, HeaderValue},
+    };
+    let Some(d) = res
+        .request()
+        .extensions()
+        .get::<ratelimit::RateDecision>()
+        .copied()
+    else {
+        return;
+    };
+    let headers = res.headers_mut();
+    for (name, value) in [
+        ("x-ratelimit-limit", d.limit as i64),
+        ("x-ratelimit-remaining", d.remaining as i64),
+        ("x-ratelimit-reset", d.reset_at),
+    ] {
+        headers.insert(HeaderName::from_static(name), HeaderValue::from(value));
+    }
+}
+
 /// `GET /metrics`: Prometheus text exposition of the whole process (scanner and API).
 async fn metrics_text() -> actix_web::HttpResponse {
     actix_web::HttpResponse::Ok()
@@ -84,7 +110,15 @@ impl ApiServer {
                 } else {
                     std::thread::available_parallelism().map_or(1, |n| n.get())
                 };
-                let state = web::Data::new(AppState { store, config });
+                let limiter = ratelimit::RateLimiter::new(
+                    config.api.rate_limit_per_hour,
+                    config.api.rate_limit_per_minute,
+                );
+                let state = web::Data::new(AppState {
+                    store,
+                    config,
+                    limiter,
+                });
                 actix_web::rt::System::new().block_on(async move {
                     let server = HttpServer::new(move || {
                         let state = state.clone();
@@ -93,8 +127,9 @@ impl ApiServer {
                                 let started = std::time::Instant::now();
                                 let fut = srv.call(req);
                                 async move {
-                                    let res = fut.await?;
+                                    let mut res = fut.await?;
                                     record_request(&res, started);
+                                    rate_limit_headers(&mut res);
                                     Ok(res)
                                 }
                             })

@@ -93,6 +93,10 @@ pub struct ApiConfig {
     pub listen: SocketAddr,
     /// HTTP worker threads; 0 means one per CPU core.
     pub workers: usize,
+    /// Requests each token may make per hour.
+    pub rate_limit_per_hour: u32,
+    /// Burst: requests each token may make per minute.
+    pub rate_limit_per_minute: u32,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -171,6 +175,8 @@ impl Default for ApiConfig {
         ApiConfig {
             listen: SocketAddr::from(([0, 0, 0, 0], 8080)),
             workers: 0,
+            rate_limit_per_hour: 600,
+            rate_limit_per_minute: 60,
         }
     }
 }

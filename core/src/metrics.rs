@@ -39,6 +39,8 @@ pub struct Metrics {
     pub api_requests: IntCounterVec,
     /// API latency by route pattern, seconds.
     pub api_request_duration: HistogramVec,
+    /// API requests refused with 429 by the per-token rate limit.
+    pub api_rate_limited: IntCounterVec,
 }
 
 const LATENCY_BUCKETS: &[f64] = &[
@@ -68,6 +70,28 @@ fn gauge(r: &Registry, name: &str, help: &str) -> IntGauge {
 }
 
 impl Metrics {
+    /// Creates the zero-valued series of every bounded label set, so dashboards and alerts see
+    /// a 0 rather than nothing before the first event.
+    fn init_known_series(&self) {
+        for reason in ["per_ip", "per_shard"] {
+            self.smtp_connections_refused.with_label_values(&[reason]);
+        }
+        for class in ["2xx", "4xx", "5xx"] {
+            self.smtp_message_replies.with_label_values(&[class]);
+        }
+        for mode in ["proxy", "spool"] {
+            for outcome in ["delivered", "tempfail", "permfail"] {
+                self.relay.with_label_values(&[mode, outcome]);
+            }
+        }
+        for outcome in ["ok", "error"] {
+            self.store_write_duration.with_label_values(&[outcome]);
+        }
+        for window in ["hour", "minute"] {
+            self.api_rate_limited.with_label_values(&[window]);
+        }
+    }
+
     fn new() -> Metrics {
         let r = Registry::new();
         let sessions = IntGaugeVec::new(
@@ -153,6 +177,12 @@ impl Metrics {
                 "API request latency, by route pattern",
                 &["route"],
             ),
+            api_rate_limited: counter(
+                &r,
+                "moat_api_rate_limited_total",
+                "API requests refused with 429 by the per-token rate limit, by window",
+                &["window"],
+            ),
             registry: r,
         }
     }
@@ -168,7 +198,11 @@ impl Metrics {
 /// The process's metrics.
 pub fn metrics() -> &'static Metrics {
     static METRICS: OnceLock<Metrics> = OnceLock::new();
-    METRICS.get_or_init(Metrics::new)
+    METRICS.get_or_init(|| {
+        let m = Metrics::new();
+        m.init_known_series();
+        m
+    })
 }
 
 #[cfg(test)]

@@ -5,6 +5,7 @@ pub mod me;
 pub mod policies;
 pub mod quarantine;
 pub mod stats;
+pub mod tokens;
 
 use actix_web::web;
 use moat_core::time::rfc3339;
@@ -16,7 +17,8 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             .configure(domains::configure)
             .configure(policies::configure)
             .configure(quarantine::configure)
-            .configure(stats::configure),
+            .configure(stats::configure)
+            .configure(tokens::configure),
     );
 }
 

@@ -33,6 +33,10 @@ pub trait Store: Send + Sync {
     fn insert_token(&self, token: TokenInfo, hash: String) -> StoreFuture<()>;
     /// The live (not revoked) token with this hash.
     fn token_by_hash(&self, hash: &str) -> StoreFuture<Option<TokenInfo>>;
+    /// A customer's live tokens.
+    fn tokens(&self, customer_id: &str) -> StoreFuture<Vec<TokenInfo>>;
+    /// Revokes a token; false when the customer has no such live token.
+    fn revoke_token(&self, customer_id: &str, id: &str, at: i64) -> StoreFuture<bool>;
 
     /// Adds a domain; `StoreError::Conflict` when its name is already protected.
     fn insert_domain(&self, domain: Domain) -> StoreFuture<()>;

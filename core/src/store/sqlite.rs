@@ -310,6 +310,23 @@ fn threat_of(s: String) -> rusqlite::Result<ThreatType> {
     ThreatType::parse(&s).ok_or_else(|| bad_value("threat type", &s))
 }
 
+const TOKEN_COLS: &str = "id, customer_id, kind, prefix, created_at";
+
+fn token_row(r: &Row<'_>) -> rusqlite::Result<TokenInfo> {
+    let kind: String = r.get(2)?;
+    Ok(TokenInfo {
+        id: r.get(0)?,
+        customer_id: r.get(1)?,
+        kind: if kind == "test" {
+            TokenKind::Test
+        } else {
+            TokenKind::Live
+        },
+        prefix: r.get(3)?,
+        created_at: r.get(4)?,
+    })
+}
+
 const DOMAIN_COLS: &str = "id, customer_id, name, real_mx_host, status, created_at, delivery_mode";
 
 fn domain_row(r: &Row<'_>) -> rusqlite::Result<Domain> {
@@ -503,25 +520,34 @@ impl Store for SqliteStore {
         let hash = hash.to_string();
         self.read(move |conn| {
             Ok(conn
-                .prepare_cached(
-                    "SELECT id, customer_id, kind, prefix, created_at FROM tokens \
-                     WHERE hash = ?1 AND revoked_at IS NULL",
-                )?
-                .query_row([&hash], |r| {
-                    let kind: String = r.get(2)?;
-                    Ok(TokenInfo {
-                        id: r.get(0)?,
-                        customer_id: r.get(1)?,
-                        kind: if kind == "test" {
-                            TokenKind::Test
-                        } else {
-                            TokenKind::Live
-                        },
-                        prefix: r.get(3)?,
-                        created_at: r.get(4)?,
-                    })
-                })
+                .prepare_cached(&format!(
+                    "SELECT {TOKEN_COLS} FROM tokens WHERE hash = ?1 AND revoked_at IS NULL"
+                ))?
+                .query_row([&hash], token_row)
                 .optional()?)
+        })
+    }
+
+    fn tokens(&self, customer_id: &str) -> StoreFuture<Vec<TokenInfo>> {
+        let customer_id = customer_id.to_string();
+        self.read(move |conn| {
+            let mut stmt = conn.prepare_cached(&format!(
+                "SELECT {TOKEN_COLS} FROM tokens WHERE customer_id = ?1 AND revoked_at IS NULL \
+                 ORDER BY created_at, id"
+            ))?;
+            let rows = stmt.query_map([&customer_id], token_row)?;
+            Ok(rows.collect::<Result<_, _>>()?)
+        })
+    }
+
+    fn revoke_token(&self, customer_id: &str, id: &str, at: i64) -> StoreFuture<bool> {
+        let (customer_id, id) = (customer_id.to_string(), id.to_string());
+        self.write(move |conn| {
+            Ok(conn.execute(
+                "UPDATE tokens SET revoked_at = ?3 \
+                 WHERE customer_id = ?1 AND id = ?2 AND revoked_at IS NULL",
+                params![customer_id, id, at],
+            )? > 0)
         })
     }
 

@@ -1,5 +1,6 @@
 //! One integration binary (faster to link than one per file): each module is an area.
 
+mod api;
 mod cli;
 mod durability;
 mod e2e;
