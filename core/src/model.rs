@@ -294,5 +294,30 @@ pub struct QuarantineFilter {
     pub threat_type: Option<ThreatType>,
     /// Substring of the envelope sender or the From header, case-insensitive.
     pub from: Option<String>,
+    pub domain_id: Option<String>,
+    /// Received at or after (Unix ms).
+    pub since: Option<i64>,
+    /// Received before (Unix ms).
+    pub until: Option<i64>,
     pub limit: u32,
+}
+
+/// Filters of `GET /v1/verdicts`.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct VerdictFilter {
+    pub domain_id: Option<String>,
+    pub action: Option<Action>,
+    /// Received at or after (Unix ms).
+    pub since: Option<i64>,
+    /// Received before (Unix ms).
+    pub until: Option<i64>,
+    pub limit: u32,
+}
+
+/// Changes `PATCH /v1/domains/{id}` may make.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DomainPatch {
+    pub real_mx_host: Option<String>,
+    pub delivery_mode: Option<DeliveryMode>,
 }

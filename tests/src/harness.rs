@@ -36,6 +36,9 @@ impl Moat {
         config.api.workers = 1;
         config.policy.reload_interval_ms = 50;
         config.relay.timeout_secs = 10;
+        // Tests poll the API; the rate-limit test sets its own small budgets.
+        config.api.rate_limit_per_minute = 100_000;
+        config.api.rate_limit_per_hour = 1_000_000;
         config.spool.retry_initial_secs = 1;
         config.spool.retry_max_secs = 2;
         tweak(&mut config);

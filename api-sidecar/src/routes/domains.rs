@@ -2,7 +2,7 @@
 
 use actix_web::{HttpResponse, web};
 use moat_core::{
-    model::{DeliveryMode, Domain, DomainStatus},
+    model::{DeliveryMode, Domain, DomainPatch, DomainStatus},
     time::{now_ms, rfc3339},
     validate,
 };
@@ -15,6 +15,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.route("/domains", web::get().to(list))
         .route("/domains", web::post().to(create))
         .route("/domains/{id}", web::get().to(get))
+        .route("/domains/{id}", web::patch().to(patch))
         .route("/domains/{id}", web::delete().to(delete));
 }
 
@@ -88,6 +89,24 @@ async fn get(
     let d = state
         .store
         .domain(caller.customer_id(), &id)
+        .await?
+        .ok_or(ApiError::NotFound("domain"))?;
+    Ok(HttpResponse::Ok().json(domain_json(&d, &state.config.hostname)))
+}
+
+async fn patch(
+    caller: Caller,
+    state: web::Data<AppState>,
+    id: web::Path<String>,
+    body: web::Json<DomainPatch>,
+) -> Result<HttpResponse, ApiError> {
+    let mut patch = body.into_inner();
+    if let Some(host) = &patch.real_mx_host {
+        patch.real_mx_host = Some(validate::relay_target(host).map_err(ApiError::Unprocessable)?);
+    }
+    let d = state
+        .store
+        .update_domain(caller.customer_id(), &id, patch)
         .await?
         .ok_or(ApiError::NotFound("domain"))?;
     Ok(HttpResponse::Ok().json(domain_json(&d, &state.config.hostname)))

@@ -6,6 +6,7 @@ pub mod policies;
 pub mod quarantine;
 pub mod stats;
 pub mod tokens;
+pub mod verdicts;
 
 use actix_web::web;
 use moat_core::time::rfc3339;
@@ -18,8 +19,36 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             .configure(policies::configure)
             .configure(quarantine::configure)
             .configure(stats::configure)
-            .configure(tokens::configure),
+            .configure(tokens::configure)
+            .configure(verdicts::configure),
     );
+}
+
+/// Parses an optional RFC 3339 query parameter into Unix milliseconds.
+pub(crate) fn time_param(
+    name: &str,
+    value: Option<&str>,
+) -> Result<Option<i64>, crate::error::ApiError> {
+    value
+        .map(|v| {
+            moat_core::time::parse_rfc3339(v).ok_or_else(|| {
+                crate::error::ApiError::BadRequest(format!(
+                    "{name} must be an RFC 3339 time such as 2026-11-23T00:00:00Z"
+                ))
+            })
+        })
+        .transpose()
+}
+
+/// Checks a `limit` parameter: default 50, at most 500.
+pub(crate) fn limit_param(limit: Option<u32>) -> Result<u32, crate::error::ApiError> {
+    let limit = limit.unwrap_or(50);
+    if limit == 0 || limit > 500 {
+        return Err(crate::error::ApiError::BadRequest(
+            "limit must be between 1 and 500".into(),
+        ));
+    }
+    Ok(limit)
 }
 
 /// RFC 3339 or null.

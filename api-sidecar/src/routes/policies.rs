@@ -13,7 +13,10 @@ use crate::{AppState, auth::Caller, error::ApiError};
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.route("/policies", web::get().to(list))
-        .route("/policies", web::post().to(create));
+        .route("/policies", web::post().to(create))
+        .route("/policies/{id}", web::get().to(get))
+        .route("/policies/{id}", web::put().to(replace))
+        .route("/policies/{id}", web::delete().to(delete));
 }
 
 fn policy_json(p: &Policy) -> Value {
@@ -34,12 +37,14 @@ async fn list(caller: Caller, state: web::Data<AppState>) -> Result<HttpResponse
     Ok(HttpResponse::Ok().json(json!({ "data": data })))
 }
 
-async fn create(
-    caller: Caller,
-    state: web::Data<AppState>,
-    body: web::Json<NewPolicy>,
-) -> Result<HttpResponse, ApiError> {
-    let new = body.into_inner();
+/// Checks a submitted policy and builds it; compiled exactly as the scanner will, so what is
+/// stored always compiles.
+fn build(
+    new: NewPolicy,
+    id: String,
+    customer_id: &str,
+    created_at: i64,
+) -> Result<Policy, ApiError> {
     let name = new.name.trim().to_string();
     if name.is_empty() || name.chars().count() > 200 {
         return Err(ApiError::Unprocessable(
@@ -47,18 +52,79 @@ async fn create(
         ));
     }
     let policy = Policy {
-        id: uuid::Uuid::now_v7().to_string(),
-        customer_id: caller.customer_id().to_string(),
+        id,
+        customer_id: customer_id.to_string(),
         name,
         condition: new.condition,
         action: new.action,
         notify_admin: new.notify_admin,
         enabled: new.enabled,
-        created_at: now_ms(),
+        created_at,
     };
-    // Compile exactly as the scanner will, so what is stored always compiles.
     policy.condition.validate()?;
     PolicySet::compile(std::slice::from_ref(&policy))?;
+    Ok(policy)
+}
+
+async fn create(
+    caller: Caller,
+    state: web::Data<AppState>,
+    body: web::Json<NewPolicy>,
+) -> Result<HttpResponse, ApiError> {
+    let policy = build(
+        body.into_inner(),
+        uuid::Uuid::now_v7().to_string(),
+        caller.customer_id(),
+        now_ms(),
+    )?;
     state.store.insert_policy(policy.clone()).await?;
     Ok(HttpResponse::Created().json(policy_json(&policy)))
+}
+
+async fn get(
+    caller: Caller,
+    state: web::Data<AppState>,
+    id: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    let p = state
+        .store
+        .policy(caller.customer_id(), &id)
+        .await?
+        .ok_or(ApiError::NotFound("policy"))?;
+    Ok(HttpResponse::Ok().json(policy_json(&p)))
+}
+
+async fn replace(
+    caller: Caller,
+    state: web::Data<AppState>,
+    id: web::Path<String>,
+    body: web::Json<NewPolicy>,
+) -> Result<HttpResponse, ApiError> {
+    let existing = state
+        .store
+        .policy(caller.customer_id(), &id)
+        .await?
+        .ok_or(ApiError::NotFound("policy"))?;
+    let policy = build(
+        body.into_inner(),
+        existing.id,
+        caller.customer_id(),
+        existing.created_at,
+    )?;
+    if !state.store.update_policy(policy.clone()).await? {
+        return Err(ApiError::NotFound("policy"));
+    }
+    Ok(HttpResponse::Ok().json(policy_json(&policy)))
+}
+
+async fn delete(
+    caller: Caller,
+    state: web::Data<AppState>,
+    id: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    if state.store.delete_policy(caller.customer_id(), &id).await? {
+        Ok(HttpResponse::NoContent().finish())
+    } else {
+        Err(ApiError::NotFound("policy"))
+    }
 }

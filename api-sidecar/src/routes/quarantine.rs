@@ -12,15 +12,13 @@ use moat_core::{
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-use super::opt_time;
+use super::{limit_param, opt_time, time_param};
 use crate::{AppState, auth::Caller, error::ApiError};
-
-pub const DEFAULT_LIMIT: u32 = 50;
-pub const MAX_LIMIT: u32 = 500;
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.route("/quarantine", web::get().to(list))
         .route("/quarantine/{id}", web::get().to(get))
+        .route("/quarantine/{id}/raw", web::get().to(raw))
         .route("/quarantine/{id}", web::delete().to(delete))
         .route("/quarantine/{id}/release", web::post().to(release));
 }
@@ -31,6 +29,10 @@ struct ListQuery {
     status: Option<String>,
     threat_type: Option<String>,
     from: Option<String>,
+    /// A domain id.
+    domain: Option<String>,
+    since: Option<String>,
+    until: Option<String>,
     limit: Option<u32>,
 }
 
@@ -80,16 +82,14 @@ async fn list(
             })
         })
         .transpose()?;
-    let limit = q.limit.unwrap_or(DEFAULT_LIMIT);
-    if limit == 0 || limit > MAX_LIMIT {
-        return Err(ApiError::BadRequest(format!(
-            "limit must be between 1 and {MAX_LIMIT}"
-        )));
-    }
+    let limit = limit_param(q.limit)?;
     let filter = QuarantineFilter {
         status,
         threat_type,
         from: q.from.filter(|f| !f.is_empty()),
+        domain_id: q.domain,
+        since: time_param("since", q.since.as_deref())?,
+        until: time_param("until", q.until.as_deref())?,
         limit,
     };
     let items = state
@@ -111,6 +111,22 @@ async fn get(
         .await?
         .ok_or(ApiError::NotFound("quarantined message"))?;
     Ok(HttpResponse::Ok().json(item_json(&item)))
+}
+
+/// The message as it was quarantined (`message/rfc822`).
+async fn raw(
+    caller: Caller,
+    state: web::Data<AppState>,
+    id: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    let bytes = state
+        .store
+        .quarantine_raw(caller.customer_id(), &id)
+        .await?
+        .ok_or(ApiError::NotFound("quarantined message"))?;
+    Ok(HttpResponse::Ok()
+        .content_type("message/rfc822")
+        .body(bytes))
 }
 
 async fn delete(

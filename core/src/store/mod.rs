@@ -15,8 +15,8 @@ use crate::{
     config::{Config, StoreConfig},
     error::StoreError,
     model::{
-        Action, Customer, Domain, Policy, QuarantineFilter, QuarantineItem, QuarantineStatus,
-        TokenInfo, VerdictRecord,
+        Action, Customer, Domain, DomainPatch, Policy, QuarantineFilter, QuarantineItem,
+        QuarantineStatus, TokenInfo, VerdictFilter, VerdictRecord,
     },
 };
 
@@ -43,10 +43,21 @@ pub trait Store: Send + Sync {
     fn domains(&self, customer_id: &str) -> StoreFuture<Vec<Domain>>;
     fn domain(&self, customer_id: &str, id: &str) -> StoreFuture<Option<Domain>>;
     fn delete_domain(&self, customer_id: &str, id: &str) -> StoreFuture<bool>;
+    /// Applies `patch` (already validated); the updated domain, or `None` when not found.
+    fn update_domain(
+        &self,
+        customer_id: &str,
+        id: &str,
+        patch: DomainPatch,
+    ) -> StoreFuture<Option<Domain>>;
     fn all_domains(&self) -> StoreFuture<Vec<Domain>>;
 
     fn insert_policy(&self, policy: Policy) -> StoreFuture<()>;
     fn policies(&self, customer_id: &str) -> StoreFuture<Vec<Policy>>;
+    fn policy(&self, customer_id: &str, id: &str) -> StoreFuture<Option<Policy>>;
+    /// Replaces a policy's name, condition, action and flags; false when not found.
+    fn update_policy(&self, policy: Policy) -> StoreFuture<bool>;
+    fn delete_policy(&self, customer_id: &str, id: &str) -> StoreFuture<bool>;
     fn all_policies(&self) -> StoreFuture<Vec<Policy>>;
 
     /// A number that changes whenever domains or policies change (the scanner's reload trigger).
@@ -58,7 +69,10 @@ pub trait Store: Send + Sync {
     /// Records verdicts. Writes are grouped into batched transactions; callers on the SMTP path
     /// need not await the result.
     fn record_verdicts(&self, verdicts: Vec<VerdictRecord>) -> StoreFuture<()>;
-    fn verdicts(&self, customer_id: &str, limit: u32) -> StoreFuture<Vec<VerdictRecord>>;
+    /// Verdicts matching `filter`, newest first.
+    fn verdicts(&self, customer_id: &str, filter: VerdictFilter)
+    -> StoreFuture<Vec<VerdictRecord>>;
+    fn verdict(&self, customer_id: &str, id: &str) -> StoreFuture<Option<VerdictRecord>>;
     /// Verdicts per action received at or after `since_ms`.
     fn verdict_counts(&self, customer_id: &str, since_ms: i64) -> StoreFuture<Vec<(Action, u64)>>;
 

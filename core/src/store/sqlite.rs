@@ -20,8 +20,9 @@ use super::{Store, StoreFuture};
 use crate::{
     error::StoreError,
     model::{
-        Action, Customer, DeliveryMode, Domain, DomainStatus, Finding, Policy, QuarantineFilter,
-        QuarantineItem, QuarantineStatus, ThreatType, TokenInfo, TokenKind, VerdictRecord,
+        Action, Customer, DeliveryMode, Domain, DomainPatch, DomainStatus, Finding, Policy,
+        QuarantineFilter, QuarantineItem, QuarantineStatus, ThreatType, TokenInfo, TokenKind,
+        VerdictFilter, VerdictRecord,
     },
     time::now_ms,
 };
@@ -432,6 +433,23 @@ fn quarantine_row(r: &Row<'_>) -> rusqlite::Result<QuarantineItem> {
     })
 }
 
+/// Appends `received_at` bounds to a filtered query.
+fn push_time_range(
+    sql: &mut String,
+    args: &mut Vec<rusqlite::types::Value>,
+    since: Option<i64>,
+    until: Option<i64>,
+) {
+    if let Some(t) = since {
+        sql.push_str(" AND received_at >= ?");
+        args.push(t.into());
+    }
+    if let Some(t) = until {
+        sql.push_str(" AND received_at < ?");
+        args.push(t.into());
+    }
+}
+
 /// Escapes `%`, `_` and `\` for a `LIKE … ESCAPE '\'` pattern.
 fn like_pattern(s: &str) -> String {
     let mut out = String::with_capacity(s.len() + 2);
@@ -605,6 +623,38 @@ impl Store for SqliteStore {
         })
     }
 
+    fn update_domain(
+        &self,
+        customer_id: &str,
+        id: &str,
+        patch: DomainPatch,
+    ) -> StoreFuture<Option<Domain>> {
+        let (customer_id, id) = (customer_id.to_string(), id.to_string());
+        self.write(move |conn| {
+            if let Some(host) = &patch.real_mx_host {
+                conn.execute(
+                    "UPDATE domains SET real_mx_host = ?3 WHERE customer_id = ?1 AND id = ?2",
+                    params![customer_id, id, host],
+                )?;
+            }
+            if let Some(mode) = patch.delivery_mode {
+                conn.execute(
+                    "UPDATE domains SET delivery_mode = ?3 WHERE customer_id = ?1 AND id = ?2",
+                    params![customer_id, id, mode.as_str()],
+                )?;
+            }
+            Ok(conn
+                .query_row(
+                    &format!(
+                        "SELECT {DOMAIN_COLS} FROM domains WHERE customer_id = ?1 AND id = ?2"
+                    ),
+                    [&customer_id, &id],
+                    domain_row,
+                )
+                .optional()?)
+        })
+    }
+
     fn all_domains(&self) -> StoreFuture<Vec<Domain>> {
         self.read(move |conn| {
             let mut stmt = conn.prepare_cached(&format!("SELECT {DOMAIN_COLS} FROM domains"))?;
@@ -645,6 +695,49 @@ impl Store for SqliteStore {
         })
     }
 
+    fn policy(&self, customer_id: &str, id: &str) -> StoreFuture<Option<Policy>> {
+        let (customer_id, id) = (customer_id.to_string(), id.to_string());
+        self.read(move |conn| {
+            Ok(conn
+                .query_row(
+                    &format!(
+                        "SELECT {POLICY_COLS} FROM policies WHERE customer_id = ?1 AND id = ?2"
+                    ),
+                    [&customer_id, &id],
+                    policy_row,
+                )
+                .optional()?)
+        })
+    }
+
+    fn update_policy(&self, p: Policy) -> StoreFuture<bool> {
+        self.write(move |conn| {
+            Ok(conn.execute(
+                "UPDATE policies SET name = ?3, condition = ?4, action = ?5, notify_admin = ?6, \
+                 enabled = ?7 WHERE customer_id = ?1 AND id = ?2",
+                params![
+                    p.customer_id,
+                    p.id,
+                    p.name,
+                    json(&p.condition)?,
+                    p.action.as_str(),
+                    p.notify_admin,
+                    p.enabled
+                ],
+            )? > 0)
+        })
+    }
+
+    fn delete_policy(&self, customer_id: &str, id: &str) -> StoreFuture<bool> {
+        let (customer_id, id) = (customer_id.to_string(), id.to_string());
+        self.write(move |conn| {
+            Ok(conn.execute(
+                "DELETE FROM policies WHERE customer_id = ?1 AND id = ?2",
+                [&customer_id, &id],
+            )? > 0)
+        })
+    }
+
     fn all_policies(&self) -> StoreFuture<Vec<Policy>> {
         self.read(move |conn| {
             let mut stmt = conn.prepare_cached(&format!(
@@ -679,15 +772,44 @@ impl Store for SqliteStore {
         })
     }
 
-    fn verdicts(&self, customer_id: &str, limit: u32) -> StoreFuture<Vec<VerdictRecord>> {
+    fn verdicts(
+        &self,
+        customer_id: &str,
+        filter: VerdictFilter,
+    ) -> StoreFuture<Vec<VerdictRecord>> {
         let customer_id = customer_id.to_string();
         self.read(move |conn| {
-            let mut stmt = conn.prepare_cached(&format!(
-                "SELECT {VERDICT_COLS} FROM verdicts WHERE customer_id = ?1 \
-                 ORDER BY received_at DESC, id DESC LIMIT ?2"
-            ))?;
-            let rows = stmt.query_map(params![customer_id, limit], verdict_row)?;
+            let mut sql = format!("SELECT {VERDICT_COLS} FROM verdicts WHERE customer_id = ?");
+            let mut args: Vec<rusqlite::types::Value> = vec![customer_id.into()];
+            if let Some(d) = filter.domain_id {
+                sql.push_str(" AND domain_id = ?");
+                args.push(d.into());
+            }
+            if let Some(a) = filter.action {
+                sql.push_str(" AND action = ?");
+                args.push(a.as_str().to_string().into());
+            }
+            push_time_range(&mut sql, &mut args, filter.since, filter.until);
+            sql.push_str(" ORDER BY received_at DESC, id DESC LIMIT ?");
+            args.push(i64::from(filter.limit).into());
+            let mut stmt = conn.prepare(&sql)?;
+            let rows = stmt.query_map(params_from_iter(args.iter()), verdict_row)?;
             Ok(rows.collect::<Result<_, _>>()?)
+        })
+    }
+
+    fn verdict(&self, customer_id: &str, id: &str) -> StoreFuture<Option<VerdictRecord>> {
+        let (customer_id, id) = (customer_id.to_string(), id.to_string());
+        self.read(move |conn| {
+            Ok(conn
+                .query_row(
+                    &format!(
+                        "SELECT {VERDICT_COLS} FROM verdicts WHERE customer_id = ?1 AND id = ?2"
+                    ),
+                    [&customer_id, &id],
+                    verdict_row,
+                )
+                .optional()?)
         })
     }
 
@@ -746,26 +868,29 @@ impl Store for SqliteStore {
         let customer_id = customer_id.to_string();
         self.read(move |conn| {
             let mut sql = format!("SELECT {QUARANTINE_COLS} FROM quarantine WHERE customer_id = ?");
-            let mut args: Vec<String> = vec![customer_id];
+            let mut args: Vec<rusqlite::types::Value> = vec![customer_id.into()];
             if let Some(s) = filter.status {
                 sql.push_str(" AND status = ?");
-                args.push(s.as_str().into());
+                args.push(s.as_str().to_string().into());
             }
             if let Some(t) = filter.threat_type {
                 sql.push_str(" AND threat_type = ?");
-                args.push(t.as_str().into());
+                args.push(t.as_str().to_string().into());
             }
             if let Some(from) = &filter.from {
                 sql.push_str(
                     " AND (lower(mail_from) LIKE ? ESCAPE '\\' OR lower(from_header) LIKE ? ESCAPE '\\')",
                 );
-                args.push(like_pattern(from));
-                args.push(like_pattern(from));
+                args.push(like_pattern(from).into());
+                args.push(like_pattern(from).into());
             }
-            sql.push_str(&format!(
-                " ORDER BY received_at DESC, id DESC LIMIT {}",
-                filter.limit
-            ));
+            if let Some(d) = filter.domain_id {
+                sql.push_str(" AND domain_id = ?");
+                args.push(d.into());
+            }
+            push_time_range(&mut sql, &mut args, filter.since, filter.until);
+            sql.push_str(" ORDER BY received_at DESC, id DESC LIMIT ?");
+            args.push(i64::from(filter.limit).into());
             let mut stmt = conn.prepare(&sql)?;
             let rows = stmt.query_map(params_from_iter(args.iter()), quarantine_row)?;
             Ok(rows.collect::<Result<_, _>>()?)

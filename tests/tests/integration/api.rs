@@ -117,3 +117,202 @@ fn tokens_can_be_created_listed_and_revoked_by_their_customer_only() {
     );
     assert_eq!(status, 400, "{body}");
 }
+
+#[test]
+fn verdicts_raw_quarantine_domain_patch_and_policy_crud() {
+    use moat_tests::{
+        client::smtplib_send,
+        sink::{Sink, SinkMode},
+    };
+    let sink = Sink::start();
+    let moat = Moat::start();
+    let token = moat.token("acme", TokenKind::Live);
+    let other = moat.token("globex", TokenKind::Live);
+    let (_, domain) = moat.call(
+        "POST",
+        "/v1/domains",
+        Some(&token),
+        Some(json!({"domain": "acme.example", "real_mx_host": sink.addr.to_string()})),
+    );
+    let domain_id = domain["id"].as_str().unwrap_or_default().to_string();
+    let (status, policy) = moat.call(
+        "POST",
+        "/v1/policies",
+        Some(&token),
+        Some(json!({"name": "crypto", "condition": {"subject_contains": ["bitcoin"]}, "action": "quarantine"})),
+    );
+    assert_eq!(status, 201);
+    let policy_id = policy["id"].as_str().unwrap_or_default().to_string();
+    moat.wait_until_accepting("bob@acme.example");
+    let spam = b"Subject: bitcoin offer\r\n\r\nraw body here\r\n";
+    assert!(
+        smtplib_send(moat.smtp, "m@sender.test", &["bob@acme.example"], spam).starts_with("250")
+    );
+    let clean = b"Subject: hello\r\n\r\nhi\r\n";
+    assert!(
+        smtplib_send(moat.smtp, "a@sender.test", &["bob@acme.example"], clean).starts_with("250")
+    );
+
+    // Verdicts: both listed (after the batched writer), filterable, one by id with findings.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    let list = loop {
+        let (_, list) = moat.call("GET", "/v1/verdicts", Some(&token), None);
+        if list["data"].as_array().map_or(0, Vec::len) == 2 {
+            break list;
+        }
+        assert!(std::time::Instant::now() < deadline, "{list}");
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    };
+    let (_, q) = moat.call("GET", "/v1/verdicts?verdict=quarantine", Some(&token), None);
+    let qv = &q["data"][0];
+    assert_eq!(qv["verdict"], "quarantine");
+    assert_eq!(qv["findings"][0]["rule"], "crypto");
+    let vid = qv["id"].as_str().unwrap_or_default();
+    let (status, one) = moat.call("GET", &format!("/v1/verdicts/{vid}"), Some(&token), None);
+    assert_eq!(
+        (status, one["subject"].as_str()),
+        (200, Some("bitcoin offer"))
+    );
+    assert_eq!(
+        moat.call("GET", &format!("/v1/verdicts/{vid}"), Some(&other), None)
+            .0,
+        404
+    );
+    assert_eq!(list["data"][0]["domain_id"], domain_id.as_str());
+    let (_, by_domain) = moat.call(
+        "GET",
+        &format!("/v1/verdicts?domain={domain_id}"),
+        Some(&token),
+        None,
+    );
+    assert_eq!(by_domain["data"].as_array().map_or(0, Vec::len), 2);
+    let (_, future) = moat.call(
+        "GET",
+        "/v1/verdicts?since=2099-01-01T00:00:00Z",
+        Some(&token),
+        None,
+    );
+    assert_eq!(future["data"], json!([]));
+    assert_eq!(
+        moat.call("GET", "/v1/verdicts?since=yesterday", Some(&token), None)
+            .0,
+        400
+    );
+    assert_eq!(
+        moat.call("GET", "/v1/verdicts?verdict=maybe", Some(&token), None)
+            .0,
+        400
+    );
+
+    // The quarantined message as message/rfc822, and the new quarantine filters.
+    let (_, ql) = moat.call(
+        "GET",
+        &format!("/v1/quarantine?domain={domain_id}&until=2099-01-01T00:00:00Z"),
+        Some(&token),
+        None,
+    );
+    let qid = ql["data"][0]["id"].as_str().unwrap_or_default().to_string();
+    let resp = ureq::get(&format!("{}/v1/quarantine/{qid}/raw", moat.api))
+        .set("Authorization", &format!("Bearer {token}"))
+        .call()
+        .expect("raw");
+    assert_eq!(resp.content_type(), "message/rfc822");
+    let body = resp.into_string().expect("text");
+    assert!(
+        body.contains("raw body here") && body.starts_with("Received: "),
+        "{body}"
+    );
+    assert_eq!(
+        moat.call(
+            "GET",
+            &format!("/v1/quarantine/{qid}/raw"),
+            Some(&other),
+            None
+        )
+        .0,
+        404
+    );
+    let (_, none) = moat.call("GET", "/v1/quarantine?domain=nope", Some(&token), None);
+    assert_eq!(none["data"], json!([]));
+
+    // PATCH a domain: proxy mode takes effect in the scanner.
+    let (status, patched) = moat.call(
+        "PATCH",
+        &format!("/v1/domains/{domain_id}"),
+        Some(&token),
+        Some(json!({"delivery_mode": "proxy"})),
+    );
+    assert_eq!(
+        (status, patched["delivery_mode"].as_str()),
+        (200, Some("proxy"))
+    );
+    assert_eq!(
+        moat.call(
+            "PATCH",
+            &format!("/v1/domains/{domain_id}"),
+            Some(&token),
+            Some(json!({"real_mx_host": "bad host"}))
+        )
+        .0,
+        422
+    );
+    assert_eq!(
+        moat.call(
+            "PATCH",
+            &format!("/v1/domains/{domain_id}"),
+            Some(&other),
+            Some(json!({"delivery_mode": "spool"}))
+        )
+        .0,
+        404
+    );
+    sink.set_mode(SinkMode::TempFail);
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while !smtplib_send(moat.smtp, "a@sender.test", &["bob@acme.example"], clean).starts_with("451")
+    {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "proxy mode never applied"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+
+    // Policies: get, replace (a bad one changes nothing), delete; others see 404.
+    let path = format!("/v1/policies/{policy_id}");
+    assert_eq!(
+        moat.call("GET", &path, Some(&token), None).1["name"],
+        "crypto"
+    );
+    assert_eq!(moat.call("GET", &path, Some(&other), None).0, 404);
+    let (status, replaced) = moat.call("PUT", &path, Some(&token), Some(json!({"name": "crypto2", "condition": {"subject_contains": ["ethereum"]}, "action": "reject"})));
+    assert_eq!((status, replaced["action"].as_str()), (200, Some("reject")));
+    assert_eq!(
+        moat.call(
+            "PUT",
+            &path,
+            Some(&token),
+            Some(json!({"name": "x", "condition": {"any": []}, "action": "reject"}))
+        )
+        .0,
+        422
+    );
+    assert_eq!(
+        moat.call("GET", &path, Some(&token), None).1["name"],
+        "crypto2"
+    );
+    assert_eq!(
+        moat.call(
+            "PUT",
+            &path,
+            Some(&other),
+            Some(
+                json!({"name": "x", "condition": {"subject_contains": ["a"]}, "action": "reject"})
+            )
+        )
+        .0,
+        404
+    );
+    assert_eq!(moat.call("DELETE", &path, Some(&other), None).0, 404);
+    assert_eq!(moat.call("DELETE", &path, Some(&token), None).0, 204);
+    assert_eq!(moat.call("GET", &path, Some(&token), None).0, 404);
+}

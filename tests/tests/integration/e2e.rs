@@ -208,8 +208,14 @@ fn clean_mail_is_relayed_and_matching_mail_is_quarantined_then_released() {
         futures::executor::block_on(moat.store.ensure_customer("acme")).expect("customer");
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
     loop {
-        let verdicts =
-            futures::executor::block_on(moat.store.verdicts(&customer.id, 10)).expect("verdicts");
+        let verdicts = futures::executor::block_on(moat.store.verdicts(
+            &customer.id,
+            moat_core::model::VerdictFilter {
+                limit: 10,
+                ..Default::default()
+            },
+        ))
+        .expect("verdicts");
         if verdicts.len() == 2 {
             let actions: Vec<_> = verdicts.iter().map(|v| v.action.as_str()).collect();
             assert!(

@@ -419,7 +419,14 @@ fn a_client_that_disconnects_mid_data_leaves_nothing_behind() {
     let queue = moat.dir.path().join("spool/queue");
     assert_eq!(std::fs::read_dir(&queue).map(|d| d.count()).unwrap_or(0), 0);
     let customer = futures::executor::block_on(moat.store.ensure_customer("acme")).expect("c");
-    let verdicts = futures::executor::block_on(moat.store.verdicts(&customer.id, 10)).expect("v");
+    let verdicts = futures::executor::block_on(moat.store.verdicts(
+        &customer.id,
+        moat_core::model::VerdictFilter {
+            limit: 10,
+            ..Default::default()
+        },
+    ))
+    .expect("v");
     assert!(
         verdicts.is_empty(),
         "nothing half-written is recorded: {verdicts:?}"

@@ -5,7 +5,7 @@ use moat_core::{
     config::Config,
     model::{
         Action, DeliveryMode, Domain, DomainStatus, QuarantineFilter, QuarantineItem,
-        QuarantineStatus, ThreatType, TokenInfo, TokenKind, VerdictRecord,
+        QuarantineStatus, ThreatType, TokenInfo, TokenKind, VerdictFilter, VerdictRecord,
     },
     store::{self, SharedStore},
     time::now_ms,
@@ -122,8 +122,31 @@ fn sqlite_store_round_trips_and_isolates_customers() {
         s.quarantine(item.clone(), b"raw".to_vec(), qv)
             .await
             .expect("quarantine");
-        assert_eq!(s.verdicts(&acme.id, 500).await.expect("q").len(), 101);
-        assert!(s.verdicts(&globex.id, 500).await.expect("q").is_empty());
+        assert_eq!(
+            s.verdicts(
+                &acme.id,
+                VerdictFilter {
+                    limit: 500,
+                    ..Default::default()
+                }
+            )
+            .await
+            .expect("q")
+            .len(),
+            101
+        );
+        assert!(
+            s.verdicts(
+                &globex.id,
+                VerdictFilter {
+                    limit: 500,
+                    ..Default::default()
+                }
+            )
+            .await
+            .expect("q")
+            .is_empty()
+        );
 
         let all = QuarantineFilter {
             limit: 50,
@@ -197,7 +220,19 @@ fn sqlite_store_round_trips_and_isolates_customers() {
     let s = open(dir.path());
     block_on(async {
         let acme = s.ensure_customer("acme").await.expect("c");
-        assert_eq!(s.verdicts(&acme.id, 500).await.expect("q").len(), 101);
+        assert_eq!(
+            s.verdicts(
+                &acme.id,
+                VerdictFilter {
+                    limit: 500,
+                    ..Default::default()
+                }
+            )
+            .await
+            .expect("q")
+            .len(),
+            101
+        );
         assert_eq!(s.all_domains().await.expect("q").len(), 1);
     });
 }
