@@ -18,7 +18,16 @@ pub struct Config {
     pub store: StoreConfig,
     pub relay: RelayConfig,
     pub spool: SpoolConfig,
+    pub dns: DnsConfig,
     pub policy: PolicyConfig,
+}
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct DnsConfig {
+    /// Resolvers (`ip:port`) for the look-ups Moat makes; empty means the system's
+    /// (`/etc/resolv.conf`).
+    pub nameservers: Vec<SocketAddr>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -35,9 +44,10 @@ pub struct SpoolConfig {
     /// Threads writing and fsyncing spool files.
     pub writers: usize,
     /// `host:port` that delivery status notifications (bounces) are handed to, usually the
-    /// ISP's outbound relay. Without it, no DSN is sent and refused mail stays in
-    /// `spool/failed/` with a log line.
+    /// ISP's outbound relay. Without it, DSNs go to the sender domain's MX hosts.
     pub dsn_relay: Option<String>,
+    /// Port used when delivering to MX hosts (25; other values are for tests and labs).
+    pub mx_port: u16,
 }
 
 impl Default for SpoolConfig {
@@ -49,6 +59,7 @@ impl Default for SpoolConfig {
             concurrency: 32,
             writers: 2,
             dsn_relay: None,
+            mx_port: 25,
         }
     }
 }
@@ -144,6 +155,7 @@ impl Default for Config {
             store: StoreConfig::default(),
             relay: RelayConfig::default(),
             spool: SpoolConfig::default(),
+            dns: DnsConfig::default(),
             policy: PolicyConfig::default(),
         }
     }

@@ -23,12 +23,15 @@ pub use moat_core::spoolfile::{SpoolEnvelope, decode};
 use moat_core::{
     config::{Config, SpoolConfig},
     dsn::{self, FailedRecipient},
+    message::domain_of,
     metrics::metrics,
     relay::{MailOptions, RelayOutcome, RelayPool},
     spoolfile::header,
     time::{now_ms, rfc5322},
 };
 use tokio::sync::{Semaphore, mpsc};
+
+use crate::mx::{MxResolver, MxRoute};
 
 struct WriteJob {
     env: SpoolEnvelope,
@@ -122,6 +125,13 @@ impl Spool {
             pending: pending.clone(),
             permits: Arc::new(Semaphore::new(config.spool.concurrency.max(1))),
             pool: RelayPool::new(config.spool.concurrency.max(1), Duration::from_secs(30)),
+            mx: match MxResolver::new(config) {
+                Ok(r) => Some(r),
+                Err(e) => {
+                    tracing::error!(error = %e, "no DNS resolver: DSNs need spool.dsn_relay");
+                    None
+                }
+            },
         };
         runtime.spawn(manager.run(drx));
         // The spool's depth and oldest age, refreshed for /metrics every second.
@@ -242,6 +252,8 @@ struct Manager {
     pending: Arc<Mutex<HashMap<String, i64>>>,
     permits: Arc<Semaphore>,
     pool: RelayPool,
+    /// Routes `mx:<domain>` targets (DSNs without a `dsn_relay`).
+    mx: Option<MxResolver>,
 }
 
 impl Manager {
@@ -268,9 +280,9 @@ impl Manager {
         if env.mail_from.is_empty() {
             return;
         }
-        let Some(relay) = self.config.dsn_relay.clone() else {
-            tracing::warn!(queue_id = %env.queue_id, sender = %env.mail_from, "no spool.dsn_relay configured: the sender gets no DSN");
-            return;
+        let relay = match &self.config.dsn_relay {
+            Some(relay) => relay.clone(),
+            None => format!("mx:{}", domain_of(&env.mail_from)),
         };
         let failed: Vec<FailedRecipient> = env
             .rcpts
@@ -320,6 +332,62 @@ impl Manager {
         }
     }
 
+    /// One delivery attempt: to the spooled host, or for `mx:<domain>` to each MX target in
+    /// turn until one takes or refuses the message.
+    async fn send(&self, env: &SpoolEnvelope, bytes: &[u8]) -> RelayOutcome {
+        let options = MailOptions {
+            smtputf8: env.smtputf8,
+            eight_bit: env.eight_bit,
+        };
+        let Some(domain) = env.host.strip_prefix("mx:") else {
+            return self
+                .pool
+                .deliver(
+                    &env.host,
+                    &self.helo,
+                    &env.mail_from,
+                    &env.rcpts,
+                    bytes,
+                    options,
+                    self.timeout,
+                )
+                .await;
+        };
+        let Some(mx) = &self.mx else {
+            return RelayOutcome::TempFail("no DNS resolver for MX look-ups".into());
+        };
+        let targets = match mx.route(domain).await {
+            Ok(MxRoute::Hosts(t)) => t,
+            Ok(MxRoute::NullMx) => {
+                return RelayOutcome::PermFail {
+                    code: 556,
+                    status: "5.1.10".into(),
+                    text: format!("{domain} accepts no mail (null MX)"),
+                };
+            }
+            Err(e) => return RelayOutcome::TempFail(format!("MX look-up: {e}")),
+        };
+        let mut outcome = RelayOutcome::TempFail(format!("{domain}: no MX target"));
+        for target in targets {
+            outcome = self
+                .pool
+                .deliver(
+                    &target,
+                    &self.helo,
+                    &env.mail_from,
+                    &env.rcpts,
+                    bytes,
+                    options,
+                    self.timeout,
+                )
+                .await;
+            if !matches!(outcome, RelayOutcome::TempFail(_)) {
+                break;
+            }
+        }
+        outcome
+    }
+
     async fn deliver_until_done(self: Arc<Self>, q: Queued) {
         let env = q.env;
         let mut body = q.body;
@@ -346,20 +414,7 @@ impl Manager {
             };
             let outcome = {
                 let _permit = self.permits.acquire().await;
-                self.pool
-                    .deliver(
-                        &env.host,
-                        &self.helo,
-                        &env.mail_from,
-                        &env.rcpts,
-                        &bytes,
-                        MailOptions {
-                            smtputf8: env.smtputf8,
-                            eight_bit: env.eight_bit,
-                        },
-                        self.timeout,
-                    )
-                    .await
+                self.send(&env, &bytes).await
             };
             metrics()
                 .relay

@@ -3,6 +3,7 @@
 //! TCP) and real HTTP calls.
 
 pub mod client;
+pub mod dns;
 pub mod harness;
 pub mod process;
 pub mod sink;

@@ -551,3 +551,27 @@ fn spooled_mail_that_expires_is_kept_and_bounced_with_4_4_7() {
     );
     assert!(sink.messages().is_empty());
 }
+
+#[test]
+fn without_a_dsn_relay_bounces_go_to_the_sender_domains_mx() {
+    let sink = Sink::start();
+    let mx = Sink::start();
+    let dns = moat_tests::dns::Dns::start(&[
+        "--mx-host=sender.test,mail.sender.test,10".into(),
+        "--host-record=mail.sender.test,127.0.0.1".into(),
+    ]);
+    let (dns_addr, mx_port) = (dns.addr, mx.addr.port());
+    let moat = Moat::start_with(|c| {
+        c.dns.nameservers = vec![dns_addr];
+        c.spool.mx_port = mx_port;
+    });
+    acme(&moat, &sink);
+    sink.set_mode(SinkMode::Reject);
+    let reply = smtplib_send(moat.smtp, "alice@sender.test", &["bob@acme.example"], CLEAN);
+    assert!(reply.starts_with("250"), "{reply}");
+    let dsns = mx.wait_for(1, 15);
+    assert_eq!(dsns.len(), 1, "the DSN reaches the MX of sender.test");
+    assert_eq!(dsns[0].mail_from, "");
+    assert_eq!(dsns[0].rcpts, vec!["alice@sender.test".to_string()]);
+    assert!(String::from_utf8_lossy(&dsns[0].data).contains("Status: 5.7.1"));
+}

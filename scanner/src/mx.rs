@@ -1,0 +1,110 @@
+//! Routing by MX (RFC 5321 5.1) for mail Moat sends on its own behalf (DSNs): the MX hosts of
+//! the domain by preference, the domain itself when it has no MX record (implicit MX), nothing
+//! when it publishes a null MX (RFC 7505). Runs on the relay's tokio runtime.
+
+use std::net::{IpAddr, SocketAddr};
+
+use hickory_resolver::{
+    TokioResolver,
+    config::{NameServerConfigGroup, ResolverConfig},
+    name_server::TokioConnectionProvider,
+};
+use moat_core::config::Config;
+
+/// Where to deliver a domain's mail.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum MxRoute {
+    /// `ip:port` targets, most preferred first.
+    Hosts(Vec<String>),
+    /// The domain accepts no mail (null MX).
+    NullMx,
+}
+
+pub struct MxResolver {
+    resolver: TokioResolver,
+    port: u16,
+}
+
+impl MxResolver {
+    /// The configured resolvers (`dns.nameservers`), or the system's.
+    pub fn new(config: &Config) -> Result<MxResolver, String> {
+        let resolver = if config.dns.nameservers.is_empty() {
+            TokioResolver::builder_tokio()
+                .map_err(|e| format!("system resolver: {e}"))?
+                .build()
+        } else {
+            let mut group = NameServerConfigGroup::new();
+            for ns in &config.dns.nameservers {
+                group.merge(NameServerConfigGroup::from_ips_clear(
+                    &[ns.ip()],
+                    ns.port(),
+                    true,
+                ));
+            }
+            TokioResolver::builder_with_config(
+                ResolverConfig::from_parts(None, vec![], group),
+                TokioConnectionProvider::default(),
+            )
+            .build()
+        };
+        Ok(MxResolver {
+            resolver,
+            port: config.spool.mx_port,
+        })
+    }
+
+    async fn addresses(&self, host: &str, out: &mut Vec<String>) -> Result<(), String> {
+        let ips = self
+            .resolver
+            .lookup_ip(format!("{}.", host.trim_end_matches('.')))
+            .await
+            .map_err(|e| format!("{host}: {e}"))?;
+        for ip in ips.iter() {
+            let target = SocketAddr::new(ip, self.port).to_string();
+            if !out.contains(&target) {
+                out.push(target);
+            }
+        }
+        Ok(())
+    }
+
+    /// Resolves where mail for `domain` goes.
+    pub async fn route(&self, domain: &str) -> Result<MxRoute, String> {
+        if let Ok(ip) = domain.trim_matches(['[', ']']).parse::<IpAddr>() {
+            return Ok(MxRoute::Hosts(vec![
+                SocketAddr::new(ip, self.port).to_string(),
+            ]));
+        }
+        let fqdn = format!("{}.", domain.trim_end_matches('.'));
+        let mut targets = Vec::new();
+        match self.resolver.mx_lookup(fqdn).await {
+            Ok(mx) => {
+                let mut records: Vec<_> = mx.iter().collect();
+                records.sort_by_key(|r| r.preference());
+                if records.len() == 1 && records[0].exchange().is_root() {
+                    return Ok(MxRoute::NullMx);
+                }
+                let mut last_error = None;
+                for r in records {
+                    let host = r.exchange().to_ascii();
+                    if let Err(e) = self.addresses(&host, &mut targets).await {
+                        last_error = Some(e);
+                    }
+                }
+                if targets.is_empty() {
+                    return Err(
+                        last_error.unwrap_or_else(|| format!("{domain}: MX hosts have no address"))
+                    );
+                }
+            }
+            Err(e) if e.is_no_records_found() || e.is_nx_domain() => {
+                if e.is_nx_domain() {
+                    return Err(format!("{domain}: no such domain"));
+                }
+                self.addresses(domain, &mut targets).await?;
+            }
+            Err(e) => return Err(format!("{domain}: {e}")),
+        }
+        Ok(MxRoute::Hosts(targets))
+    }
+}
