@@ -40,6 +40,22 @@ pub(crate) fn time_param(
         .transpose()
 }
 
+/// Parses an optional enumerated query parameter, naming the accepted values when it fails.
+pub(crate) fn enum_param<T>(
+    name: &str,
+    value: Option<&str>,
+    parse: fn(&str) -> Option<T>,
+    accepted: &str,
+) -> Result<Option<T>, crate::error::ApiError> {
+    value
+        .map(|v| {
+            parse(v).ok_or_else(|| {
+                crate::error::ApiError::BadRequest(format!("{name} `{v}` is not one of {accepted}"))
+            })
+        })
+        .transpose()
+}
+
 /// Checks a `limit` parameter: default 50, at most 500.
 pub(crate) fn limit_param(limit: Option<u32>) -> Result<u32, crate::error::ApiError> {
     let limit = limit.unwrap_or(50);

@@ -12,7 +12,7 @@ use moat_core::{
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-use super::{limit_param, opt_time, time_param};
+use super::{enum_param, limit_param, opt_time, time_param};
 use crate::{AppState, auth::Caller, error::ApiError};
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
@@ -60,28 +60,18 @@ async fn list(
     query: web::Query<ListQuery>,
 ) -> Result<HttpResponse, ApiError> {
     let q = query.into_inner();
-    let status = q
-        .status
-        .as_deref()
-        .map(|s| {
-            QuarantineStatus::parse(s).ok_or_else(|| {
-                ApiError::BadRequest(format!(
-                    "status `{s}` is not one of quarantined, released, deleted"
-                ))
-            })
-        })
-        .transpose()?;
-    let threat_type = q
-        .threat_type
-        .as_deref()
-        .map(|s| {
-            ThreatType::parse(s).ok_or_else(|| {
-                ApiError::BadRequest(format!(
-                    "threat_type `{s}` is not one of spam, phishing, malware, bec, policy"
-                ))
-            })
-        })
-        .transpose()?;
+    let status = enum_param(
+        "status",
+        q.status.as_deref(),
+        QuarantineStatus::parse,
+        "quarantined, released, deleted",
+    )?;
+    let threat_type = enum_param(
+        "threat_type",
+        q.threat_type.as_deref(),
+        ThreatType::parse,
+        "spam, phishing, malware, bec, policy",
+    )?;
     let limit = limit_param(q.limit)?;
     let filter = QuarantineFilter {
         status,

@@ -8,7 +8,7 @@ use moat_core::{
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-use super::{limit_param, time_param};
+use super::{enum_param, limit_param, time_param};
 use crate::{AppState, auth::Caller, error::ApiError};
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
@@ -51,17 +51,12 @@ async fn list(
     query: web::Query<ListQuery>,
 ) -> Result<HttpResponse, ApiError> {
     let q = query.into_inner();
-    let action = q
-        .verdict
-        .as_deref()
-        .map(|v| {
-            Action::parse(v).ok_or_else(|| {
-                ApiError::BadRequest(format!(
-                    "verdict `{v}` is not one of deliver, quarantine, reject"
-                ))
-            })
-        })
-        .transpose()?;
+    let action = enum_param(
+        "verdict",
+        q.verdict.as_deref(),
+        Action::parse,
+        "deliver, quarantine, reject",
+    )?;
     let filter = VerdictFilter {
         domain_id: q.domain,
         action,

@@ -433,13 +433,16 @@ fn quarantine_row(r: &Row<'_>) -> rusqlite::Result<QuarantineItem> {
     })
 }
 
-/// Appends `received_at` bounds to a filtered query.
-fn push_time_range(
-    sql: &mut String,
-    args: &mut Vec<rusqlite::types::Value>,
+/// Finishes a filtered list query: `received_at` bounds, newest first, at most `limit` rows.
+fn newest_first<T>(
+    conn: &Connection,
+    mut sql: String,
+    mut args: Vec<rusqlite::types::Value>,
     since: Option<i64>,
     until: Option<i64>,
-) {
+    limit: u32,
+    row: fn(&Row<'_>) -> rusqlite::Result<T>,
+) -> Result<Vec<T>, StoreError> {
     if let Some(t) = since {
         sql.push_str(" AND received_at >= ?");
         args.push(t.into());
@@ -448,6 +451,11 @@ fn push_time_range(
         sql.push_str(" AND received_at < ?");
         args.push(t.into());
     }
+    sql.push_str(" ORDER BY received_at DESC, id DESC LIMIT ?");
+    args.push(i64::from(limit).into());
+    let mut stmt = conn.prepare(&sql)?;
+    let rows = stmt.query_map(params_from_iter(args.iter()), row)?;
+    Ok(rows.collect::<Result<_, _>>()?)
 }
 
 /// Escapes `%`, `_` and `\` for a `LIKE … ESCAPE '\'` pattern.
@@ -789,12 +797,15 @@ impl Store for SqliteStore {
                 sql.push_str(" AND action = ?");
                 args.push(a.as_str().to_string().into());
             }
-            push_time_range(&mut sql, &mut args, filter.since, filter.until);
-            sql.push_str(" ORDER BY received_at DESC, id DESC LIMIT ?");
-            args.push(i64::from(filter.limit).into());
-            let mut stmt = conn.prepare(&sql)?;
-            let rows = stmt.query_map(params_from_iter(args.iter()), verdict_row)?;
-            Ok(rows.collect::<Result<_, _>>()?)
+            newest_first(
+                conn,
+                sql,
+                args,
+                filter.since,
+                filter.until,
+                filter.limit,
+                verdict_row,
+            )
         })
     }
 
@@ -888,12 +899,7 @@ impl Store for SqliteStore {
                 sql.push_str(" AND domain_id = ?");
                 args.push(d.into());
             }
-            push_time_range(&mut sql, &mut args, filter.since, filter.until);
-            sql.push_str(" ORDER BY received_at DESC, id DESC LIMIT ?");
-            args.push(i64::from(filter.limit).into());
-            let mut stmt = conn.prepare(&sql)?;
-            let rows = stmt.query_map(params_from_iter(args.iter()), quarantine_row)?;
-            Ok(rows.collect::<Result<_, _>>()?)
+            newest_first(conn, sql, args, filter.since, filter.until, filter.limit, quarantine_row)
         })
     }
 
