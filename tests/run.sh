@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Runs Moat's whole test suite on a Debian machine: installs what the tests talk to (swaks,
-# Python 3 for smtplib, Hyperscan headers for the build), then `cargo test` over the workspace
+# Python 3 for smtplib, dnsmasq for DNS, systemd-analyze for the unit, Hyperscan headers for the
+# build), builds the `moat` binary the process tests run, then `cargo test` over the workspace
 # in the dev profile. Tests use loopback only and stop by themselves.
 set -euo pipefail
 cd "$(dirname "$0")/.."
