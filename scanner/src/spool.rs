@@ -339,35 +339,26 @@ impl Manager {
             smtputf8: env.smtputf8,
             eight_bit: env.eight_bit,
         };
-        let Some(domain) = env.host.strip_prefix("mx:") else {
-            return self
-                .pool
-                .deliver(
-                    &env.host,
-                    &self.helo,
-                    &env.mail_from,
-                    &env.rcpts,
-                    bytes,
-                    options,
-                    self.timeout,
-                )
-                .await;
-        };
-        let Some(mx) = &self.mx else {
-            return RelayOutcome::TempFail("no DNS resolver for MX look-ups".into());
-        };
-        let targets = match mx.route(domain).await {
-            Ok(MxRoute::Hosts(t)) => t,
-            Ok(MxRoute::NullMx) => {
-                return RelayOutcome::PermFail {
-                    code: 556,
-                    status: "5.1.10".into(),
-                    text: format!("{domain} accepts no mail (null MX)"),
+        let targets = match env.host.strip_prefix("mx:") {
+            None => vec![env.host.clone()],
+            Some(domain) => {
+                let Some(mx) = &self.mx else {
+                    return RelayOutcome::TempFail("no DNS resolver for MX look-ups".into());
                 };
+                match mx.route(domain).await {
+                    Ok(MxRoute::Hosts(t)) => t,
+                    Ok(MxRoute::NullMx) => {
+                        return RelayOutcome::PermFail {
+                            code: 556,
+                            status: "5.1.10".into(),
+                            text: format!("{domain} accepts no mail (null MX)"),
+                        };
+                    }
+                    Err(e) => return RelayOutcome::TempFail(format!("MX look-up: {e}")),
+                }
             }
-            Err(e) => return RelayOutcome::TempFail(format!("MX look-up: {e}")),
         };
-        let mut outcome = RelayOutcome::TempFail(format!("{domain}: no MX target"));
+        let mut outcome = RelayOutcome::TempFail(format!("{}: no delivery target", env.host));
         for target in targets {
             outcome = self
                 .pool
