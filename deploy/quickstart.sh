@@ -6,13 +6,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-SUDO=""
-if [ "$(id -u)" -ne 0 ]; then SUDO="sudo"; fi
-export DEBIAN_FRONTEND=noninteractive
-$SUDO apt-get update -qq
-# libhyperscan-dev is Hyperscan on x86_64; other architectures use the vectorscan fork.
-if [ "$(dpkg --print-architecture)" = "amd64" ]; then HS=libhyperscan-dev; else HS=libvectorscan-dev; fi
-$SUDO apt-get install -y -qq build-essential pkg-config "$HS" >/dev/null
+./deploy/install-packages.sh
 
 cargo build --release -p moat-scanner --bin moat
 echo

@@ -6,14 +6,9 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-SUDO=""
-if [ "$(id -u)" -ne 0 ]; then SUDO="sudo"; fi
-export DEBIAN_FRONTEND=noninteractive
-$SUDO apt-get update -qq
-if [ "$(dpkg --print-architecture)" = "amd64" ]; then HS=libhyperscan-dev; else HS=libvectorscan-dev; fi
-PKGS="build-essential pkg-config $HS swaks systemd dnsmasq-base"
-command -v python3 >/dev/null || PKGS="$PKGS python3"
-$SUDO apt-get install -y -qq $PKGS >/dev/null
+PKGS=(swaks systemd dnsmasq-base)
+command -v python3 >/dev/null || PKGS+=(python3)
+./deploy/install-packages.sh "${PKGS[@]}"
 
 mkdir -p target
 log=target/test-output.log
