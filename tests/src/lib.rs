@@ -7,3 +7,17 @@ pub mod dns;
 pub mod harness;
 pub mod process;
 pub mod sink;
+
+/// Polls `probe` every 50 ms until it returns `Ok`, for at most `secs` seconds; then fails the
+/// test with `what` and the probe's last `Err` (what it saw). For state that changes
+/// asynchronously: batched verdicts, spool files, snapshot reloads.
+pub fn eventually<T>(secs: u64, what: &str, mut probe: impl FnMut() -> Result<T, String>) -> T {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(secs);
+    loop {
+        match probe() {
+            Ok(v) => return v,
+            Err(seen) => assert!(std::time::Instant::now() < deadline, "{what}: {seen}"),
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+}

@@ -1,7 +1,7 @@
 //! API behaviour across resources: per-token rate limits and token management.
 
 use moat_core::model::TokenKind;
-use moat_tests::harness::Moat;
+use moat_tests::{eventually, harness::Moat};
 use serde_json::json;
 
 /// Status and the rate-limit headers of one call.
@@ -154,15 +154,14 @@ fn verdicts_raw_quarantine_domain_patch_and_policy_crud() {
     );
 
     // Verdicts: both listed (after the batched writer), filterable, one by id with findings.
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
-    let list = loop {
+    let list = eventually(10, "both verdicts listed", || {
         let (_, list) = moat.call("GET", "/v1/verdicts", Some(&token), None);
         if list["data"].as_array().map_or(0, Vec::len) == 2 {
-            break list;
+            Ok(list)
+        } else {
+            Err(list.to_string())
         }
-        assert!(std::time::Instant::now() < deadline, "{list}");
-        std::thread::sleep(std::time::Duration::from_millis(50));
-    };
+    });
     let (_, q) = moat.call("GET", "/v1/verdicts?verdict=quarantine", Some(&token), None);
     let qv = &q["data"][0];
     assert_eq!(qv["verdict"], "quarantine");
@@ -267,15 +266,14 @@ fn verdicts_raw_quarantine_domain_patch_and_policy_crud() {
         404
     );
     sink.set_mode(SinkMode::TempFail);
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
-    while !smtplib_send(moat.smtp, "a@sender.test", &["bob@acme.example"], clean).starts_with("451")
-    {
-        assert!(
-            std::time::Instant::now() < deadline,
-            "proxy mode never applied"
-        );
-        std::thread::sleep(std::time::Duration::from_millis(100));
-    }
+    eventually(10, "proxy mode never applied", || {
+        let reply = smtplib_send(moat.smtp, "a@sender.test", &["bob@acme.example"], clean);
+        if reply.starts_with("451") {
+            Ok(())
+        } else {
+            Err(reply)
+        }
+    });
 
     // Policies: get, replace (a bad one changes nothing), delete; others see 404.
     let path = format!("/v1/policies/{policy_id}");

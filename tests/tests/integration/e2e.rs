@@ -3,6 +3,7 @@
 use moat_core::model::TokenKind;
 use moat_tests::{
     client::smtplib_send,
+    eventually,
     harness::Moat,
     sink::{Sink, SinkMode},
 };
@@ -206,8 +207,7 @@ fn clean_mail_is_relayed_and_matching_mail_is_quarantined_then_released() {
     // Both verdicts are recorded (the batched writer flushes asynchronously).
     let customer =
         futures::executor::block_on(moat.store.ensure_customer("acme")).expect("customer");
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
-    loop {
+    let verdicts = eventually(10, "verdicts not recorded", || {
         let verdicts = futures::executor::block_on(moat.store.verdicts(
             &customer.id,
             moat_core::model::VerdictFilter {
@@ -217,19 +217,16 @@ fn clean_mail_is_relayed_and_matching_mail_is_quarantined_then_released() {
         ))
         .expect("verdicts");
         if verdicts.len() == 2 {
-            let actions: Vec<_> = verdicts.iter().map(|v| v.action.as_str()).collect();
-            assert!(
-                actions.contains(&"deliver") && actions.contains(&"quarantine"),
-                "{actions:?}"
-            );
-            break;
+            Ok(verdicts)
+        } else {
+            Err(format!("{verdicts:?}"))
         }
-        assert!(
-            std::time::Instant::now() < deadline,
-            "verdicts not recorded: {verdicts:?}"
-        );
-        std::thread::sleep(std::time::Duration::from_millis(50));
-    }
+    });
+    let actions: Vec<_> = verdicts.iter().map(|v| v.action.as_str()).collect();
+    assert!(
+        actions.contains(&"deliver") && actions.contains(&"quarantine"),
+        "{actions:?}"
+    );
 }
 
 #[test]
@@ -309,14 +306,14 @@ fn spool_mode_accepts_during_an_outage_and_delivers_when_the_server_returns() {
     let got = sink.wait_for(1, 20);
     assert_eq!(got.len(), 1, "delivered on retry");
     assert!(got[0].data.ends_with(CLEAN));
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
-    while std::fs::read_dir(&queue).map(|d| d.count()).unwrap_or(0) > 0 {
-        assert!(
-            std::time::Instant::now() < deadline,
-            "spool file not removed after delivery"
-        );
-        std::thread::sleep(std::time::Duration::from_millis(50));
-    }
+    eventually(
+        5,
+        "spool file not removed after delivery",
+        || match std::fs::read_dir(&queue).map(|d| d.count()).unwrap_or(0) {
+            0 => Ok(()),
+            n => Err(format!("{n} files left")),
+        },
+    );
 }
 
 #[test]
@@ -334,14 +331,14 @@ fn spool_mode_permanent_refusal_bounces_to_the_sender_and_keeps_the_message() {
     assert!(reply.starts_with("250"), "{reply}");
 
     let failed = moat.dir.path().join("spool/failed");
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
-    while std::fs::read_dir(&failed).map(|d| d.count()).unwrap_or(0) < 2 {
-        assert!(
-            std::time::Instant::now() < deadline,
-            "refused messages not kept in spool/failed"
-        );
-        std::thread::sleep(std::time::Duration::from_millis(50));
-    }
+    eventually(
+        10,
+        "refused messages not kept in spool/failed",
+        || match std::fs::read_dir(&failed).map(|d| d.count()).unwrap_or(0) {
+            n if n >= 2 => Ok(()),
+            n => Err(format!("{n} files")),
+        },
+    );
     let dsns = bounces.wait_for(1, 10);
     assert_eq!(dsns.len(), 1);
     assert_eq!(dsns[0].mail_from, "", "DSNs come from the null sender");
@@ -405,19 +402,15 @@ fn reject_policy_refuses_with_550_and_bad_policies_get_422() {
     // Wait for the reject policy to reach the scanner, then send.
     let msg =
         b"From: a@sender.test\r\nSubject: urgent\r\n\r\nPlease make the wire transfer now.\r\n";
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
-    loop {
+    let reply = eventually(10, "policy never applied", || {
         let reply = smtplib_send(moat.smtp, "a@sender.test", &["bob@acme.example"], msg);
         if reply.starts_with("550") {
-            assert!(reply.contains("no-wire"), "{reply}");
-            break;
+            Ok(reply)
+        } else {
+            Err(reply)
         }
-        assert!(
-            std::time::Instant::now() < deadline,
-            "policy never applied: {reply}"
-        );
-        std::thread::sleep(std::time::Duration::from_millis(100));
-    }
+    });
+    assert!(reply.contains("no-wire"), "{reply}");
 }
 
 #[test]
@@ -495,18 +488,14 @@ fn deleted_quarantine_cannot_be_released_and_domains_can_be_removed() {
         404
     );
     // Once the scanner reloads, the domain is no longer accepted (not an open relay).
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
-    loop {
+    eventually(10, "domain still accepted", || {
         let reply = smtplib_send(moat.smtp, "a@sender.test", &["bob@acme.example"], CLEAN);
         if reply.starts_with("RCPT 550") {
-            break;
+            Ok(())
+        } else {
+            Err(reply)
         }
-        assert!(
-            std::time::Instant::now() < deadline,
-            "domain still accepted: {reply}"
-        );
-        std::thread::sleep(std::time::Duration::from_millis(100));
-    }
+    });
 }
 
 #[test]

@@ -6,6 +6,7 @@ use std::collections::BTreeSet;
 use moat_core::model::TokenKind;
 use moat_tests::{
     client::{Conversation, smtplib_send},
+    eventually,
     harness::Moat,
     sink::Sink,
 };
@@ -90,15 +91,14 @@ fn a_scrape_after_traffic_exports_exactly_the_documented_metrics() {
         smtplib_send(moat.smtp, "a@sender.test", &["bob@proxy.example"], clean).starts_with("250")
     );
     let wire = b"Subject: pay\r\n\r\nplease do the wire transfer\r\n";
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
-    while !smtplib_send(moat.smtp, "a@sender.test", &["bob@acme.example"], wire).starts_with("550")
-    {
-        assert!(
-            std::time::Instant::now() < deadline,
-            "reject policy never applied"
-        );
-        std::thread::sleep(std::time::Duration::from_millis(100));
-    }
+    eventually(10, "reject policy never applied", || {
+        let reply = smtplib_send(moat.smtp, "a@sender.test", &["bob@acme.example"], wire);
+        if reply.starts_with("550") {
+            Ok(())
+        } else {
+            Err(reply)
+        }
+    });
     // Over the per-IP cap: a refused connection.
     let held: Vec<Conversation> = (0..3)
         .map(|_| {
