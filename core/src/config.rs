@@ -19,15 +19,67 @@ pub struct Config {
     pub relay: RelayConfig,
     pub spool: SpoolConfig,
     pub dns: DnsConfig,
+    pub auth: AuthConfig,
     pub policy: PolicyConfig,
 }
 
-#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct DnsConfig {
     /// Resolvers (`ip:port`) for the look-ups Moat makes; empty means the system's
     /// (`/etc/resolv.conf`).
     pub nameservers: Vec<SocketAddr>,
+    /// Milliseconds to wait for one answer before asking again or giving up (`temperror`).
+    pub timeout_ms: u64,
+    /// Tries per query.
+    pub attempts: usize,
+    /// Answer every look-up from this zone file instead of the internet (tests, labs,
+    /// air-gapped sites). Format: see `moat_core::dns::zone`.
+    pub static_zone: Option<PathBuf>,
+    /// Parsed records (SPF, DMARC, DKIM keys, addresses) kept per record kind, by their TTL.
+    pub cache_entries: usize,
+}
+
+impl Default for DnsConfig {
+    fn default() -> Self {
+        DnsConfig {
+            nameservers: Vec::new(),
+            timeout_ms: 2000,
+            attempts: 2,
+            static_zone: None,
+            cache_entries: 50_000,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct AuthConfig {
+    /// Check SPF, DKIM, ARC and DMARC and add an `Authentication-Results` header.
+    pub enabled: bool,
+    /// The authserv-id of Moat's `Authentication-Results` header (RFC 8601); fields claiming
+    /// it that arrive with a message are removed. Empty means `hostname`.
+    pub authserv_id: String,
+    /// Seconds all checks of one message may take together; what is unfinished then is
+    /// `temperror`.
+    pub deadline_secs: u64,
+    /// Apply the sender domain's DMARC policy (`p=reject` → 550, `p=quarantine` →
+    /// quarantine) unless a customer policy with action `deliver` matches the message.
+    pub enforce_dmarc: bool,
+    /// Tokio threads doing authentication (DNS and signature checks).
+    pub threads: usize,
+}
+
+impl Default for AuthConfig {
+    fn default() -> Self {
+        AuthConfig {
+            enabled: true,
+            authserv_id: String::new(),
+            deadline_secs: 15,
+            enforce_dmarc: true,
+            threads: 1,
+        }
+    }
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -156,6 +208,7 @@ impl Default for Config {
             relay: RelayConfig::default(),
             spool: SpoolConfig::default(),
             dns: DnsConfig::default(),
+            auth: AuthConfig::default(),
             policy: PolicyConfig::default(),
         }
     }

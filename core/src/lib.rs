@@ -4,7 +4,9 @@
 //! Both binaries' halves (the glommio scanner and the actix-web API) link this crate, so everything
 //! that must mean the same thing on both sides of the store lives here.
 
+pub mod auth;
 pub mod config;
+pub mod dns;
 pub mod dsn;
 pub mod error;
 pub mod message;

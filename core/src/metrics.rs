@@ -25,6 +25,10 @@ pub struct Metrics {
     pub messages: IntCounterVec,
     /// Time to parse and judge a message, seconds.
     pub scan_duration: Histogram,
+    /// Time to authenticate a message (SPF, DKIM, ARC, DMARC with their DNS look-ups), seconds.
+    pub auth_duration: Histogram,
+    /// Authentication results, by check (`spf`, `dkim`, `arc`, `dmarc`) and result.
+    pub auth_results: IntCounterVec,
     /// Relay attempts to real servers, by mode (`proxy`, `spool`) and outcome.
     pub relay: IntCounterVec,
     /// Messages waiting in the spool.
@@ -82,6 +86,11 @@ impl Metrics {
         for mode in ["proxy", "spool"] {
             for outcome in ["delivered", "tempfail", "permfail"] {
                 self.relay.with_label_values(&[mode, outcome]);
+            }
+        }
+        for check in ["spf", "dkim", "arc", "dmarc"] {
+            for result in ["pass", "fail", "temperror"] {
+                self.auth_results.with_label_values(&[check, result]);
             }
         }
         for outcome in ["ok", "error"] {
@@ -142,6 +151,24 @@ impl Metrics {
                 r.register(Box::new(h.clone())).expect("unique metric");
                 h
             },
+            auth_duration: {
+                let h = Histogram::with_opts(
+                    HistogramOpts::new(
+                        "moat_auth_duration_seconds",
+                        "Time to check SPF, DKIM, ARC and DMARC of a message, DNS included",
+                    )
+                    .buckets(LATENCY_BUCKETS.to_vec()),
+                )
+                .expect("valid metric");
+                r.register(Box::new(h.clone())).expect("unique metric");
+                h
+            },
+            auth_results: counter(
+                &r,
+                "moat_auth_results_total",
+                "Sender authentication results, by check and result (temperror: DNS failed)",
+                &["check", "result"],
+            ),
             relay: counter(
                 &r,
                 "moat_relay_total",

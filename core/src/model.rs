@@ -218,6 +218,72 @@ pub struct Finding {
     pub matched: String,
 }
 
+/// An authentication result (RFC 8601 section 2.7 vocabulary).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum AuthResult {
+    Pass,
+    Fail,
+    Softfail,
+    Neutral,
+    #[default]
+    None,
+    Temperror,
+    Permerror,
+}
+
+impl AuthResult {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            AuthResult::Pass => "pass",
+            AuthResult::Fail => "fail",
+            AuthResult::Softfail => "softfail",
+            AuthResult::Neutral => "neutral",
+            AuthResult::None => "none",
+            AuthResult::Temperror => "temperror",
+            AuthResult::Permerror => "permerror",
+        }
+    }
+}
+
+/// One SPF, DKIM or ARC check.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct AuthCheck {
+    pub result: AuthResult,
+    /// SPF: the domain checked (MAIL FROM, or HELO for bounces); DKIM: the signing domain (d=).
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub domain: String,
+    /// DKIM: the selector (s=).
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub selector: String,
+    /// Why the result is not a pass, when known.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+}
+
+/// DMARC for the author domain.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct DmarcCheck {
+    pub result: AuthResult,
+    /// The author (From) domain.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub domain: String,
+    /// The policy the domain publishes for failing mail: none, quarantine or reject.
+    pub policy: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+}
+
+/// Sender authentication of one message, as recorded with each of its verdicts.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct AuthSummary {
+    pub spf: AuthCheck,
+    /// One entry per DKIM signature.
+    pub dkim: Vec<AuthCheck>,
+    pub arc: AuthCheck,
+    pub dmarc: DmarcCheck,
+}
+
 /// The decision for one recipient domain of one message, as recorded in the store.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct VerdictRecord {
@@ -238,6 +304,9 @@ pub struct VerdictRecord {
     /// Policies that fired, with `notify_admin` set (the API raises `policy.triggered`).
     pub notify_admin: bool,
     pub findings: Vec<Finding>,
+    /// SPF, DKIM, ARC and DMARC results (absent when authentication is switched off).
+    #[serde(default)]
+    pub auth: Option<AuthSummary>,
 }
 
 /// Lifecycle of a quarantined message.

@@ -125,6 +125,9 @@ CREATE TRIGGER policies_del AFTER DELETE ON policies BEGIN
     r#"
 ALTER TABLE domains ADD COLUMN delivery_mode TEXT NOT NULL DEFAULT 'spool';
 "#,
+    r#"
+ALTER TABLE verdicts ADD COLUMN auth TEXT;
+"#,
 ];
 
 /// The SQLite store. Cheap to share: it only holds channel ends.
@@ -363,7 +366,7 @@ fn policy_row(r: &Row<'_>) -> rusqlite::Result<Policy> {
 }
 
 const VERDICT_COLS: &str = "id, queue_id, received_at, customer_id, domain_id, client_ip, \
-    mail_from, rcpt_to, from_header, subject, size, action, threat_type, notify_admin, findings";
+    mail_from, rcpt_to, from_header, subject, size, action, threat_type, notify_admin, findings, auth";
 
 fn verdict_row(r: &Row<'_>) -> rusqlite::Result<VerdictRecord> {
     Ok(VerdictRecord {
@@ -382,13 +385,17 @@ fn verdict_row(r: &Row<'_>) -> rusqlite::Result<VerdictRecord> {
         threat_type: r.get::<_, Option<String>>(12)?.map(threat_of).transpose()?,
         notify_admin: r.get(13)?,
         findings: from_json(&r.get::<_, String>(14)?)?,
+        auth: r
+            .get::<_, Option<String>>(15)?
+            .map(|a| from_json(&a))
+            .transpose()?,
     })
 }
 
 fn insert_verdict(conn: &Connection, v: &VerdictRecord) -> Result<(), StoreError> {
     conn.prepare_cached(&format!(
         "INSERT INTO verdicts ({VERDICT_COLS}) \
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15)"
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16)"
     ))?
     .execute(params![
         v.id,
@@ -406,6 +413,7 @@ fn insert_verdict(conn: &Connection, v: &VerdictRecord) -> Result<(), StoreError
         v.threat_type.map(ThreatType::as_str),
         v.notify_admin,
         json(&v.findings)?,
+        v.auth.as_ref().map(json).transpose()?,
     ])?;
     Ok(())
 }

@@ -1,0 +1,515 @@
+//! Sender authentication: SPF (RFC 7208), DKIM (RFC 6376), ARC (RFC 8617) and DMARC (RFC 7489)
+//! with mail-auth, over Moat's resolver ([`crate::dns`]) and TTL caches shared by every shard.
+//! The result is a summary for the verdict record, an `Authentication-Results` field (RFC 8601)
+//! and, when the author identity is unusable or DMARC says so, a disposition for the message.
+//!
+//! Runs on tokio (mail-auth's resolver needs it); the scanner reaches it through a handle that
+//! sends the message to the auth thread and awaits a oneshot.
+
+pub mod headers;
+pub mod identity;
+pub mod results;
+
+use std::{
+    net::{IpAddr, Ipv4Addr, Ipv6Addr},
+    time::Duration,
+};
+
+use mail_auth::{
+    AuthenticatedMessage, AuthenticationResults, DkimOutput, DkimResult, DmarcOutput, DmarcResult,
+    MX, MessageAuthenticator, Parameters, RecordSet, SpfOutput, SpfResult, Txt,
+    common::headers::HeaderWriter,
+    dkim::Canonicalization,
+    dmarc::{Policy, verify::DmarcParameters},
+    spf::verify::SpfParameters,
+};
+use tokio::time::{Instant, timeout_at};
+
+use crate::{
+    config::Config,
+    dns::{Dns, DnsSetupError, cache::TtlCache},
+    metrics::metrics,
+    model::{Action, AuthCheck, AuthResult, AuthSummary, DmarcCheck, Finding, ThreatType},
+};
+
+pub use identity::{Author, FromProblem};
+
+/// What the checks need to know about one SMTP transaction.
+#[derive(Debug, Clone, Copy)]
+pub struct AuthInput<'a> {
+    pub client_ip: IpAddr,
+    /// The EHLO/HELO name.
+    pub helo: &'a str,
+    /// The MAIL FROM address, empty for bounces.
+    pub mail_from: &'a str,
+    /// The message as the client sent it (without Moat's own trace header).
+    pub message: &'a [u8],
+}
+
+/// What authentication alone requires of a message.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AuthDisposition {
+    pub action: Action,
+    /// The SMTP reply for a rejection.
+    pub reply: String,
+    pub finding: Finding,
+}
+
+#[derive(Debug, Clone)]
+pub struct AuthOutcome {
+    pub summary: AuthSummary,
+    pub author: Author,
+    /// Moat's `Authentication-Results: ...\r\n` field.
+    pub header: String,
+    pub disposition: Option<AuthDisposition>,
+}
+
+/// Caches of parsed answers, one per record kind mail-auth asks for.
+struct Caches {
+    txt: TtlCache<Box<str>, Txt>,
+    mx: TtlCache<Box<str>, RecordSet<MX>>,
+    ipv4: TtlCache<Box<str>, RecordSet<Ipv4Addr>>,
+    ipv6: TtlCache<Box<str>, RecordSet<Ipv6Addr>>,
+    ptr: TtlCache<IpAddr, RecordSet<Box<str>>>,
+}
+
+type CachedParameters<'x, P> = Parameters<
+    'x,
+    P,
+    TtlCache<Box<str>, Txt>,
+    TtlCache<Box<str>, RecordSet<MX>>,
+    TtlCache<Box<str>, RecordSet<Ipv4Addr>>,
+    TtlCache<Box<str>, RecordSet<Ipv6Addr>>,
+    TtlCache<IpAddr, RecordSet<Box<str>>>,
+>;
+
+pub struct Authenticator {
+    inner: MessageAuthenticator,
+    caches: Caches,
+    authserv_id: String,
+    deadline: Duration,
+    enforce_dmarc: bool,
+    /// Keeps a static-zone server alive as long as the resolver that asks it.
+    _dns: Dns,
+}
+
+impl Authenticator {
+    /// Builds the resolver from `[dns]` and the checks from `[auth]`; call on a tokio runtime.
+    pub async fn start(config: &Config) -> Result<Authenticator, DnsSetupError> {
+        let dns = Dns::start(&config.dns).await?;
+        Ok(Authenticator::with_dns(dns, config))
+    }
+
+    pub fn with_dns(dns: Dns, config: &Config) -> Authenticator {
+        let n = config.dns.cache_entries.max(16);
+        let authserv_id = if config.auth.authserv_id.is_empty() {
+            config.hostname.clone()
+        } else {
+            config.auth.authserv_id.clone()
+        };
+        Authenticator {
+            inner: MessageAuthenticator(dns.resolver.clone()),
+            caches: Caches {
+                txt: TtlCache::new(n),
+                mx: TtlCache::new(n / 4),
+                ipv4: TtlCache::new(n),
+                ipv6: TtlCache::new(n / 4),
+                ptr: TtlCache::new(n / 4),
+            },
+            authserv_id,
+            deadline: Duration::from_secs(config.auth.deadline_secs.max(1)),
+            enforce_dmarc: config.auth.enforce_dmarc,
+            _dns: dns,
+        }
+    }
+
+    pub fn authserv_id(&self) -> &str {
+        &self.authserv_id
+    }
+
+    fn params<P>(&self, params: P) -> CachedParameters<'_, P> {
+        Parameters {
+            params,
+            cache_txt: Some(&self.caches.txt),
+            cache_mx: Some(&self.caches.mx),
+            cache_ptr: Some(&self.caches.ptr),
+            cache_ipv4: Some(&self.caches.ipv4),
+            cache_ipv6: Some(&self.caches.ipv6),
+        }
+    }
+
+    /// Runs every check on one message.
+    pub async fn check(&self, input: &AuthInput<'_>) -> AuthOutcome {
+        let timer = metrics().auth_duration.start_timer();
+        let deadline = Instant::now() + self.deadline;
+        let author = identity::author(input.message);
+        let message = AuthenticatedMessage::parse(input.message);
+        let helo = input.helo.trim_end_matches('.');
+
+        // SPF checks MAIL FROM, or the HELO name for bounces (RFC 7208 2.4); HDR-8.
+        let (spf_domain, spf_params) = if input.mail_from.is_empty() {
+            (
+                helo.to_ascii_lowercase(),
+                SpfParameters::verify_ehlo(input.client_ip, helo, &self.authserv_id),
+            )
+        } else {
+            (
+                crate::message::domain_of(input.mail_from),
+                SpfParameters::verify_mail_from(
+                    input.client_ip,
+                    helo,
+                    &self.authserv_id,
+                    input.mail_from,
+                ),
+            )
+        };
+        let spf = timeout_at(deadline, self.inner.verify_spf(self.params(spf_params)))
+            .await
+            .unwrap_or_else(|_| {
+                SpfOutput::new(spf_domain.clone()).with_result(SpfResult::TempError)
+            });
+
+        let mut ar = AuthenticationResults::new(&self.authserv_id);
+        let mut summary = AuthSummary {
+            spf: AuthCheck {
+                result: spf_result(spf.result()),
+                domain: spf_domain.clone(),
+                ..AuthCheck::default()
+            },
+            ..AuthSummary::default()
+        };
+        ar = if input.mail_from.is_empty() {
+            ar.with_spf_ehlo_result(&spf, input.client_ip, helo)
+        } else {
+            ar.with_spf_mailfrom_result(&spf, input.client_ip, input.mail_from, helo)
+        };
+
+        let mut dmarc_out = DmarcOutput::default();
+        if let Some(message) = &message {
+            let dkim = timeout_at(deadline, self.inner.verify_dkim(self.params(message)))
+                .await
+                .unwrap_or_else(|_| vec![DkimOutput::temp_err(timeout_error())]);
+            let dkim = distrust_partial_bodies(message, input.message, dkim);
+            summary.dkim = dkim.iter().map(dkim_check).collect();
+            ar = ar.with_dkim_results(&dkim, author.addresses.first().map_or("", |s| s));
+
+            let arc = timeout_at(deadline, self.inner.verify_arc(self.params(message))).await;
+            match &arc {
+                Ok(arc) => {
+                    summary.arc = AuthCheck {
+                        result: dkim_result(arc.result()),
+                        reason: reason_of(arc.result()),
+                        ..AuthCheck::default()
+                    };
+                    ar = ar.with_arc_result(arc, input.client_ip);
+                }
+                Err(_) => {
+                    summary.arc = AuthCheck {
+                        result: AuthResult::Temperror,
+                        reason: Some("time limit reached".into()),
+                        ..AuthCheck::default()
+                    };
+                }
+            }
+
+            if author.problem.is_none() {
+                let mail_from_domain = if input.mail_from.is_empty() {
+                    helo.to_ascii_lowercase()
+                } else {
+                    spf_domain.clone()
+                };
+                let params = DmarcParameters::new(message, &dkim, &mail_from_domain, &spf);
+                dmarc_out = timeout_at(deadline, self.inner.verify_dmarc(self.params(params)))
+                    .await
+                    .unwrap_or_else(|_| {
+                        DmarcOutput::default()
+                            .with_domain(&author.domain)
+                            .with_spf_result(DmarcResult::TempError(timeout_error()))
+                            .with_dkim_result(DmarcResult::TempError(timeout_error()))
+                    });
+            }
+        }
+
+        let disposition;
+        if let Some(problem) = author.problem {
+            // Never a DMARC pass for an identity that software can read two ways.
+            let err = DmarcResult::PermError(mail_auth::Error::Io(problem.as_str().to_string()));
+            dmarc_out = DmarcOutput::default()
+                .with_domain(&author.domain)
+                .with_spf_result(err.clone())
+                .with_dkim_result(err);
+            summary.dmarc = DmarcCheck {
+                result: AuthResult::Permerror,
+                domain: author.domain.clone(),
+                policy: "none".into(),
+                reason: Some(problem.as_str().into()),
+            };
+            disposition = Some(from_disposition(problem, &author));
+        } else {
+            let result = dmarc_out.result();
+            let published = dmarc_out.dmarc_record().is_some();
+            summary.dmarc = DmarcCheck {
+                result: dmarc_result(&result),
+                domain: dmarc_out.domain().to_string(),
+                policy: if published {
+                    policy_name(dmarc_out.policy()).into()
+                } else {
+                    "none".into()
+                },
+                reason: match &result {
+                    DmarcResult::Pass | DmarcResult::None => None,
+                    DmarcResult::Fail(e)
+                    | DmarcResult::TempError(e)
+                    | DmarcResult::PermError(e) => Some(e.to_string()),
+                },
+            };
+            disposition = if self.enforce_dmarc && matches!(result, DmarcResult::Fail(_)) {
+                dmarc_disposition(&dmarc_out)
+            } else {
+                None
+            };
+        }
+        ar = ar.with_dmarc_result(&dmarc_out);
+
+        let m = metrics();
+        let count = |check: &str, r: AuthResult| {
+            m.auth_results.with_label_values(&[check, r.as_str()]).inc();
+        };
+        count("spf", summary.spf.result);
+        for d in &summary.dkim {
+            count("dkim", d.result);
+        }
+        count("arc", summary.arc.result);
+        count("dmarc", summary.dmarc.result);
+        timer.observe_duration();
+        AuthOutcome {
+            header: ar.to_header(),
+            summary,
+            author,
+            disposition,
+        }
+    }
+}
+
+fn timeout_error() -> mail_auth::Error {
+    mail_auth::Error::Dns(mail_auth::DnsError::Resolver(
+        "authentication time limit reached".into(),
+    ))
+}
+
+fn from_disposition(problem: FromProblem, author: &Author) -> AuthDisposition {
+    let finding = Finding {
+        rule: if problem.is_missing() {
+            "auth.from_missing".into()
+        } else {
+            "auth.from_ambiguous".into()
+        },
+        threat_type: ThreatType::Phishing,
+        field: "header:from".into(),
+        part: None,
+        range: None,
+        matched: format!("{}: {}", problem.as_str(), author.addresses.join(", ")),
+    };
+    if problem.is_missing() {
+        AuthDisposition {
+            action: Action::Reject,
+            reply: format!(
+                "550 5.7.7 Message needs exactly one From header with a valid address ({})",
+                problem.as_str()
+            ),
+            finding,
+        }
+    } else {
+        AuthDisposition {
+            action: Action::Quarantine,
+            reply: String::new(),
+            finding,
+        }
+    }
+}
+
+fn dmarc_disposition(dmarc: &DmarcOutput) -> Option<AuthDisposition> {
+    let action = match dmarc.policy() {
+        Policy::Reject => Action::Reject,
+        Policy::Quarantine => Action::Quarantine,
+        Policy::None | Policy::Unspecified => return None,
+    };
+    let domain = dmarc.domain();
+    Some(AuthDisposition {
+        action,
+        reply: format!(
+            "550 5.7.1 Message rejected: it fails the DMARC policy of {}",
+            domain.chars().filter(|c| !c.is_control()).collect::<String>()
+        ),
+        finding: Finding {
+            rule: format!("auth.dmarc_{}", policy_name(dmarc.policy())),
+            threat_type: ThreatType::Phishing,
+            field: "auth".into(),
+            part: None,
+            range: None,
+            matched: format!(
+                "dmarc=fail header.from={domain} policy.dmarc={}",
+                policy_name(dmarc.policy())
+            ),
+        },
+    })
+}
+
+fn policy_name(p: Policy) -> &'static str {
+    match p {
+        Policy::Reject => "reject",
+        Policy::Quarantine => "quarantine",
+        Policy::None | Policy::Unspecified => "none",
+    }
+}
+
+fn spf_result(r: SpfResult) -> AuthResult {
+    match r {
+        SpfResult::Pass => AuthResult::Pass,
+        SpfResult::Fail => AuthResult::Fail,
+        SpfResult::SoftFail => AuthResult::Softfail,
+        SpfResult::Neutral => AuthResult::Neutral,
+        SpfResult::TempError => AuthResult::Temperror,
+        SpfResult::PermError => AuthResult::Permerror,
+        SpfResult::None => AuthResult::None,
+    }
+}
+
+fn dkim_result(r: &DkimResult) -> AuthResult {
+    match r {
+        DkimResult::Pass => AuthResult::Pass,
+        DkimResult::Neutral(_) => AuthResult::Neutral,
+        DkimResult::Fail(_) => AuthResult::Fail,
+        DkimResult::PermError(_) => AuthResult::Permerror,
+        DkimResult::TempError(_) => AuthResult::Temperror,
+        DkimResult::None => AuthResult::None,
+    }
+}
+
+fn reason_of(r: &DkimResult) -> Option<String> {
+    match r {
+        DkimResult::Pass | DkimResult::None => None,
+        DkimResult::Neutral(e)
+        | DkimResult::Fail(e)
+        | DkimResult::PermError(e)
+        | DkimResult::TempError(e) => Some(e.to_string()),
+    }
+}
+
+fn dmarc_result(r: &DmarcResult) -> AuthResult {
+    match r {
+        DmarcResult::Pass => AuthResult::Pass,
+        DmarcResult::Fail(_) => AuthResult::Fail,
+        DmarcResult::TempError(_) => AuthResult::Temperror,
+        DmarcResult::PermError(_) => AuthResult::Permerror,
+        DmarcResult::None => AuthResult::None,
+    }
+}
+
+fn dkim_check(o: &DkimOutput<'_>) -> AuthCheck {
+    let (domain, selector) = o
+        .signature()
+        .map(|s| (s.d.to_ascii_lowercase(), s.s.clone()))
+        .unwrap_or_default();
+    AuthCheck {
+        result: dkim_result(o.result()),
+        domain,
+        selector,
+        reason: reason_of(o.result()),
+    }
+}
+
+/// Length of a body after DKIM canonicalisation (RFC 6376 3.4.3 and 3.4.4).
+fn canonical_body_len(body: &[u8], c: Canonicalization) -> u64 {
+    match c {
+        Canonicalization::Simple => {
+            let mut end = body.len();
+            while end >= 2 && &body[end - 2..end] == b"\r\n" {
+                end -= 2;
+            }
+            end as u64 + 2
+        }
+        Canonicalization::Relaxed => {
+            let mut total = 0u64;
+            let mut pending_empty = 0u64;
+            for line in body.split(|&b| b == b'\n') {
+                let line = line.strip_suffix(b"\r").unwrap_or(line);
+                let mut len = 0u64;
+                let mut in_ws = false;
+                for &b in line.trim_ascii_end() {
+                    if b == b' ' || b == b'\t' {
+                        in_ws = true;
+                    } else {
+                        len += u64::from(in_ws) + 1;
+                        in_ws = false;
+                    }
+                }
+                if len == 0 {
+                    pending_empty += 2;
+                } else {
+                    total += pending_empty + len + 2;
+                    pending_empty = 0;
+                }
+            }
+            total
+        }
+    }
+}
+
+/// A signature with `l=` that leaves part of the body unsigned proves nothing about that part
+/// (checklist HDR-9): it is reported as neutral, so it cannot make DMARC pass.
+fn distrust_partial_bodies<'x>(
+    message: &'x AuthenticatedMessage<'x>,
+    raw: &[u8],
+    outputs: Vec<DkimOutput<'x>>,
+) -> Vec<DkimOutput<'x>> {
+    let body = raw.get(message.body_offset as usize..).unwrap_or_default();
+    outputs
+        .into_iter()
+        .map(|o| {
+            let partial = match (o.result(), o.signature()) {
+                (DkimResult::Pass, Some(sig)) if sig.l > 0 => {
+                    let len = canonical_body_len(body, sig.cb);
+                    (len > sig.l).then(|| {
+                        (
+                            std::ptr::from_ref(sig),
+                            format!("l={} leaves {} body bytes unsigned", sig.l, len - sig.l),
+                        )
+                    })
+                }
+                _ => None,
+            };
+            // The signature as borrowed from the message (it outlives this output).
+            let owned = partial.and_then(|(ptr, reason)| {
+                message
+                    .dkim_headers
+                    .iter()
+                    .find(|h| std::ptr::eq(&h.header, ptr))
+                    .map(|h| (&h.header, reason))
+            });
+            match owned {
+                Some((sig, reason)) => {
+                    DkimOutput::neutral(mail_auth::Error::Io(reason)).with_signature(sig)
+                }
+                None => o,
+            }
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn canonical_lengths_follow_rfc_6376() {
+        assert_eq!(canonical_body_len(b"", Canonicalization::Simple), 2);
+        assert_eq!(canonical_body_len(b"hi\r\n\r\n\r\n", Canonicalization::Simple), 4);
+        assert_eq!(canonical_body_len(b"", Canonicalization::Relaxed), 0);
+        // " C \r\nD \t E\r\n\r\n\r\n" relaxes to " C\r\nD E\r\n" (RFC 6376 3.4.5).
+        assert_eq!(
+            canonical_body_len(b" C \r\nD \t E\r\n\r\n\r\n", Canonicalization::Relaxed),
+            9
+        );
+    }
+}
