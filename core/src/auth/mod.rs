@@ -163,11 +163,17 @@ impl Authenticator {
                 ),
             )
         };
-        let spf = timeout_at(deadline, self.inner.verify_spf(self.params(spf_params)))
-            .await
-            .unwrap_or_else(|_| {
-                SpfOutput::new(spf_domain.clone()).with_result(SpfResult::TempError)
-            });
+        let spf = if !spf_identity_is_valid(&spf_domain) {
+            // RFC 7208 4.3: a malformed domain (empty or over-long label, domain literal,
+            // single label) is not looked up at all; the result is none.
+            SpfOutput::new(spf_domain.clone()).with_result(SpfResult::None)
+        } else {
+            timeout_at(deadline, self.inner.verify_spf(self.params(spf_params)))
+                .await
+                .unwrap_or_else(|_| {
+                    SpfOutput::new(spf_domain.clone()).with_result(SpfResult::TempError)
+                })
+        };
 
         let mut ar = AuthenticationResults::new(&self.authserv_id);
         let mut summary = AuthSummary {
@@ -197,7 +203,7 @@ impl Authenticator {
             match &arc {
                 Ok(arc) => {
                     summary.arc = AuthCheck {
-                        result: dkim_result(arc.result()),
+                        result: arc_result(arc.result()),
                         reason: reason_of(arc.result()),
                         ..AuthCheck::default()
                     };
@@ -289,6 +295,17 @@ impl Authenticator {
             disposition,
         }
     }
+}
+
+/// Whether an SPF identity can be looked up (RFC 7208 4.3): a fully qualified name of at most
+/// 253 octets whose labels are 1 to 63 octets long.
+fn spf_identity_is_valid(domain: &str) -> bool {
+    let d = domain.strip_suffix('.').unwrap_or(domain);
+    !d.is_empty()
+        && d.len() <= 253
+        && !d.starts_with('[')
+        && d.contains('.')
+        && d.split('.').all(|l| !l.is_empty() && l.len() <= 63)
 }
 
 fn timeout_error() -> mail_auth::Error {
@@ -383,6 +400,19 @@ fn dkim_result(r: &DkimResult) -> AuthResult {
         DkimResult::PermError(_) => AuthResult::Permerror,
         DkimResult::TempError(_) => AuthResult::Temperror,
         DkimResult::None => AuthResult::None,
+    }
+}
+
+/// RFC 8617 5.2 knows three chain validation results: none, pass and fail. mail-auth reports
+/// a structurally broken chain as neutral or permerror; both are a failed chain.
+fn arc_result(r: &DkimResult) -> AuthResult {
+    match r {
+        DkimResult::Pass => AuthResult::Pass,
+        DkimResult::None => AuthResult::None,
+        DkimResult::TempError(_) => AuthResult::Temperror,
+        DkimResult::Neutral(_) | DkimResult::Fail(_) | DkimResult::PermError(_) => {
+            AuthResult::Fail
+        }
     }
 }
 

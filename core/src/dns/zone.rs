@@ -17,7 +17,8 @@
 //!
 //! The TTL is optional (default 300). A TXT record is one or more quoted strings (`\"`, `\\`
 //! and `\DDD` decimal escapes as in RFC 1035 zone files). `TIMEOUT` makes the server ignore
-//! every query for the name, so a resolver's time-out path can be tested. A name that is not in
+//! queries for the name of every type it has no record of, so a resolver's time-out path can be
+//! tested. A name that is not in
 //! the zone answers NXDOMAIN unless a longer name ends with it (an empty non-terminal answers
 //! with no records, as RFC 8020 requires).
 
@@ -201,7 +202,8 @@ impl Zone {
                 }
                 return Answer::Records(chain);
             };
-            if records.iter().any(|r| r.data == ZoneData::Timeout) {
+            let times_out = records.iter().any(|r| r.data == ZoneData::Timeout);
+            if times_out && !records.iter().any(|r| r.data.type_name() == rtype) {
                 return Answer::Timeout;
             }
             let cname = records.iter().find_map(|r| match &r.data {
@@ -347,6 +349,11 @@ slow.example.com TIMEOUT
         assert_eq!(via.len(), 2);
         assert_eq!(via[1].1.data, ZoneData::Mx(10, "mail.example.com".into()));
         assert_eq!(zone.lookup("slow.example.com", "A"), Answer::Timeout);
+        let mut partial = Zone::new();
+        partial.insert("p.example", 300, ZoneData::Timeout);
+        partial.insert("p.example", 300, ZoneData::A("192.0.2.1".parse().expect("ip")));
+        assert!(matches!(partial.lookup("p.example", "A"), Answer::Records(_)));
+        assert_eq!(partial.lookup("p.example", "TXT"), Answer::Timeout);
         assert_eq!(zone.lookup("example.com", "A"), Answer::NoData);
         assert_eq!(zone.lookup("_domainkey.example.com", "TXT"), Answer::NoData);
         assert_eq!(zone.lookup("nope.example.com", "TXT"), Answer::NxDomain);

@@ -1,0 +1,109 @@
+//! The ValiMail ARC validation suite (`../shared/corpora/arc/arc-draft-validation-tests.yml`)
+//! run through Moat's `Authenticator::check`, with each document's `txt-records` served by the
+//! static-zone DNS server. The chain validation result (`cv`) is compared with Moat's `arc=`.
+
+mod common;
+
+use common::{Tally, authenticator, yaml_documents};
+use moat_core::{
+    auth::AuthInput,
+    dns::{Zone, ZoneData},
+};
+use serde_yaml::Value;
+
+fn crlf(text: &str) -> Vec<u8> {
+    let mut out = Vec::with_capacity(text.len() + text.len() / 20);
+    for line in text.split_inclusive('\n') {
+        let line = line.strip_suffix('\n').unwrap_or(line);
+        out.extend_from_slice(line.trim_end_matches('\r').as_bytes());
+        out.extend_from_slice(b"\r\n");
+    }
+    out
+}
+
+fn zone_of(records: &Value) -> Zone {
+    let mut zone = Zone::new();
+    if let Value::Mapping(m) = records {
+        for (name, value) in m {
+            let (Some(name), Some(value)) = (name.as_str(), value.as_str()) else {
+                continue;
+            };
+            let strings = value
+                .as_bytes()
+                .chunks(255)
+                .map(<[u8]>::to_vec)
+                .collect();
+            zone.insert(name, 300, ZoneData::Txt(strings));
+        }
+    }
+    zone
+}
+
+/// Tests whose expected result Moat (mail-auth 0.13) does not reach, with the reason.
+const NO_AMS: &str = "a set with an ARC-Seal but no ARC-Message-Signature is ignored by mail-auth, which then sees no chain (none); RFC 8617 5.2 makes an incomplete set a failed chain.";
+const CV_FAIL: &str = "the suite predates RFC 8617 and expects none when the newest seal already says cv=fail; RFC 8617 5.2 step 2 says such a chain has failed, which is what Moat reports.";
+const SHA1: &str = "mail-auth accepts rsa-sha1 ARC signatures, which RFC 8617 (through RFC 8301) no longer allows; ARC results only inform Moat's verdicts, nothing is delivered because of them.";
+const NO_A: &str = "mail-auth assumes rsa-sha256 when the a= tag is missing instead of failing the set.";
+const C_DEFAULT: &str = "with no c= tag mail-auth does not fall back to simple/simple (RFC 6376 3.5) for the AMS, so a correct signature fails.";
+const H_EMPTY: &str = "mail-auth treats an AMS with an empty h= as broken; the suite expects the signature over no headers to verify.";
+const H_AS: &str = "an AMS whose h= covers ARC-Seal must fail (RFC 8617 4.1.2); mail-auth does not check h=.";
+const TAGS: &str = "mail-auth's tag-list parser tolerates invalid tag names, duplicate tags, upper-case tag names and stray semicolons in ARC-Seal that RFC 6376 3.2 makes invalid.";
+const SHORT_KEY: &str = "mail-auth verifies with a 512-bit RSA key; RFC 8301 requires at least 1024 bits.";
+
+const KNOWN: &[(&str, &str)] = &[
+    ("cv_fail_i1_ams_na", NO_AMS),
+    ("ams_struct_missing", NO_AMS),
+    ("cv_fail_i1_as_cv_fail", CV_FAIL),
+    ("cv_fail_i2_as2_fail", CV_FAIL),
+    ("cv_fail_i2_as1_fail", CV_FAIL),
+    ("ams_fields_a_sha1", SHA1),
+    ("as_fields_a_sha1", SHA1),
+    ("ams_fields_a_na", NO_A),
+    ("as_fields_a_na", NO_A),
+    ("ams_fields_c_na", C_DEFAULT),
+    ("ams_fields_h_empty", H_EMPTY),
+    ("ams_fields_h_includes_as", H_AS),
+    ("as_format_inv_tag_key", TAGS),
+    ("as_format_tags_dup", TAGS),
+    ("as_format_tags_key_case", TAGS),
+    ("as_format_tags_sc", TAGS),
+    ("as_fields_b_512", SHORT_KEY),
+];
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn arc_validation_suite() {
+    let mut tally = Tally::new("arc-validation");
+    for doc in yaml_documents("arc/arc-draft-validation-tests.yml") {
+        let auth = authenticator(zone_of(&doc["txt-records"])).await;
+        let Value::Mapping(tests) = &doc["tests"] else {
+            continue;
+        };
+        for (name, t) in tests {
+            let name = name.as_str().unwrap_or_default().to_string();
+            let message = crlf(t["message"].as_str().unwrap_or_default());
+            let expected = t["cv"].as_str().unwrap_or_default().trim().to_ascii_lowercase();
+            // An empty cv is the suite's way of saying no chain to validate.
+            let expected = if expected.is_empty() {
+                "none".to_string()
+            } else {
+                expected
+            };
+            let outcome = auth
+                .check(&AuthInput {
+                    client_ip: "192.0.2.1".parse().expect("ip"),
+                    helo: "lists.example.org",
+                    mail_from: "list@lists.example.org",
+                    message: &message,
+                })
+                .await;
+            let got = outcome.summary.arc.result.as_str();
+            let reason = outcome.summary.arc.reason.unwrap_or_default();
+            tally.record(
+                &name,
+                got == expected,
+                format!("expected {expected}, got {got} {reason}"),
+            );
+        }
+    }
+    tally.finish(KNOWN);
+}
