@@ -1,15 +1,20 @@
 #!/usr/bin/env bash
 # Runs Moat's whole test suite on a Debian machine: installs what the tests talk to (swaks,
 # Python 3 for smtplib, dnsmasq for DNS, systemd-analyze for the unit, Hyperscan headers for the
-# build), builds the `moat` binary the process tests run, then `cargo test` over the workspace
+# build; dkimpy from PyPI to sign DKIM test messages), builds the `moat` binary the process tests run, then `cargo test` over the workspace
 # in the dev profile. Tests use loopback only and stop by themselves.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-PKGS=(swaks systemd dnsmasq-base)
-command -v python3 >/dev/null || PKGS+=(python3)
+PKGS=(swaks systemd dnsmasq-base openssl)
+command -v python3 >/dev/null || PKGS+=(python3 python3-pip)
 ./deploy/install-packages.sh "${PKGS[@]}"
+# dkimpy (an independent DKIM signer, with PyNaCl for ed25519) signs the DKIM tests' messages.
+python3 -c 'import dkim, nacl' 2>/dev/null ||
+  python3 -m pip install --quiet --disable-pip-version-check dkimpy pynacl ||
+  python3 -m pip install --quiet --disable-pip-version-check --break-system-packages dkimpy pynacl
 
+rm -rf target/conformance
 mkdir -p target
 log=target/test-output.log
 # The durability tests run the real binary (and SIGKILL it), so build it first.
@@ -19,6 +24,8 @@ cargo test --workspace 2>&1 | tee "$log"
 status=${PIPESTATUS[0]}
 set -e
 # One closing line over every test binary (cargo prints one "test result" line per binary).
+# The SPF and ARC conformance suites write their "N passed, M failed" lines here.
+for f in target/conformance/*.txt; do if [ -f "$f" ]; then cat "$f"; fi; done | tee target/conformance-summary.txt
 awk '/^test result:/ { for (i = 1; i <= NF; i++) { if ($(i) ~ /^passed/) p += $(i-1); if ($(i) ~ /^failed/) f += $(i-1) } }
      END { printf "tests: %d passed, %d failed\n", p, f }' "$log" | tee target/test-summary.txt
 exit "$status"

@@ -28,11 +28,7 @@ fn zone_of(records: &Value) -> Zone {
             let (Some(name), Some(value)) = (name.as_str(), value.as_str()) else {
                 continue;
             };
-            let strings = value
-                .as_bytes()
-                .chunks(255)
-                .map(<[u8]>::to_vec)
-                .collect();
+            let strings = value.as_bytes().chunks(255).map(<[u8]>::to_vec).collect();
             zone.insert(name, 300, ZoneData::Txt(strings));
         }
     }
@@ -43,12 +39,15 @@ fn zone_of(records: &Value) -> Zone {
 const NO_AMS: &str = "a set with an ARC-Seal but no ARC-Message-Signature is ignored by mail-auth, which then sees no chain (none); RFC 8617 5.2 makes an incomplete set a failed chain.";
 const CV_FAIL: &str = "the suite predates RFC 8617 and expects none when the newest seal already says cv=fail; RFC 8617 5.2 step 2 says such a chain has failed, which is what Moat reports.";
 const SHA1: &str = "mail-auth accepts rsa-sha1 ARC signatures, which RFC 8617 (through RFC 8301) no longer allows; ARC results only inform Moat's verdicts, nothing is delivered because of them.";
-const NO_A: &str = "mail-auth assumes rsa-sha256 when the a= tag is missing instead of failing the set.";
+const NO_A: &str =
+    "mail-auth assumes rsa-sha256 when the a= tag is missing instead of failing the set.";
 const C_DEFAULT: &str = "with no c= tag mail-auth does not fall back to simple/simple (RFC 6376 3.5) for the AMS, so a correct signature fails.";
 const H_EMPTY: &str = "mail-auth treats an AMS with an empty h= as broken; the suite expects the signature over no headers to verify.";
-const H_AS: &str = "an AMS whose h= covers ARC-Seal must fail (RFC 8617 4.1.2); mail-auth does not check h=.";
+const H_AS: &str =
+    "an AMS whose h= covers ARC-Seal must fail (RFC 8617 4.1.2); mail-auth does not check h=.";
 const TAGS: &str = "mail-auth's tag-list parser tolerates invalid tag names, duplicate tags, upper-case tag names and stray semicolons in ARC-Seal that RFC 6376 3.2 makes invalid.";
-const SHORT_KEY: &str = "mail-auth verifies with a 512-bit RSA key; RFC 8301 requires at least 1024 bits.";
+const SHORT_KEY: &str =
+    "mail-auth verifies with a 512-bit RSA key; RFC 8301 requires at least 1024 bits.";
 
 const KNOWN: &[(&str, &str)] = &[
     ("cv_fail_i1_ams_na", NO_AMS),
@@ -81,7 +80,11 @@ async fn arc_validation_suite() {
         for (name, t) in tests {
             let name = name.as_str().unwrap_or_default().to_string();
             let message = crlf(t["message"].as_str().unwrap_or_default());
-            let expected = t["cv"].as_str().unwrap_or_default().trim().to_ascii_lowercase();
+            let expected = t["cv"]
+                .as_str()
+                .unwrap_or_default()
+                .trim()
+                .to_ascii_lowercase();
             // An empty cv is the suite's way of saying no chain to validate.
             let expected = if expected.is_empty() {
                 "none".to_string()

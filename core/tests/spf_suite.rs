@@ -110,7 +110,8 @@ const CHARSET: &str = "mail-auth refuses a modifier value with characters outsid
 const REDIRECT: &str = "a redirect= that is never reached because an earlier mechanism matched must still be syntax-checked but not evaluated; mail-auth evaluates the record's redirect target and its permerror wins.";
 const PTR: &str = "mail-auth 0.13.3 compares PTR names that end in a dot (as hickory returns them) with the target name without one, so an exact-name ptr match never matches (RFC 7208 5.5 discourages ptr; it only ever fails closed).";
 const EXISTS: &str = "mail-auth's exists: asks for A and AAAA; RFC 7208 5.7 says exists: uses an A query only, so an IPv6-only name matches.";
-const VOID: &str = "mail-auth does not count void look-ups (RFC 7208 4.6.4: more than 2 is a permerror).";
+const VOID: &str =
+    "mail-auth does not count void look-ups (RFC 7208 4.6.4: more than 2 is a permerror).";
 const NULLTXT: &str = "a TXT record with no character-strings cannot be encoded on the wire (RDATA must hold at least one string), so the hickory resolver refuses the whole answer; pyspf's driver models it in memory.";
 
 const KNOWN: &[(&str, &str)] = &[

@@ -11,7 +11,7 @@ use anyhow::Context;
 use arc_swap::ArcSwapOption;
 use moat_core::{config::Config, snapshot::SharedSnapshot, store::SharedStore};
 
-use crate::{relay::RelayHandle, spool::Spool};
+use crate::{auth::AuthHandle, relay::RelayHandle, spool::Spool};
 
 /// Shared, thread-safe state of a running scanner.
 pub struct ScannerContext {
@@ -19,6 +19,8 @@ pub struct ScannerContext {
     pub store: SharedStore,
     pub snapshot: SharedSnapshot,
     pub relay: RelayHandle,
+    /// SPF, DKIM, ARC and DMARC (`None` when `auth.enabled` is false).
+    pub auth: Option<AuthHandle>,
     /// STARTTLS configuration; swapped on SIGHUP so renewed certificates apply at once.
     pub tls: ArcSwapOption<rustls::ServerConfig>,
     pub spool: Spool,
@@ -54,6 +56,11 @@ impl ScannerContext {
             std::time::Duration::from_secs(config.relay.timeout_secs),
         )
         .context("starting the relay thread")?;
+        let auth = if config.auth.enabled {
+            Some(AuthHandle::start(&config)?)
+        } else {
+            None
+        };
         let tls = crate::tls::server_config(&config)?;
         let spool = Spool::start(&config, relay.runtime()).context("opening the spool")?;
         Ok(Arc::new(ScannerContext {
@@ -61,6 +68,7 @@ impl ScannerContext {
             store,
             snapshot,
             relay,
+            auth,
             tls: ArcSwapOption::new(tls),
             spool,
             per_ip: Mutex::new(HashMap::new()),

@@ -5,6 +5,7 @@
 //! (mail-send on tokio) and the snapshot reloader run on side threads; shards hold handles that
 //! send a request and await a oneshot reply (see `relay::RelayHandle` and `moat_core::store`).
 
+pub mod auth;
 pub mod context;
 pub mod data;
 #[cfg(any(test, feature = "fuzzing"))]

@@ -4,12 +4,8 @@
 
 use std::net::{IpAddr, SocketAddr};
 
-use hickory_resolver::{
-    TokioResolver,
-    config::{NameServerConfigGroup, ResolverConfig},
-    name_server::TokioConnectionProvider,
-};
-use moat_core::config::Config;
+use hickory_resolver::proto::rr::RData;
+use moat_core::{config::Config, dns::Dns};
 
 /// Where to deliver a domain's mail.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -21,40 +17,26 @@ pub enum MxRoute {
 }
 
 pub struct MxResolver {
-    resolver: TokioResolver,
+    dns: Dns,
     port: u16,
 }
 
 impl MxResolver {
-    /// The configured resolvers (`dns.nameservers`), or the system's.
-    pub fn new(config: &Config) -> Result<MxResolver, String> {
-        let resolver = if config.dns.nameservers.is_empty() {
-            TokioResolver::builder_tokio()
-                .map_err(|e| format!("system resolver: {e}"))?
-                .build()
-        } else {
-            let mut group = NameServerConfigGroup::new();
-            for ns in &config.dns.nameservers {
-                group.merge(NameServerConfigGroup::from_ips_clear(
-                    &[ns.ip()],
-                    ns.port(),
-                    true,
-                ));
-            }
-            TokioResolver::builder_with_config(
-                ResolverConfig::from_parts(None, vec![], group),
-                TokioConnectionProvider::default(),
-            )
-            .build()
-        };
+    /// The resolver `[dns]` describes (static zone, configured servers or the system's), built
+    /// on the tokio runtime `runtime`.
+    pub fn new(config: &Config, runtime: &tokio::runtime::Handle) -> Result<MxResolver, String> {
+        let dns = runtime
+            .block_on(Dns::start(&config.dns))
+            .map_err(|e| e.to_string())?;
         Ok(MxResolver {
-            resolver,
+            dns,
             port: config.spool.mx_port,
         })
     }
 
     async fn addresses(&self, host: &str, out: &mut Vec<String>) -> Result<(), String> {
         let ips = self
+            .dns
             .resolver
             .lookup_ip(format!("{}.", host.trim_end_matches('.')))
             .await
@@ -77,16 +59,23 @@ impl MxResolver {
         }
         let fqdn = format!("{}.", domain.trim_end_matches('.'));
         let mut targets = Vec::new();
-        match self.resolver.mx_lookup(fqdn).await {
+        match self.dns.resolver.mx_lookup(fqdn).await {
             Ok(mx) => {
-                let mut records: Vec<_> = mx.iter().collect();
-                records.sort_by_key(|r| r.preference());
-                if records.len() == 1 && records[0].exchange().is_root() {
+                let mut records: Vec<_> = mx
+                    .answers()
+                    .iter()
+                    .filter_map(|r| match &r.data {
+                        RData::MX(mx) => Some(mx),
+                        _ => None,
+                    })
+                    .collect();
+                records.sort_by_key(|r| r.preference);
+                if records.len() == 1 && records[0].exchange.is_root() {
                     return Ok(MxRoute::NullMx);
                 }
                 let mut last_error = None;
                 for r in records {
-                    let host = r.exchange().to_ascii();
+                    let host = r.exchange.to_ascii();
                     if let Err(e) = self.addresses(&host, &mut targets).await {
                         last_error = Some(e);
                     }

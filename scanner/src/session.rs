@@ -463,7 +463,9 @@ impl Session {
         Envelope {
             queue_id: self.queue_id.clone(),
             client_ip: self.peer.ip().to_string(),
+            helo: self.helo.clone().unwrap_or_default(),
             mail_from: self.mail_from.clone().unwrap_or_default(),
+            trace_len: self.body_start,
             rcpts: self.rcpts.clone(),
             smtputf8: self.mail_flags & MAIL_SMTPUTF8 != 0,
             eight_bit: self.mail_flags & MAIL_BODY_8BITMIME != 0,

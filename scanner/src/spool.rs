@@ -125,7 +125,7 @@ impl Spool {
             pending: pending.clone(),
             permits: Arc::new(Semaphore::new(config.spool.concurrency.max(1))),
             pool: RelayPool::new(config.spool.concurrency.max(1), Duration::from_secs(30)),
-            mx: match MxResolver::new(config) {
+            mx: match MxResolver::new(config, runtime) {
                 Ok(r) => Some(r),
                 Err(e) => {
                     tracing::error!(error = %e, "no DNS resolver: DSNs need spool.dsn_relay");

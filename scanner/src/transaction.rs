@@ -7,9 +7,11 @@
 use std::{collections::BTreeMap, sync::Arc};
 
 use moat_core::{
+    auth::AuthOutcome,
     message::{MessageView, parse},
     model::{
-        Action, DeliveryMode, Domain, QuarantineItem, QuarantineStatus, ThreatType, VerdictRecord,
+        Action, DeliveryMode, Domain, Finding, QuarantineItem, QuarantineStatus, ThreatType,
+        VerdictRecord,
     },
     policy::PolicyOutcome,
     relay::{MailOptions, RelayOutcome},
@@ -18,14 +20,18 @@ use moat_core::{
 
 use moat_core::metrics::metrics;
 
-use crate::{ScannerContext, spool::SpoolEnvelope};
+use crate::{ScannerContext, auth::AuthJob, spool::SpoolEnvelope};
 
 /// The envelope of one SMTP transaction.
 #[derive(Debug, Clone)]
 pub struct Envelope {
     pub queue_id: String,
     pub client_ip: String,
+    /// The EHLO/HELO name the client gave.
+    pub helo: String,
     pub mail_from: String,
+    /// Length of Moat's own trace header at the start of the message buffer.
+    pub trace_len: usize,
     /// Accepted recipients with the protected domain each belongs to.
     pub rcpts: Vec<(String, Arc<Domain>)>,
     /// The client declared SMTPUTF8 (passed on to the downstream server).
@@ -39,6 +45,59 @@ struct Group {
     domain: Arc<Domain>,
     rcpts: Vec<String>,
     outcome: PolicyOutcome,
+    /// The action taken: the policies' unless authentication demands more.
+    action: Action,
+    /// Set when authentication decided the action (its finding leads the list).
+    auth_finding: Option<Finding>,
+}
+
+impl Group {
+    fn new(domain: Arc<Domain>, rcpts: Vec<String>, outcome: PolicyOutcome) -> Group {
+        Group {
+            action: outcome.action,
+            domain,
+            rcpts,
+            outcome,
+            auth_finding: None,
+        }
+    }
+
+    /// Applies what authentication requires (a DMARC policy, an unusable From), unless one of
+    /// the customer's policies with action `deliver` matched: that is the customer saying
+    /// "let this through".
+    fn apply_auth(&mut self, auth: &AuthOutcome) {
+        let Some(d) = &auth.disposition else {
+            return;
+        };
+        let allowed = self
+            .outcome
+            .matched
+            .iter()
+            .any(|m| m.action == Action::Deliver);
+        if allowed {
+            tracing::info!(rule = %d.finding.rule, domain = %self.domain.name, "authentication disposition waived by a deliver policy");
+            return;
+        }
+        if d.action > self.action {
+            self.action = d.action;
+            self.auth_finding = Some(d.finding.clone());
+        }
+    }
+
+    fn threat_type(&self) -> Option<ThreatType> {
+        match &self.auth_finding {
+            Some(f) => Some(f.threat_type),
+            None => self.outcome.threat_type(),
+        }
+    }
+
+    fn findings(&self) -> Vec<Finding> {
+        self.auth_finding
+            .iter()
+            .cloned()
+            .chain(self.outcome.findings())
+            .collect()
+    }
 }
 
 /// The SMTP reply for the end of DATA.
@@ -47,9 +106,9 @@ pub type Reply = String;
 fn verdict(
     env: &Envelope,
     g: &Group,
-    from_header: &str,
-    subject: &str,
+    (from_header, subject): (&str, &str),
     size: u64,
+    auth: Option<&AuthOutcome>,
 ) -> VerdictRecord {
     VerdictRecord {
         id: uuid::Uuid::now_v7().to_string(),
@@ -63,15 +122,42 @@ fn verdict(
         from_header: from_header.to_string(),
         subject: subject.to_string(),
         size,
-        action: g.outcome.action,
-        threat_type: g.outcome.threat_type(),
+        action: g.action,
+        threat_type: g.threat_type(),
         notify_admin: g.outcome.notify_admin(),
-        findings: g.outcome.findings(),
+        findings: g.findings(),
+        auth: auth.map(|a| a.summary.clone()),
     }
 }
 
 /// Judges, routes and stores one received message; returns the SMTP reply.
 pub async fn finish(ctx: &ScannerContext, env: &Envelope, raw: Vec<u8>) -> Reply {
+    // Sender authentication first: it also gives the message its Authentication-Results field.
+    let (auth, raw) = match &ctx.auth {
+        Some(handle) => {
+            let job = AuthJob {
+                client_ip: env
+                    .client_ip
+                    .parse()
+                    .unwrap_or(std::net::IpAddr::from([0, 0, 0, 0])),
+                helo: env.helo.clone(),
+                mail_from: env.mail_from.clone(),
+                raw,
+                trace_len: env.trace_len,
+            };
+            match handle.check(job).await {
+                Ok((outcome, rewritten)) => (Some(outcome), rewritten),
+                Err(_) => {
+                    tracing::error!(queue_id = %env.queue_id, "authentication thread gone; answering 451");
+                    return format!(
+                        "451 4.3.0 Temporary local problem, try again later [{}]\r\n",
+                        env.queue_id
+                    );
+                }
+            }
+        }
+        None => (None, raw),
+    };
     let size = raw.len() as u64;
     // Group recipients by protected domain (BTreeMap: a stable order for relaying).
     let mut by_domain: BTreeMap<String, (Arc<Domain>, Vec<String>)> = BTreeMap::new();
@@ -97,11 +183,11 @@ pub async fn finish(ctx: &ScannerContext, env: &Envelope, raw: Vec<u8>) -> Reply
             .into_values()
             .map(|(domain, rcpts)| {
                 let outcome = snapshot.policies(&domain.customer_id).evaluate(&view);
-                Group {
-                    domain,
-                    rcpts,
-                    outcome,
+                let mut group = Group::new(domain, rcpts, outcome);
+                if let Some(a) = &auth {
+                    group.apply_auth(a);
                 }
+                group
             })
             .collect();
         let from_header = if view.from_name.is_empty() {
@@ -114,23 +200,48 @@ pub async fn finish(ctx: &ScannerContext, env: &Envelope, raw: Vec<u8>) -> Reply
     drop(snapshot);
     scan_timer.observe_duration();
     for g in &groups {
-        let threat = g.outcome.threat_type().map_or("none", |t| t.as_str());
+        let threat = g.threat_type().map_or("none", |t| t.as_str());
         m.messages
-            .with_label_values(&[g.outcome.action.as_str(), threat])
+            .with_label_values(&[g.action.as_str(), threat])
             .inc();
     }
+    if let Some(a) = &auth
+        && a.summary.dmarc.result != moat_core::model::AuthResult::Pass
+        && a.summary.dmarc.result != moat_core::model::AuthResult::None
+    {
+        tracing::info!(
+            queue_id = %env.queue_id,
+            event = "auth.failed",
+            spf = a.summary.spf.result.as_str(),
+            dmarc = a.summary.dmarc.result.as_str(),
+            domain = %a.summary.dmarc.domain,
+            policy = %a.summary.dmarc.policy,
+            reason = a.summary.dmarc.reason.as_deref().unwrap_or(""),
+            "sender authentication failed"
+        );
+    }
 
-    let record = |g: &Group| verdict(env, g, &from_header, &subject, size);
+    let record = |g: &Group| verdict(env, g, (&from_header, &subject), size, auth.as_ref());
 
-    if groups.iter().all(|g| g.outcome.action == Action::Reject) {
+    if groups.iter().all(|g| g.action == Action::Reject) {
+        let verdicts = groups.iter().map(record).collect();
+        drop(ctx.store.record_verdicts(verdicts));
+        let auth_reply = groups
+            .iter()
+            .find(|g| g.auth_finding.is_some())
+            .and(auth.as_ref())
+            .and_then(|a| a.disposition.as_ref())
+            .map(|d| d.reply.clone());
+        if let Some(reply) = auth_reply {
+            tracing::info!(queue_id = %env.queue_id, verdict = "reject", reason = %reply, "message rejected by sender authentication");
+            return format!("{reply} [{}]\r\n", env.queue_id);
+        }
         let names: Vec<&str> = groups
             .iter()
             .flat_map(|g| g.outcome.matched.iter())
             .filter(|m| m.action == Action::Reject)
             .map(|m| m.name.as_str())
             .collect();
-        let verdicts = groups.iter().map(record).collect();
-        drop(ctx.store.record_verdicts(verdicts));
         tracing::info!(queue_id = %env.queue_id, verdict = "reject", policies = ?names, "message rejected");
         return format!(
             "550 5.7.1 Message rejected by policy ({}) [{}]\r\n",
@@ -147,10 +258,7 @@ pub async fn finish(ctx: &ScannerContext, env: &Envelope, raw: Vec<u8>) -> Reply
     // Recipients and their customers, per delivery mode and real server.
     type HostGroup = (Vec<String>, Vec<String>);
     let mut by_host: BTreeMap<(DeliveryMode, String), HostGroup> = BTreeMap::new();
-    for g in groups
-        .iter()
-        .filter(|g| g.outcome.action == Action::Deliver)
-    {
+    for g in groups.iter().filter(|g| g.action == Action::Deliver) {
         let (rcpts, customers) = by_host
             .entry((g.domain.delivery_mode, g.domain.real_mx_host.clone()))
             .or_default();
@@ -231,7 +339,7 @@ pub async fn finish(ctx: &ScannerContext, env: &Envelope, raw: Vec<u8>) -> Reply
     // Quarantine: committed durably before the reply.
     let quarantined: Vec<&Group> = groups
         .iter()
-        .filter(|g| g.outcome.action == Action::Quarantine)
+        .filter(|g| g.action == Action::Quarantine)
         .collect();
     for (i, g) in quarantined.iter().enumerate() {
         let v = record(g);
@@ -279,18 +387,18 @@ pub async fn finish(ctx: &ScannerContext, env: &Envelope, raw: Vec<u8>) -> Reply
 
     let others: Vec<VerdictRecord> = groups
         .iter()
-        .filter(|g| g.outcome.action != Action::Quarantine)
+        .filter(|g| g.action != Action::Quarantine)
         .map(record)
         .collect();
     if !others.is_empty() {
         drop(ctx.store.record_verdicts(others));
     }
-    let actions: Vec<&str> = groups.iter().map(|g| g.outcome.action.as_str()).collect();
+    let actions: Vec<&str> = groups.iter().map(|g| g.action.as_str()).collect();
     tracing::info!(queue_id = %env.queue_id, client_ip = %env.client_ip, from = %env.mail_from, verdicts = ?actions, size, "message judged");
 
-    let accepted_elsewhere = groups.iter().any(|g| {
-        g.outcome.action == Action::Deliver && g.domain.delivery_mode == DeliveryMode::Spool
-    });
+    let accepted_elsewhere = groups
+        .iter()
+        .any(|g| g.action == Action::Deliver && g.domain.delivery_mode == DeliveryMode::Spool);
     match perm_fail {
         Some((code, text)) if !delivered && !accepted_elsewhere && quarantined.is_empty() => {
             let code = if code == 552 || code == 554 {

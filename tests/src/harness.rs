@@ -41,6 +41,11 @@ impl Moat {
         config.api.rate_limit_per_hour = 1_000_000;
         config.spool.retry_initial_secs = 1;
         config.spool.retry_max_secs = 2;
+        // No test may need the internet: every look-up is answered from a static zone (empty
+        // unless a test gives its own), so unknown names are NXDOMAIN at once.
+        let zone = dir.path().join("zone.txt");
+        std::fs::write(&zone, "# test zone: empty\n").expect("zone written");
+        config.dns.static_zone = Some(zone);
         tweak(&mut config);
         let running = moat_scanner::up::start(config.clone()).expect("moat starts");
         // A second handle on the same file, as the CLI would open it.

@@ -42,6 +42,7 @@ fn verdict_json(v: &VerdictRecord) -> Value {
         "verdict": v.action,
         "threat_type": v.threat_type,
         "findings": v.findings,
+        "auth": v.auth,
     })
 }
 

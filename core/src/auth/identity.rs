@@ -117,7 +117,10 @@ pub fn author(raw: &[u8]) -> Author {
     };
     let mut domains: Vec<String> = addresses
         .iter()
-        .filter_map(|a| a.rsplit_once('@').map(|(_, d)| d.trim_end_matches('.').to_string()))
+        .filter_map(|a| {
+            a.rsplit_once('@')
+                .map(|(_, d)| d.trim_end_matches('.').to_string())
+        })
         .collect();
     domains.dedup();
     let problem = match problem {

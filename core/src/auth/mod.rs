@@ -6,6 +6,7 @@
 //! Runs on tokio (mail-auth's resolver needs it); the scanner reaches it through a handle that
 //! sends the message to the auth thread and awaits a oneshot.
 
+mod dkim;
 pub mod headers;
 pub mod identity;
 pub mod results;
@@ -15,11 +16,11 @@ use std::{
     time::Duration,
 };
 
+use futures::FutureExt;
 use mail_auth::{
     AuthenticatedMessage, AuthenticationResults, DkimOutput, DkimResult, DmarcOutput, DmarcResult,
     MX, MessageAuthenticator, Parameters, RecordSet, SpfOutput, SpfResult, Txt,
     common::headers::HeaderWriter,
-    dkim::Canonicalization,
     dmarc::{Policy, verify::DmarcParameters},
     spf::verify::SpfParameters,
 };
@@ -143,7 +144,9 @@ impl Authenticator {
         let timer = metrics().auth_duration.start_timer();
         let deadline = Instant::now() + self.deadline;
         let author = identity::author(input.message);
-        let message = AuthenticatedMessage::parse(input.message);
+        // Not strict: signatures with l= are verified; `judge_signatures` then refuses to trust
+        // one whose l= leaves part of the body unsigned.
+        let message = AuthenticatedMessage::parse_with_opts(input.message, None, false);
         let helo = input.helo.trim_end_matches('.');
 
         // SPF checks MAIL FROM, or the HELO name for bounces (RFC 7208 2.4); HDR-8.
@@ -192,10 +195,28 @@ impl Authenticator {
 
         let mut dmarc_out = DmarcOutput::default();
         if let Some(message) = &message {
-            let dkim = timeout_at(deadline, self.inner.verify_dkim(self.params(message)))
-                .await
-                .unwrap_or_else(|_| vec![DkimOutput::temp_err(timeout_error())]);
-            let dkim = distrust_partial_bodies(message, input.message, dkim);
+            // mail-auth 0.13 applies l= to the raw body; for relaxed signatures with l= the
+            // relaxed body is verified instead (relaxed canonicalisation is idempotent).
+            let relaxed_raw = dkim::needs_relaxed_copy(message)
+                .then(|| dkim::relaxed_copy(input.message, message.body_offset));
+            let relaxed = relaxed_raw
+                .as_deref()
+                .and_then(|r| AuthenticatedMessage::parse_with_opts(r, None, false));
+            let verify = |m| {
+                timeout_at(deadline, self.inner.verify_dkim(self.params(m)))
+                    .map(|r| r.unwrap_or_else(|_| vec![DkimOutput::temp_err(timeout_error())]))
+            };
+            let mut dkim = verify(message).await;
+            let mut sources = vec![message];
+            if let Some(relaxed) = &relaxed {
+                dkim = dkim::merge(dkim, verify(relaxed).await);
+                sources.push(relaxed);
+            }
+            let body = input
+                .message
+                .get(message.body_offset as usize..)
+                .unwrap_or_default();
+            let dkim = dkim::judge_signatures(&sources, body, dkim);
             summary.dkim = dkim.iter().map(dkim_check).collect();
             ar = ar.with_dkim_results(&dkim, author.addresses.first().map_or("", |s| s));
 
@@ -356,7 +377,10 @@ fn dmarc_disposition(dmarc: &DmarcOutput) -> Option<AuthDisposition> {
         action,
         reply: format!(
             "550 5.7.1 Message rejected: it fails the DMARC policy of {}",
-            domain.chars().filter(|c| !c.is_control()).collect::<String>()
+            domain
+                .chars()
+                .filter(|c| !c.is_control())
+                .collect::<String>()
         ),
         finding: Finding {
             rule: format!("auth.dmarc_{}", policy_name(dmarc.policy())),
@@ -410,9 +434,7 @@ fn arc_result(r: &DkimResult) -> AuthResult {
         DkimResult::Pass => AuthResult::Pass,
         DkimResult::None => AuthResult::None,
         DkimResult::TempError(_) => AuthResult::Temperror,
-        DkimResult::Neutral(_) | DkimResult::Fail(_) | DkimResult::PermError(_) => {
-            AuthResult::Fail
-        }
+        DkimResult::Neutral(_) | DkimResult::Fail(_) | DkimResult::PermError(_) => AuthResult::Fail,
     }
 }
 
@@ -446,100 +468,5 @@ fn dkim_check(o: &DkimOutput<'_>) -> AuthCheck {
         domain,
         selector,
         reason: reason_of(o.result()),
-    }
-}
-
-/// Length of a body after DKIM canonicalisation (RFC 6376 3.4.3 and 3.4.4).
-fn canonical_body_len(body: &[u8], c: Canonicalization) -> u64 {
-    match c {
-        Canonicalization::Simple => {
-            let mut end = body.len();
-            while end >= 2 && &body[end - 2..end] == b"\r\n" {
-                end -= 2;
-            }
-            end as u64 + 2
-        }
-        Canonicalization::Relaxed => {
-            let mut total = 0u64;
-            let mut pending_empty = 0u64;
-            for line in body.split(|&b| b == b'\n') {
-                let line = line.strip_suffix(b"\r").unwrap_or(line);
-                let mut len = 0u64;
-                let mut in_ws = false;
-                for &b in line.trim_ascii_end() {
-                    if b == b' ' || b == b'\t' {
-                        in_ws = true;
-                    } else {
-                        len += u64::from(in_ws) + 1;
-                        in_ws = false;
-                    }
-                }
-                if len == 0 {
-                    pending_empty += 2;
-                } else {
-                    total += pending_empty + len + 2;
-                    pending_empty = 0;
-                }
-            }
-            total
-        }
-    }
-}
-
-/// A signature with `l=` that leaves part of the body unsigned proves nothing about that part
-/// (checklist HDR-9): it is reported as neutral, so it cannot make DMARC pass.
-fn distrust_partial_bodies<'x>(
-    message: &'x AuthenticatedMessage<'x>,
-    raw: &[u8],
-    outputs: Vec<DkimOutput<'x>>,
-) -> Vec<DkimOutput<'x>> {
-    let body = raw.get(message.body_offset as usize..).unwrap_or_default();
-    outputs
-        .into_iter()
-        .map(|o| {
-            let partial = match (o.result(), o.signature()) {
-                (DkimResult::Pass, Some(sig)) if sig.l > 0 => {
-                    let len = canonical_body_len(body, sig.cb);
-                    (len > sig.l).then(|| {
-                        (
-                            std::ptr::from_ref(sig),
-                            format!("l={} leaves {} body bytes unsigned", sig.l, len - sig.l),
-                        )
-                    })
-                }
-                _ => None,
-            };
-            // The signature as borrowed from the message (it outlives this output).
-            let owned = partial.and_then(|(ptr, reason)| {
-                message
-                    .dkim_headers
-                    .iter()
-                    .find(|h| std::ptr::eq(&h.header, ptr))
-                    .map(|h| (&h.header, reason))
-            });
-            match owned {
-                Some((sig, reason)) => {
-                    DkimOutput::neutral(mail_auth::Error::Io(reason)).with_signature(sig)
-                }
-                None => o,
-            }
-        })
-        .collect()
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn canonical_lengths_follow_rfc_6376() {
-        assert_eq!(canonical_body_len(b"", Canonicalization::Simple), 2);
-        assert_eq!(canonical_body_len(b"hi\r\n\r\n\r\n", Canonicalization::Simple), 4);
-        assert_eq!(canonical_body_len(b"", Canonicalization::Relaxed), 0);
-        // " C \r\nD \t E\r\n\r\n\r\n" relaxes to " C\r\nD E\r\n" (RFC 6376 3.4.5).
-        assert_eq!(
-            canonical_body_len(b" C \r\nD \t E\r\n\r\n\r\n", Canonicalization::Relaxed),
-            9
-        );
     }
 }

@@ -72,7 +72,11 @@ authentication-results :moat.example;dkim=pass\r\n\
 Subject: x\r\n\r\nAuthentication-Results: moat.example; body is not header\r\n";
         let ranges = forged_ranges(raw, "moat.example");
         assert_eq!(ranges.len(), 3);
-        let out = assemble(&[b"Authentication-Results: moat.example; none\r\n"], raw, &ranges);
+        let out = assemble(
+            &[b"Authentication-Results: moat.example; none\r\n"],
+            raw,
+            &ranges,
+        );
         let text = String::from_utf8(out).expect("utf8");
         assert_eq!(
             text,

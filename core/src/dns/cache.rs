@@ -130,7 +130,11 @@ mod tests {
         assert_eq!(cache.lookup("a"), Some(1));
         cache.store("gone".into(), 2, Instant::now());
         assert_eq!(cache.lookup("gone"), None);
-        cache.store("short".into(), 3, Instant::now() + Duration::from_millis(20));
+        cache.store(
+            "short".into(),
+            3,
+            Instant::now() + Duration::from_millis(20),
+        );
         std::thread::sleep(Duration::from_millis(40));
         assert_eq!(cache.lookup("short"), None);
         for i in 0..10_000 {

@@ -81,7 +81,10 @@ fn options(config: &DnsConfig, mut base: ResolverOpts) -> ResolverOpts {
 }
 
 /// A resolver asking `servers` (`ip:port`), or the system's resolvers when the list is empty.
-fn resolver_for(servers: &[SocketAddr], config: &DnsConfig) -> Result<TokioResolver, DnsSetupError> {
+fn resolver_for(
+    servers: &[SocketAddr],
+    config: &DnsConfig,
+) -> Result<TokioResolver, DnsSetupError> {
     let mut builder = if servers.is_empty() {
         TokioResolver::builder_tokio().map_err(|e| DnsSetupError::System(e.to_string()))?
     } else {

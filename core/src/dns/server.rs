@@ -91,8 +91,7 @@ async fn serve_tcp(listener: TcpListener, zone: Arc<Zone>) {
                 let Ok(len) = u16::try_from(reply.len()) else {
                     return;
                 };
-                if stream.write_u16(len).await.is_err() || stream.write_all(&reply).await.is_err()
-                {
+                if stream.write_u16(len).await.is_err() || stream.write_all(&reply).await.is_err() {
                     return;
                 }
             }

@@ -151,9 +151,7 @@ impl Zone {
             }
             let data = match word.to_ascii_uppercase().as_str() {
                 "A" => ZoneData::A(rest.trim().parse().map_err(|_| err("bad IPv4 address"))?),
-                "AAAA" => {
-                    ZoneData::Aaaa(rest.trim().parse().map_err(|_| err("bad IPv6 address"))?)
-                }
+                "AAAA" => ZoneData::Aaaa(rest.trim().parse().map_err(|_| err("bad IPv6 address"))?),
                 "TXT" => ZoneData::Txt(parse_strings(rest).map_err(|r| err(&r))?),
                 "MX" => {
                     let pref = next_word(&mut rest)
@@ -276,13 +274,12 @@ fn parse_strings(text: &str) -> Result<Vec<Vec<u8>>, String> {
                             break;
                         }
                         Some(b'\\') => {
-                            let digits = bytes.get(i + 1..i + 4).filter(|d| {
-                                d.iter().all(u8::is_ascii_digit)
-                            });
+                            let digits = bytes
+                                .get(i + 1..i + 4)
+                                .filter(|d| d.iter().all(u8::is_ascii_digit));
                             if let Some(d) = digits {
-                                let v: u32 = d
-                                    .iter()
-                                    .fold(0, |acc, b| acc * 10 + u32::from(b - b'0'));
+                                let v: u32 =
+                                    d.iter().fold(0, |acc, b| acc * 10 + u32::from(b - b'0'));
                                 let byte = u8::try_from(v)
                                     .map_err(|_| format!("escape \\{v} is over 255"))?;
                                 s.push(byte);
@@ -351,8 +348,15 @@ slow.example.com TIMEOUT
         assert_eq!(zone.lookup("slow.example.com", "A"), Answer::Timeout);
         let mut partial = Zone::new();
         partial.insert("p.example", 300, ZoneData::Timeout);
-        partial.insert("p.example", 300, ZoneData::A("192.0.2.1".parse().expect("ip")));
-        assert!(matches!(partial.lookup("p.example", "A"), Answer::Records(_)));
+        partial.insert(
+            "p.example",
+            300,
+            ZoneData::A("192.0.2.1".parse().expect("ip")),
+        );
+        assert!(matches!(
+            partial.lookup("p.example", "A"),
+            Answer::Records(_)
+        ));
         assert_eq!(partial.lookup("p.example", "TXT"), Answer::Timeout);
         assert_eq!(zone.lookup("example.com", "A"), Answer::NoData);
         assert_eq!(zone.lookup("_domainkey.example.com", "TXT"), Answer::NoData);

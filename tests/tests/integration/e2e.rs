@@ -552,6 +552,7 @@ fn without_a_dsn_relay_bounces_go_to_the_sender_domains_mx() {
     let (dns_addr, mx_port) = (dns.addr, mx.addr.port());
     let moat = Moat::start_with(|c| {
         c.dns.nameservers = vec![dns_addr];
+        c.dns.static_zone = None;
         c.spool.mx_port = mx_port;
     });
     acme(&moat, &sink);

@@ -1,6 +1,7 @@
 //! One integration binary (faster to link than one per file): each module is an area.
 
 mod api;
+mod auth;
 mod cli;
 mod durability;
 mod e2e;

@@ -36,6 +36,7 @@ fn verdict(customer: &str, domain: &str, action: Action) -> VerdictRecord {
         threat_type: None,
         notify_admin: false,
         findings: vec![],
+        auth: None,
     }
 }
 

@@ -1,0 +1,265 @@
+//! Sender authentication end to end: DKIM against messages signed by an independent signer
+//! (dkimpy), and DMARC dispositions, forged Authentication-Results and ambiguous From headers
+//! through real SMTP into a running Moat whose DNS is a static zone.
+
+use base64::Engine;
+use moat_core::{
+    auth::{AuthInput, Authenticator},
+    config::Config,
+    dns::{Dns, Zone},
+    model::TokenKind,
+};
+use moat_tests::{client::smtplib_send, eventually, harness::Moat, sink::Sink};
+use serde_json::{Value, json};
+
+/// Runs the dkimpy signer; returns the zone it published and its cases.
+fn dkimpy_cases(dir: &std::path::Path) -> (Zone, Vec<Value>) {
+    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/scripts/dkim_sign.py");
+    let out = std::process::Command::new("python3")
+        .arg(script)
+        .arg(dir)
+        .output()
+        .expect("python3 runs");
+    assert!(
+        out.status.success(),
+        "dkimpy signer failed (tests/run.sh installs dkimpy and pynacl): {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let zone = Zone::load(&dir.join("zone.txt")).expect("zone");
+    let cases: Vec<Value> =
+        serde_json::from_str(&std::fs::read_to_string(dir.join("cases.json")).expect("cases"))
+            .expect("json");
+    (zone, cases)
+}
+
+#[test]
+fn dkim_verifies_dkimpy_signatures_and_fails_tampered_ones() {
+    let dir = tempfile::tempdir().expect("dir");
+    let (zone, cases) = dkimpy_cases(dir.path());
+    assert!(cases.len() >= 12);
+    let rt = tokio::runtime::Runtime::new().expect("runtime");
+    rt.block_on(async {
+        let config = Config::default();
+        let dns = Dns::with_zone(zone, &config.dns).await.expect("zone server");
+        let auth = Authenticator::with_dns(dns, &config);
+        let mut failures = Vec::new();
+        for case in &cases {
+            let name = case["name"].as_str().unwrap_or_default();
+            let message = base64::engine::general_purpose::STANDARD
+                .decode(case["message"].as_str().unwrap_or_default())
+                .expect("base64");
+            let outcome = auth
+                .check(&AuthInput {
+                    client_ip: "192.0.2.99".parse().expect("ip"),
+                    helo: "mail.signer.example",
+                    mail_from: "bounces@signer.example",
+                    message: &message,
+                })
+                .await;
+            let dkim = outcome
+                .summary
+                .dkim
+                .first()
+                .map_or("none", |d| d.result.as_str());
+            let dmarc = outcome.summary.dmarc.result.as_str();
+            let want_dkim = case["dkim"].as_str().unwrap_or_default();
+            let want_dmarc = case["dmarc"].as_str().unwrap_or_default();
+            if (want_dkim != "any" && dkim != want_dkim) || dmarc != want_dmarc {
+                failures.push(format!(
+                    "{name}: dkim {dkim} (want {want_dkim}), dmarc {dmarc} (want {want_dmarc}); {:?}",
+                    outcome.summary
+                ));
+            }
+            if want_dkim == "pass" && dkim == "pass" {
+                let d = &outcome.summary.dkim[0];
+                assert_eq!(d.domain, "signer.example", "{name}: {:?}", outcome.summary);
+                assert!(outcome.header.contains("dkim=pass"), "{}", outcome.header);
+            }
+        }
+        println!("dkimpy cases: {} checked, {} failed", cases.len(), failures.len());
+        assert!(failures.is_empty(), "{failures:#?}");
+    });
+}
+
+/// A zone with three sender domains whose DMARC policies differ, for a client on 127.0.0.1.
+const ZONE: &str = "\
+reject.example TXT \"v=spf1 ip4:192.0.2.0/24 -all\"
+_dmarc.reject.example TXT \"v=DMARC1; p=reject\"
+quarantine.example TXT \"v=spf1 ip4:192.0.2.0/24 -all\"
+_dmarc.quarantine.example TXT \"v=DMARC1; p=quarantine\"
+good.example TXT \"v=spf1 ip4:127.0.0.0/8 -all\"
+_dmarc.good.example TXT \"v=DMARC1; p=reject\"
+";
+
+fn moat_with_zone() -> (Moat, Sink, String) {
+    let zone_dir = tempfile::tempdir().expect("dir");
+    let zone = zone_dir.path().join("zone.txt");
+    std::fs::write(&zone, ZONE).expect("zone");
+    let sink = Sink::start();
+    let moat = Moat::start_with(|c| {
+        c.hostname = "mx.moat.test".into();
+        c.dns.static_zone = Some(zone.clone());
+    });
+    drop(zone_dir); // read at start-up
+    let token = moat.token("acme", TokenKind::Live);
+    let (status, body) = moat.call(
+        "POST",
+        "/v1/domains",
+        Some(&token),
+        Some(json!({"domain": "acme.example", "real_mx_host": sink.addr.to_string(), "delivery_mode": "proxy"})),
+    );
+    assert_eq!(status, 201, "{body}");
+    moat.wait_until_accepting("bob@acme.example");
+    (moat, sink, token)
+}
+
+fn message(from: &str, extra: &str) -> Vec<u8> {
+    format!(
+        "{extra}From: {from}\r\nTo: bob@acme.example\r\nSubject: auth test\r\n\
+Message-ID: <{}@test>\r\n\r\nHello.\r\n",
+        uuid::Uuid::new_v4()
+    )
+    .into_bytes()
+}
+
+fn newest_verdict(moat: &Moat, token: &str) -> Value {
+    let (status, list) = moat.call("GET", "/v1/verdicts?limit=1", Some(token), None);
+    assert_eq!(status, 200, "{list}");
+    list["data"][0].clone()
+}
+
+#[test]
+fn dmarc_reject_quarantine_and_pass_with_authentication_results() {
+    let (moat, sink, token) = moat_with_zone();
+
+    // p=reject, SPF fails (127.0.0.1 is not in 192.0.2.0/24), no DKIM: 550 5.7.1.
+    let reply = smtplib_send(
+        moat.smtp,
+        "sender@reject.example",
+        &["bob@acme.example"],
+        &message("ceo@reject.example", ""),
+    );
+    assert!(reply.contains("550") && reply.contains("5.7.1"), "{reply}");
+    assert!(reply.contains("DMARC"), "{reply}");
+    let v = eventually(10, "reject verdict recorded", || {
+        let v = newest_verdict(&moat, &token);
+        if v["verdict"] == "reject" {
+            Ok(v)
+        } else {
+            Err(v.to_string())
+        }
+    });
+    assert_eq!(v["auth"]["spf"]["result"], "fail");
+    assert_eq!(v["auth"]["dmarc"]["result"], "fail");
+    assert_eq!(v["auth"]["dmarc"]["policy"], "reject");
+    assert_eq!(v["threat_type"], "phishing");
+    assert_eq!(v["findings"][0]["rule"], "auth.dmarc_reject");
+
+    // p=quarantine: accepted, held in quarantine with the finding.
+    let reply = smtplib_send(
+        moat.smtp,
+        "sender@quarantine.example",
+        &["bob@acme.example"],
+        &message("ceo@quarantine.example", ""),
+    );
+    assert!(reply.contains("250"), "{reply}");
+    let (status, q) = moat.call(
+        "GET",
+        "/v1/quarantine?threat_type=phishing",
+        Some(&token),
+        None,
+    );
+    assert_eq!(status, 200, "{q}");
+    assert_eq!(
+        q["data"][0]["findings"][0]["rule"], "auth.dmarc_quarantine",
+        "{q}"
+    );
+
+    // Aligned SPF pass: delivered with Moat's Authentication-Results on top, and a forged one
+    // claiming Moat's authserv-id removed (another server's is kept).
+    let forged = "Authentication-Results: mx.moat.test; dmarc=pass header.from=reject.example\r\n\
+Authentication-Results: other.example; spf=pass\r\n";
+    let reply = smtplib_send(
+        moat.smtp,
+        "sender@good.example",
+        &["bob@acme.example"],
+        &message("news@good.example", forged),
+    );
+    assert!(reply.contains("250"), "{reply}");
+    let got = sink.wait_for(1, 10);
+    let text = String::from_utf8_lossy(&got[0].data).to_string();
+    assert!(
+        text.starts_with("Authentication-Results: mx.moat.test;"),
+        "{text}"
+    );
+    let ours: Vec<&str> = text
+        .lines()
+        .filter(|l| l.starts_with("Authentication-Results: mx.moat.test"))
+        .collect();
+    assert_eq!(ours.len(), 1, "forged field kept: {text}");
+    assert!(text.contains("Authentication-Results: other.example; spf=pass"));
+    assert!(text.contains("spf=pass"), "{text}");
+    assert!(text.contains("dmarc=pass"), "{text}");
+    assert!(!text.contains("header.from=reject.example"), "{text}");
+    let v = newest_verdict(&moat, &token);
+    assert_eq!(v["auth"]["dmarc"]["result"], "pass", "{v}");
+
+    // The metrics count the results.
+    let metrics = ureq::get(&format!("{}/metrics", moat.api))
+        .call()
+        .expect("metrics")
+        .into_string()
+        .expect("text");
+    assert!(metrics.contains("moat_auth_results_total{check=\"dmarc\",result=\"fail\"}"));
+    assert!(metrics.contains("moat_auth_duration_seconds_count"));
+}
+
+#[test]
+fn a_deliver_policy_overrides_dmarc_and_ambiguous_from_is_never_a_pass() {
+    let (moat, sink, token) = moat_with_zone();
+    let (status, body) = moat.call(
+        "POST",
+        "/v1/policies",
+        Some(&token),
+        Some(json!({
+            "name": "partner-allow",
+            "condition": {"sender_domain_in": ["reject.example"]},
+            "action": "deliver"
+        })),
+    );
+    assert_eq!(status, 201, "{body}");
+    let reply = eventually(10, "allow policy loaded", || {
+        let r = smtplib_send(
+            moat.smtp,
+            "sender@reject.example",
+            &["bob@acme.example"],
+            &message("ceo@reject.example", ""),
+        );
+        if r.contains("250") { Ok(r) } else { Err(r) }
+    });
+    assert!(reply.contains("250"));
+    sink.wait_for(1, 10);
+
+    // HDR-1: a second From (the forged domain's) above the real one: quarantined, DMARC never
+    // passes even though good.example's SPF does.
+    let reply = smtplib_send(
+        moat.smtp,
+        "sender@good.example",
+        &["bob@acme.example"],
+        &message("news@good.example", "From: ceo@reject.example\r\n"),
+    );
+    assert!(reply.contains("250"), "{reply}");
+    let v = newest_verdict(&moat, &token);
+    assert_eq!(v["verdict"], "quarantine", "{v}");
+    assert_eq!(v["auth"]["dmarc"]["result"], "permerror", "{v}");
+    assert_eq!(v["findings"][0]["rule"], "auth.from_ambiguous", "{v}");
+
+    // HDR-3: no From at all: 550 5.7.7.
+    let reply = smtplib_send(
+        moat.smtp,
+        "sender@good.example",
+        &["bob@acme.example"],
+        b"To: bob@acme.example\r\nSubject: anonymous\r\n\r\nwho am I\r\n",
+    );
+    assert!(reply.contains("550") && reply.contains("5.7.7"), "{reply}");
+}
