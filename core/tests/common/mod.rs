@@ -66,8 +66,10 @@ pub fn yaml_documents(rel: &str) -> Vec<serde_yaml::Value> {
 /// A Moat authenticator whose resolver asks only a loopback server holding `zone`. Look-ups
 /// give up quickly so the suites' TIMEOUT records cost little.
 pub async fn authenticator(zone: Zone) -> Authenticator {
-    let mut config = Config::default();
-    config.hostname = "mx.moat.test".into();
+    let mut config = Config {
+        hostname: "mx.moat.test".into(),
+        ..Config::default()
+    };
     config.dns.timeout_ms = 150;
     config.dns.attempts = 1;
     let dns = Dns::with_zone(zone, &config.dns)

@@ -144,11 +144,11 @@ fn verdicts_raw_quarantine_domain_patch_and_policy_crud() {
     assert_eq!(status, 201);
     let policy_id = policy["id"].as_str().unwrap_or_default().to_string();
     moat.wait_until_accepting("bob@acme.example");
-    let spam = b"Subject: bitcoin offer\r\n\r\nraw body here\r\n";
+    let spam = b"From: a@sender.test\r\nSubject: bitcoin offer\r\n\r\nraw body here\r\n";
     assert!(
         smtplib_send(moat.smtp, "m@sender.test", &["bob@acme.example"], spam).starts_with("250")
     );
-    let clean = b"Subject: hello\r\n\r\nhi\r\n";
+    let clean = b"From: a@sender.test\r\nSubject: hello\r\n\r\nhi\r\n";
     assert!(
         smtplib_send(moat.smtp, "a@sender.test", &["bob@acme.example"], clean).starts_with("250")
     );
@@ -218,7 +218,9 @@ fn verdicts_raw_quarantine_domain_patch_and_policy_crud() {
     assert_eq!(resp.content_type(), "message/rfc822");
     let body = resp.into_string().expect("text");
     assert!(
-        body.contains("raw body here") && body.starts_with("Received: "),
+        body.contains("raw body here")
+            && body.starts_with("Authentication-Results: ")
+            && body.contains("\r\nReceived: "),
         "{body}"
     );
     assert_eq!(

@@ -93,7 +93,7 @@ fn admin_commands_check_configs_list_and_release_quarantine() {
     // Live: quarantine a message, list it, release it from the command line.
     let _server = up(&config);
     wait_until_accepting(smtp, "bob@acme.example");
-    let msg = b"Subject: Free Bitcoin now\r\n\r\nsend coins\r\n";
+    let msg = b"From: a@sender.test\r\nSubject: Free Bitcoin now\r\n\r\nsend coins\r\n";
     assert!(smtplib_send(smtp, "m@sender.test", &["bob@acme.example"], msg).starts_with("250"));
     let listed = moat(
         &config,

@@ -36,7 +36,7 @@ DATA
         return None;
     }
     if !c.try_send(&format!(
-        "Subject: msg {n}\r\n\r\nbody of message {n}\r\n.\r\n"
+        "From: a@sender.test\r\nSubject: msg {n}\r\n\r\nbody of message {n}\r\n.\r\n"
     )) {
         return None;
     }
@@ -189,7 +189,7 @@ fn sighup_reloads_and_sigterm_drains_sessions_then_exits_cleanly() {
         std::net::TcpStream::connect(smtp).is_err(),
         "no new connections once shutting down"
     );
-    c.send("Subject: msg 7\r\n\r\nin flight at SIGTERM\r\n.\r\n");
+    c.send("From: a@sender.test\r\nSubject: msg 7\r\n\r\nin flight at SIGTERM\r\n.\r\n");
     c.expect("250");
     c.send("QUIT\r\n");
     c.expect("221");

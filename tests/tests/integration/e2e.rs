@@ -58,7 +58,8 @@ fn clean_mail_is_relayed_and_matching_mail_is_quarantined_then_released() {
     let moat = Moat::start();
     let (token, domain_id) = acme(&moat, &sink);
 
-    // Clean: relayed before 250, byte-for-byte after Moat's Received header.
+    // Clean: relayed before 250, byte-for-byte after Moat's Authentication-Results and
+    // Received headers.
     let reply = smtplib_send(moat.smtp, "alice@sender.test", &["bob@acme.example"], CLEAN);
     assert!(reply.starts_with("250"), "{reply}");
     let got = sink.wait_for(1, 10);
@@ -66,22 +67,35 @@ fn clean_mail_is_relayed_and_matching_mail_is_quarantined_then_released() {
     assert_eq!(got[0].mail_from, "alice@sender.test");
     assert_eq!(got[0].rcpts, vec!["bob@acme.example".to_string()]);
     let data = &got[0].data;
+    let text = String::from_utf8_lossy(data).to_string();
     assert!(
-        data.starts_with(b"Received: from client.test (127.0.0.1)\r\n\tby "),
-        "{}",
-        String::from_utf8_lossy(data)
+        text.starts_with("Authentication-Results: moat.localhost;"),
+        "{text}"
+    );
+    let received_at = text.find("Received: ").expect("Received header");
+    assert!(
+        text[received_at..].starts_with("Received: from client.test (127.0.0.1)\r\n\tby "),
+        "{text}"
     );
     assert!(
         data.ends_with(CLEAN),
         "downstream copy differs:\n{}",
         String::from_utf8_lossy(data)
     );
-    let prefix = &data[..data.len() - CLEAN.len()];
+    let prefix = &data[received_at..data.len() - CLEAN.len()];
     assert_eq!(
         prefix.windows(2).filter(|w| w == b"\r\n").count(),
         4,
         "only one Received header (4 lines) is added: {}",
         String::from_utf8_lossy(prefix)
+    );
+    assert!(
+        !text[..received_at].contains("\r\n\r\n")
+            && text[..received_at]
+                .matches("Authentication-Results")
+                .count()
+                == 1,
+        "only Authentication-Results above Received: {text}"
     );
 
     // Matching: quarantined, not relayed.

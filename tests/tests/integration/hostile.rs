@@ -56,7 +56,7 @@ fn smtp_smuggling_endings_never_inject_a_second_message() {
         c.expect("250");
         c.expect("250");
         c.expect("354");
-        c.send("Subject: clean\r\n\r\nok\r\n.\r\n");
+        c.send("From: a@sender.test\r\nSubject: clean\r\n\r\nok\r\n.\r\n");
         c.expect("250");
         c.send("QUIT\r\n");
         c.expect("221");
@@ -74,7 +74,7 @@ fn bare_line_feed_in_headers_is_refused() {
     let (moat, sink) = Moat::protected(|_| {});
     let mut c = Conversation::connect(moat.smtp);
     open_data(&mut c);
-    c.send_bytes(b"Subject: x\nX-Other: y\r\n\r\nbody\r\n.\r\n");
+    c.send_bytes(b"From: a@sender.test\r\nSubject: x\nX-Other: y\r\n\r\nbody\r\n.\r\n");
     c.expect("550 5.6.0");
     assert!(sink.messages().is_empty());
 }
@@ -141,7 +141,7 @@ fn bdat_chunks_are_taken_verbatim_and_limits_hold() {
     c.expect("250");
     c.expect("250");
     // A chunk holding CRLF.CRLF is data, not an end of message.
-    let chunk = b"Subject: bdat\r\n\r\nline one\r\n.\r\nline two\r\n";
+    let chunk = b"From: a@sender.test\r\nSubject: bdat\r\n\r\nline one\r\n.\r\nline two\r\n";
     c.send(&format!("BDAT {}\r\n", chunk.len()));
     c.send_bytes(chunk);
     c.expect("250 2.0.0");
@@ -313,7 +313,7 @@ s = smtplib.SMTP(sys.argv[1], int(sys.argv[2]), timeout=30)
 s.ehlo("client.test")
 s.starttls(context=ctx)
 s.ehlo("client.test")
-s.sendmail("a@sender.test", ["bob@acme.example"], b"Subject: over tls\r\n\r\nsecret\r\n")
+s.sendmail("a@sender.test", ["bob@acme.example"], b"From: a@sender.test\r\nSubject: over tls\r\n\r\nsecret\r\n")
 print(s.sock.version())
 s.quit()
 "#;
@@ -383,7 +383,7 @@ fn too_many_recipients_get_452_and_earlier_ones_stand() {
     c.expect("452 4.5.3");
     c.send("DATA\r\n");
     c.expect("354");
-    c.send("Subject: many\r\n\r\nhi\r\n.\r\n");
+    c.send("From: a@sender.test\r\nSubject: many\r\n\r\nhi\r\n.\r\n");
     c.expect("250");
     let got = sink.wait_for(1, 10);
     assert_eq!(got[0].rcpts.len(), 3);
@@ -412,7 +412,7 @@ fn a_client_that_disconnects_mid_data_leaves_nothing_behind() {
     let (moat, sink) = Moat::protected(|_| {});
     let mut c = Conversation::connect(moat.smtp);
     open_data(&mut c);
-    c.send("Subject: half\r\n\r\nthis message never ends\r\n");
+    c.send("From: a@sender.test\r\nSubject: half\r\n\r\nthis message never ends\r\n");
     drop(c);
     std::thread::sleep(Duration::from_millis(500));
     assert!(sink.messages().is_empty());
@@ -442,7 +442,7 @@ fn a_spool_that_cannot_be_written_answers_451_never_250() {
     std::fs::write(&queue, b"not a directory").expect("block the queue");
     let mut c = Conversation::connect(moat.smtp);
     open_data(&mut c);
-    c.send("Subject: x\r\n\r\nbody\r\n.\r\n");
+    c.send("From: a@sender.test\r\nSubject: x\r\n\r\nbody\r\n.\r\n");
     c.expect("451 4.3.0");
     // The session goes on; the client will retry later.
     c.send("NOOP\r\n");

@@ -83,14 +83,14 @@ fn a_scrape_after_traffic_exports_exactly_the_documented_metrics() {
     moat.wait_until_accepting("bob@proxy.example");
     moat.wait_until_accepting("bob@acme.example");
 
-    let clean = b"Subject: hi\r\n\r\nhello\r\n";
+    let clean = b"From: a@sender.test\r\nSubject: hi\r\n\r\nhello\r\n";
     assert!(
         smtplib_send(moat.smtp, "a@sender.test", &["bob@acme.example"], clean).starts_with("250")
     );
     assert!(
         smtplib_send(moat.smtp, "a@sender.test", &["bob@proxy.example"], clean).starts_with("250")
     );
-    let wire = b"Subject: pay\r\n\r\nplease do the wire transfer\r\n";
+    let wire = b"From: a@sender.test\r\nSubject: pay\r\n\r\nplease do the wire transfer\r\n";
     eventually(10, "reject policy never applied", || {
         let reply = smtplib_send(moat.smtp, "a@sender.test", &["bob@acme.example"], wire);
         if reply.starts_with("550") {

@@ -25,7 +25,9 @@ RCPT TO:<eve@open-relay.test>\r\nRCPT TO:<carol@ACME.example>\r\nDATA\r\n",
     assert!(relay.contains("Relaying denied"), "{relay}");
     c.expect("250 2.1.5");
     c.expect("354");
-    c.send("Subject: dots\r\n\r\n..starts with a dot\r\n...two\r\nend\r\n.\r\n");
+    c.send(
+        "From: a@sender.test\r\nSubject: dots\r\n\r\n..starts with a dot\r\n...two\r\nend\r\n.\r\n",
+    );
     let done = c.expect("250 2.0.0");
     let queue_id = done
         .trim()
@@ -102,7 +104,7 @@ fn size_limits_are_announced_enforced_at_mail_and_during_data() {
     c.expect("250");
     c.expect("354");
     let big = format!(
-        "Subject: big\r\n\r\n{}\r\n.\r\n",
+        "From: a@sender.test\r\nSubject: big\r\n\r\n{}\r\n.\r\n",
         "x".repeat(70)
             .repeat(60)
             .replace(&"x".repeat(70), &format!("{}\r\n", "x".repeat(70)))
