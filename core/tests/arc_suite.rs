@@ -66,7 +66,6 @@ const KNOWN: &[(&str, &str)] = &[
     ("as_format_tags_dup", TAGS),
     ("as_format_tags_key_case", TAGS),
     ("as_format_tags_sc", TAGS),
-    ("as_fields_b_512", SHORT_KEY),
 ];
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

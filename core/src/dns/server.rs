@@ -8,7 +8,7 @@ use hickory_proto::{
     op::{Edns, Message, MessageType, OpCode, ResponseCode},
     rr::{
         Name, RData, Record, RecordType,
-        rdata::{A, AAAA, CNAME, MX, PTR, TXT},
+        rdata::{A, AAAA, CNAME, MX, PTR, SOA, TXT},
     },
 };
 use tokio::{
@@ -129,6 +129,25 @@ fn rdata(data: &ZoneData) -> Option<RData> {
     })
 }
 
+/// Seconds resolvers may remember that a name or record does not exist.
+const NEGATIVE_TTL: u32 = 300;
+
+/// The SOA record of a negative answer (RFC 2308): without it resolvers do not cache
+/// NXDOMAIN or NODATA, and every look-up of a missing name would cross the loopback again.
+fn negative_soa() -> Record {
+    let root = Name::root();
+    let soa = SOA::new(
+        root.clone(),
+        root.clone(),
+        1,
+        3600,
+        600,
+        86400,
+        NEGATIVE_TTL,
+    );
+    Record::from_rdata(root, NEGATIVE_TTL, RData::SOA(soa))
+}
+
 /// The wire-format reply to one query message; `None` means stay silent.
 fn answer(zone: &Zone, query: &[u8], udp: bool) -> Option<Vec<u8>> {
     let request = Message::from_vec(query).ok()?;
@@ -154,8 +173,13 @@ fn answer(zone: &Zone, query: &[u8], udp: bool) -> Option<Vec<u8>> {
             None => {} // a type the zone cannot hold: no data
             Some(t) => match zone.lookup(&q.name().to_ascii(), t) {
                 Answer::Timeout => return None,
-                Answer::NxDomain => response.metadata.response_code = ResponseCode::NXDomain,
-                Answer::NoData => {}
+                Answer::NxDomain => {
+                    response.metadata.response_code = ResponseCode::NXDomain;
+                    response.add_authority(negative_soa());
+                }
+                Answer::NoData => {
+                    response.add_authority(negative_soa());
+                }
                 Answer::Records(records) => {
                     for (owner, record) in records {
                         if let (Some(owner), Some(data)) = (name(&owner), rdata(&record.data)) {
