@@ -46,7 +46,6 @@ const H_EMPTY: &str = "mail-auth treats an AMS with an empty h= as broken; the s
 const H_AS: &str =
     "an AMS whose h= covers ARC-Seal must fail (RFC 8617 4.1.2); mail-auth does not check h=.";
 const TAGS: &str = "mail-auth's tag-list parser tolerates invalid tag names, duplicate tags, upper-case tag names and stray semicolons in ARC-Seal that RFC 6376 3.2 makes invalid.";
- RFC 8301 requires at least 1024 bits.";
 
 const KNOWN: &[(&str, &str)] = &[
     ("cv_fail_i1_ams_na", NO_AMS),
