@@ -173,6 +173,48 @@ pub enum StoreConfig {
         #[serde(default = "default_readers")]
         readers: usize,
     },
+    /// A ScyllaDB cluster shared by several scanner and API hosts.
+    Scylla {
+        /// Contact points, `host:port` (9042).
+        nodes: Vec<String>,
+        #[serde(default = "default_keyspace")]
+        keyspace: String,
+        /// Replication factor of the keyspace when `moat migrate` creates it.
+        #[serde(default = "default_replication")]
+        replication_factor: u32,
+        /// The local data centre: requests go there first, at LOCAL_QUORUM.
+        #[serde(default)]
+        local_dc: Option<String>,
+        /// Days verdicts are kept (a TTL on every verdict row).
+        #[serde(default = "default_verdict_days")]
+        verdict_retention_days: u32,
+        /// Days quarantined messages are kept.
+        #[serde(default = "default_quarantine_days")]
+        quarantine_retention_days: u32,
+        /// Verdict inserts in flight at once.
+        #[serde(default = "default_write_window")]
+        write_window: usize,
+    },
+}
+
+fn default_keyspace() -> String {
+    "moat".into()
+}
+
+fn default_replication() -> u32 {
+    3
+}
+
+fn default_verdict_days() -> u32 {
+    90
+}
+
+fn default_quarantine_days() -> u32 {
+    30
+}
+
+fn default_write_window() -> usize {
+    256
 }
 
 fn default_db_path() -> PathBuf {
@@ -307,6 +349,7 @@ impl Config {
         match &self.store {
             StoreConfig::Sqlite { path, .. } if path.is_absolute() => Some(path.clone()),
             StoreConfig::Sqlite { path, .. } => Some(self.data_dir.join(path)),
+            StoreConfig::Scylla { .. } => None,
         }
     }
 

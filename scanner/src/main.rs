@@ -321,9 +321,14 @@ fn run(cli: Cli) -> anyhow::Result<()> {
 }
 
 fn store_location(config: &Config) -> String {
-    config
-        .sqlite_path()
-        .map_or_else(|| "store".into(), |p| p.display().to_string())
+    match &config.store {
+        moat_core::config::StoreConfig::Scylla {
+            nodes, keyspace, ..
+        } => format!("ScyllaDB keyspace {keyspace} at {}", nodes.join(", ")),
+        _ => config
+            .sqlite_path()
+            .map_or_else(|| "store".into(), |p| p.display().to_string()),
+    }
 }
 
 /// `moat quarantine release`: the same path as the API's release, from the command line.

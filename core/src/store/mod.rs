@@ -6,6 +6,8 @@
 //! allocation per call, which is noise next to the thread hop; in exchange the trait is
 //! dyn-compatible and the binaries hold an `Arc<dyn Store>` that never names its backend.
 
+#[cfg(feature = "scylla")]
+pub mod scylla;
 #[cfg(feature = "sqlite")]
 pub mod sqlite;
 
@@ -127,6 +129,13 @@ pub fn open(config: &Config) -> Result<SharedStore, StoreError> {
         StoreConfig::Sqlite { .. } => Err(StoreError::Open {
             path: String::new(),
             reason: "binary was not compiled with feature `sqlite`".into(),
+        }),
+        #[cfg(feature = "scylla")]
+        StoreConfig::Scylla { .. } => Ok(Arc::new(scylla::ScyllaStore::open(&config.store)?)),
+        #[cfg(not(feature = "scylla"))]
+        StoreConfig::Scylla { .. } => Err(StoreError::Open {
+            path: String::new(),
+            reason: "binary was not compiled with feature `scylla`".into(),
         }),
     }
 }

@@ -1,0 +1,1095 @@
+//! The ScyllaDB store: the same [`Store`] on a cluster, for fleets of scanner and API hosts.
+//!
+//! The scylla driver needs tokio, so the store owns a small tokio runtime; every trait method
+//! spawns its work there and answers through a oneshot, exactly as the SQLite backend answers
+//! from its threads. Statements are prepared once (token- and shard-aware routing comes with
+//! prepared statements and the driver's default policy) and run at LOCAL_QUORUM; uniqueness
+//! (customer names, domain names) uses lightweight transactions at LOCAL_SERIAL.
+//!
+//! Durability: `quarantine()` resolves only after the message bytes, its metadata and its
+//! verdict are acknowledged by a quorum of replicas in the local data centre, so the `250`
+//! that follows it survives the loss of any one replica. Other verdicts are written by a
+//! background writer with at most `write_window` inserts in flight; `flush()` waits for them.
+//! Schema and key choices are explained in `docs/SCYLLA.md`.
+
+pub mod rows;
+pub mod schema;
+
+use std::sync::{
+    Arc,
+    atomic::{AtomicI64, Ordering},
+};
+
+use futures::{StreamExt, TryStreamExt, channel::oneshot};
+use scylla::{
+    client::{
+        execution_profile::ExecutionProfile, session::Session, session_builder::SessionBuilder,
+    },
+    frame::types::{Consistency, SerialConsistency},
+    policies::load_balancing::DefaultPolicy,
+    serialize::row::SerializeRow,
+    statement::prepared::PreparedStatement,
+    value::{CqlValue, Row},
+};
+use tokio::sync::Semaphore;
+
+use self::rows::{
+    CustomerRow, DomainRow, PointerRow, PolicyRow, QuarantineRow, RawChunkRow, TokenRow,
+    VerdictRow, day_of, hour_of,
+};
+use super::{Store, StoreFuture};
+use crate::{
+    config::StoreConfig,
+    error::StoreError,
+    metrics::metrics,
+    model::{
+        Action, Customer, Domain, DomainPatch, Policy, QuarantineFilter, QuarantineItem,
+        QuarantineStatus, TokenInfo, VerdictFilter, VerdictRecord,
+    },
+};
+
+/// Quarantined messages are stored in chunks of this size (large cells hurt compaction).
+const RAW_CHUNK: usize = 1 << 20;
+
+fn backend(e: impl std::fmt::Display) -> StoreError {
+    StoreError::Backend(e.to_string())
+}
+
+/// Settings the store needs from `[store]`.
+#[derive(Debug, Clone)]
+struct Settings {
+    nodes: Vec<String>,
+    keyspace: String,
+    replication_factor: u32,
+    local_dc: Option<String>,
+    verdict_ttl_secs: u64,
+    quarantine_ttl_secs: u64,
+    write_window: usize,
+}
+
+impl Settings {
+    fn from_config(config: &StoreConfig) -> Result<Settings, StoreError> {
+        let StoreConfig::Scylla {
+            nodes,
+            keyspace,
+            replication_factor,
+            local_dc,
+            verdict_retention_days,
+            quarantine_retention_days,
+            write_window,
+        } = config
+        else {
+            return Err(StoreError::Open {
+                path: String::new(),
+                reason: "not a ScyllaDB store configuration".into(),
+            });
+        };
+        let valid_keyspace = !keyspace.is_empty()
+            && keyspace.len() <= 48
+            && keyspace
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '_');
+        if !valid_keyspace || nodes.is_empty() {
+            return Err(StoreError::Open {
+                path: keyspace.clone(),
+                reason: "store.nodes must name at least one host:port and store.keyspace be \
+                         1-48 letters, digits or underscores"
+                    .into(),
+            });
+        }
+        Ok(Settings {
+            nodes: nodes.clone(),
+            keyspace: keyspace.clone(),
+            replication_factor: (*replication_factor).max(1),
+            local_dc: local_dc.clone(),
+            verdict_ttl_secs: u64::from(*verdict_retention_days).max(1) * 86_400,
+            quarantine_ttl_secs: u64::from(*quarantine_retention_days).max(1) * 86_400,
+            write_window: (*write_window).max(1),
+        })
+    }
+}
+
+/// Every statement, prepared once.
+struct Statements {
+    customer_by_name: PreparedStatement,
+    customer_by_id: PreparedStatement,
+    claim_customer_name: PreparedStatement,
+    insert_customer: PreparedStatement,
+    insert_token_by_hash: PreparedStatement,
+    insert_token_by_customer: PreparedStatement,
+    token_by_hash: PreparedStatement,
+    tokens_by_customer: PreparedStatement,
+    token_of_customer: PreparedStatement,
+    revoke_token_by_hash: PreparedStatement,
+    revoke_token_by_customer: PreparedStatement,
+    claim_domain_name: PreparedStatement,
+    release_domain_name: PreparedStatement,
+    insert_domain: PreparedStatement,
+    domains_of_customer: PreparedStatement,
+    domain: PreparedStatement,
+    delete_domain: PreparedStatement,
+    all_domains: PreparedStatement,
+    insert_policy: PreparedStatement,
+    policies_of_customer: PreparedStatement,
+    policy: PreparedStatement,
+    delete_policy: PreparedStatement,
+    all_policies: PreparedStatement,
+    bump_config: PreparedStatement,
+    config_version: PreparedStatement,
+    insert_verdict: PreparedStatement,
+    insert_verdict_pointer: PreparedStatement,
+    count_verdict: PreparedStatement,
+    verdicts_of_day: PreparedStatement,
+    verdict_pointer: PreparedStatement,
+    verdict_in_day: PreparedStatement,
+    verdict_counts: PreparedStatement,
+    insert_quarantine: PreparedStatement,
+    insert_quarantine_pointer: PreparedStatement,
+    insert_raw_chunk: PreparedStatement,
+    quarantine_of_day: PreparedStatement,
+    quarantine_pointer: PreparedStatement,
+    quarantine_in_day: PreparedStatement,
+    raw_chunks: PreparedStatement,
+    delete_raw: PreparedStatement,
+}
+
+const TOKEN_COLS: &str = "hash, id, customer_id, kind, prefix, created_at, revoked_at";
+const DOMAIN_COLS: &str = "customer_id, id, name, real_mx_host, delivery_mode, status, created_at";
+const POLICY_COLS: &str =
+    "customer_id, id, name, condition, action, notify_admin, enabled, created_at";
+const VERDICT_COLS: &str = "customer_id, day, received_at, id, queue_id, domain_id, client_ip, \
+    mail_from, rcpt_to, from_header, subject, size, action, threat_type, notify_admin, findings, auth";
+const QUARANTINE_COLS: &str = "customer_id, day, received_at, id, verdict_id, domain_id, \
+    mail_from, rcpt_to, from_header, subject, threat_type, status, size, findings, released_at";
+
+fn placeholders(cols: &str) -> String {
+    vec!["?"; cols.split(',').count()].join(", ")
+}
+
+impl Statements {
+    async fn prepare(session: &Session, ks: &str) -> Result<Statements, StoreError> {
+        let p = |cql: String| async move {
+            let mut s = session.prepare(cql).await.map_err(backend)?;
+            s.set_consistency(Consistency::LocalQuorum);
+            s.set_serial_consistency(Some(SerialConsistency::LocalSerial));
+            Ok::<_, StoreError>(s)
+        };
+        let insert = |table: &str, cols: &str| {
+            format!(
+                "INSERT INTO {ks}.{table} ({cols}) VALUES ({})",
+                placeholders(cols)
+            )
+        };
+        Ok(Statements {
+            customer_by_name: p(format!(
+                "SELECT id, name, created_at FROM {ks}.customers_by_name WHERE name = ?"
+            ))
+            .await?,
+            customer_by_id: p(format!(
+                "SELECT id, name, created_at FROM {ks}.customers WHERE id = ?"
+            ))
+            .await?,
+            claim_customer_name: p(format!(
+                "INSERT INTO {ks}.customers_by_name (id, name, created_at) VALUES (?, ?, ?) \
+                 IF NOT EXISTS"
+            ))
+            .await?,
+            insert_customer: p(insert("customers", "id, name, created_at")).await?,
+            insert_token_by_hash: p(insert("tokens_by_hash", TOKEN_COLS)).await?,
+            insert_token_by_customer: p(insert("tokens_by_customer", TOKEN_COLS)).await?,
+            token_by_hash: p(format!(
+                "SELECT {TOKEN_COLS} FROM {ks}.tokens_by_hash WHERE hash = ?"
+            ))
+            .await?,
+            tokens_by_customer: p(format!(
+                "SELECT {TOKEN_COLS} FROM {ks}.tokens_by_customer WHERE customer_id = ?"
+            ))
+            .await?,
+            token_of_customer: p(format!(
+                "SELECT {TOKEN_COLS} FROM {ks}.tokens_by_customer WHERE customer_id = ? AND id = ?"
+            ))
+            .await?,
+            revoke_token_by_hash: p(format!(
+                "UPDATE {ks}.tokens_by_hash SET revoked_at = ? WHERE hash = ?"
+            ))
+            .await?,
+            revoke_token_by_customer: p(format!(
+                "UPDATE {ks}.tokens_by_customer SET revoked_at = ? WHERE customer_id = ? AND id = ?"
+            ))
+            .await?,
+            claim_domain_name: p(format!(
+                "INSERT INTO {ks}.domain_names (name, customer_id, id) VALUES (?, ?, ?) IF NOT EXISTS"
+            ))
+            .await?,
+            release_domain_name: p(format!(
+                "DELETE FROM {ks}.domain_names WHERE name = ? IF id = ?"
+            ))
+            .await?,
+            insert_domain: p(insert("domains", DOMAIN_COLS)).await?,
+            domains_of_customer: p(format!(
+                "SELECT {DOMAIN_COLS} FROM {ks}.domains WHERE customer_id = ?"
+            ))
+            .await?,
+            domain: p(format!(
+                "SELECT {DOMAIN_COLS} FROM {ks}.domains WHERE customer_id = ? AND id = ?"
+            ))
+            .await?,
+            delete_domain: p(format!(
+                "DELETE FROM {ks}.domains WHERE customer_id = ? AND id = ?"
+            ))
+            .await?,
+            all_domains: p(format!("SELECT {DOMAIN_COLS} FROM {ks}.domains")).await?,
+            insert_policy: p(insert("policies", POLICY_COLS)).await?,
+            policies_of_customer: p(format!(
+                "SELECT {POLICY_COLS} FROM {ks}.policies WHERE customer_id = ?"
+            ))
+            .await?,
+            policy: p(format!(
+                "SELECT {POLICY_COLS} FROM {ks}.policies WHERE customer_id = ? AND id = ?"
+            ))
+            .await?,
+            delete_policy: p(format!(
+                "DELETE FROM {ks}.policies WHERE customer_id = ? AND id = ?"
+            ))
+            .await?,
+            all_policies: p(format!("SELECT {POLICY_COLS} FROM {ks}.policies")).await?,
+            bump_config: p(format!(
+                "UPDATE {ks}.config_version SET value = value + 1 WHERE key = 'config'"
+            ))
+            .await?,
+            config_version: p(format!(
+                "SELECT value FROM {ks}.config_version WHERE key = 'config'"
+            ))
+            .await?,
+            insert_verdict: p(insert("verdicts_by_day", VERDICT_COLS)).await?,
+            insert_verdict_pointer: p(insert(
+                "verdicts_by_id",
+                "customer_id, id, day, received_at",
+            ))
+            .await?,
+            count_verdict: p(format!(
+                "UPDATE {ks}.verdict_counts SET n = n + 1 WHERE customer_id = ? AND hour = ? \
+                 AND action = ?"
+            ))
+            .await?,
+            verdicts_of_day: p(format!(
+                "SELECT {VERDICT_COLS} FROM {ks}.verdicts_by_day WHERE customer_id = ? AND day = ? \
+                 AND received_at >= ? AND received_at < ?"
+            ))
+            .await?,
+            verdict_pointer: p(format!(
+                "SELECT customer_id, id, day, received_at FROM {ks}.verdicts_by_id \
+                 WHERE customer_id = ? AND id = ?"
+            ))
+            .await?,
+            verdict_in_day: p(format!(
+                "SELECT {VERDICT_COLS} FROM {ks}.verdicts_by_day WHERE customer_id = ? AND day = ? \
+                 AND received_at = ? AND id = ?"
+            ))
+            .await?,
+            verdict_counts: p(format!(
+                "SELECT action, n FROM {ks}.verdict_counts WHERE customer_id = ? AND hour = ?"
+            ))
+            .await?,
+            insert_quarantine: p(insert("quarantine_by_day", QUARANTINE_COLS)).await?,
+            insert_quarantine_pointer: p(insert(
+                "quarantine_by_id",
+                "customer_id, id, day, received_at",
+            ))
+            .await?,
+            insert_raw_chunk: p(insert("quarantine_raw", "id, chunk, data")).await?,
+            quarantine_of_day: p(format!(
+                "SELECT {QUARANTINE_COLS} FROM {ks}.quarantine_by_day WHERE customer_id = ? \
+                 AND day = ? AND received_at >= ? AND received_at < ?"
+            ))
+            .await?,
+            quarantine_pointer: p(format!(
+                "SELECT customer_id, id, day, received_at FROM {ks}.quarantine_by_id \
+                 WHERE customer_id = ? AND id = ?"
+            ))
+            .await?,
+            quarantine_in_day: p(format!(
+                "SELECT {QUARANTINE_COLS} FROM {ks}.quarantine_by_day WHERE customer_id = ? \
+                 AND day = ? AND received_at = ? AND id = ?"
+            ))
+            .await?,
+            raw_chunks: p(format!(
+                "SELECT id, chunk, data FROM {ks}.quarantine_raw WHERE id = ?"
+            ))
+            .await?,
+            delete_raw: p(format!("DELETE FROM {ks}.quarantine_raw WHERE id = ?")).await?,
+        })
+    }
+}
+
+struct Inner {
+    session: Session,
+    st: Statements,
+    settings: Settings,
+    /// Verdict inserts in flight.
+    window: Semaphore,
+    /// Verdict writes queued or in flight (for `flush` and the queue-depth gauge).
+    pending: AtomicI64,
+    idle: tokio::sync::Notify,
+}
+
+/// A ScyllaDB-backed store. Cheap to share; holds the runtime its work runs on.
+pub struct ScyllaStore {
+    runtime: Option<tokio::runtime::Runtime>,
+    inner: Arc<Inner>,
+}
+
+impl Drop for ScyllaStore {
+    fn drop(&mut self) {
+        if let Some(rt) = self.runtime.take() {
+            rt.shutdown_background();
+        }
+    }
+}
+
+/// Runs `cql` statements of a migration (schema changes are not prepared).
+async fn run_ddl(session: &Session, cql: &str) -> Result<(), StoreError> {
+    session
+        .query_unpaged(cql.to_string(), ())
+        .await
+        .map_err(|e| StoreError::Backend(format!("{e} (in: {cql})")))?;
+    Ok(())
+}
+
+/// Creates the keyspace and applies the migrations it has not seen.
+async fn migrate(session: &Session, s: &Settings) -> Result<(), StoreError> {
+    let ks = &s.keyspace;
+    run_ddl(session, &schema::keyspace(ks, s.replication_factor)).await?;
+    let render = |stmt: &str| schema::render(stmt, ks, s.verdict_ttl_secs, s.quarantine_ttl_secs);
+    run_ddl(session, &render(schema::MIGRATIONS_TABLE)).await?;
+    let applied: Vec<i32> = session
+        .query_unpaged(format!("SELECT version FROM {ks}.schema_migrations"), ())
+        .await
+        .map_err(backend)?
+        .into_rows_result()
+        .map_err(backend)?
+        .rows::<(i32,)>()
+        .map_err(backend)?
+        .map(|r| r.map(|(v,)| v))
+        .collect::<Result<_, _>>()
+        .map_err(backend)?;
+    for (i, statements) in schema::MIGRATIONS.iter().enumerate() {
+        let version = i32::try_from(i + 1).unwrap_or(i32::MAX);
+        if applied.contains(&version) {
+            continue;
+        }
+        for stmt in *statements {
+            run_ddl(session, &render(stmt)).await?;
+        }
+        session
+            .query_unpaged(
+                format!("INSERT INTO {ks}.schema_migrations (version, applied_at) VALUES (?, ?)"),
+                (version, crate::time::now_ms()),
+            )
+            .await
+            .map_err(backend)?;
+        tracing::info!(version, keyspace = %ks, "ScyllaDB schema migration applied");
+    }
+    session.await_schema_agreement().await.map_err(backend)?;
+    Ok(())
+}
+
+impl ScyllaStore {
+    /// Connects, migrates the schema and prepares every statement.
+    pub fn open(config: &StoreConfig) -> Result<ScyllaStore, StoreError> {
+        let settings = Settings::from_config(config)?;
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .thread_name("moat-scylla")
+            .enable_all()
+            .build()
+            .map_err(backend)?;
+        let inner = runtime.block_on(async {
+            let mut policy = DefaultPolicy::builder().token_aware(true);
+            if let Some(dc) = &settings.local_dc {
+                policy = policy.prefer_datacenter(dc.clone()).permit_dc_failover(false);
+            }
+            let profile = ExecutionProfile::builder()
+                .load_balancing_policy(policy.build())
+                .consistency(Consistency::LocalQuorum)
+                .serial_consistency(Some(SerialConsistency::LocalSerial))
+                .build();
+            let session = SessionBuilder::new()
+                .known_nodes(&settings.nodes)
+                .default_execution_profile_handle(profile.into_handle())
+                .build()
+                .await
+                .map_err(|e| StoreError::Open {
+                    path: settings.nodes.join(","),
+                    reason: e.to_string(),
+                })?;
+            migrate(&session, &settings).await?;
+            let st = Statements::prepare(&session, &settings.keyspace).await?;
+            Ok::<_, StoreError>(Inner {
+                session,
+                st,
+                window: Semaphore::new(settings.write_window),
+                settings,
+                pending: AtomicI64::new(0),
+                idle: tokio::sync::Notify::new(),
+            })
+        })?;
+        Ok(ScyllaStore {
+            runtime: Some(runtime),
+            inner: Arc::new(inner),
+        })
+    }
+
+    /// Runs `f` on the store's runtime; the returned future may be awaited anywhere.
+    fn run<T, F, Fut>(&self, f: F) -> StoreFuture<T>
+    where
+        T: Send + 'static,
+        F: FnOnce(Arc<Inner>) -> Fut + Send + 'static,
+        Fut: Future<Output = Result<T, StoreError>> + Send + 'static,
+    {
+        let (tx, rx) = oneshot::channel();
+        let inner = self.inner.clone();
+        match &self.runtime {
+            Some(rt) => {
+                rt.spawn(async move {
+                    let _ = tx.send(f(inner).await);
+                });
+            }
+            None => return Box::pin(async { Err(StoreError::Closed) }),
+        }
+        Box::pin(async move { rx.await.map_err(|_| StoreError::Closed)? })
+    }
+}
+
+impl Inner {
+    async fn exec(&self, st: &PreparedStatement, values: impl SerializeRow) -> Result<(), StoreError> {
+        self.session
+            .execute_unpaged(st, values)
+            .await
+            .map_err(backend)?;
+        Ok(())
+    }
+
+    /// Every row of a (paged) query.
+    async fn rows<R>(&self, st: &PreparedStatement, values: impl SerializeRow) -> Result<Vec<R>, StoreError>
+    where
+        R: for<'f, 'm> scylla::deserialize::row::DeserializeRow<'f, 'm> + Send + 'static,
+    {
+        self.session
+            .execute_iter(st.clone(), values)
+            .await
+            .map_err(backend)?
+            .rows_stream::<R>()
+            .map_err(backend)?
+            .try_collect()
+            .await
+            .map_err(backend)
+    }
+
+    async fn first<R>(&self, st: &PreparedStatement, values: impl SerializeRow) -> Result<Option<R>, StoreError>
+    where
+        R: for<'f, 'm> scylla::deserialize::row::DeserializeRow<'f, 'm> + Send + 'static,
+    {
+        Ok(self.rows(st, values).await?.into_iter().next())
+    }
+
+    /// Runs a lightweight transaction; true when it was applied.
+    async fn lwt(&self, st: &PreparedStatement, values: impl SerializeRow) -> Result<bool, StoreError> {
+        let rows = self
+            .session
+            .execute_unpaged(st, values)
+            .await
+            .map_err(backend)?
+            .into_rows_result()
+            .map_err(backend)?;
+        let first = rows
+            .rows::<Row>()
+            .map_err(backend)?
+            .next()
+            .transpose()
+            .map_err(backend)?;
+        Ok(matches!(
+            first.and_then(|r| r.columns.into_iter().next().flatten()),
+            Some(CqlValue::Boolean(true))
+        ))
+    }
+
+    async fn bump_config(&self) -> Result<(), StoreError> {
+        self.exec(&self.st.bump_config, ()).await
+    }
+
+    async fn write_verdict(&self, v: &VerdictRecord) -> Result<(), StoreError> {
+        let row = VerdictRow::new(v)?;
+        let pointer = PointerRow {
+            customer_id: v.customer_id.clone(),
+            id: v.id.clone(),
+            day: row.day,
+            received_at: v.received_at,
+        };
+        let (a, b, c) = futures::join!(
+            self.exec(&self.st.insert_verdict, &row),
+            self.exec(&self.st.insert_verdict_pointer, &pointer),
+            self.exec(
+                &self.st.count_verdict,
+                (&v.customer_id, hour_of(v.received_at), v.action.as_str())
+            ),
+        );
+        a.and(b).and(c)
+    }
+
+    fn finished_one(&self) {
+        let left = self.pending.fetch_sub(1, Ordering::AcqRel) - 1;
+        metrics().store_queue_depth.set(left);
+        if left == 0 {
+            self.idle.notify_waiters();
+        }
+    }
+
+    /// Day buckets from `until` back to `since` (or the retention period), newest first.
+    fn days(&self, since: Option<i64>, until: Option<i64>, retention_secs: u64) -> Vec<i32> {
+        let now = crate::time::now_ms();
+        let until = until.unwrap_or(now + 1);
+        let oldest = since.unwrap_or_else(|| now - (retention_secs as i64) * 1000);
+        let (first, last) = (day_of(until.saturating_sub(1)), day_of(oldest));
+        (last..=first).rev().collect()
+    }
+}
+
+fn sort_tokens(mut t: Vec<TokenRow>) -> Vec<TokenRow> {
+    t.sort_by(|a, b| (a.created_at, &a.id).cmp(&(b.created_at, &b.id)));
+    t
+}
+
+impl Store for ScyllaStore {
+    fn ensure_customer(&self, name: &str) -> StoreFuture<Customer> {
+        let name = name.to_string();
+        self.run(move |db| async move {
+            if let Some(c) = db
+                .first::<CustomerRow>(&db.st.customer_by_name, (&name,))
+                .await?
+            {
+                return Ok(c.into());
+            }
+            let row = CustomerRow {
+                id: uuid::Uuid::now_v7().to_string(),
+                name: name.clone(),
+                created_at: crate::time::now_ms(),
+            };
+            // The name is claimed once cluster-wide; a racing host reads the winner's id.
+            db.lwt(&db.st.claim_customer_name, (&row.id, &row.name, row.created_at))
+                .await?;
+            let winner = db
+                .first::<CustomerRow>(&db.st.customer_by_name, (&name,))
+                .await?
+                .ok_or_else(|| StoreError::Backend("customer name claim vanished".into()))?;
+            db.exec(&db.st.insert_customer, &winner).await?;
+            Ok(winner.into())
+        })
+    }
+
+    fn customer(&self, id: &str) -> StoreFuture<Option<Customer>> {
+        let id = id.to_string();
+        self.run(move |db| async move {
+            Ok(db
+                .first::<CustomerRow>(&db.st.customer_by_id, (&id,))
+                .await?
+                .map(Customer::from))
+        })
+    }
+
+    fn insert_token(&self, token: TokenInfo, hash: String) -> StoreFuture<()> {
+        self.run(move |db| async move {
+            let row = TokenRow::new(&token, hash);
+            db.exec(&db.st.insert_token_by_customer, &row).await?;
+            db.exec(&db.st.insert_token_by_hash, &row).await
+        })
+    }
+
+    fn token_by_hash(&self, hash: &str) -> StoreFuture<Option<TokenInfo>> {
+        let hash = hash.to_string();
+        self.run(move |db| async move {
+            db.first::<TokenRow>(&db.st.token_by_hash, (&hash,))
+                .await?
+                .filter(|t| t.revoked_at.is_none())
+                .map(TokenRow::into_model)
+                .transpose()
+        })
+    }
+
+    fn tokens(&self, customer_id: &str) -> StoreFuture<Vec<TokenInfo>> {
+        let customer_id = customer_id.to_string();
+        self.run(move |db| async move {
+            let rows = db
+                .rows::<TokenRow>(&db.st.tokens_by_customer, (&customer_id,))
+                .await?;
+            sort_tokens(rows)
+                .into_iter()
+                .filter(|t| t.revoked_at.is_none())
+                .map(TokenRow::into_model)
+                .collect()
+        })
+    }
+
+    fn revoke_token(&self, customer_id: &str, id: &str, at: i64) -> StoreFuture<bool> {
+        let (customer_id, id) = (customer_id.to_string(), id.to_string());
+        self.run(move |db| async move {
+            let Some(row) = db
+                .first::<TokenRow>(&db.st.token_of_customer, (&customer_id, &id))
+                .await?
+                .filter(|t| t.revoked_at.is_none())
+            else {
+                return Ok(false);
+            };
+            // The hash table first: that is what authentication reads.
+            db.exec(&db.st.revoke_token_by_hash, (at, &row.hash)).await?;
+            db.exec(&db.st.revoke_token_by_customer, (at, &customer_id, &id))
+                .await?;
+            Ok(true)
+        })
+    }
+
+    fn insert_domain(&self, domain: Domain) -> StoreFuture<()> {
+        self.run(move |db| async move {
+            let claimed = db
+                .lwt(
+                    &db.st.claim_domain_name,
+                    (&domain.name, &domain.customer_id, &domain.id),
+                )
+                .await?;
+            if !claimed {
+                return Err(StoreError::Conflict(format!(
+                    "domain {} is already protected",
+                    domain.name
+                )));
+            }
+            db.exec(&db.st.insert_domain, DomainRow::from(&domain)).await?;
+            db.bump_config().await
+        })
+    }
+
+    fn domains(&self, customer_id: &str) -> StoreFuture<Vec<Domain>> {
+        let customer_id = customer_id.to_string();
+        self.run(move |db| async move {
+            let mut out: Vec<Domain> = db
+                .rows::<DomainRow>(&db.st.domains_of_customer, (&customer_id,))
+                .await?
+                .into_iter()
+                .map(DomainRow::into_model)
+                .collect::<Result<_, _>>()?;
+            out.sort_by(|a, b| a.name.cmp(&b.name));
+            Ok(out)
+        })
+    }
+
+    fn domain(&self, customer_id: &str, id: &str) -> StoreFuture<Option<Domain>> {
+        let (customer_id, id) = (customer_id.to_string(), id.to_string());
+        self.run(move |db| async move {
+            db.first::<DomainRow>(&db.st.domain, (&customer_id, &id))
+                .await?
+                .map(DomainRow::into_model)
+                .transpose()
+        })
+    }
+
+    fn delete_domain(&self, customer_id: &str, id: &str) -> StoreFuture<bool> {
+        let (customer_id, id) = (customer_id.to_string(), id.to_string());
+        self.run(move |db| async move {
+            let Some(d) = db
+                .first::<DomainRow>(&db.st.domain, (&customer_id, &id))
+                .await?
+            else {
+                return Ok(false);
+            };
+            db.exec(&db.st.delete_domain, (&customer_id, &id)).await?;
+            db.lwt(&db.st.release_domain_name, (&d.name, &id)).await?;
+            db.bump_config().await?;
+            Ok(true)
+        })
+    }
+
+    fn update_domain(
+        &self,
+        customer_id: &str,
+        id: &str,
+        patch: DomainPatch,
+    ) -> StoreFuture<Option<Domain>> {
+        let (customer_id, id) = (customer_id.to_string(), id.to_string());
+        self.run(move |db| async move {
+            let Some(row) = db
+                .first::<DomainRow>(&db.st.domain, (&customer_id, &id))
+                .await?
+            else {
+                return Ok(None);
+            };
+            let mut d = row.into_model()?;
+            if let Some(host) = patch.real_mx_host {
+                d.real_mx_host = host;
+            }
+            if let Some(mode) = patch.delivery_mode {
+                d.delivery_mode = mode;
+            }
+            db.exec(&db.st.insert_domain, DomainRow::from(&d)).await?;
+            db.bump_config().await?;
+            Ok(Some(d))
+        })
+    }
+
+    fn all_domains(&self) -> StoreFuture<Vec<Domain>> {
+        self.run(move |db| async move {
+            db.rows::<DomainRow>(&db.st.all_domains, ())
+                .await?
+                .into_iter()
+                .map(DomainRow::into_model)
+                .collect()
+        })
+    }
+
+    fn insert_policy(&self, policy: Policy) -> StoreFuture<()> {
+        self.run(move |db| async move {
+            db.exec(&db.st.insert_policy, PolicyRow::new(&policy)?).await?;
+            db.bump_config().await
+        })
+    }
+
+    fn policies(&self, customer_id: &str) -> StoreFuture<Vec<Policy>> {
+        let customer_id = customer_id.to_string();
+        self.run(move |db| async move {
+            let mut out: Vec<Policy> = db
+                .rows::<PolicyRow>(&db.st.policies_of_customer, (&customer_id,))
+                .await?
+                .into_iter()
+                .map(PolicyRow::into_model)
+                .collect::<Result<_, _>>()?;
+            out.sort_by(|a, b| (a.created_at, &a.id).cmp(&(b.created_at, &b.id)));
+            Ok(out)
+        })
+    }
+
+    fn policy(&self, customer_id: &str, id: &str) -> StoreFuture<Option<Policy>> {
+        let (customer_id, id) = (customer_id.to_string(), id.to_string());
+        self.run(move |db| async move {
+            db.first::<PolicyRow>(&db.st.policy, (&customer_id, &id))
+                .await?
+                .map(PolicyRow::into_model)
+                .transpose()
+        })
+    }
+
+    fn update_policy(&self, policy: Policy) -> StoreFuture<bool> {
+        self.run(move |db| async move {
+            let Some(old) = db
+                .first::<PolicyRow>(&db.st.policy, (&policy.customer_id, &policy.id))
+                .await?
+            else {
+                return Ok(false);
+            };
+            let mut row = PolicyRow::new(&policy)?;
+            row.created_at = old.created_at;
+            db.exec(&db.st.insert_policy, row).await?;
+            db.bump_config().await?;
+            Ok(true)
+        })
+    }
+
+    fn delete_policy(&self, customer_id: &str, id: &str) -> StoreFuture<bool> {
+        let (customer_id, id) = (customer_id.to_string(), id.to_string());
+        self.run(move |db| async move {
+            if db
+                .first::<PolicyRow>(&db.st.policy, (&customer_id, &id))
+                .await?
+                .is_none()
+            {
+                return Ok(false);
+            }
+            db.exec(&db.st.delete_policy, (&customer_id, &id)).await?;
+            db.bump_config().await?;
+            Ok(true)
+        })
+    }
+
+    fn all_policies(&self) -> StoreFuture<Vec<Policy>> {
+        self.run(move |db| async move {
+            let mut out: Vec<Policy> = db
+                .rows::<PolicyRow>(&db.st.all_policies, ())
+                .await?
+                .into_iter()
+                .map(PolicyRow::into_model)
+                .collect::<Result<_, _>>()?;
+            out.sort_by(|a, b| (a.created_at, &a.id).cmp(&(b.created_at, &b.id)));
+            Ok(out)
+        })
+    }
+
+    fn config_version(&self) -> StoreFuture<i64> {
+        self.run(move |db| async move {
+            Ok(db
+                .first::<(scylla::value::Counter,)>(&db.st.config_version, ())
+                .await?
+                .map_or(0, |(c,)| c.0))
+        })
+    }
+
+    fn flush(&self) -> StoreFuture<()> {
+        self.run(move |db| async move {
+            loop {
+                let notified = db.idle.notified();
+                if db.pending.load(Ordering::Acquire) <= 0 {
+                    return Ok(());
+                }
+                notified.await;
+            }
+        })
+    }
+
+    fn record_verdicts(&self, verdicts: Vec<VerdictRecord>) -> StoreFuture<()> {
+        // Counted now, so `flush` waits for these even if the caller never polls the future.
+        let n = verdicts.len() as i64;
+        let depth = self.inner.pending.fetch_add(n, Ordering::AcqRel) + n;
+        metrics().store_queue_depth.set(depth);
+        self.run(move |db| async move {
+            let writes = verdicts.into_iter().map(|v| {
+                let db = db.clone();
+                async move {
+                    let permit = db.window.acquire().await.map_err(|_| StoreError::Closed);
+                    let result = match permit {
+                        Ok(_permit) => db.write_verdict(&v).await,
+                        Err(e) => Err(e),
+                    };
+                    if let Err(e) = &result {
+                        tracing::error!(verdict = %v.id, error = %e, "verdict write failed");
+                    }
+                    db.finished_one();
+                    result
+                }
+            });
+            let results: Vec<Result<(), StoreError>> =
+                futures::stream::iter(writes).buffer_unordered(64).collect().await;
+            results.into_iter().collect()
+        })
+    }
+
+    fn verdicts(&self, customer_id: &str, filter: VerdictFilter) -> StoreFuture<Vec<VerdictRecord>> {
+        let customer_id = customer_id.to_string();
+        self.run(move |db| async move {
+            let limit = filter.limit.max(1) as usize;
+            let (lo, hi) = (filter.since.unwrap_or(i64::MIN), filter.until.unwrap_or(i64::MAX));
+            let mut out = Vec::new();
+            for day in db.days(filter.since, filter.until, db.settings.verdict_ttl_secs) {
+                let rows = db
+                    .rows::<VerdictRow>(&db.st.verdicts_of_day, (&customer_id, day, lo, hi))
+                    .await?;
+                for row in rows {
+                    if filter.domain_id.as_ref().is_some_and(|d| *d != row.domain_id)
+                        || filter.action.is_some_and(|a| a.as_str() != row.action)
+                    {
+                        continue;
+                    }
+                    out.push(row.into_model()?);
+                    if out.len() == limit {
+                        return Ok(out);
+                    }
+                }
+            }
+            Ok(out)
+        })
+    }
+
+    fn verdict(&self, customer_id: &str, id: &str) -> StoreFuture<Option<VerdictRecord>> {
+        let (customer_id, id) = (customer_id.to_string(), id.to_string());
+        self.run(move |db| async move {
+            let Some(p) = db
+                .first::<PointerRow>(&db.st.verdict_pointer, (&customer_id, &id))
+                .await?
+            else {
+                return Ok(None);
+            };
+            db.first::<VerdictRow>(&db.st.verdict_in_day, (&customer_id, p.day, p.received_at, &id))
+                .await?
+                .map(VerdictRow::into_model)
+                .transpose()
+        })
+    }
+
+    fn verdict_counts(&self, customer_id: &str, since_ms: i64) -> StoreFuture<Vec<(Action, u64)>> {
+        let customer_id = customer_id.to_string();
+        self.run(move |db| async move {
+            let now = crate::time::now_ms();
+            let mut totals: Vec<(Action, u64)> = Vec::new();
+            // Hour buckets: the window is rounded out to whole hours.
+            for hour in hour_of(since_ms.max(now - 400 * 86_400_000))..=hour_of(now) {
+                let rows = db
+                    .rows::<(String, scylla::value::Counter)>(
+                        &db.st.verdict_counts,
+                        (&customer_id, hour),
+                    )
+                    .await?;
+                for (action, n) in rows {
+                    let Some(action) = Action::parse(&action) else {
+                        continue;
+                    };
+                    let n = u64::try_from(n.0).unwrap_or_default();
+                    match totals.iter_mut().find(|(a, _)| *a == action) {
+                        Some((_, total)) => *total += n,
+                        None => totals.push((action, n)),
+                    }
+                }
+            }
+            totals.sort_by_key(|(a, _)| a.as_str());
+            Ok(totals)
+        })
+    }
+
+    fn quarantine(
+        &self,
+        item: QuarantineItem,
+        raw: Vec<u8>,
+        verdict: VerdictRecord,
+    ) -> StoreFuture<()> {
+        self.run(move |db| async move {
+            // Bytes first, then the metadata that points at them, then the verdict: a reader
+            // never finds metadata without its message.
+            let chunks = raw.chunks(RAW_CHUNK).enumerate().map(|(i, c)| RawChunkRow {
+                id: item.id.clone(),
+                chunk: i32::try_from(i).unwrap_or(i32::MAX),
+                data: c.to_vec(),
+            });
+            for chunk in chunks {
+                db.exec(&db.st.insert_raw_chunk, &chunk).await?;
+            }
+            let row = QuarantineRow::new(&item)?;
+            db.exec(&db.st.insert_quarantine, &row).await?;
+            db.exec(
+                &db.st.insert_quarantine_pointer,
+                PointerRow {
+                    customer_id: item.customer_id.clone(),
+                    id: item.id.clone(),
+                    day: row.day,
+                    received_at: item.received_at,
+                },
+            )
+            .await?;
+            db.write_verdict(&verdict).await
+        })
+    }
+
+    fn quarantine_list(
+        &self,
+        customer_id: &str,
+        filter: QuarantineFilter,
+    ) -> StoreFuture<Vec<QuarantineItem>> {
+        let customer_id = customer_id.to_string();
+        self.run(move |db| async move {
+            let limit = filter.limit.max(1) as usize;
+            let (lo, hi) = (filter.since.unwrap_or(i64::MIN), filter.until.unwrap_or(i64::MAX));
+            let needle = filter.from.as_ref().map(|f| f.to_lowercase());
+            let mut out = Vec::new();
+            for day in db.days(filter.since, filter.until, db.settings.quarantine_ttl_secs) {
+                let rows = db
+                    .rows::<QuarantineRow>(&db.st.quarantine_of_day, (&customer_id, day, lo, hi))
+                    .await?;
+                for row in rows {
+                    let keep = filter.status.is_none_or(|s| s.as_str() == row.status)
+                        && filter
+                            .threat_type
+                            .is_none_or(|t| t.as_str() == row.threat_type)
+                        && filter.domain_id.as_ref().is_none_or(|d| *d == row.domain_id)
+                        && needle.as_ref().is_none_or(|n| {
+                            row.mail_from.to_lowercase().contains(n)
+                                || row.from_header.to_lowercase().contains(n)
+                        });
+                    if keep {
+                        out.push(row.into_model()?);
+                        if out.len() == limit {
+                            return Ok(out);
+                        }
+                    }
+                }
+            }
+            Ok(out)
+        })
+    }
+
+    fn quarantine_get(&self, customer_id: &str, id: &str) -> StoreFuture<Option<QuarantineItem>> {
+        let (customer_id, id) = (customer_id.to_string(), id.to_string());
+        self.run(move |db| async move {
+            let Some(p) = db
+                .first::<PointerRow>(&db.st.quarantine_pointer, (&customer_id, &id))
+                .await?
+            else {
+                return Ok(None);
+            };
+            db.first::<QuarantineRow>(
+                &db.st.quarantine_in_day,
+                (&customer_id, p.day, p.received_at, &id),
+            )
+            .await?
+            .map(QuarantineRow::into_model)
+            .transpose()
+        })
+    }
+
+    fn quarantine_raw(&self, customer_id: &str, id: &str) -> StoreFuture<Option<Vec<u8>>> {
+        let (customer_id, id) = (customer_id.to_string(), id.to_string());
+        self.run(move |db| async move {
+            let Some(p) = db
+                .first::<PointerRow>(&db.st.quarantine_pointer, (&customer_id, &id))
+                .await?
+            else {
+                return Ok(None);
+            };
+            let Some(row) = db
+                .first::<QuarantineRow>(
+                    &db.st.quarantine_in_day,
+                    (&customer_id, p.day, p.received_at, &id),
+                )
+                .await?
+            else {
+                return Ok(None);
+            };
+            if row.status == QuarantineStatus::Deleted.as_str() {
+                return Ok(None);
+            }
+            let mut chunks = db.rows::<RawChunkRow>(&db.st.raw_chunks, (&id,)).await?;
+            chunks.sort_by_key(|c| c.chunk);
+            Ok(Some(chunks.into_iter().flat_map(|c| c.data).collect()))
+        })
+    }
+
+    fn quarantine_set_status(
+        &self,
+        customer_id: &str,
+        id: &str,
+        status: QuarantineStatus,
+        at: i64,
+    ) -> StoreFuture<bool> {
+        let (customer_id, id) = (customer_id.to_string(), id.to_string());
+        self.run(move |db| async move {
+            let Some(p) = db
+                .first::<PointerRow>(&db.st.quarantine_pointer, (&customer_id, &id))
+                .await?
+            else {
+                return Ok(false);
+            };
+            let Some(mut row) = db
+                .first::<QuarantineRow>(
+                    &db.st.quarantine_in_day,
+                    (&customer_id, p.day, p.received_at, &id),
+                )
+                .await?
+            else {
+                return Ok(false);
+            };
+            row.status = status.as_str().into();
+            row.released_at = match status {
+                QuarantineStatus::Released => Some(at),
+                QuarantineStatus::Quarantined => None,
+                QuarantineStatus::Deleted => row.released_at,
+            };
+            db.exec(&db.st.insert_quarantine, &row).await?;
+            if status == QuarantineStatus::Deleted {
+                db.exec(&db.st.delete_raw, (&id,)).await?;
+            }
+            Ok(true)
+        })
+    }
+}
