@@ -407,7 +407,9 @@ impl ScyllaStore {
         let inner = runtime.block_on(async {
             let mut policy = DefaultPolicy::builder().token_aware(true);
             if let Some(dc) = &settings.local_dc {
-                policy = policy.prefer_datacenter(dc.clone()).permit_dc_failover(false);
+                policy = policy
+                    .prefer_datacenter(dc.clone())
+                    .permit_dc_failover(false);
             }
             let profile = ExecutionProfile::builder()
                 .load_balancing_policy(policy.build())
@@ -462,7 +464,11 @@ impl ScyllaStore {
 }
 
 impl Inner {
-    async fn exec(&self, st: &PreparedStatement, values: impl SerializeRow) -> Result<(), StoreError> {
+    async fn exec(
+        &self,
+        st: &PreparedStatement,
+        values: impl SerializeRow,
+    ) -> Result<(), StoreError> {
         self.session
             .execute_unpaged(st, values)
             .await
@@ -471,7 +477,11 @@ impl Inner {
     }
 
     /// Every row of a (paged) query.
-    async fn rows<R>(&self, st: &PreparedStatement, values: impl SerializeRow) -> Result<Vec<R>, StoreError>
+    async fn rows<R>(
+        &self,
+        st: &PreparedStatement,
+        values: impl SerializeRow,
+    ) -> Result<Vec<R>, StoreError>
     where
         R: for<'f, 'm> scylla::deserialize::row::DeserializeRow<'f, 'm> + Send + 'static,
     {
@@ -486,7 +496,11 @@ impl Inner {
             .map_err(backend)
     }
 
-    async fn first<R>(&self, st: &PreparedStatement, values: impl SerializeRow) -> Result<Option<R>, StoreError>
+    async fn first<R>(
+        &self,
+        st: &PreparedStatement,
+        values: impl SerializeRow,
+    ) -> Result<Option<R>, StoreError>
     where
         R: for<'f, 'm> scylla::deserialize::row::DeserializeRow<'f, 'm> + Send + 'static,
     {
@@ -494,7 +508,11 @@ impl Inner {
     }
 
     /// Runs a lightweight transaction; true when it was applied.
-    async fn lwt(&self, st: &PreparedStatement, values: impl SerializeRow) -> Result<bool, StoreError> {
+    async fn lwt(
+        &self,
+        st: &PreparedStatement,
+        values: impl SerializeRow,
+    ) -> Result<bool, StoreError> {
         let rows = self
             .session
             .execute_unpaged(st, values)
@@ -576,8 +594,11 @@ impl Store for ScyllaStore {
                 created_at: crate::time::now_ms(),
             };
             // The name is claimed once cluster-wide; a racing host reads the winner's id.
-            db.lwt(&db.st.claim_customer_name, (&row.id, &row.name, row.created_at))
-                .await?;
+            db.lwt(
+                &db.st.claim_customer_name,
+                (&row.id, &row.name, row.created_at),
+            )
+            .await?;
             let winner = db
                 .first::<CustomerRow>(&db.st.customer_by_name, (&name,))
                 .await?
@@ -641,7 +662,8 @@ impl Store for ScyllaStore {
                 return Ok(false);
             };
             // The hash table first: that is what authentication reads.
-            db.exec(&db.st.revoke_token_by_hash, (at, &row.hash)).await?;
+            db.exec(&db.st.revoke_token_by_hash, (at, &row.hash))
+                .await?;
             db.exec(&db.st.revoke_token_by_customer, (at, &customer_id, &id))
                 .await?;
             Ok(true)
@@ -662,7 +684,8 @@ impl Store for ScyllaStore {
                     domain.name
                 )));
             }
-            db.exec(&db.st.insert_domain, DomainRow::from(&domain)).await?;
+            db.exec(&db.st.insert_domain, DomainRow::from(&domain))
+                .await?;
             db.bump_config().await
         })
     }
@@ -746,7 +769,8 @@ impl Store for ScyllaStore {
 
     fn insert_policy(&self, policy: Policy) -> StoreFuture<()> {
         self.run(move |db| async move {
-            db.exec(&db.st.insert_policy, PolicyRow::new(&policy)?).await?;
+            db.exec(&db.st.insert_policy, PolicyRow::new(&policy)?)
+                .await?;
             db.bump_config().await
         })
     }
@@ -862,24 +886,36 @@ impl Store for ScyllaStore {
                     result
                 }
             });
-            let results: Vec<Result<(), StoreError>> =
-                futures::stream::iter(writes).buffer_unordered(64).collect().await;
+            let results: Vec<Result<(), StoreError>> = futures::stream::iter(writes)
+                .buffer_unordered(64)
+                .collect()
+                .await;
             results.into_iter().collect()
         })
     }
 
-    fn verdicts(&self, customer_id: &str, filter: VerdictFilter) -> StoreFuture<Vec<VerdictRecord>> {
+    fn verdicts(
+        &self,
+        customer_id: &str,
+        filter: VerdictFilter,
+    ) -> StoreFuture<Vec<VerdictRecord>> {
         let customer_id = customer_id.to_string();
         self.run(move |db| async move {
             let limit = filter.limit.max(1) as usize;
-            let (lo, hi) = (filter.since.unwrap_or(i64::MIN), filter.until.unwrap_or(i64::MAX));
+            let (lo, hi) = (
+                filter.since.unwrap_or(i64::MIN),
+                filter.until.unwrap_or(i64::MAX),
+            );
             let mut out = Vec::new();
             for day in db.days(filter.since, filter.until, db.settings.verdict_ttl_secs) {
                 let rows = db
                     .rows::<VerdictRow>(&db.st.verdicts_of_day, (&customer_id, day, lo, hi))
                     .await?;
                 for row in rows {
-                    if filter.domain_id.as_ref().is_some_and(|d| *d != row.domain_id)
+                    if filter
+                        .domain_id
+                        .as_ref()
+                        .is_some_and(|d| *d != row.domain_id)
                         || filter.action.is_some_and(|a| a.as_str() != row.action)
                     {
                         continue;
@@ -903,10 +939,13 @@ impl Store for ScyllaStore {
             else {
                 return Ok(None);
             };
-            db.first::<VerdictRow>(&db.st.verdict_in_day, (&customer_id, p.day, p.received_at, &id))
-                .await?
-                .map(VerdictRow::into_model)
-                .transpose()
+            db.first::<VerdictRow>(
+                &db.st.verdict_in_day,
+                (&customer_id, p.day, p.received_at, &id),
+            )
+            .await?
+            .map(VerdictRow::into_model)
+            .transpose()
         })
     }
 
@@ -980,7 +1019,10 @@ impl Store for ScyllaStore {
         let customer_id = customer_id.to_string();
         self.run(move |db| async move {
             let limit = filter.limit.max(1) as usize;
-            let (lo, hi) = (filter.since.unwrap_or(i64::MIN), filter.until.unwrap_or(i64::MAX));
+            let (lo, hi) = (
+                filter.since.unwrap_or(i64::MIN),
+                filter.until.unwrap_or(i64::MAX),
+            );
             let needle = filter.from.as_ref().map(|f| f.to_lowercase());
             let mut out = Vec::new();
             for day in db.days(filter.since, filter.until, db.settings.quarantine_ttl_secs) {
@@ -992,7 +1034,10 @@ impl Store for ScyllaStore {
                         && filter
                             .threat_type
                             .is_none_or(|t| t.as_str() == row.threat_type)
-                        && filter.domain_id.as_ref().is_none_or(|d| *d == row.domain_id)
+                        && filter
+                            .domain_id
+                            .as_ref()
+                            .is_none_or(|d| *d == row.domain_id)
                         && needle.as_ref().is_none_or(|n| {
                             row.mail_from.to_lowercase().contains(n)
                                 || row.from_header.to_lowercase().contains(n)
@@ -1093,3 +1138,6 @@ impl Store for ScyllaStore {
         })
     }
 }
+
+#[cfg(test)]
+mod offline_tests;
