@@ -384,6 +384,23 @@ mod tests {
     }
 
     #[test]
+    fn cluster_config_parses() {
+        let cfg = Config::parse(include_str!("../../deploy/cluster.toml"))
+            .expect("cluster config parses");
+        match cfg.store {
+            StoreConfig::Scylla {
+                nodes,
+                replication_factor,
+                ..
+            } => {
+                assert_eq!(nodes.len(), 3);
+                assert_eq!(replication_factor, 3);
+            }
+            other => panic!("expected a ScyllaDB store, got {other:?}"),
+        }
+    }
+
+    #[test]
     fn unknown_keys_are_refused() {
         assert!(Config::parse("[smtp]\nlisten_port = 25\n").is_err());
         assert!(Config::parse("").is_ok());

@@ -37,6 +37,9 @@ struct Cli {
 enum Command {
     /// Run the SMTP scanner and the API on the configured store.
     Up,
+    /// Run only the REST API on the configured store (API hosts of a ScyllaDB cluster; the
+    /// scanners run `moat up`). Stops on SIGTERM or SIGINT.
+    Api,
     /// Manage API tokens.
     #[command(subcommand)]
     Token(TokenCmd),
@@ -188,6 +191,18 @@ fn run(cli: Cli) -> anyhow::Result<()> {
                     running.shutdown();
                     break;
                 }
+            }
+        }
+        Command::Api => {
+            let mut signals =
+                Signals::new([SIGTERM, SIGINT]).context("installing signal handlers")?;
+            let store = open_store(&config)?;
+            let api = moat_api::ApiServer::start(config.clone(), store.clone())
+                .context("starting the API")?;
+            println!("moat API is up on http://{}/v1", api.addr);
+            if signals.forever().next().is_some() {
+                block(store.flush())?;
+                tracing::info!("API stopped");
             }
         }
         Command::Token(TokenCmd::Create { customer, test }) => {

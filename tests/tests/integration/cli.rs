@@ -139,3 +139,45 @@ fn admin_commands_check_configs_list_and_release_quarantine() {
     );
     assert!(err.contains("no quarantined message"), "{err}");
 }
+
+/// `moat api` serves the REST API alone (an API host of a cluster) on the same store, and
+/// stops cleanly on SIGTERM.
+#[test]
+fn moat_api_serves_the_api_alone_and_stops_on_sigterm() {
+    let dir = tempfile::tempdir().expect("dir");
+    let api_port = moat_tests::harness::free_port();
+    let smtp_port = moat_tests::harness::free_port();
+    let config = moat_tests::process::write_config(dir.path(), smtp_port, api_port);
+    let token = moat(&config, &["token", "create", "--customer", "acme"]);
+    let mut child = std::process::Command::new(moat_binary())
+        .arg("--config")
+        .arg(&config)
+        .arg("api")
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("moat api starts");
+    let me = moat_tests::eventually(20, "API answers", || {
+        ureq::get(&format!("http://127.0.0.1:{api_port}/v1/me"))
+            .set("Authorization", &format!("Bearer {}", token.trim()))
+            .call()
+            .map_err(|e| e.to_string())
+    });
+    assert_eq!(me.status(), 200);
+    assert!(
+        std::net::TcpStream::connect(("127.0.0.1", smtp_port)).is_err(),
+        "no SMTP listener in API-only mode"
+    );
+    let status = std::process::Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .expect("kill runs");
+    assert!(status.success());
+    let exit = moat_tests::eventually(20, "moat api exits", || {
+        child
+            .try_wait()
+            .map_err(|e| e.to_string())?
+            .ok_or_else(|| "still running".to_string())
+    });
+    assert!(exit.success(), "{exit:?}");
+}
