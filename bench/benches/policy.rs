@@ -2,7 +2,7 @@
 //! Run: `cargo bench -p moat-bench --bench policy`.
 
 use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
-use moat_bench::{html_newsletter, policies, small_plain, with_attachment};
+use moat_bench::{html_newsletter, mixed_policies, policies, small_plain, with_attachment};
 use moat_core::{
     message::{MessageView, parse},
     policy::PolicySet,
@@ -48,5 +48,21 @@ fn policy_eval(c: &mut Criterion) {
     }
 }
 
-criterion_group!(benches, mime_parse, policy_eval);
+/// The matcher alone (message already parsed): 2 500 literals + 20 Hyperscan regexes, the
+/// policy set of the performance protocol, in bytes per second of message.
+fn matcher_only(c: &mut Criterion) {
+    let set = PolicySet::compile(&mixed_policies(2_500, 20)).expect("bench policies compile");
+    let mut g = c.benchmark_group("matcher/2500_literals_20_regexes");
+    for (name, raw) in samples() {
+        let msg = parse(&raw).expect("sample parses");
+        let view = MessageView::new(&msg, "alice@sender.test");
+        g.throughput(Throughput::Bytes(raw.len() as u64));
+        g.bench_function(BenchmarkId::from_parameter(name), |b| {
+            b.iter(|| set.evaluate(&view).action)
+        });
+    }
+    g.finish();
+}
+
+criterion_group!(benches, mime_parse, policy_eval, matcher_only);
 criterion_main!(benches);

@@ -76,3 +76,28 @@ pub fn policies(n: usize) -> Vec<Policy> {
         })
         .collect()
 }
+
+/// The policy set of the side-by-side protocol: `literals` literal policies (as [`policies`])
+/// plus `regexes` regular-expression policies over subject and body, none matching the samples.
+pub fn mixed_policies(literals: usize, regexes: usize) -> Vec<Policy> {
+    let mut out = policies(literals);
+    for i in 0..regexes {
+        let pattern = format!(r"acc[o0]unt\s+{i:03}\s*(suspended|locked)\s+verify\w*");
+        let condition = if i % 2 == 0 {
+            Condition::SubjectMatches(vec![pattern])
+        } else {
+            Condition::BodyMatches(vec![pattern])
+        };
+        out.push(Policy {
+            id: format!("r{i}"),
+            customer_id: "bench".into(),
+            name: format!("regex-{i}"),
+            condition,
+            action: Action::Quarantine,
+            notify_admin: false,
+            enabled: true,
+            created_at: 0,
+        });
+    }
+    out
+}

@@ -45,4 +45,8 @@ pub enum PolicyError {
     TooDeep(usize),
     #[error("literal matcher could not be built: {0}")]
     Matcher(String),
+    #[error("regular expression `{pattern}` is not accepted: {reason}")]
+    BadRegex { pattern: String, reason: String },
+    #[error("`auth` condition: {0}")]
+    BadAuthCheck(String),
 }

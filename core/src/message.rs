@@ -27,6 +27,8 @@ pub struct MessageView<'a> {
     pub bodies: Vec<BodyText<'a>>,
     /// Top-level headers: lower-cased name and raw value bytes.
     pub headers: Vec<(String, &'a [u8])>,
+    /// Sender authentication results, when they were checked.
+    pub auth: Option<&'a crate::model::AuthSummary>,
 }
 
 /// Parses raw message bytes. Returns `None` only when mail-parser finds no message at all; the
@@ -73,6 +75,7 @@ impl<'a> MessageView<'a> {
             envelope_from,
             bodies,
             headers,
+            auth: None,
         }
     }
 

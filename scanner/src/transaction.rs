@@ -175,10 +175,11 @@ pub async fn finish(ctx: &ScannerContext, env: &Envelope, raw: Vec<u8>) -> Reply
     let scan_timer = m.scan_duration.start_timer();
     let (groups, from_header, subject) = {
         let parsed = parse(&raw);
-        let view = match &parsed {
+        let mut view = match &parsed {
             Some(m) => MessageView::new(m, &env.mail_from),
             None => MessageView::envelope_only(&env.mail_from),
         };
+        view.auth = auth.as_ref().map(|a| &a.summary);
         let groups: Vec<Group> = by_domain
             .into_values()
             .map(|(domain, rcpts)| {

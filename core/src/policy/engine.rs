@@ -2,13 +2,14 @@
 //! whose leaves are indexes into a hit table. Evaluation scans each field once, then walks the
 //! trees; no allocation grows with the number of policies except the hit table itself.
 
-use std::collections::HashSet;
+use std::{collections::HashSet, sync::Arc};
 
 use super::Condition;
 use super::literals::{Hit, LiteralSet, LiteralSetBuilder};
+use super::regexes::{RegexSet, RegexSetBuilder};
 use crate::error::PolicyError;
 use crate::message::{MessageView, domain_of};
-use crate::model::{Action, Finding, Policy, ThreatType};
+use crate::model::{Action, AuthResult, AuthSummary, Finding, Policy, ThreatType};
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 enum Field {
@@ -17,12 +18,17 @@ enum Field {
     From,
     /// Index into `PolicySet::headers`.
     Header(usize),
+    SubjectRegex,
+    BodyRegex,
+    /// Index into `PolicySet::header_regexes`.
+    HeaderRegex(usize),
 }
 
 #[derive(Debug, Clone)]
 enum Node {
     Leaf(u32),
     DomainIn(usize),
+    Auth(String, AuthResult),
     All(Vec<Node>),
     Any(Vec<Node>),
     Not(Box<Node>),
@@ -46,6 +52,9 @@ pub struct PolicySet {
     body: Option<LiteralSet>,
     from: Option<LiteralSet>,
     headers: Vec<(String, LiteralSet)>,
+    subject_re: Option<Arc<RegexSet>>,
+    body_re: Option<Arc<RegexSet>>,
+    header_regexes: Vec<(String, Arc<RegexSet>)>,
     domain_sets: Vec<HashSet<String>>,
 }
 
@@ -93,10 +102,40 @@ struct Compiler {
     body: LiteralSetBuilder,
     from: LiteralSetBuilder,
     headers: Vec<(String, LiteralSetBuilder)>,
+    subject_re: RegexSetBuilder,
+    body_re: RegexSetBuilder,
+    header_regexes: Vec<(String, RegexSetBuilder)>,
     domain_sets: Vec<HashSet<String>>,
 }
 
+/// The index of `name` (lower-cased) in a per-header list, added when missing.
+fn header_slot<B: Default>(list: &mut Vec<(String, B)>, name: &str) -> usize {
+    let name = name.to_ascii_lowercase();
+    match list.iter().position(|(n, _)| *n == name) {
+        Some(i) => i,
+        None => {
+            list.push((name, B::default()));
+            list.len() - 1
+        }
+    }
+}
+
 impl Compiler {
+    fn regex_leaf(&mut self, field: Field, patterns: &[String]) -> Node {
+        let id = self.leaf_fields.len() as u32;
+        let builder = match &field {
+            Field::SubjectRegex => &mut self.subject_re,
+            Field::BodyRegex => &mut self.body_re,
+            Field::HeaderRegex(i) => &mut self.header_regexes[*i].1,
+            _ => unreachable!("regex leaves are only built for regex fields"),
+        };
+        for p in patterns {
+            builder.add(p, id);
+        }
+        self.leaf_fields.push(field);
+        Node::Leaf(id)
+    }
+
     fn leaf(&mut self, field: Field, literals: &[String]) -> Node {
         let id = self.leaf_fields.len() as u32;
         let builder = match &field {
@@ -104,6 +143,7 @@ impl Compiler {
             Field::Body => &mut self.body,
             Field::From => &mut self.from,
             Field::Header(i) => &mut self.headers[*i].1,
+            _ => unreachable!("literal leaves are only built for literal fields"),
         };
         for l in literals {
             builder.add(l, id);
@@ -118,16 +158,16 @@ impl Compiler {
             Condition::BodyContains(l) => self.leaf(Field::Body, l),
             Condition::FromContains(l) => self.leaf(Field::From, l),
             Condition::HeaderContains { name, values } => {
-                let name = name.to_ascii_lowercase();
-                let i = match self.headers.iter().position(|(n, _)| *n == name) {
-                    Some(i) => i,
-                    None => {
-                        self.headers.push((name, LiteralSetBuilder::default()));
-                        self.headers.len() - 1
-                    }
-                };
+                let i = header_slot(&mut self.headers, name);
                 self.leaf(Field::Header(i), values)
             }
+            Condition::SubjectMatches(p) => self.regex_leaf(Field::SubjectRegex, p),
+            Condition::BodyMatches(p) => self.regex_leaf(Field::BodyRegex, p),
+            Condition::HeaderMatches { name, patterns } => {
+                let i = header_slot(&mut self.header_regexes, name);
+                self.regex_leaf(Field::HeaderRegex(i), patterns)
+            }
+            Condition::Auth { check, result } => Node::Auth(check.clone(), *result),
             Condition::SenderDomainIn(domains) => {
                 self.domain_sets.push(
                     domains
@@ -148,6 +188,28 @@ struct Eval<'s> {
     set: &'s PolicySet,
     hits: Vec<Option<Hit>>,
     sender_domains: [String; 2],
+    auth: Option<&'s AuthSummary>,
+}
+
+/// The result of one check: DKIM passes when any signature passes, else it is the first
+/// signature's result; no results at all is `none`.
+fn auth_result(auth: Option<&AuthSummary>, check: &str) -> AuthResult {
+    let Some(a) = auth else {
+        return AuthResult::None;
+    };
+    match check {
+        "spf" => a.spf.result,
+        "arc" => a.arc.result,
+        "dmarc" => a.dmarc.result,
+        "dkim" => {
+            if a.dkim.iter().any(|d| d.result == AuthResult::Pass) {
+                AuthResult::Pass
+            } else {
+                a.dkim.first().map_or(AuthResult::None, |d| d.result)
+            }
+        }
+        _ => AuthResult::None,
+    }
 }
 
 impl Eval<'_> {
@@ -158,6 +220,7 @@ impl Eval<'_> {
                 .sender_domains
                 .iter()
                 .any(|d| !d.is_empty() && self.set.domain_sets[*i].contains(d)),
+            Node::Auth(check, result) => auth_result(self.auth, check) == *result,
             Node::All(ns) => ns.iter().all(|n| self.holds(n)),
             Node::Any(ns) => ns.iter().any(|n| self.holds(n)),
             Node::Not(n) => !self.holds(n),
@@ -170,13 +233,31 @@ impl Eval<'_> {
             Node::Leaf(l) => {
                 if let Some(hit) = &self.hits[*l as usize] {
                     let field = &self.set.leaf_fields[*l as usize];
-                    let (label, set) = match field {
-                        Field::Subject => ("subject".to_string(), self.set.subject.as_ref()),
-                        Field::Body => ("body".to_string(), self.set.body.as_ref()),
-                        Field::From => ("from".to_string(), self.set.from.as_ref()),
+                    let literal = |set: Option<&LiteralSet>| {
+                        set.map_or("", |s| s.pattern(hit.pattern)).to_string()
+                    };
+                    let regex = |set: Option<&RegexSet>| {
+                        set.map_or("", |s| s.pattern(hit.pattern)).to_string()
+                    };
+                    let (label, matched) = match field {
+                        Field::Subject => {
+                            ("subject".to_string(), literal(self.set.subject.as_ref()))
+                        }
+                        Field::Body => ("body".to_string(), literal(self.set.body.as_ref())),
+                        Field::From => ("from".to_string(), literal(self.set.from.as_ref())),
                         Field::Header(i) => (
                             format!("header:{}", self.set.headers[*i].0),
-                            Some(&self.set.headers[*i].1),
+                            literal(Some(&self.set.headers[*i].1)),
+                        ),
+                        Field::SubjectRegex => {
+                            ("subject".to_string(), regex(self.set.subject_re.as_deref()))
+                        }
+                        Field::BodyRegex => {
+                            ("body".to_string(), regex(self.set.body_re.as_deref()))
+                        }
+                        Field::HeaderRegex(i) => (
+                            format!("header:{}", self.set.header_regexes[*i].0),
+                            regex(Some(&self.set.header_regexes[*i].1)),
                         ),
                     };
                     out.push(Finding {
@@ -185,7 +266,7 @@ impl Eval<'_> {
                         field: label,
                         part: hit.part,
                         range: Some((hit.start, hit.end)),
-                        matched: set.map_or("", |s| s.pattern(hit.pattern)).to_string(),
+                        matched,
                     });
                 }
             }
@@ -203,6 +284,14 @@ impl Eval<'_> {
                     }
                 }
             }
+            Node::Auth(check, result) => out.push(Finding {
+                rule: rule.to_string(),
+                threat_type: ThreatType::Policy,
+                field: format!("auth:{check}"),
+                part: None,
+                range: None,
+                matched: result.as_str().to_string(),
+            }),
             Node::All(ns) | Node::Any(ns) => {
                 for n in ns.iter().filter(|n| self.holds(n)) {
                     self.explain(n, rule, out);
@@ -223,6 +312,9 @@ impl PolicySet {
             body: LiteralSetBuilder::default(),
             from: LiteralSetBuilder::default(),
             headers: Vec::new(),
+            subject_re: RegexSetBuilder::default(),
+            body_re: RegexSetBuilder::default(),
+            header_regexes: Vec::new(),
             domain_sets: Vec::new(),
         };
         let mut compiled = Vec::new();
@@ -243,6 +335,12 @@ impl PolicySet {
                 headers.push((name, set));
             }
         }
+        let mut header_regexes = Vec::new();
+        for (name, b) in c.header_regexes {
+            if let Some(set) = b.build()? {
+                header_regexes.push((name, Arc::new(set)));
+            }
+        }
         Ok(PolicySet {
             policies: compiled,
             leaf_fields: c.leaf_fields,
@@ -250,6 +348,9 @@ impl PolicySet {
             body: c.body.build()?,
             from: c.from.build()?,
             headers,
+            subject_re: c.subject_re.build()?.map(Arc::new),
+            body_re: c.body_re.build()?.map(Arc::new),
+            header_regexes,
             domain_sets: c.domain_sets,
         })
     }
@@ -288,10 +389,24 @@ impl PolicySet {
                 set.scan(value, None, &mut hits);
             }
         }
+        if let Some(set) = &self.subject_re {
+            set.scan(view.subject.as_bytes(), None, &mut hits);
+        }
+        if let Some(set) = &self.body_re {
+            for b in &view.bodies {
+                set.scan(b.text.as_bytes(), Some(b.part), &mut hits);
+            }
+        }
+        for (name, set) in &self.header_regexes {
+            for (_, value) in view.headers.iter().filter(|(n, _)| n == name) {
+                set.scan(value, None, &mut hits);
+            }
+        }
         let eval = Eval {
             set: self,
             hits,
             sender_domains: [domain_of(view.envelope_from), domain_of(view.from_address)],
+            auth: view.auth,
         };
         let mut matched = Vec::new();
         let mut action = Action::Deliver;
@@ -396,6 +511,107 @@ mod tests {
         assert_eq!(
             eval(&set, b"Subject: x\r\n\r\n.\r\n", "").action,
             Action::Deliver
+        );
+    }
+
+    #[test]
+    fn regex_conditions_scan_with_hyperscan_and_explain_the_range() {
+        let set = PolicySet::compile(&[
+            policy(
+                "obfuscated-crypto",
+                r#"{"subject_matches": ["b[i1!]tc[o0]in", "crypt[o0]\\s*wallet"]}"#,
+                Action::Quarantine,
+            ),
+            policy(
+                "iban-request",
+                r#"{"body_matches": ["\\bIBAN\\s*:?\\s*[A-Z]{2}[0-9]{2}"]}"#,
+                Action::Reject,
+            ),
+            policy(
+                "mass-mailer",
+                r#"{"header_matches": {"name": "X-Mailer", "patterns": ["^\\s*bulk(mail|sender)"]}}"#,
+                Action::Quarantine,
+            ),
+        ])
+        .expect("compiles");
+        let out = eval(&set, b"Subject: Free B1TC0IN today\r\n\r\nhello\r\n", "");
+        assert_eq!(out.action, Action::Quarantine);
+        let f = &out.matched[0].findings[0];
+        assert_eq!(
+            (f.field.as_str(), f.range, f.matched.as_str()),
+            ("subject", Some((5, 12)), "b[i1!]tc[o0]in")
+        );
+        let out = eval(
+            &set,
+            b"Subject: payment\r\nX-Mailer: BulkSender 2\r\n\r\nPlease pay to iban: DE89 3704\r\n",
+            "",
+        );
+        assert_eq!(out.action, Action::Reject);
+        let names: Vec<&str> = out.matched.iter().map(|m| m.name.as_str()).collect();
+        assert_eq!(names, vec!["iban-request", "mass-mailer"]);
+        assert_eq!(out.matched[0].findings[0].field, "body");
+        assert_eq!(out.matched[1].findings[0].field, "header:x-mailer");
+        assert_eq!(
+            eval(
+                &set,
+                b"Subject: bitcoins are coins\r\n\r\nno iban here\r\n",
+                ""
+            )
+            .matched
+            .len(),
+            1
+        );
+    }
+
+    #[test]
+    fn a_bad_regex_refuses_the_whole_set() {
+        let good = policy("ok", r#"{"subject_contains": ["x"]}"#, Action::Quarantine);
+        let bad = policy("bad", r#"{"body_matches": ["(a|b)\\1"]}"#, Action::Reject);
+        let err = PolicySet::compile(&[good, bad]).expect_err("back-reference");
+        assert!(matches!(err, PolicyError::BadRegex { .. }), "{err}");
+        assert!(err.to_string().contains("Back-references"), "{err}");
+    }
+
+    #[test]
+    fn auth_conditions_read_the_authentication_results() {
+        use crate::model::{AuthCheck, DmarcCheck};
+        let set = PolicySet::compile(&[policy(
+            "dmarc-fail-invoice",
+            r#"{"all": [{"auth": {"check": "dmarc", "result": "fail"}}, {"subject_contains": ["invoice"]}]}"#,
+            Action::Quarantine,
+        )])
+        .expect("compiles");
+        let raw = b"Subject: Invoice 42\r\n\r\npay\r\n";
+        let msg = parse(raw).expect("parses");
+        let mut view = MessageView::new(&msg, "");
+        assert_eq!(set.evaluate(&view).action, Action::Deliver, "no results");
+        let failing = AuthSummary {
+            dmarc: DmarcCheck {
+                result: AuthResult::Fail,
+                ..DmarcCheck::default()
+            },
+            dkim: vec![AuthCheck {
+                result: AuthResult::Fail,
+                ..AuthCheck::default()
+            }],
+            ..AuthSummary::default()
+        };
+        view.auth = Some(&failing);
+        let out = set.evaluate(&view);
+        assert_eq!(out.action, Action::Quarantine);
+        assert!(
+            out.matched[0]
+                .findings
+                .iter()
+                .any(|f| f.field == "auth:dmarc")
+        );
+        assert!(
+            PolicySet::compile(&[policy(
+                "x",
+                r#"{"auth": {"check": "dkmi", "result": "pass"}}"#,
+                Action::Reject
+            )])
+            .is_err()
         );
     }
 }

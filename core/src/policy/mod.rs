@@ -5,10 +5,11 @@
 
 pub mod engine;
 pub mod literals;
+pub mod regexes;
 
 use serde::{Deserialize, Serialize};
 
-use crate::error::PolicyError;
+use crate::{error::PolicyError, model::AuthResult};
 
 pub use engine::{MatchedPolicy, PolicyOutcome, PolicySet};
 
@@ -27,8 +28,17 @@ pub enum Condition {
     FromContains(Vec<String>),
     /// A header of the given name contains any of the literals.
     HeaderContains { name: String, values: Vec<String> },
+    /// Any of the regular expressions (Hyperscan syntax, case-insensitive) matches the subject.
+    SubjectMatches(Vec<String>),
+    /// Any of the regular expressions matches a text or HTML body part (decoded).
+    BodyMatches(Vec<String>),
+    /// Any of the regular expressions matches a value of the named header.
+    HeaderMatches { name: String, patterns: Vec<String> },
     /// The envelope sender's or From address's domain is one of these (exact, case-insensitive).
     SenderDomainIn(Vec<String>),
+    /// A sender authentication result: `{"auth": {"check": "dmarc", "result": "fail"}}`;
+    /// checks `spf`, `dkim` (pass when any signature passes), `arc`, `dmarc`.
+    Auth { check: String, result: AuthResult },
     /// Every sub-condition holds.
     All(Vec<Condition>),
     /// At least one sub-condition holds.
@@ -61,6 +71,23 @@ impl Condition {
             Condition::BodyContains(l) => literals("body_contains", l),
             Condition::FromContains(l) => literals("from_contains", l),
             Condition::SenderDomainIn(l) => literals("sender_domain_in", l),
+            Condition::SubjectMatches(l) | Condition::BodyMatches(l) => {
+                literals("*_matches", l)?;
+                l.iter().try_for_each(|p| regexes::check(p))
+            }
+            Condition::HeaderMatches { name, patterns } => {
+                if name.is_empty() {
+                    return Err(PolicyError::EmptyLiteral("header_matches.name"));
+                }
+                literals("header_matches.patterns", patterns)?;
+                patterns.iter().try_for_each(|p| regexes::check(p))
+            }
+            Condition::Auth { check, .. } => match check.as_str() {
+                "spf" | "dkim" | "arc" | "dmarc" => Ok(()),
+                other => Err(PolicyError::BadAuthCheck(format!(
+                    "unknown check {other:?}; use spf, dkim, arc or dmarc"
+                ))),
+            },
             Condition::HeaderContains { name, values } => {
                 if name.is_empty() {
                     return Err(PolicyError::EmptyLiteral("header_contains.name"));

@@ -579,3 +579,73 @@ fn without_a_dsn_relay_bounces_go_to_the_sender_domains_mx() {
     assert_eq!(dsns[0].rcpts, vec!["alice@sender.test".to_string()]);
     assert!(String::from_utf8_lossy(&dsns[0].data).contains("Status: 5.7.1"));
 }
+
+#[test]
+fn regex_and_auth_policies_compile_with_hyperscan_or_are_refused_with_422() {
+    let sink = Sink::start();
+    let moat = Moat::start();
+    let (token, _) = acme(&moat, &sink);
+    let (status, err) = moat.call(
+        "POST",
+        "/v1/policies",
+        Some(&token),
+        Some(json!({"name": "bad", "condition": {"body_matches": ["(wire|bank)\\1"]}, "action": "reject"})),
+    );
+    assert_eq!(status, 422, "{err}");
+    assert!(
+        err["detail"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("Back-references"),
+        "{err}"
+    );
+    let (status, _) = moat.call(
+        "POST",
+        "/v1/policies",
+        Some(&token),
+        Some(json!({"name": "bad-check", "condition": {"auth": {"check": "dkmi", "result": "fail"}}, "action": "reject"})),
+    );
+    assert_eq!(status, 422);
+    let (status, p) = moat.call(
+        "POST",
+        "/v1/policies",
+        Some(&token),
+        Some(json!({
+            "name": "gift-cards",
+            "condition": {"any": [
+                {"body_matches": ["gift\\s*cards?\\s+(for|to)\\s+the\\s+(ceo|director)"]},
+                {"all": [{"auth": {"check": "dmarc", "result": "none"}}, {"subject_matches": ["^urgent\\b"]}]}
+            ]},
+            "action": "quarantine"
+        })),
+    );
+    assert_eq!(status, 201, "{p}");
+    let reply = eventually(10, "regex policy applies", || {
+        let r = smtplib_send(
+            moat.smtp,
+            "boss@sender.test",
+            &["bob@acme.example"],
+            b"From: Boss <boss@sender.test>\r\nSubject: hello\r\n\r\nPlease buy Gift  Cards for the CEO today\r\n",
+        );
+        let (_, q) = moat.call("GET", "/v1/quarantine", Some(&token), None);
+        if q["data"].as_array().is_some_and(|a| !a.is_empty()) {
+            Ok((r, q))
+        } else {
+            Err(format!("{r} {q}"))
+        }
+    });
+    let finding = &reply.1["data"][0]["findings"][0];
+    assert_eq!(finding["field"], "body", "{finding}");
+    assert_eq!(finding["range"], json!([11, 34]), "{finding}");
+    // No DMARC record for sender.test: dmarc=none, so an "urgent" subject matches too.
+    let r = smtplib_send(
+        moat.smtp,
+        "boss@sender.test",
+        &["bob@acme.example"],
+        b"From: Boss <boss@sender.test>\r\nSubject: Urgent request\r\n\r\nhi\r\n",
+    );
+    assert!(r.starts_with("250"), "{r}");
+    let (_, q) = moat.call("GET", "/v1/quarantine", Some(&token), None);
+    assert_eq!(q["data"].as_array().map(Vec::len), Some(2), "{q}");
+    assert!(sink.messages().is_empty(), "nothing was delivered");
+}
