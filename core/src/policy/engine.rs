@@ -5,7 +5,7 @@
 use std::{collections::HashSet, sync::Arc};
 
 use super::Condition;
-use super::literals::{Hit, LiteralSet, LiteralSetBuilder};
+use super::literals::{Hits, LiteralSet, LiteralSetBuilder};
 use super::regexes::{RegexSet, RegexSetBuilder};
 use crate::error::PolicyError;
 use crate::message::{MessageView, domain_of};
@@ -43,10 +43,26 @@ struct CompiledPolicy {
     root: Node,
 }
 
+/// Whether `node` might hold although none of its leaves was hit (conservatively: sender
+/// domain and auth conditions and `not` might). Policies that cannot are only evaluated when
+/// one of their leaves was hit, so a message costs what it hits, not what the customer has.
+fn may_hold_without_hits(node: &Node) -> bool {
+    match node {
+        Node::Leaf(_) => false,
+        Node::DomainIn(_) | Node::Auth(..) | Node::Not(_) => true,
+        Node::All(ns) => ns.iter().all(may_hold_without_hits),
+        Node::Any(ns) => ns.iter().any(may_hold_without_hits),
+    }
+}
+
 /// The compiled, immutable policies of one customer.
 #[derive(Debug, Clone, Default)]
 pub struct PolicySet {
     policies: Vec<CompiledPolicy>,
+    /// Policies evaluated on every message (see [`may_hold_without_hits`]).
+    always: Vec<u32>,
+    /// The policy each leaf belongs to.
+    leaf_owner: Vec<u32>,
     leaf_fields: Vec<Field>,
     subject: Option<LiteralSet>,
     body: Option<LiteralSet>,
@@ -186,7 +202,7 @@ impl Compiler {
 
 struct Eval<'s> {
     set: &'s PolicySet,
-    hits: Vec<Option<Hit>>,
+    hits: Hits,
     sender_domains: [String; 2],
     auth: Option<&'s AuthSummary>,
 }
@@ -215,7 +231,7 @@ fn auth_result(auth: Option<&AuthSummary>, check: &str) -> AuthResult {
 impl Eval<'_> {
     fn holds(&self, node: &Node) -> bool {
         match node {
-            Node::Leaf(l) => self.hits[*l as usize].is_some(),
+            Node::Leaf(l) => self.hits.get(*l).is_some(),
             Node::DomainIn(i) => self
                 .sender_domains
                 .iter()
@@ -231,7 +247,7 @@ impl Eval<'_> {
     fn explain(&self, node: &Node, rule: &str, out: &mut Vec<Finding>) {
         match node {
             Node::Leaf(l) => {
-                if let Some(hit) = &self.hits[*l as usize] {
+                if let Some(hit) = self.hits.get(*l) {
                     let field = &self.set.leaf_fields[*l as usize];
                     let literal = |set: Option<&LiteralSet>| {
                         set.map_or("", |s| s.pattern(hit.pattern)).to_string()
@@ -318,9 +334,16 @@ impl PolicySet {
             domain_sets: Vec::new(),
         };
         let mut compiled = Vec::new();
+        let mut always = Vec::new();
+        let mut leaf_owner = Vec::new();
         for p in policies.iter().filter(|p| p.enabled) {
             p.condition.validate()?;
             let root = c.compile(&p.condition);
+            let index = compiled.len() as u32;
+            leaf_owner.resize(c.leaf_fields.len(), index);
+            if may_hold_without_hits(&root) {
+                always.push(index);
+            }
             compiled.push(CompiledPolicy {
                 id: p.id.clone(),
                 name: p.name.clone(),
@@ -343,6 +366,8 @@ impl PolicySet {
         }
         Ok(PolicySet {
             policies: compiled,
+            always,
+            leaf_owner,
             leaf_fields: c.leaf_fields,
             subject: c.subject.build()?,
             body: c.body.build()?,
@@ -371,7 +396,7 @@ impl PolicySet {
                 matched: Vec::new(),
             };
         }
-        let mut hits = vec![None; self.leaf_fields.len()];
+        let mut hits = Hits::default();
         if let Some(set) = &self.subject {
             set.scan(view.subject.as_bytes(), None, &mut hits);
         }
@@ -408,9 +433,22 @@ impl PolicySet {
             sender_domains: [domain_of(view.envelope_from), domain_of(view.from_address)],
             auth: view.auth,
         };
+        // Candidates: policies that may hold without hits, and the owners of hit leaves; in
+        // policy order, so findings and precedence do not depend on hash order.
+        let mut candidates: Vec<u32> = eval
+            .hits
+            .leaves()
+            .filter_map(|l| self.leaf_owner.get(l as usize).copied())
+            .chain(self.always.iter().copied())
+            .collect();
+        candidates.sort_unstable();
+        candidates.dedup();
         let mut matched = Vec::new();
         let mut action = Action::Deliver;
-        for p in &self.policies {
+        for p in candidates
+            .iter()
+            .filter_map(|&i| self.policies.get(i as usize))
+        {
             if eval.holds(&p.root) {
                 let mut findings = Vec::new();
                 eval.explain(&p.root, &p.name, &mut findings);

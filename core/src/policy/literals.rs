@@ -14,6 +14,30 @@ pub struct Hit {
     pub pattern: u32,
 }
 
+/// The first hit of each condition leaf that was hit in one message. Sparse: a message hits a
+/// handful of leaves however many thousands a customer's policies have, so nothing here grows
+/// with the policy count.
+#[derive(Debug, Default)]
+pub struct Hits {
+    map: std::collections::HashMap<u32, Hit>,
+}
+
+impl Hits {
+    /// Records `hit` for `leaf` unless the leaf already has one.
+    pub fn record(&mut self, leaf: u32, hit: impl FnOnce() -> Hit) {
+        self.map.entry(leaf).or_insert_with(hit);
+    }
+
+    pub fn get(&self, leaf: u32) -> Option<&Hit> {
+        self.map.get(&leaf)
+    }
+
+    /// The leaves that were hit, in no particular order.
+    pub fn leaves(&self) -> impl Iterator<Item = u32> + '_ {
+        self.map.keys().copied()
+    }
+}
+
 /// Builder: literals and the condition leaves each one satisfies.
 #[derive(Debug, Default)]
 pub struct LiteralSetBuilder {
@@ -61,19 +85,16 @@ pub struct LiteralSet {
 
 impl LiteralSet {
     /// Scans `text` and records, for every leaf not yet hit, the first hit that satisfies it.
-    pub fn scan(&self, text: &[u8], part: Option<u32>, hits: &mut [Option<Hit>]) {
+    pub fn scan(&self, text: &[u8], part: Option<u32>, hits: &mut Hits) {
         for m in self.automaton.find_overlapping_iter(text) {
             let pattern = m.pattern().as_u32();
             for &leaf in &self.leaves[pattern as usize] {
-                let slot = &mut hits[leaf as usize];
-                if slot.is_none() {
-                    *slot = Some(Hit {
-                        part,
-                        start: m.start() as u32,
-                        end: m.end() as u32,
-                        pattern,
-                    });
-                }
+                hits.record(leaf, || Hit {
+                    part,
+                    start: m.start() as u32,
+                    end: m.end() as u32,
+                    pattern,
+                });
             }
         }
     }
@@ -103,10 +124,10 @@ mod tests {
         b.add("CRYPTO", 2);
         let set = b.build().expect("builds").expect("non-empty");
         assert_eq!(set.len(), 2);
-        let mut hits = vec![None; 3];
+        let mut hits = Hits::default();
         set.scan(b"Your crypto wallet", None, &mut hits);
-        assert!(hits.iter().all(Option::is_some));
-        let h1 = hits[1].clone().expect("hit");
+        assert!((0..3).all(|l| hits.get(l).is_some()));
+        let h1 = hits.get(1).cloned().expect("hit");
         assert_eq!((h1.start, h1.end), (5, 18));
         assert_eq!(set.pattern(h1.pattern), "crypto wallet");
     }

@@ -13,7 +13,7 @@ use hyperscan::prelude::{
     BlockDatabase, Builder, CompileFlags, Matching, Pattern, Patterns, Scratch,
 };
 
-use super::literals::Hit;
+use super::literals::{Hit, Hits};
 use crate::error::PolicyError;
 
 /// The longest pattern accepted (Hyperscan copes with more; API users should not need it).
@@ -143,7 +143,7 @@ impl RegexSet {
     }
 
     /// Scans `text` and records, for every leaf not yet hit, the first hit that satisfies it.
-    pub fn scan(&self, text: &[u8], part: Option<u32>, hits: &mut [Option<Hit>]) {
+    pub fn scan(&self, text: &[u8], part: Option<u32>, hits: &mut Hits) {
         let Some(scratch) = self.take_scratch() else {
             tracing::error!("cannot allocate Hyperscan scratch space; regexes not scanned");
             return;
@@ -152,21 +152,17 @@ impl RegexSet {
         let result = self.db.scan(text, &scratch, |id, from, to, _flags| {
             if let Some(leaves) = self.leaves.get(id as usize) {
                 for &leaf in leaves {
-                    if let Some(slot) = hits.get_mut(leaf as usize)
-                        && slot.is_none()
-                    {
-                        let end = u32::try_from(to).unwrap_or(u32::MAX);
-                        *slot = Some(Hit {
-                            part,
-                            start: if som {
-                                u32::try_from(from).unwrap_or(end)
-                            } else {
-                                end
-                            },
-                            end,
-                            pattern: id,
-                        });
-                    }
+                    let end = u32::try_from(to).unwrap_or(u32::MAX);
+                    hits.record(leaf, || Hit {
+                        part,
+                        start: if som {
+                            u32::try_from(from).unwrap_or(end)
+                        } else {
+                            end
+                        },
+                        end,
+                        pattern: id,
+                    });
                 }
             }
             Matching::Continue
@@ -205,12 +201,12 @@ mod tests {
         b.add(r"b[i1]tc[o0]in", 2);
         let set = b.build().expect("compiles").expect("non-empty");
         assert_eq!(set.len(), 2);
-        let mut hits = vec![None; 3];
+        let mut hits = Hits::default();
         set.scan(b"Free BITC0IN and a wire   transfer", Some(4), &mut hits);
-        let h0 = hits[0].clone().expect("bitcoin");
+        let h0 = hits.get(0).cloned().expect("bitcoin");
         assert_eq!((h0.start, h0.end, h0.part), (5, 12, Some(4)));
-        assert_eq!(hits[2].as_ref().map(|h| h.start), Some(5));
-        let h1 = hits[1].clone().expect("wire transfer");
+        assert_eq!(hits.get(2).map(|h| h.start), Some(5));
+        let h1 = hits.get(1).cloned().expect("wire transfer");
         assert_eq!((h1.start, h1.end), (19, 34));
         assert_eq!(set.pattern(h1.pattern), r"wire\s+transfer");
     }
