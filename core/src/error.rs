@@ -49,4 +49,6 @@ pub enum PolicyError {
     BadRegex { pattern: String, reason: String },
     #[error("`auth` condition: {0}")]
     BadAuthCheck(String),
+    #[error("`attachment_type_in` condition: {0}")]
+    BadAttachmentType(String),
 }

@@ -6,6 +6,7 @@
 
 pub mod auth;
 pub mod config;
+pub mod detect;
 pub mod dns;
 pub mod dsn;
 pub mod error;

@@ -4,7 +4,7 @@
 
 use std::borrow::Cow;
 
-use mail_parser::{Message, MessageParser};
+use mail_parser::{Message, MessageParser, MimeHeaders};
 
 /// One text the policy engine can scan, with where it came from.
 #[derive(Debug, Clone)]
@@ -12,6 +12,57 @@ pub struct BodyText<'a> {
     /// MIME part index in mail-parser's numbering.
     pub part: u32,
     pub text: Cow<'a, str>,
+}
+
+/// An attachment: every name a mail client might show for it, and its decoded bytes.
+#[derive(Debug, Clone)]
+pub struct Attachment<'a> {
+    /// MIME part index in mail-parser's numbering.
+    pub part: u32,
+    /// Candidate file names, lower-cased: `filename=` and `name=` as decoded, and each with
+    /// control characters and line breaks removed and trailing dots and spaces trimmed
+    /// (checklist MIME-4). Empty when the part has no name.
+    pub names: Vec<String>,
+    /// The declared `type/subtype`, lower-cased.
+    pub declared_type: String,
+    /// The decoded content.
+    pub content: &'a [u8],
+}
+
+impl Attachment<'_> {
+    /// The extensions of every candidate name (without the dot, lower-cased).
+    pub fn extensions(&self) -> impl Iterator<Item = &str> {
+        self.names
+            .iter()
+            .filter_map(|n| n.rsplit_once('.').map(|(_, ext)| ext))
+            .filter(|e| !e.is_empty())
+    }
+}
+
+fn name_candidates(raw: &[&str]) -> Vec<String> {
+    let mut out: Vec<String> = Vec::new();
+    for name in raw {
+        let lower = name.to_lowercase();
+        let cleaned: String = lower
+            .chars()
+            .filter(|c| !c.is_control())
+            .collect::<String>()
+            .trim_end_matches(['.', ' '])
+            .trim()
+            .to_string();
+        // The part after the last path separator is what a client saves.
+        let base = cleaned
+            .rsplit(['/', '\\'])
+            .next()
+            .unwrap_or(&cleaned)
+            .to_string();
+        for n in [lower, cleaned, base] {
+            if !n.is_empty() && !out.contains(&n) {
+                out.push(n);
+            }
+        }
+    }
+    out
 }
 
 /// What a policy can look at.
@@ -29,6 +80,8 @@ pub struct MessageView<'a> {
     pub headers: Vec<(String, &'a [u8])>,
     /// Sender authentication results, when they were checked.
     pub auth: Option<&'a crate::model::AuthSummary>,
+    /// Attachments (parts with a name or a non-text type), decoded.
+    pub attachments: Vec<Attachment<'a>>,
 }
 
 /// Parses raw message bytes. Returns `None` only when mail-parser finds no message at all; the
@@ -68,6 +121,36 @@ impl<'a> MessageView<'a> {
                 });
             }
         }
+        let mut attachments = Vec::new();
+        for &part in &msg.attachments {
+            let Some(p) = msg.part(part) else {
+                continue;
+            };
+            let mut raw_names = Vec::new();
+            if let Some(n) = p
+                .content_disposition()
+                .and_then(|d| d.attribute("filename"))
+            {
+                raw_names.push(n);
+            }
+            if let Some(n) = p.content_type().and_then(|c| c.attribute("name")) {
+                raw_names.push(n);
+            }
+            let declared_type = p
+                .content_type()
+                .map(|c| match c.subtype() {
+                    Some(sub) => format!("{}/{}", c.ctype(), sub),
+                    None => c.ctype().to_string(),
+                })
+                .unwrap_or_default()
+                .to_ascii_lowercase();
+            attachments.push(Attachment {
+                part,
+                names: name_candidates(&raw_names),
+                declared_type,
+                content: p.contents(),
+            });
+        }
         MessageView {
             subject: msg.subject().unwrap_or(""),
             from_address,
@@ -76,6 +159,7 @@ impl<'a> MessageView<'a> {
             bodies,
             headers,
             auth: None,
+            attachments,
         }
     }
 
@@ -119,6 +203,29 @@ plain text\r\n--b\r\nContent-Type: text/html\r\n\r\n<p>html text</p>\r\n--b--\r\
                 .any(|(n, v)| n == "x-tag" && v.starts_with(b" one"))
         );
         assert_eq!(domain_of("A@Example.COM"), "example.com");
+        assert!(view.attachments.is_empty());
+    }
+
+    #[test]
+    fn attachments_carry_every_candidate_name_and_decoded_bytes() {
+        let raw = b"From: a@example.com\r\nSubject: x\r\n\
+Content-Type: multipart/mixed; boundary=b\r\n\r\n--b\r\nContent-Type: text/plain\r\n\r\n\
+see attached\r\n--b\r\nContent-Type: application/pdf; name=\"report.pdf\"\r\n\
+Content-Disposition: attachment; filename*=utf-8''invoice.pdf%0A.exe\r\n\
+Content-Transfer-Encoding: base64\r\n\r\nTVqQAAMAAAA=\r\n--b--\r\n";
+        let msg = parse(raw).expect("parses");
+        let view = MessageView::new(&msg, "");
+        assert_eq!(view.attachments.len(), 1);
+        let a = &view.attachments[0];
+        assert!(
+            a.names.contains(&"invoice.pdf.exe".to_string()),
+            "{:?}",
+            a.names
+        );
+        assert!(a.names.contains(&"report.pdf".to_string()));
+        assert!(a.extensions().any(|e| e == "exe"));
+        assert_eq!(a.declared_type, "application/pdf");
+        assert!(a.content.starts_with(b"MZ"));
         assert_eq!(domain_of("nobody"), "");
     }
 }

@@ -429,20 +429,31 @@ fn check(
     };
     let set = PolicySet::compile(&policies)?;
     let outcome = set.evaluate(&view);
+    // Moat's own malware detection applies as in the scanner: at least quarantine.
+    let malware = moat_core::detect::malware::scan(&view);
+    let (verdict, threat_type) = if malware.is_empty() {
+        (outcome.action, outcome.threat_type())
+    } else {
+        (
+            outcome.action.max(moat_core::model::Action::Quarantine),
+            Some(moat_core::model::ThreatType::Malware),
+        )
+    };
+    let findings: Vec<_> = malware.into_iter().chain(outcome.findings()).collect();
     let report = serde_json::json!({
         "file": file.display().to_string(),
         "parsed": parsed.is_some(),
         "customer_id": customer_id,
         "subject": view.subject,
         "from": view.from_address,
-        "verdict": outcome.action,
-        "threat_type": outcome.threat_type(),
+        "verdict": verdict,
+        "threat_type": threat_type,
         "matched_policies": outcome.matched.iter().map(|m| &m.name).collect::<Vec<_>>(),
-        "findings": outcome.findings(),
+        "findings": findings,
     });
     if human {
-        println!("{}: {}", file.display(), outcome.action.as_str());
-        for f in outcome.findings() {
+        println!("{}: {}", file.display(), verdict.as_str());
+        for f in &findings {
             println!(
                 "  {} matched {:?} in {}{}",
                 f.rule,

@@ -47,8 +47,11 @@ struct Group {
     outcome: PolicyOutcome,
     /// The action taken: the policies' unless authentication demands more.
     action: Action,
-    /// Set when authentication decided the action (its finding leads the list).
-    auth_finding: Option<Finding>,
+    /// Findings of Moat's own checks (authentication, malware) that raised the action; they
+    /// lead the findings list and decide the threat type.
+    forced: Vec<Finding>,
+    /// Authentication decided a rejection (its reply is used).
+    auth_rejects: bool,
 }
 
 impl Group {
@@ -58,7 +61,8 @@ impl Group {
             domain,
             rcpts,
             outcome,
-            auth_finding: None,
+            forced: Vec::new(),
+            auth_rejects: false,
         }
     }
 
@@ -80,19 +84,48 @@ impl Group {
         }
         if d.action > self.action {
             self.action = d.action;
-            self.auth_finding = Some(d.finding.clone());
+            self.auth_rejects = d.action == Action::Reject;
+            self.forced.insert(0, d.finding.clone());
         }
     }
 
+    /// Spam quarantines the message unless a customer policy with action `deliver` matched.
+    fn apply_spam(&mut self, findings: &[Finding]) {
+        let allowed = self
+            .outcome
+            .matched
+            .iter()
+            .any(|m| m.action == Action::Deliver);
+        if findings.is_empty() || allowed {
+            return;
+        }
+        if self.action < Action::Quarantine {
+            self.action = Action::Quarantine;
+        }
+        self.forced.extend(findings.iter().cloned());
+    }
+
+    /// Malware quarantines the message whatever the customer's policies say (an allowing
+    /// policy does not let malware through); a policy's reject still rejects.
+    fn apply_malware(&mut self, findings: &[Finding]) {
+        if findings.is_empty() {
+            return;
+        }
+        if self.action < Action::Quarantine {
+            self.action = Action::Quarantine;
+        }
+        self.forced.splice(0..0, findings.iter().cloned());
+    }
+
     fn threat_type(&self) -> Option<ThreatType> {
-        match &self.auth_finding {
+        match self.forced.first() {
             Some(f) => Some(f.threat_type),
             None => self.outcome.threat_type(),
         }
     }
 
     fn findings(&self) -> Vec<Finding> {
-        self.auth_finding
+        self.forced
             .iter()
             .cloned()
             .chain(self.outcome.findings())
@@ -180,6 +213,8 @@ pub async fn finish(ctx: &ScannerContext, env: &Envelope, raw: Vec<u8>) -> Reply
             None => MessageView::envelope_only(&env.mail_from),
         };
         view.auth = auth.as_ref().map(|a| &a.summary);
+        let malware = moat_core::detect::malware::scan(&view);
+        let spam = moat_core::detect::spam::scan(&view);
         let groups: Vec<Group> = by_domain
             .into_values()
             .map(|(domain, rcpts)| {
@@ -188,6 +223,8 @@ pub async fn finish(ctx: &ScannerContext, env: &Envelope, raw: Vec<u8>) -> Reply
                 if let Some(a) = &auth {
                     group.apply_auth(a);
                 }
+                group.apply_spam(&spam);
+                group.apply_malware(&malware);
                 group
             })
             .collect();
@@ -229,7 +266,7 @@ pub async fn finish(ctx: &ScannerContext, env: &Envelope, raw: Vec<u8>) -> Reply
         drop(ctx.store.record_verdicts(verdicts));
         let auth_reply = groups
             .iter()
-            .find(|g| g.auth_finding.is_some())
+            .find(|g| g.auth_rejects)
             .and(auth.as_ref())
             .and_then(|a| a.disposition.as_ref())
             .map(|d| d.reply.clone());

@@ -7,8 +7,9 @@ use std::{collections::HashSet, sync::Arc};
 use super::Condition;
 use super::literals::{Hits, LiteralSet, LiteralSetBuilder};
 use super::regexes::{RegexSet, RegexSetBuilder};
+use crate::detect::filetype::{FileKind, sniff};
 use crate::error::PolicyError;
-use crate::message::{MessageView, domain_of};
+use crate::message::{Attachment, MessageView, domain_of};
 use crate::model::{Action, AuthResult, AuthSummary, Finding, Policy, ThreatType};
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -29,6 +30,9 @@ enum Node {
     Leaf(u32),
     DomainIn(usize),
     Auth(String, AuthResult),
+    /// Lower-case extensions without dots.
+    AttachmentExt(Vec<String>),
+    AttachmentType(Vec<FileKind>),
     All(Vec<Node>),
     Any(Vec<Node>),
     Not(Box<Node>),
@@ -49,7 +53,11 @@ struct CompiledPolicy {
 fn may_hold_without_hits(node: &Node) -> bool {
     match node {
         Node::Leaf(_) => false,
-        Node::DomainIn(_) | Node::Auth(..) | Node::Not(_) => true,
+        Node::DomainIn(_)
+        | Node::Auth(..)
+        | Node::AttachmentExt(_)
+        | Node::AttachmentType(_)
+        | Node::Not(_) => true,
         Node::All(ns) => ns.iter().all(may_hold_without_hits),
         Node::Any(ns) => ns.iter().any(may_hold_without_hits),
     }
@@ -184,6 +192,18 @@ impl Compiler {
                 self.regex_leaf(Field::HeaderRegex(i), patterns)
             }
             Condition::Auth { check, result } => Node::Auth(check.clone(), *result),
+            Condition::AttachmentExtIn(exts) => Node::AttachmentExt(
+                exts.iter()
+                    .map(|e| e.trim().trim_start_matches('.').to_lowercase())
+                    .collect(),
+            ),
+            Condition::AttachmentTypeIn(kinds) => Node::AttachmentType(
+                FileKind::ALL
+                    .iter()
+                    .copied()
+                    .filter(|k| kinds.iter().any(|n| n == k.as_str()))
+                    .collect(),
+            ),
             Condition::SenderDomainIn(domains) => {
                 self.domain_sets.push(
                     domains
@@ -205,6 +225,9 @@ struct Eval<'s> {
     hits: Hits,
     sender_domains: [String; 2],
     auth: Option<&'s AuthSummary>,
+    attachments: &'s [Attachment<'s>],
+    /// The sniffed kind of each attachment, in the same order.
+    kinds: Vec<FileKind>,
 }
 
 /// The result of one check: DKIM passes when any signature passes, else it is the first
@@ -228,7 +251,23 @@ fn auth_result(auth: Option<&AuthSummary>, check: &str) -> AuthResult {
     }
 }
 
-impl Eval<'_> {
+impl<'s> Eval<'s> {
+    fn ext_hit(&self, exts: &[String]) -> Option<(&'s Attachment<'s>, String)> {
+        self.attachments.iter().find_map(|a| {
+            a.extensions()
+                .find(|e| exts.iter().any(|x| x == e))
+                .map(|e| (a, e.to_string()))
+        })
+    }
+
+    fn kind_hit(&self, kinds: &[FileKind]) -> Option<(&'s Attachment<'s>, FileKind)> {
+        self.attachments
+            .iter()
+            .zip(&self.kinds)
+            .find(|(_, k)| kinds.contains(k))
+            .map(|(a, k)| (a, *k))
+    }
+
     fn holds(&self, node: &Node) -> bool {
         match node {
             Node::Leaf(l) => self.hits.get(*l).is_some(),
@@ -237,6 +276,8 @@ impl Eval<'_> {
                 .iter()
                 .any(|d| !d.is_empty() && self.set.domain_sets[*i].contains(d)),
             Node::Auth(check, result) => auth_result(self.auth, check) == *result,
+            Node::AttachmentExt(exts) => self.ext_hit(exts).is_some(),
+            Node::AttachmentType(kinds) => self.kind_hit(kinds).is_some(),
             Node::All(ns) => ns.iter().all(|n| self.holds(n)),
             Node::Any(ns) => ns.iter().any(|n| self.holds(n)),
             Node::Not(n) => !self.holds(n),
@@ -298,6 +339,30 @@ impl Eval<'_> {
                             matched: d.clone(),
                         });
                     }
+                }
+            }
+            Node::AttachmentExt(exts) => {
+                if let Some((a, ext)) = self.ext_hit(exts) {
+                    out.push(Finding {
+                        rule: rule.to_string(),
+                        threat_type: ThreatType::Policy,
+                        field: format!("attachment:{}", a.names.first().map_or("", |n| n)),
+                        part: Some(a.part),
+                        range: None,
+                        matched: format!(".{ext}"),
+                    });
+                }
+            }
+            Node::AttachmentType(kinds) => {
+                if let Some((a, kind)) = self.kind_hit(kinds) {
+                    out.push(Finding {
+                        rule: rule.to_string(),
+                        threat_type: ThreatType::Policy,
+                        field: format!("attachment:{}", a.names.first().map_or("(unnamed)", |n| n)),
+                        part: Some(a.part),
+                        range: None,
+                        matched: kind.as_str().to_string(),
+                    });
                 }
             }
             Node::Auth(check, result) => out.push(Finding {
@@ -432,6 +497,8 @@ impl PolicySet {
             hits,
             sender_domains: [domain_of(view.envelope_from), domain_of(view.from_address)],
             auth: view.auth,
+            attachments: &view.attachments,
+            kinds: view.attachments.iter().map(|a| sniff(a.content)).collect(),
         };
         // Candidates: policies that may hold without hits, and the owners of hit leaves; in
         // policy order, so findings and precedence do not depend on hash order.
@@ -647,6 +714,50 @@ mod tests {
             PolicySet::compile(&[policy(
                 "x",
                 r#"{"auth": {"check": "dkmi", "result": "pass"}}"#,
+                Action::Reject
+            )])
+            .is_err()
+        );
+    }
+
+    #[test]
+    fn attachment_conditions_use_every_name_and_the_bytes() {
+        let set = PolicySet::compile(&[
+            policy(
+                "no-archives",
+                r#"{"attachment_type_in": ["archive"]}"#,
+                Action::Quarantine,
+            ),
+            policy(
+                "no-docm",
+                r#"{"attachment_ext_in": [".DOCM", "xlsm"]}"#,
+                Action::Reject,
+            ),
+        ])
+        .expect("compiles");
+        let mail = |ctype: &str, b64: &str| {
+            format!(
+                "From: a@example.com\r\nSubject: x\r\nContent-Type: multipart/mixed; boundary=b\r\n\r\n\
+--b\r\nContent-Type: text/plain\r\n\r\nhi\r\n--b\r\nContent-Type: {ctype}\r\n\
+Content-Transfer-Encoding: base64\r\n\r\n{b64}\r\n--b--\r\n"
+            )
+        };
+        // A zip declared as a PDF.
+        let zip = mail("application/pdf; name=\"scan.pdf\"", "UEsDBAoAAAAAAA==");
+        let out = eval(&set, zip.as_bytes(), "");
+        assert_eq!(out.action, Action::Quarantine);
+        assert_eq!(out.matched[0].findings[0].matched, "archive");
+        assert_eq!(out.matched[0].findings[0].field, "attachment:scan.pdf");
+        let docm = mail("application/octet-stream; name=\"Q3.DocM\"", "aGVsbG8=");
+        let out = eval(&set, docm.as_bytes(), "");
+        assert_eq!(out.action, Action::Reject);
+        assert_eq!(out.matched[0].findings[0].matched, ".docm");
+        let clean = mail("text/csv; name=\"data.csv\"", "YSxiCg==");
+        assert_eq!(eval(&set, clean.as_bytes(), "").action, Action::Deliver);
+        assert!(
+            PolicySet::compile(&[policy(
+                "x",
+                r#"{"attachment_type_in": ["exe"]}"#,
                 Action::Reject
             )])
             .is_err()

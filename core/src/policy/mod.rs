@@ -36,6 +36,12 @@ pub enum Condition {
     HeaderMatches { name: String, patterns: Vec<String> },
     /// The envelope sender's or From address's domain is one of these (exact, case-insensitive).
     SenderDomainIn(Vec<String>),
+    /// An attachment has one of these extensions (without the dot) in any name a mail client
+    /// might show for it.
+    AttachmentExtIn(Vec<String>),
+    /// An attachment's content is one of these kinds, told by its bytes: `executable`,
+    /// `script`, `office_macro`, `office_legacy`, `archive`, `html`, `pdf`, `other`.
+    AttachmentTypeIn(Vec<String>),
     /// A sender authentication result: `{"auth": {"check": "dmarc", "result": "fail"}}`;
     /// checks `spf`, `dkim` (pass when any signature passes), `arc`, `dmarc`.
     Auth { check: String, result: AuthResult },
@@ -81,6 +87,20 @@ impl Condition {
                 }
                 literals("header_matches.patterns", patterns)?;
                 patterns.iter().try_for_each(|p| regexes::check(p))
+            }
+            Condition::AttachmentExtIn(l) => literals("attachment_ext_in", l),
+            Condition::AttachmentTypeIn(l) => {
+                literals("attachment_type_in", l)?;
+                match l
+                    .iter()
+                    .find(|t| !crate::detect::filetype::FileKind::NAMES.contains(&t.as_str()))
+                {
+                    Some(t) => Err(PolicyError::BadAttachmentType(format!(
+                        "unknown type {t:?}; use one of {}",
+                        crate::detect::filetype::FileKind::NAMES.join(", ")
+                    ))),
+                    None => Ok(()),
+                }
             }
             Condition::Auth { check, .. } => match check.as_str() {
                 "spf" | "dkim" | "arc" | "dmarc" => Ok(()),

@@ -649,3 +649,120 @@ fn regex_and_auth_policies_compile_with_hyperscan_or_are_refused_with_422() {
     assert_eq!(q["data"].as_array().map(Vec::len), Some(2), "{q}");
     assert!(sink.messages().is_empty(), "nothing was delivered");
 }
+
+#[test]
+fn eicar_and_disguised_programs_are_quarantined_as_malware_even_for_allowed_senders() {
+    use base64::Engine;
+    let sink = Sink::start();
+    let moat = Moat::start();
+    let (token, _) = acme(&moat, &sink);
+    let (status, _) = moat.call(
+        "POST",
+        "/v1/policies",
+        Some(&token),
+        Some(json!({"name": "trust-partner", "condition": {"sender_domain_in": ["partner.test"]}, "action": "deliver"})),
+    );
+    assert_eq!(status, 201);
+    let eicar = std::fs::read(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../../shared/corpora/eicar/eicar.com"
+    ))
+    .expect("EICAR test file in ../shared/corpora");
+    let with_attachment = |name: &str, ctype: &str, bytes: &[u8]| {
+        format!(
+            "From: Partner <ops@partner.test>\r\nSubject: files\r\nMIME-Version: 1.0\r\n\
+Content-Type: multipart/mixed; boundary=zz\r\n\r\n--zz\r\nContent-Type: text/plain\r\n\r\n\
+see attached\r\n--zz\r\nContent-Type: {ctype}; name=\"{name}\"\r\n\
+Content-Transfer-Encoding: base64\r\n\r\n{}\r\n--zz--\r\n",
+            base64::engine::general_purpose::STANDARD.encode(bytes)
+        )
+        .into_bytes()
+    };
+    for (name, ctype, bytes, rule) in [
+        (
+            "readme.txt",
+            "text/plain",
+            eicar.as_slice(),
+            "malware.eicar",
+        ),
+        (
+            "photo.png",
+            "image/png",
+            b"MZ\x90\x00\x03\x00\x00\x00".as_slice(),
+            "malware.executable_attachment",
+        ),
+    ] {
+        let reply = smtplib_send(
+            moat.smtp,
+            "ops@partner.test",
+            &["bob@acme.example"],
+            &with_attachment(name, ctype, bytes),
+        );
+        assert!(reply.starts_with("250"), "{reply}");
+        let (_, q) = moat.call(
+            "GET",
+            "/v1/quarantine?threat_type=malware&limit=1",
+            Some(&token),
+            None,
+        );
+        assert_eq!(q["data"][0]["findings"][0]["rule"], rule, "{q}");
+        assert_eq!(q["data"][0]["threat_type"], "malware", "{q}");
+    }
+    assert!(sink.messages().is_empty(), "no malware was delivered");
+    // The same sender's clean mail is delivered.
+    let reply = smtplib_send(
+        moat.smtp,
+        "ops@partner.test",
+        &["bob@acme.example"],
+        &with_attachment("notes.txt", "text/plain", b"just notes"),
+    );
+    assert!(reply.starts_with("250"), "{reply}");
+    assert_eq!(sink.wait_for(1, 10).len(), 1);
+}
+
+#[test]
+fn gtube_is_quarantined_as_spam_unless_a_deliver_policy_matches() {
+    let sink = Sink::start();
+    let moat = Moat::start();
+    let (token, _) = acme(&moat, &sink);
+    let sample = std::fs::read(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../../shared/corpora/spamassassin/sample-spam.txt"
+    ))
+    .expect("SpamAssassin sample in ../shared/corpora");
+    // The sample has LF line ends; SMTP wants CRLF.
+    let sample = String::from_utf8_lossy(&sample)
+        .replace("\r\n", "\n")
+        .replace('\n', "\r\n")
+        .into_bytes();
+    let reply = smtplib_send(
+        moat.smtp,
+        "spammer@sender.test",
+        &["bob@acme.example"],
+        &sample,
+    );
+    assert!(reply.starts_with("250"), "{reply}");
+    let (_, q) = moat.call("GET", "/v1/quarantine?threat_type=spam", Some(&token), None);
+    assert_eq!(q["data"][0]["findings"][0]["rule"], "spam.gtube", "{q}");
+    let (status, _) = moat.call(
+        "POST",
+        "/v1/policies",
+        Some(&token),
+        Some(json!({"name": "lab", "condition": {"subject_contains": ["Test spam mail (GTUBE)"]}, "action": "deliver"})),
+    );
+    assert_eq!(status, 201);
+    let reply = eventually(10, "allow policy loaded", || {
+        let r = smtplib_send(
+            moat.smtp,
+            "spammer@sender.test",
+            &["bob@acme.example"],
+            &sample,
+        );
+        if sink.messages().is_empty() {
+            Err(r)
+        } else {
+            Ok(r)
+        }
+    });
+    assert!(reply.starts_with("250"), "{reply}");
+}
