@@ -170,6 +170,76 @@ pub struct Domain {
     pub created_at: i64,
 }
 
+/// Whether a sender rule lets mail through or keeps it out.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SenderRuleKind {
+    /// Skips content verdicts (policies, spam, DMARC dispositions) but never malware; with
+    /// `require_auth`, only for mail whose sender authenticates.
+    Allow,
+    /// Rejects the sender's mail.
+    Block,
+}
+
+impl SenderRuleKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            SenderRuleKind::Allow => "allow",
+            SenderRuleKind::Block => "block",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        match s {
+            "allow" => Some(SenderRuleKind::Allow),
+            "block" => Some(SenderRuleKind::Block),
+            _ => None,
+        }
+    }
+}
+
+/// A protected domain's allow or block entry for a sender address or domain.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SenderRule {
+    pub id: String,
+    pub customer_id: String,
+    pub domain_id: String,
+    pub kind: SenderRuleKind,
+    /// Lower case: `user@example.com`, `example.com`, or `*.example.com` (the domain and its
+    /// subdomains).
+    pub sender: String,
+    /// Allow entries: the sender must pass DMARC (From) or SPF (envelope) for the entry to apply,
+    /// so a forged sender cannot ride on it.
+    pub require_auth: bool,
+    /// Unix ms after which the rule no longer applies.
+    pub expires_at: Option<i64>,
+    /// Messages the rule has applied to.
+    pub hits: u64,
+    pub created_at: i64,
+}
+
+impl SenderRule {
+    /// Whether `address` (lower-cased `local@domain`) is covered by the rule's sender.
+    pub fn covers(&self, address: &str) -> bool {
+        let address = address.trim().to_ascii_lowercase();
+        let Some((_, domain)) = address.rsplit_once('@') else {
+            return false;
+        };
+        let domain = domain.trim_end_matches('.');
+        if self.sender.contains('@') {
+            return self.sender == address;
+        }
+        match self.sender.strip_prefix("*.") {
+            Some(base) => domain == base || domain.ends_with(&format!(".{base}")),
+            None => domain == self.sender,
+        }
+    }
+
+    pub fn is_live(&self, now_ms: i64) -> bool {
+        self.expires_at.is_none_or(|t| t > now_ms)
+    }
+}
+
 /// A customer's rule: when `condition` holds, take `action`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Policy {

@@ -7,7 +7,7 @@ use std::{collections::HashMap, sync::Arc};
 use arc_swap::ArcSwap;
 
 use crate::{
-    model::{Domain, Policy},
+    model::{Domain, Policy, SenderRule},
     policy::PolicySet,
 };
 
@@ -19,12 +19,27 @@ pub struct GatewaySnapshot {
     domains: HashMap<String, Arc<Domain>>,
     policy_sets: HashMap<String, Arc<PolicySet>>,
     empty: Arc<PolicySet>,
+    /// Sender rules by domain id, block rules first.
+    sender_rules: HashMap<String, Vec<SenderRule>>,
 }
 
 impl GatewaySnapshot {
     /// Builds a snapshot. A customer whose policies do not compile keeps no policies and the
     /// failure is logged; the API refuses such policies, so this only guards hand-edited stores.
-    pub fn build(version: i64, domains: Vec<Domain>, policies: Vec<Policy>) -> Self {
+    pub fn build(
+        version: i64,
+        domains: Vec<Domain>,
+        policies: Vec<Policy>,
+        rules: Vec<SenderRule>,
+    ) -> Self {
+        let mut sender_rules: HashMap<String, Vec<SenderRule>> = HashMap::new();
+        for r in rules {
+            sender_rules.entry(r.domain_id.clone()).or_default().push(r);
+        }
+        for list in sender_rules.values_mut() {
+            // Block before allow: a sender both blocked and allowed is blocked.
+            list.sort_by_key(|r| r.kind != crate::model::SenderRuleKind::Block);
+        }
         let mut by_customer: HashMap<String, Vec<Policy>> = HashMap::new();
         for p in policies {
             by_customer
@@ -50,7 +65,14 @@ impl GatewaySnapshot {
                 .collect(),
             policy_sets,
             empty: Arc::new(PolicySet::default()),
+            sender_rules,
         }
+    }
+
+    /// A domain's sender rules (expired ones included; check [`SenderRule::is_live`]), block
+    /// rules first.
+    pub fn sender_rules(&self, domain_id: &str) -> &[SenderRule] {
+        self.sender_rules.get(domain_id).map_or(&[], Vec::as_slice)
     }
 
     /// The protected domain an address's domain part belongs to (exact match, case-insensitive).

@@ -43,6 +43,7 @@ pub fn context() -> Arc<ScannerContext> {
             1,
             vec![domain],
             vec![],
+            vec![],
         )));
         ScannerContext::new(config, store, snapshot).expect("fuzz context starts")
     })

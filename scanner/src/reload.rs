@@ -17,7 +17,8 @@ pub fn load(store: &SharedStore) -> Result<GatewaySnapshot, StoreError> {
         let version = store.config_version().await?;
         let domains = store.all_domains().await?;
         let policies = store.all_policies().await?;
-        Ok(GatewaySnapshot::build(version, domains, policies))
+        let rules = store.all_sender_rules().await?;
+        Ok(GatewaySnapshot::build(version, domains, policies, rules))
     })
 }
 

@@ -10,8 +10,8 @@ use moat_core::{
     auth::AuthOutcome,
     message::{MessageView, parse},
     model::{
-        Action, DeliveryMode, Domain, Finding, QuarantineItem, QuarantineStatus, ThreatType,
-        VerdictRecord,
+        Action, AuthResult, DeliveryMode, Domain, Finding, QuarantineItem, QuarantineStatus,
+        SenderRule, SenderRuleKind, ThreatType, VerdictRecord,
     },
     policy::PolicyOutcome,
     relay::{MailOptions, RelayOutcome},
@@ -50,8 +50,10 @@ struct Group {
     /// Findings of Moat's own checks (authentication, malware) that raised the action; they
     /// lead the findings list and decide the threat type.
     forced: Vec<Finding>,
-    /// Authentication decided a rejection (its reply is used).
-    auth_rejects: bool,
+    /// The reply for a rejection Moat's own checks decided (authentication, a block rule).
+    reject_reply: Option<String>,
+    /// The allow rule that let the message through, if one did.
+    allowed_by: Option<Finding>,
 }
 
 impl Group {
@@ -62,7 +64,8 @@ impl Group {
             rcpts,
             outcome,
             forced: Vec::new(),
-            auth_rejects: false,
+            reject_reply: None,
+            allowed_by: None,
         }
     }
 
@@ -84,7 +87,9 @@ impl Group {
         }
         if d.action > self.action {
             self.action = d.action;
-            self.auth_rejects = d.action == Action::Reject;
+            if d.action == Action::Reject {
+                self.reject_reply = Some(d.reply.clone());
+            }
             self.forced.insert(0, d.finding.clone());
         }
     }
@@ -117,7 +122,62 @@ impl Group {
         self.forced.splice(0..0, findings.iter().cloned());
     }
 
+    /// Applies the domain's sender rules (block before allow); returns the rule that applied.
+    /// An allow rule skips content verdicts (policies, spam, DMARC dispositions) but not
+    /// malware, which is applied after it; with `require_auth` it applies only when the
+    /// sender authenticates: DMARC pass for a From match, SPF pass for an envelope match.
+    fn apply_sender_rules<'r>(
+        &mut self,
+        rules: &'r [SenderRule],
+        envelope_from: &str,
+        author: &str,
+        auth: Option<&AuthOutcome>,
+    ) -> Option<&'r SenderRule> {
+        let now = now_ms();
+        let passed = |r: AuthResult| r == AuthResult::Pass;
+        let dmarc_pass = auth.is_some_and(|a| passed(a.summary.dmarc.result));
+        let spf_pass = auth.is_some_and(|a| passed(a.summary.spf.result));
+        for rule in rules.iter().filter(|r| r.is_live(now)) {
+            let env_match = !envelope_from.is_empty() && rule.covers(envelope_from);
+            let from_match = !author.is_empty() && rule.covers(author);
+            let finding = |what: &str| Finding {
+                rule: format!("sender_rule.{}", rule.kind.as_str()),
+                threat_type: ThreatType::Policy,
+                field: what.to_string(),
+                part: None,
+                range: None,
+                matched: rule.sender.clone(),
+            };
+            let field = if from_match { "from" } else { "envelope_from" };
+            match rule.kind {
+                SenderRuleKind::Block if env_match || from_match => {
+                    self.action = Action::Reject;
+                    self.forced.insert(0, finding(field));
+                    self.reject_reply =
+                        Some("550 5.7.1 Sender is blocked by the recipient domain's rules".into());
+                    return Some(rule);
+                }
+                SenderRuleKind::Allow => {
+                    let authenticated =
+                        !rule.require_auth || (from_match && dmarc_pass) || (env_match && spf_pass);
+                    if (env_match || from_match) && authenticated {
+                        self.action = Action::Deliver;
+                        self.forced.clear();
+                        self.reject_reply = None;
+                        self.allowed_by = Some(finding(field));
+                        return Some(rule);
+                    }
+                }
+                SenderRuleKind::Block => {}
+            }
+        }
+        None
+    }
+
     fn threat_type(&self) -> Option<ThreatType> {
+        if self.action == Action::Deliver {
+            return None;
+        }
         match self.forced.first() {
             Some(f) => Some(f.threat_type),
             None => self.outcome.threat_type(),
@@ -125,8 +185,9 @@ impl Group {
     }
 
     fn findings(&self) -> Vec<Finding> {
-        self.forced
+        self.allowed_by
             .iter()
+            .chain(self.forced.iter())
             .cloned()
             .chain(self.outcome.findings())
             .collect()
@@ -215,6 +276,7 @@ pub async fn finish(ctx: &ScannerContext, env: &Envelope, raw: Vec<u8>) -> Reply
         view.auth = auth.as_ref().map(|a| &a.summary);
         let malware = moat_core::detect::malware::scan(&view);
         let spam = moat_core::detect::spam::scan(&view);
+        let mut rule_hits: Vec<String> = Vec::new();
         let groups: Vec<Group> = by_domain
             .into_values()
             .map(|(domain, rcpts)| {
@@ -224,6 +286,15 @@ pub async fn finish(ctx: &ScannerContext, env: &Envelope, raw: Vec<u8>) -> Reply
                     group.apply_auth(a);
                 }
                 group.apply_spam(&spam);
+                let rules = snapshot.sender_rules(&group.domain.id);
+                if let Some(rule) = group.apply_sender_rules(
+                    rules,
+                    &env.mail_from,
+                    view.from_address,
+                    auth.as_ref(),
+                ) {
+                    rule_hits.push(rule.id.clone());
+                }
                 group.apply_malware(&malware);
                 group
             })
@@ -233,6 +304,9 @@ pub async fn finish(ctx: &ScannerContext, env: &Envelope, raw: Vec<u8>) -> Reply
         } else {
             format!("{} <{}>", view.from_name, view.from_address)
         };
+        if !rule_hits.is_empty() {
+            drop(ctx.store.count_sender_rule_hits(rule_hits));
+        }
         (groups, from_header, view.subject.to_string())
     };
     drop(snapshot);
@@ -264,14 +338,9 @@ pub async fn finish(ctx: &ScannerContext, env: &Envelope, raw: Vec<u8>) -> Reply
     if groups.iter().all(|g| g.action == Action::Reject) {
         let verdicts = groups.iter().map(record).collect();
         drop(ctx.store.record_verdicts(verdicts));
-        let auth_reply = groups
-            .iter()
-            .find(|g| g.auth_rejects)
-            .and(auth.as_ref())
-            .and_then(|a| a.disposition.as_ref())
-            .map(|d| d.reply.clone());
-        if let Some(reply) = auth_reply {
-            tracing::info!(queue_id = %env.queue_id, verdict = "reject", reason = %reply, "message rejected by sender authentication");
+        let own_reply = groups.iter().find_map(|g| g.reject_reply.clone());
+        if let Some(reply) = own_reply {
+            tracing::info!(queue_id = %env.queue_id, verdict = "reject", reason = %reply, "message rejected by Moat's own checks");
             return format!("{reply} [{}]\r\n", env.queue_id);
         }
         let names: Vec<&str> = groups

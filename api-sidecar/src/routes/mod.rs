@@ -4,6 +4,7 @@ pub mod domains;
 pub mod me;
 pub mod policies;
 pub mod quarantine;
+pub mod sender_rules;
 pub mod stats;
 pub mod tokens;
 pub mod verdicts;
@@ -16,6 +17,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         web::scope("/v1")
             .configure(me::configure)
             .configure(domains::configure)
+            .configure(sender_rules::configure)
             .configure(policies::configure)
             .configure(quarantine::configure)
             .configure(stats::configure)

@@ -18,7 +18,7 @@ use crate::{
     error::StoreError,
     model::{
         Action, Customer, Domain, DomainPatch, Policy, QuarantineFilter, QuarantineItem,
-        QuarantineStatus, TokenInfo, VerdictFilter, VerdictRecord,
+        QuarantineStatus, SenderRule, TokenInfo, VerdictFilter, VerdictRecord,
     },
 };
 
@@ -62,7 +62,20 @@ pub trait Store: Send + Sync {
     fn delete_policy(&self, customer_id: &str, id: &str) -> StoreFuture<bool>;
     fn all_policies(&self) -> StoreFuture<Vec<Policy>>;
 
-    /// A number that changes whenever domains or policies change (the scanner's reload trigger).
+    /// Adds a sender rule (changes the configuration version).
+    fn insert_sender_rule(&self, rule: SenderRule) -> StoreFuture<()>;
+    /// A domain's sender rules, oldest first, with their hit counts.
+    fn sender_rules(&self, customer_id: &str, domain_id: &str) -> StoreFuture<Vec<SenderRule>>;
+    fn delete_sender_rule(&self, customer_id: &str, domain_id: &str, id: &str)
+    -> StoreFuture<bool>;
+    /// Every sender rule (the scanner's snapshot).
+    fn all_sender_rules(&self) -> StoreFuture<Vec<SenderRule>>;
+    /// Adds to rules' hit counters (does not change the configuration version); callers on
+    /// the SMTP path need not await it.
+    fn count_sender_rule_hits(&self, rule_ids: Vec<String>) -> StoreFuture<()>;
+
+    /// A number that changes whenever domains, policies or sender rules change (the scanner's
+    /// reload trigger).
     fn config_version(&self) -> StoreFuture<i64>;
 
     /// Resolves once every write queued before it is durable (used at shutdown).

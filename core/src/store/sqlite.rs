@@ -21,8 +21,8 @@ use crate::{
     error::StoreError,
     model::{
         Action, Customer, DeliveryMode, Domain, DomainPatch, DomainStatus, Finding, Policy,
-        QuarantineFilter, QuarantineItem, QuarantineStatus, ThreatType, TokenInfo, TokenKind,
-        VerdictFilter, VerdictRecord,
+        QuarantineFilter, QuarantineItem, QuarantineStatus, SenderRule, SenderRuleKind, ThreatType,
+        TokenInfo, TokenKind, VerdictFilter, VerdictRecord,
     },
     time::now_ms,
 };
@@ -127,6 +127,24 @@ ALTER TABLE domains ADD COLUMN delivery_mode TEXT NOT NULL DEFAULT 'spool';
 "#,
     r#"
 ALTER TABLE verdicts ADD COLUMN auth TEXT;
+"#,
+    r#"
+CREATE TABLE sender_rules (
+    id TEXT PRIMARY KEY,
+    customer_id TEXT NOT NULL,
+    domain_id TEXT NOT NULL,
+    kind TEXT NOT NULL,
+    sender TEXT NOT NULL,
+    require_auth INTEGER NOT NULL,
+    expires_at INTEGER,
+    hits INTEGER NOT NULL DEFAULT 0,
+    created_at INTEGER NOT NULL
+);
+CREATE INDEX sender_rules_domain ON sender_rules(customer_id, domain_id);
+CREATE TRIGGER sender_rules_ins AFTER INSERT ON sender_rules BEGIN
+    UPDATE meta SET value = value + 1 WHERE key = 'config_version'; END;
+CREATE TRIGGER sender_rules_del AFTER DELETE ON sender_rules BEGIN
+    UPDATE meta SET value = value + 1 WHERE key = 'config_version'; END;
 "#,
 ];
 
@@ -346,6 +364,24 @@ fn domain_row(r: &Row<'_>) -> rusqlite::Result<Domain> {
             let mode: String = r.get(6)?;
             DeliveryMode::parse(&mode).ok_or_else(|| bad_value("delivery mode", &mode))?
         },
+    })
+}
+
+const SENDER_RULE_COLS: &str =
+    "id, customer_id, domain_id, kind, sender, require_auth, expires_at, hits, created_at";
+
+fn sender_rule_row(r: &Row<'_>) -> rusqlite::Result<SenderRule> {
+    let kind: String = r.get(3)?;
+    Ok(SenderRule {
+        id: r.get(0)?,
+        customer_id: r.get(1)?,
+        domain_id: r.get(2)?,
+        kind: SenderRuleKind::parse(&kind).ok_or_else(|| bad_value("sender rule kind", &kind))?,
+        sender: r.get(4)?,
+        require_auth: r.get(5)?,
+        expires_at: r.get(6)?,
+        hits: r.get::<_, i64>(7)?.max(0) as u64,
+        created_at: r.get(8)?,
     })
 }
 
@@ -751,6 +787,78 @@ impl Store for SqliteStore {
                 "DELETE FROM policies WHERE customer_id = ?1 AND id = ?2",
                 [&customer_id, &id],
             )? > 0)
+        })
+    }
+
+    fn insert_sender_rule(&self, r: SenderRule) -> StoreFuture<()> {
+        self.write(move |conn| {
+            conn.prepare_cached(&format!(
+                "INSERT INTO sender_rules ({SENDER_RULE_COLS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)"
+            ))?
+            .execute(params![
+                r.id,
+                r.customer_id,
+                r.domain_id,
+                r.kind.as_str(),
+                r.sender,
+                r.require_auth,
+                r.expires_at,
+                r.hits as i64,
+                r.created_at
+            ])?;
+            Ok(())
+        })
+    }
+
+    fn sender_rules(&self, customer_id: &str, domain_id: &str) -> StoreFuture<Vec<SenderRule>> {
+        let (customer_id, domain_id) = (customer_id.to_string(), domain_id.to_string());
+        self.read(move |conn| {
+            let mut stmt = conn.prepare_cached(&format!(
+                "SELECT {SENDER_RULE_COLS} FROM sender_rules WHERE customer_id = ?1 \
+                 AND domain_id = ?2 ORDER BY created_at, id"
+            ))?;
+            let rows = stmt.query_map([&customer_id, &domain_id], sender_rule_row)?;
+            Ok(rows.collect::<Result<_, _>>()?)
+        })
+    }
+
+    fn delete_sender_rule(
+        &self,
+        customer_id: &str,
+        domain_id: &str,
+        id: &str,
+    ) -> StoreFuture<bool> {
+        let (customer_id, domain_id, id) = (
+            customer_id.to_string(),
+            domain_id.to_string(),
+            id.to_string(),
+        );
+        self.write(move |conn| {
+            Ok(conn.execute(
+                "DELETE FROM sender_rules WHERE customer_id = ?1 AND domain_id = ?2 AND id = ?3",
+                [&customer_id, &domain_id, &id],
+            )? > 0)
+        })
+    }
+
+    fn all_sender_rules(&self) -> StoreFuture<Vec<SenderRule>> {
+        self.read(move |conn| {
+            let mut stmt = conn.prepare_cached(&format!(
+                "SELECT {SENDER_RULE_COLS} FROM sender_rules ORDER BY created_at, id"
+            ))?;
+            let rows = stmt.query_map([], sender_rule_row)?;
+            Ok(rows.collect::<Result<_, _>>()?)
+        })
+    }
+
+    fn count_sender_rule_hits(&self, rule_ids: Vec<String>) -> StoreFuture<()> {
+        self.write(move |conn| {
+            let mut stmt =
+                conn.prepare_cached("UPDATE sender_rules SET hits = hits + 1 WHERE id = ?1")?;
+            for id in &rule_ids {
+                stmt.execute([id])?;
+            }
+            Ok(())
         })
     }
 

@@ -263,3 +263,126 @@ fn a_deliver_policy_overrides_dmarc_and_ambiguous_from_is_never_a_pass() {
     );
     assert!(reply.contains("550") && reply.contains("5.7.7"), "{reply}");
 }
+
+#[test]
+fn sender_rules_block_allow_authenticated_senders_only_and_count_hits() {
+    let (moat, sink, token) = moat_with_zone();
+    let (_, domains) = moat.call("GET", "/v1/domains", Some(&token), None);
+    let domain_id = domains["data"][0]["id"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string();
+    let rules = format!("/v1/domains/{domain_id}/sender-rules");
+    let add = |body: Value| moat.call("POST", &rules, Some(&token), Some(body));
+    assert_eq!(
+        add(json!({"kind": "allow", "sender": "not an address!"})).0,
+        422
+    );
+    assert_eq!(
+        add(json!({"kind": "allow", "sender": "a.example", "expires_at": "2001-01-01T00:00:00Z"}))
+            .0,
+        422
+    );
+    assert_eq!(
+        moat.call("GET", "/v1/domains/nope/sender-rules", Some(&token), None)
+            .0,
+        404
+    );
+    let (status, block) = add(json!({"kind": "block", "sender": "Bad@Good.Example"}));
+    assert_eq!(status, 201, "{block}");
+    assert_eq!(block["sender"], "bad@good.example");
+    assert_eq!(
+        add(json!({"kind": "allow", "sender": "*.good.example"})).0,
+        201
+    );
+    assert_eq!(
+        add(json!({"kind": "allow", "sender": "good.example"})).0,
+        201
+    );
+    // An allow entry for a domain whose mail fails DMARC here: it must not apply.
+    assert_eq!(
+        add(json!({"kind": "allow", "sender": "reject.example"})).0,
+        201
+    );
+    let (status, _) = moat.call(
+        "POST",
+        "/v1/policies",
+        Some(&token),
+        Some(json!({"name": "invoices", "condition": {"subject_contains": ["invoice"]}, "action": "quarantine"})),
+    );
+    assert_eq!(status, 201);
+
+    // Blocked sender (block wins over the domain's allow entry).
+    let reply = eventually(10, "rules loaded", || {
+        let r = smtplib_send(
+            moat.smtp,
+            "bad@good.example",
+            &["bob@acme.example"],
+            &message("bad@good.example", ""),
+        );
+        if r.contains("blocked") { Ok(r) } else { Err(r) }
+    });
+    assert!(reply.starts_with("550 5.7.1"), "{reply}");
+
+    // Allowed and authenticated (SPF and DMARC pass): the invoice policy is skipped.
+    let reply = smtplib_send(
+        moat.smtp,
+        "billing@good.example",
+        &["bob@acme.example"],
+        &format!(
+            "From: billing@good.example\r\nTo: bob@acme.example\r\nSubject: invoice 7\r\n\r\npay\r\n"
+        )
+        .into_bytes(),
+    );
+    assert!(reply.starts_with("250"), "{reply}");
+    assert_eq!(sink.wait_for(1, 10).len(), 1);
+    let v = newest_verdict(&moat, &token);
+    assert_eq!(v["verdict"], "deliver", "{v}");
+    assert_eq!(v["findings"][0]["rule"], "sender_rule.allow", "{v}");
+
+    // A forged sender of an allowed domain fails DMARC: the allow entry does not apply.
+    let reply = smtplib_send(
+        moat.smtp,
+        "ceo@reject.example",
+        &["bob@acme.example"],
+        &message("ceo@reject.example", ""),
+    );
+    assert!(reply.contains("DMARC"), "{reply}");
+
+    // Malware from an allowed sender is still quarantined.
+    let eicar = "X5O!P%@AP[4\\PZX54(P^)7CC)7}$EICAR-STANDARD-ANTIVIRUS-TEST-FILE!$H+H*";
+    let reply = smtplib_send(
+        moat.smtp,
+        "billing@good.example",
+        &["bob@acme.example"],
+        &format!("From: billing@good.example\r\nSubject: file\r\n\r\n{eicar}\r\n").into_bytes(),
+    );
+    assert!(reply.starts_with("250"), "{reply}");
+    let v = newest_verdict(&moat, &token);
+    assert_eq!(v["verdict"], "quarantine", "{v}");
+    assert_eq!(v["threat_type"], "malware", "{v}");
+    assert_eq!(sink.messages().len(), 1);
+
+    // Hit counters, and deletion.
+    let listed = eventually(10, "hits counted", || {
+        let (_, l) = moat.call("GET", &rules, Some(&token), None);
+        let block_hits = l["data"][0]["hits"].as_u64().unwrap_or(0);
+        if block_hits >= 1 {
+            Ok(l)
+        } else {
+            Err(l.to_string())
+        }
+    });
+    assert_eq!(listed["data"].as_array().map(Vec::len), Some(4));
+    let id = block["id"].as_str().unwrap_or_default();
+    assert_eq!(
+        moat.call("DELETE", &format!("{rules}/{id}"), Some(&token), None)
+            .0,
+        204
+    );
+    assert_eq!(
+        moat.call("DELETE", &format!("{rules}/{id}"), Some(&token), None)
+            .0,
+        404
+    );
+}

@@ -227,6 +227,48 @@ async fn contract(s: &SharedStore, tag: &str) {
             .await
             .expect("q")
     );
+
+    // Sender rules: per domain, counted, changing the configuration version.
+    let v1 = s.config_version().await.expect("v");
+    let rule = moat_core::model::SenderRule {
+        id: format!("r1-{tag}"),
+        customer_id: acme.id.clone(),
+        domain_id: d1.clone(),
+        kind: moat_core::model::SenderRuleKind::Allow,
+        sender: "*.partner.example".into(),
+        require_auth: true,
+        expires_at: Some(now_ms() + 60_000),
+        hits: 0,
+        created_at: now_ms(),
+    };
+    s.insert_sender_rule(rule.clone()).await.expect("rule");
+    assert!(s.config_version().await.expect("v") > v1);
+    s.count_sender_rule_hits(vec![rule.id.clone(), rule.id.clone()])
+        .await
+        .expect("hits");
+    let listed = s.sender_rules(&acme.id, &d1).await.expect("q");
+    assert_eq!(listed.len(), 1);
+    assert_eq!(listed[0].hits, 2);
+    assert_eq!(listed[0].sender, rule.sender);
+    assert!(s.sender_rules(&globex.id, &d1).await.expect("q").is_empty());
+    assert!(
+        s.all_sender_rules()
+            .await
+            .expect("q")
+            .iter()
+            .any(|r| r.id == rule.id)
+    );
+    assert!(
+        !s.delete_sender_rule(&globex.id, &d1, &rule.id)
+            .await
+            .expect("q")
+    );
+    assert!(
+        s.delete_sender_rule(&acme.id, &d1, &rule.id)
+            .await
+            .expect("q")
+    );
+    assert!(s.sender_rules(&acme.id, &d1).await.expect("q").is_empty());
 }
 
 #[test]

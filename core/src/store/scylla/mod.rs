@@ -34,8 +34,8 @@ use scylla::{
 use tokio::sync::Semaphore;
 
 use self::rows::{
-    CustomerRow, DomainRow, PointerRow, PolicyRow, QuarantineRow, RawChunkRow, TokenRow,
-    VerdictRow, day_of, hour_of,
+    CustomerRow, DomainRow, PointerRow, PolicyRow, QuarantineRow, RawChunkRow, SenderRuleRow,
+    TokenRow, VerdictRow, day_of, hour_of,
 };
 use super::{Store, StoreFuture};
 use crate::{
@@ -44,7 +44,7 @@ use crate::{
     metrics::metrics,
     model::{
         Action, Customer, Domain, DomainPatch, Policy, QuarantineFilter, QuarantineItem,
-        QuarantineStatus, TokenInfo, VerdictFilter, VerdictRecord,
+        QuarantineStatus, SenderRule, TokenInfo, VerdictFilter, VerdictRecord,
     },
 };
 
@@ -151,6 +151,13 @@ struct Statements {
     quarantine_in_day: PreparedStatement,
     raw_chunks: PreparedStatement,
     delete_raw: PreparedStatement,
+    insert_sender_rule: PreparedStatement,
+    sender_rules_of_domain: PreparedStatement,
+    sender_rule: PreparedStatement,
+    delete_sender_rule: PreparedStatement,
+    all_sender_rules: PreparedStatement,
+    count_sender_rule_hit: PreparedStatement,
+    sender_rule_hits: PreparedStatement,
 }
 
 const TOKEN_COLS: &str = "hash, id, customer_id, kind, prefix, created_at, revoked_at";
@@ -159,6 +166,8 @@ const POLICY_COLS: &str =
     "customer_id, id, name, condition, action, notify_admin, enabled, created_at";
 const VERDICT_COLS: &str = "customer_id, day, received_at, id, queue_id, domain_id, client_ip, \
     mail_from, rcpt_to, from_header, subject, size, action, threat_type, notify_admin, findings, auth";
+const SENDER_RULE_COLS: &str =
+    "customer_id, domain_id, id, kind, sender, require_auth, expires_at, created_at";
 const QUARANTINE_COLS: &str = "customer_id, day, received_at, id, verdict_id, domain_id, \
     mail_from, rcpt_to, from_header, subject, threat_type, status, size, findings, released_at";
 
@@ -318,6 +327,31 @@ impl Statements {
             ))
             .await?,
             delete_raw: p(format!("DELETE FROM {ks}.quarantine_raw WHERE id = ?")).await?,
+            insert_sender_rule: p(insert("sender_rules", SENDER_RULE_COLS)).await?,
+            sender_rules_of_domain: p(format!(
+                "SELECT {SENDER_RULE_COLS} FROM {ks}.sender_rules WHERE customer_id = ? \
+                 AND domain_id = ?"
+            ))
+            .await?,
+            sender_rule: p(format!(
+                "SELECT {SENDER_RULE_COLS} FROM {ks}.sender_rules WHERE customer_id = ? \
+                 AND domain_id = ? AND id = ?"
+            ))
+            .await?,
+            delete_sender_rule: p(format!(
+                "DELETE FROM {ks}.sender_rules WHERE customer_id = ? AND domain_id = ? AND id = ?"
+            ))
+            .await?,
+            all_sender_rules: p(format!("SELECT {SENDER_RULE_COLS} FROM {ks}.sender_rules"))
+                .await?,
+            count_sender_rule_hit: p(format!(
+                "UPDATE {ks}.sender_rule_hits SET hits = hits + 1 WHERE id = ?"
+            ))
+            .await?,
+            sender_rule_hits: p(format!(
+                "SELECT hits FROM {ks}.sender_rule_hits WHERE id = ?"
+            ))
+            .await?,
         })
     }
 }
@@ -841,6 +875,79 @@ impl Store for ScyllaStore {
                 .collect::<Result<_, _>>()?;
             out.sort_by(|a, b| (a.created_at, &a.id).cmp(&(b.created_at, &b.id)));
             Ok(out)
+        })
+    }
+
+    fn insert_sender_rule(&self, rule: SenderRule) -> StoreFuture<()> {
+        self.run(move |db| async move {
+            db.exec(&db.st.insert_sender_rule, SenderRuleRow::from(&rule))
+                .await?;
+            db.bump_config().await
+        })
+    }
+
+    fn sender_rules(&self, customer_id: &str, domain_id: &str) -> StoreFuture<Vec<SenderRule>> {
+        let (customer_id, domain_id) = (customer_id.to_string(), domain_id.to_string());
+        self.run(move |db| async move {
+            let rows = db
+                .rows::<SenderRuleRow>(&db.st.sender_rules_of_domain, (&customer_id, &domain_id))
+                .await?;
+            let mut out = Vec::with_capacity(rows.len());
+            for row in rows {
+                let hits = db
+                    .first::<(scylla::value::Counter,)>(&db.st.sender_rule_hits, (&row.id,))
+                    .await?
+                    .map_or(0, |(c,)| u64::try_from(c.0).unwrap_or_default());
+                out.push(row.into_model(hits)?);
+            }
+            out.sort_by(|a, b| (a.created_at, &a.id).cmp(&(b.created_at, &b.id)));
+            Ok(out)
+        })
+    }
+
+    fn delete_sender_rule(
+        &self,
+        customer_id: &str,
+        domain_id: &str,
+        id: &str,
+    ) -> StoreFuture<bool> {
+        let (customer_id, domain_id, id) = (
+            customer_id.to_string(),
+            domain_id.to_string(),
+            id.to_string(),
+        );
+        self.run(move |db| async move {
+            if db
+                .first::<SenderRuleRow>(&db.st.sender_rule, (&customer_id, &domain_id, &id))
+                .await?
+                .is_none()
+            {
+                return Ok(false);
+            }
+            db.exec(&db.st.delete_sender_rule, (&customer_id, &domain_id, &id))
+                .await?;
+            db.bump_config().await?;
+            Ok(true)
+        })
+    }
+
+    fn all_sender_rules(&self) -> StoreFuture<Vec<SenderRule>> {
+        self.run(move |db| async move {
+            // Hit counts are not needed by the scanner's snapshot.
+            db.rows::<SenderRuleRow>(&db.st.all_sender_rules, ())
+                .await?
+                .into_iter()
+                .map(|r| r.into_model(0))
+                .collect()
+        })
+    }
+
+    fn count_sender_rule_hits(&self, rule_ids: Vec<String>) -> StoreFuture<()> {
+        self.run(move |db| async move {
+            for id in &rule_ids {
+                db.exec(&db.st.count_sender_rule_hit, (id,)).await?;
+            }
+            Ok(())
         })
     }
 

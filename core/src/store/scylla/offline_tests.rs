@@ -12,10 +12,10 @@ use scylla::{
 };
 
 use super::{
-    DOMAIN_COLS, POLICY_COLS, QUARANTINE_COLS, TOKEN_COLS, VERDICT_COLS,
+    DOMAIN_COLS, POLICY_COLS, QUARANTINE_COLS, SENDER_RULE_COLS, TOKEN_COLS, VERDICT_COLS,
     rows::{
-        CustomerRow, DomainRow, PointerRow, PolicyRow, QuarantineRow, RawChunkRow, TokenRow,
-        VerdictRow,
+        CustomerRow, DomainRow, PointerRow, PolicyRow, QuarantineRow, RawChunkRow, SenderRuleRow,
+        TokenRow, VerdictRow,
     },
     schema,
 };
@@ -206,6 +206,20 @@ fn every_written_row_matches_the_schema() {
         "quarantine_raw",
         "id, chunk, data",
     );
+    serializes(
+        &SenderRuleRow {
+            customer_id: "c".into(),
+            domain_id: "d".into(),
+            id: "r".into(),
+            kind: "allow".into(),
+            sender: "*.partner.example".into(),
+            require_auth: true,
+            expires_at: Some(9),
+            created_at: 1,
+        },
+        "sender_rules",
+        SENDER_RULE_COLS,
+    );
 }
 
 #[test]
@@ -221,6 +235,8 @@ fn every_read_row_type_checks_against_the_schema() {
     reads::<PointerRow>("quarantine_by_id", "customer_id, id, day, received_at");
     reads::<QuarantineRow>("quarantine_by_day", QUARANTINE_COLS);
     reads::<RawChunkRow>("quarantine_raw", "id, chunk, data");
+    reads::<SenderRuleRow>("sender_rules", SENDER_RULE_COLS);
+    reads::<(scylla::value::Counter,)>("sender_rule_hits", "hits");
     reads::<(scylla::value::Counter,)>("config_version", "value");
     reads::<(String, scylla::value::Counter)>("verdict_counts", "action, n");
     reads::<(i32,)>("schema_migrations", "version");

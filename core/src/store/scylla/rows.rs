@@ -8,7 +8,8 @@ use crate::{
     error::StoreError,
     model::{
         Action, Customer, DeliveryMode, Domain, DomainStatus, Policy, QuarantineItem,
-        QuarantineStatus, ThreatType, TokenInfo, TokenKind, VerdictRecord,
+        QuarantineStatus, SenderRule, SenderRuleKind, ThreatType, TokenInfo, TokenKind,
+        VerdictRecord,
     },
 };
 
@@ -321,4 +322,48 @@ pub struct RawChunkRow {
     pub id: String,
     pub chunk: i32,
     pub data: Vec<u8>,
+}
+
+#[derive(Debug, Clone, SerializeRow, DeserializeRow)]
+pub struct SenderRuleRow {
+    pub customer_id: String,
+    pub domain_id: String,
+    pub id: String,
+    pub kind: String,
+    pub sender: String,
+    pub require_auth: bool,
+    pub expires_at: Option<i64>,
+    pub created_at: i64,
+}
+
+impl From<&SenderRule> for SenderRuleRow {
+    fn from(r: &SenderRule) -> SenderRuleRow {
+        SenderRuleRow {
+            customer_id: r.customer_id.clone(),
+            domain_id: r.domain_id.clone(),
+            id: r.id.clone(),
+            kind: r.kind.as_str().into(),
+            sender: r.sender.clone(),
+            require_auth: r.require_auth,
+            expires_at: r.expires_at,
+            created_at: r.created_at,
+        }
+    }
+}
+
+impl SenderRuleRow {
+    pub fn into_model(self, hits: u64) -> Result<SenderRule, StoreError> {
+        Ok(SenderRule {
+            kind: SenderRuleKind::parse(&self.kind)
+                .ok_or_else(|| corrupt("sender rule kind", &self.kind))?,
+            id: self.id,
+            customer_id: self.customer_id,
+            domain_id: self.domain_id,
+            sender: self.sender,
+            require_auth: self.require_auth,
+            expires_at: self.expires_at,
+            hits,
+            created_at: self.created_at,
+        })
+    }
 }

@@ -4,29 +4,30 @@
 
 /// Versioned migrations; each is a list of statements with `{ks}` for the keyspace and `{ttl}`
 /// / `{qttl}` for the verdict and quarantine retention in seconds.
-pub const MIGRATIONS: &[&[&str]] = &[&[
-    "CREATE TABLE IF NOT EXISTS {ks}.customers (
+pub const MIGRATIONS: &[&[&str]] = &[
+    &[
+        "CREATE TABLE IF NOT EXISTS {ks}.customers (
         id text PRIMARY KEY, name text, created_at bigint)",
-    "CREATE TABLE IF NOT EXISTS {ks}.customers_by_name (
+        "CREATE TABLE IF NOT EXISTS {ks}.customers_by_name (
         name text PRIMARY KEY, id text, created_at bigint)",
-    "CREATE TABLE IF NOT EXISTS {ks}.tokens_by_hash (
+        "CREATE TABLE IF NOT EXISTS {ks}.tokens_by_hash (
         hash text PRIMARY KEY, id text, customer_id text, kind text, prefix text,
         created_at bigint, revoked_at bigint)",
-    "CREATE TABLE IF NOT EXISTS {ks}.tokens_by_customer (
+        "CREATE TABLE IF NOT EXISTS {ks}.tokens_by_customer (
         customer_id text, id text, hash text, kind text, prefix text, created_at bigint,
         revoked_at bigint, PRIMARY KEY (customer_id, id))",
-    "CREATE TABLE IF NOT EXISTS {ks}.domain_names (
+        "CREATE TABLE IF NOT EXISTS {ks}.domain_names (
         name text PRIMARY KEY, customer_id text, id text)",
-    "CREATE TABLE IF NOT EXISTS {ks}.domains (
+        "CREATE TABLE IF NOT EXISTS {ks}.domains (
         customer_id text, id text, name text, real_mx_host text, delivery_mode text,
         status text, created_at bigint, PRIMARY KEY (customer_id, id))",
-    "CREATE TABLE IF NOT EXISTS {ks}.policies (
+        "CREATE TABLE IF NOT EXISTS {ks}.policies (
         customer_id text, id text, name text, condition text, action text,
         notify_admin boolean, enabled boolean, created_at bigint,
         PRIMARY KEY (customer_id, id))",
-    "CREATE TABLE IF NOT EXISTS {ks}.config_version (
+        "CREATE TABLE IF NOT EXISTS {ks}.config_version (
         key text PRIMARY KEY, value counter)",
-    "CREATE TABLE IF NOT EXISTS {ks}.verdicts_by_day (
+        "CREATE TABLE IF NOT EXISTS {ks}.verdicts_by_day (
         customer_id text, day int, received_at bigint, id text, queue_id text,
         domain_id text, client_ip text, mail_from text, rcpt_to list<text>,
         from_header text, subject text, size bigint, action text, threat_type text,
@@ -34,28 +35,37 @@ pub const MIGRATIONS: &[&[&str]] = &[&[
         PRIMARY KEY ((customer_id, day), received_at, id))
         WITH CLUSTERING ORDER BY (received_at DESC, id DESC)
         AND default_time_to_live = {ttl}",
-    "CREATE TABLE IF NOT EXISTS {ks}.verdicts_by_id (
+        "CREATE TABLE IF NOT EXISTS {ks}.verdicts_by_id (
         customer_id text, id text, day int, received_at bigint,
         PRIMARY KEY (customer_id, id))
         WITH default_time_to_live = {ttl}",
-    "CREATE TABLE IF NOT EXISTS {ks}.verdict_counts (
+        "CREATE TABLE IF NOT EXISTS {ks}.verdict_counts (
         customer_id text, hour int, action text, n counter,
         PRIMARY KEY ((customer_id, hour), action))",
-    "CREATE TABLE IF NOT EXISTS {ks}.quarantine_by_day (
+        "CREATE TABLE IF NOT EXISTS {ks}.quarantine_by_day (
         customer_id text, day int, received_at bigint, id text, verdict_id text,
         domain_id text, mail_from text, rcpt_to list<text>, from_header text, subject text,
         threat_type text, status text, size bigint, findings text, released_at bigint,
         PRIMARY KEY ((customer_id, day), received_at, id))
         WITH CLUSTERING ORDER BY (received_at DESC, id DESC)
         AND default_time_to_live = {qttl}",
-    "CREATE TABLE IF NOT EXISTS {ks}.quarantine_by_id (
+        "CREATE TABLE IF NOT EXISTS {ks}.quarantine_by_id (
         customer_id text, id text, day int, received_at bigint,
         PRIMARY KEY (customer_id, id))
         WITH default_time_to_live = {qttl}",
-    "CREATE TABLE IF NOT EXISTS {ks}.quarantine_raw (
+        "CREATE TABLE IF NOT EXISTS {ks}.quarantine_raw (
         id text, chunk int, data blob, PRIMARY KEY (id, chunk))
         WITH default_time_to_live = {qttl}",
-]];
+    ],
+    &[
+        "CREATE TABLE IF NOT EXISTS {ks}.sender_rules (
+        customer_id text, domain_id text, id text, kind text, sender text,
+        require_auth boolean, expires_at bigint, created_at bigint,
+        PRIMARY KEY (customer_id, domain_id, id))",
+        "CREATE TABLE IF NOT EXISTS {ks}.sender_rule_hits (
+        id text PRIMARY KEY, hits counter)",
+    ],
+];
 
 /// The keyspace statement (`NetworkTopologyStrategy`, so a second data centre can be added).
 pub fn keyspace(ks: &str, replication_factor: u32) -> String {
@@ -111,7 +121,7 @@ mod tests {
     #[test]
     fn every_table_has_columns_and_statements_render() {
         let tables = tables();
-        assert_eq!(tables.len(), 15);
+        assert_eq!(tables.len(), 17);
         let verdicts = tables
             .iter()
             .find(|(t, _)| t == "verdicts_by_day")
