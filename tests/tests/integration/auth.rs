@@ -329,10 +329,7 @@ fn sender_rules_block_allow_authenticated_senders_only_and_count_hits() {
         moat.smtp,
         "billing@good.example",
         &["bob@acme.example"],
-        &format!(
-            "From: billing@good.example\r\nTo: bob@acme.example\r\nSubject: invoice 7\r\n\r\npay\r\n"
-        )
-        .into_bytes(),
+        b"From: billing@good.example\r\nTo: bob@acme.example\r\nSubject: invoice 7\r\n\r\npay\r\n",
     );
     assert!(reply.starts_with("250"), "{reply}");
     assert_eq!(sink.wait_for(1, 10).len(), 1);
