@@ -69,6 +69,14 @@ impl Group {
         }
     }
 
+    /// A customer policy with action `deliver` matched: the customer says "let this through".
+    fn allowed_by_policy(&self) -> bool {
+        self.outcome
+            .matched
+            .iter()
+            .any(|m| m.action == Action::Deliver)
+    }
+
     /// Applies what authentication requires (a DMARC policy, an unusable From), unless one of
     /// the customer's policies with action `deliver` matched: that is the customer saying
     /// "let this through".
@@ -76,12 +84,7 @@ impl Group {
         let Some(d) = &auth.disposition else {
             return;
         };
-        let allowed = self
-            .outcome
-            .matched
-            .iter()
-            .any(|m| m.action == Action::Deliver);
-        if allowed {
+        if self.allowed_by_policy() {
             tracing::info!(rule = %d.finding.rule, domain = %self.domain.name, "authentication disposition waived by a deliver policy");
             return;
         }
@@ -96,12 +99,7 @@ impl Group {
 
     /// Spam quarantines the message unless a customer policy with action `deliver` matched.
     fn apply_spam(&mut self, findings: &[Finding]) {
-        let allowed = self
-            .outcome
-            .matched
-            .iter()
-            .any(|m| m.action == Action::Deliver);
-        if findings.is_empty() || allowed {
+        if findings.is_empty() || self.allowed_by_policy() {
             return;
         }
         if self.action < Action::Quarantine {

@@ -566,6 +566,25 @@ impl Inner {
         ))
     }
 
+    /// A quarantined message's row, found through its id pointer.
+    async fn quarantine_row(
+        &self,
+        customer_id: &str,
+        id: &str,
+    ) -> Result<Option<QuarantineRow>, StoreError> {
+        let Some(p) = self
+            .first::<PointerRow>(&self.st.quarantine_pointer, (customer_id, id))
+            .await?
+        else {
+            return Ok(None);
+        };
+        self.first::<QuarantineRow>(
+            &self.st.quarantine_in_day,
+            (customer_id, p.day, p.received_at, id),
+        )
+        .await
+    }
+
     async fn bump_config(&self) -> Result<(), StoreError> {
         self.exec(&self.st.bump_config, ()).await
     }
@@ -1164,38 +1183,17 @@ impl Store for ScyllaStore {
     fn quarantine_get(&self, customer_id: &str, id: &str) -> StoreFuture<Option<QuarantineItem>> {
         let (customer_id, id) = (customer_id.to_string(), id.to_string());
         self.run(move |db| async move {
-            let Some(p) = db
-                .first::<PointerRow>(&db.st.quarantine_pointer, (&customer_id, &id))
+            db.quarantine_row(&customer_id, &id)
                 .await?
-            else {
-                return Ok(None);
-            };
-            db.first::<QuarantineRow>(
-                &db.st.quarantine_in_day,
-                (&customer_id, p.day, p.received_at, &id),
-            )
-            .await?
-            .map(QuarantineRow::into_model)
-            .transpose()
+                .map(QuarantineRow::into_model)
+                .transpose()
         })
     }
 
     fn quarantine_raw(&self, customer_id: &str, id: &str) -> StoreFuture<Option<Vec<u8>>> {
         let (customer_id, id) = (customer_id.to_string(), id.to_string());
         self.run(move |db| async move {
-            let Some(p) = db
-                .first::<PointerRow>(&db.st.quarantine_pointer, (&customer_id, &id))
-                .await?
-            else {
-                return Ok(None);
-            };
-            let Some(row) = db
-                .first::<QuarantineRow>(
-                    &db.st.quarantine_in_day,
-                    (&customer_id, p.day, p.received_at, &id),
-                )
-                .await?
-            else {
+            let Some(row) = db.quarantine_row(&customer_id, &id).await? else {
                 return Ok(None);
             };
             if row.status == QuarantineStatus::Deleted.as_str() {
@@ -1216,19 +1214,7 @@ impl Store for ScyllaStore {
     ) -> StoreFuture<bool> {
         let (customer_id, id) = (customer_id.to_string(), id.to_string());
         self.run(move |db| async move {
-            let Some(p) = db
-                .first::<PointerRow>(&db.st.quarantine_pointer, (&customer_id, &id))
-                .await?
-            else {
-                return Ok(false);
-            };
-            let Some(mut row) = db
-                .first::<QuarantineRow>(
-                    &db.st.quarantine_in_day,
-                    (&customer_id, p.day, p.received_at, &id),
-                )
-                .await?
-            else {
+            let Some(mut row) = db.quarantine_row(&customer_id, &id).await? else {
                 return Ok(false);
             };
             row.status = status.as_str().into();
