@@ -131,7 +131,9 @@ enum DomainCmd {
 
 #[derive(Subcommand)]
 enum PolicyCmd {
-    /// Add a policy from a JSON file ({"name", "condition", "action", "notify_admin"}).
+    /// Add policies from a JSON file: one policy ({"name", "condition", "action",
+    /// "notify_admin"}) or an array of them. Either all are stored or none (a set that does not
+    /// compile is refused whole).
     Add {
         file: PathBuf,
         #[arg(long)]
@@ -162,13 +164,46 @@ fn open_store(config: &Config) -> anyhow::Result<SharedStore> {
     store::open(config).context("opening the store (check data_dir and [store] in the config)")
 }
 
-fn read_policy(file: &PathBuf) -> anyhow::Result<NewPolicy> {
+/// One policy or an array of policies, each checked.
+fn read_policies(file: &PathBuf) -> anyhow::Result<Vec<NewPolicy>> {
+    #[derive(serde::Deserialize)]
+    #[serde(untagged)]
+    enum OneOrMany {
+        One(Box<NewPolicy>),
+        Many(Vec<NewPolicy>),
+    }
     let text = std::fs::read_to_string(file)
         .with_context(|| format!("reading policy file {}", file.display()))?;
-    let p: NewPolicy = serde_json::from_str(&text)
-        .with_context(|| format!("{} is not a valid policy", file.display()))?;
-    p.condition.validate()?;
-    Ok(p)
+    let policies = match serde_json::from_str(&text).with_context(|| {
+        format!(
+            "{} is not a valid policy or array of policies",
+            file.display()
+        )
+    })? {
+        OneOrMany::One(p) => vec![*p],
+        OneOrMany::Many(v) => v,
+    };
+    for p in &policies {
+        p.condition
+            .validate()
+            .with_context(|| format!("policy `{}`", p.name))?;
+    }
+    Ok(policies)
+}
+
+fn build_policies(new: Vec<NewPolicy>, customer_id: &str) -> Vec<Policy> {
+    new.into_iter()
+        .map(|p| Policy {
+            id: uuid::Uuid::now_v7().to_string(),
+            customer_id: customer_id.to_string(),
+            name: p.name,
+            condition: p.condition,
+            action: p.action,
+            notify_admin: p.notify_admin,
+            enabled: p.enabled,
+            created_at: now_ms(),
+        })
+        .collect()
 }
 
 fn run(cli: Cli) -> anyhow::Result<()> {
@@ -251,29 +286,34 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             }
         }
         Command::Policy(PolicyCmd::Validate { file }) => {
-            let p = read_policy(&file)?;
-            println!(
-                "ok: policy `{}` compiles (action {})",
-                p.name,
-                p.action.as_str()
-            );
+            let policies = read_policies(&file)?;
+            PolicySet::compile(&build_policies(policies.clone(), "validate"))?;
+            for p in policies {
+                println!(
+                    "ok: policy `{}` compiles (action {})",
+                    p.name,
+                    p.action.as_str()
+                );
+            }
         }
         Command::Policy(PolicyCmd::Add { file, customer }) => {
-            let p = read_policy(&file)?;
+            let new = read_policies(&file)?;
             let store = open_store(&config)?;
             let customer = block(store.ensure_customer(&customer))?;
-            let policy = Policy {
-                id: uuid::Uuid::now_v7().to_string(),
-                customer_id: customer.id,
-                name: p.name,
-                condition: p.condition,
-                action: p.action,
-                notify_admin: p.notify_admin,
-                enabled: p.enabled,
-                created_at: now_ms(),
-            };
-            block(store.insert_policy(policy.clone()))?;
-            println!("{}", serde_json::to_string_pretty(&policy)?);
+            let policies = build_policies(new, &customer.id);
+            // The customer's stored policies and the new ones must compile together, as the
+            // scanner will compile them; otherwise nothing is stored.
+            let mut together = block(store.policies(&customer.id))?;
+            together.extend(policies.iter().cloned());
+            PolicySet::compile(&together)?;
+            for policy in &policies {
+                block(store.insert_policy(policy.clone()))?;
+            }
+            if let [one] = policies.as_slice() {
+                println!("{}", serde_json::to_string_pretty(one)?);
+            } else {
+                println!("added {} policies", policies.len());
+            }
         }
         Command::Check {
             file,
