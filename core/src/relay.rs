@@ -16,7 +16,7 @@ use mail_send::{
         message::{Address, Message, Parameters},
     },
 };
-use tokio::net::TcpStream;
+use tokio::{io::AsyncWriteExt, net::TcpStream};
 
 /// How a relay attempt ended.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -76,24 +76,25 @@ pub async fn deliver(
     options: MailOptions,
     timeout: Duration,
 ) -> RelayOutcome {
-    let mut client = match connect(hostport, helo, timeout).await {
+    let mut session = match connect(hostport, helo, timeout).await {
         Ok(c) => c,
         Err(e) => return classify(e, hostport),
     };
-    let outcome = send_on(&mut client, hostport, mail_from, rcpts, body, options).await;
-    let _ = client.quit().await;
-    outcome
+    let attempt = send_on(&mut session, hostport, mail_from, rcpts, body, options).await;
+    let _ = session.client.quit().await;
+    attempt.outcome
 }
 
-/// One transaction on an open session.
+/// One transaction on an open session. With PIPELINING, MAIL, every RCPT and DATA go in one
+/// write and their replies are read together (one round trip instead of 2 + recipients).
 async fn send_on(
-    client: &mut SmtpClient<TcpStream>,
+    session: &mut Session,
     hostport: &str,
     mail_from: &str,
     rcpts: &[String],
     body: &[u8],
     options: MailOptions,
-) -> RelayOutcome {
+) -> Attempt {
     // mail-send always ends DATA with CRLF.CRLF; a message that already ends with CRLF would
     // gain an empty line, so hand it the body without its final line break.
     let body = body.strip_suffix(b"\r\n").unwrap_or(body);
@@ -104,17 +105,92 @@ async fn send_on(
     if options.smtputf8 {
         params.add("SMTPUTF8");
     }
-    let message = Message {
-        mail_from: Address::new(mail_from, params),
-        rcpt_to: rcpts
-            .iter()
-            .map(|r| Address::new(r.as_str(), Parameters::default()))
-            .collect(),
-        body: Cow::Borrowed(body),
+    let client = &mut session.client;
+    if !session.pipelining {
+        let message = Message {
+            mail_from: Address::new(mail_from, params),
+            rcpt_to: rcpts
+                .iter()
+                .map(|r| Address::new(r.as_str(), Parameters::default()))
+                .collect(),
+            body: Cow::Borrowed(body),
+        };
+        return match client.send(message).await {
+            Ok(reply) => Attempt {
+                outcome: RelayOutcome::Delivered(reply.message().to_string()),
+                stale: false,
+            },
+            Err(e) => Attempt {
+                stale: is_stale(&e),
+                outcome: classify(e, hostport),
+            },
+        };
+    }
+    let mut commands = Vec::with_capacity(rcpts.len() + 2);
+    commands.push(format!("MAIL FROM:<{mail_from}>{params}\r\n"));
+    commands.extend(rcpts.iter().map(|r| format!("RCPT TO:<{r}>\r\n")));
+    commands.push("DATA\r\n".to_string());
+    let replies = match client.cmds(&commands).await {
+        Ok(r) => r,
+        Err(e) => {
+            return Attempt {
+                stale: is_stale(&e),
+                outcome: classify(e, hostport),
+            };
+        }
     };
-    match client.send(message).await {
-        Ok(reply) => RelayOutcome::Delivered(reply.message().to_string()),
-        Err(e) => classify(e, hostport),
+    // The first refusal decides, as in an unpipelined transaction: MAIL, then the recipients.
+    let (envelope, data) = replies.split_at(replies.len().saturating_sub(1));
+    let refused = envelope.iter().position(|r| !r.is_positive_completion());
+    let data_ok = data.first().is_some_and(|r| r.code() == 354);
+    if let Some(i) = refused {
+        let reply = envelope[i].clone();
+        if data_ok {
+            // The server opened DATA for the recipients it took; the only way to abort without
+            // delivering an empty message to them is to drop the session.
+            let _ = client.stream.shutdown().await;
+        }
+        return Attempt {
+            // A 421 to MAIL on a reused session: the server had given up on it while idle.
+            stale: i == 0 && reply.code() == 421,
+            outcome: classify(mail_send::Error::UnexpectedReply(reply), hostport),
+        };
+    }
+    if !data_ok {
+        let reply = data.first().cloned();
+        return Attempt {
+            stale: false,
+            outcome: match reply {
+                Some(r) => classify(mail_send::Error::UnexpectedReply(r), hostport),
+                None => RelayOutcome::TempFail(format!("{hostport}: no reply to DATA")),
+            },
+        };
+    }
+    let sent = tokio::time::timeout(client.timeout, async {
+        client.write_message(body).await?;
+        client.read().await
+    })
+    .await;
+    let outcome = match sent {
+        Err(_) => RelayOutcome::TempFail(format!("{hostport}: timed out after DATA")),
+        Ok(Err(e)) => classify(e, hostport),
+        Ok(Ok(reply)) if reply.is_positive_completion() => {
+            RelayOutcome::Delivered(reply.message().to_string())
+        }
+        Ok(Ok(reply)) => classify(mail_send::Error::UnexpectedReply(reply), hostport),
+    };
+    Attempt {
+        outcome,
+        stale: false,
+    }
+}
+
+/// Errors that mean the session was already gone before this transaction began.
+fn is_stale(e: &mail_send::Error) -> bool {
+    match e {
+        mail_send::Error::Io(_) | mail_send::Error::UnparseableReply => true,
+        mail_send::Error::UnexpectedReply(r) => r.code() == 421,
+        _ => false,
     }
 }
 
@@ -122,7 +198,7 @@ async fn send_on(
 /// pays the TCP and EHLO round trips once, not per message. A session is checked with RSET
 /// before reuse, dropped after a temporary failure, and closed after `idle_ttl` unused.
 /// An idle session and when it was last used.
-type IdleSession = (SmtpClient<TcpStream>, Instant);
+type IdleSession = (Session, Instant);
 
 pub struct RelayPool {
     idle: Mutex<HashMap<String, Vec<IdleSession>>>,
@@ -139,7 +215,7 @@ impl RelayPool {
         }
     }
 
-    fn take(&self, hostport: &str) -> Option<SmtpClient<TcpStream>> {
+    fn take(&self, hostport: &str) -> Option<Session> {
         let mut idle = self.idle.lock().unwrap_or_else(|p| p.into_inner());
         let list = idle.get_mut(hostport)?;
         while let Some((client, since)) = list.pop() {
@@ -150,7 +226,7 @@ impl RelayPool {
         None
     }
 
-    fn put(&self, hostport: &str, client: SmtpClient<TcpStream>) {
+    fn put(&self, hostport: &str, client: Session) {
         let mut idle = self.idle.lock().unwrap_or_else(|p| p.into_inner());
         let list = idle.entry(hostport.to_string()).or_default();
         list.retain(|(_, since)| since.elapsed() < self.idle_ttl);
@@ -165,7 +241,9 @@ impl RelayPool {
         idle.get(hostport).map_or(0, Vec::len)
     }
 
-    /// Like [`deliver`], on a pooled session when one is idle and still answers RSET.
+    /// Like [`deliver`], on a pooled session when one is idle. A reused session is not
+    /// probed with RSET first (a round trip per message); if it turns out to have been closed
+    /// while idle, before any reply of this transaction, the message goes on a new session.
     #[allow(clippy::too_many_arguments)]
     pub async fn deliver(
         &self,
@@ -177,40 +255,35 @@ impl RelayPool {
         options: MailOptions,
         timeout: Duration,
     ) -> RelayOutcome {
-        let mut client = loop {
-            match self.take(hostport) {
-                Some(mut c) => {
-                    if c.rset().await.is_ok() {
-                        break c;
-                    }
-                }
+        loop {
+            let (mut session, reused) = match self.take(hostport) {
+                Some(s) => (s, true),
                 None => match connect(hostport, helo, timeout).await {
-                    Ok(c) => break c,
+                    Ok(s) => (s, false),
                     Err(e) => return classify(e, hostport),
                 },
+            };
+            let attempt = send_on(&mut session, hostport, mail_from, rcpts, body, options).await;
+            if reused && attempt.stale {
+                continue;
             }
-        };
-        let outcome = send_on(&mut client, hostport, mail_from, rcpts, body, options).await;
-        match outcome {
-            // The session is still in step after a reply, good or bad.
-            RelayOutcome::Delivered(_) | RelayOutcome::PermFail { .. } => {
-                self.put(hostport, client)
+            match attempt.outcome {
+                // The session is still in step after a reply, good or bad.
+                RelayOutcome::Delivered(_) | RelayOutcome::PermFail { .. } => {
+                    self.put(hostport, session)
+                }
+                // Possibly a broken connection: do not reuse it.
+                RelayOutcome::TempFail(_) => {}
             }
-            // Possibly a broken connection: do not reuse it.
-            RelayOutcome::TempFail(_) => {}
+            return attempt.outcome;
         }
-        outcome
     }
 }
 
 /// Opens an SMTP session: TCP with Nagle off (every SMTP step is a small write that waits for
 /// a reply; with Nagle and delayed ACKs each step can stall for tens of milliseconds), then the
 /// greeting and EHLO.
-async fn connect(
-    hostport: &str,
-    helo: &str,
-    timeout: Duration,
-) -> mail_send::Result<SmtpClient<TcpStream>> {
+async fn connect(hostport: &str, helo: &str, timeout: Duration) -> mail_send::Result<Session> {
     let (host, port) = split_host_port(hostport);
     let stream = tokio::time::timeout(timeout, TcpStream::connect((host.as_str(), port)))
         .await
@@ -218,8 +291,25 @@ async fn connect(
     stream.set_nodelay(true)?;
     let mut client = SmtpClient { stream, timeout };
     client.read().await?.assert_positive_completion()?;
-    client.ehlo(helo).await?;
-    Ok(client)
+    let ehlo = client.ehlo(helo).await?;
+    Ok(Session {
+        client,
+        pipelining: ehlo.has_capability(smtp_proto::EXT_PIPELINING),
+    })
+}
+
+/// An open SMTP session and whether the server offered PIPELINING (RFC 2920).
+struct Session {
+    client: SmtpClient<TcpStream>,
+    pipelining: bool,
+}
+
+/// How a transaction on a session ended, and whether it failed before the server answered
+/// anything (a session that was closed while idle in the pool: safe to retry on a new one,
+/// since no transaction began).
+struct Attempt {
+    outcome: RelayOutcome,
+    stale: bool,
 }
 
 fn classify(e: mail_send::Error, hostport: &str) -> RelayOutcome {
@@ -242,6 +332,157 @@ fn classify(e: mail_send::Error, hostport: &str) -> RelayOutcome {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::{
+        io::{BufRead, BufReader, Write},
+        net::TcpListener,
+        sync::{Arc, Mutex as StdMutex},
+    };
+
+    /// What the scripted server saw: connections opened and message bodies taken.
+    #[derive(Default)]
+    struct Seen {
+        connections: usize,
+        messages: Vec<String>,
+    }
+
+    /// A loopback SMTP server offering PIPELINING that refuses `nobody@` recipients and, with
+    /// `close_after_each`, hangs up after every transaction (as a server whose idle timer fired).
+    fn scripted_server(close_after_each: bool) -> (String, Arc<StdMutex<Seen>>) {
+        let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
+        let addr = listener.local_addr().expect("addr").to_string();
+        let seen = Arc::new(StdMutex::new(Seen::default()));
+        let seen2 = seen.clone();
+        std::thread::spawn(move || {
+            for stream in listener.incoming().flatten() {
+                seen2.lock().expect("lock").connections += 1;
+                let seen = seen2.clone();
+                std::thread::spawn(move || -> std::io::Result<()> {
+                    let mut w = stream.try_clone()?;
+                    let mut r = BufReader::new(stream);
+                    w.write_all(b"220 test\r\n")?;
+                    let mut line = String::new();
+                    let mut good_rcpts = 0;
+                    loop {
+                        line.clear();
+                        if r.read_line(&mut line)? == 0 {
+                            return Ok(());
+                        }
+                        let cmd = line.trim_end().to_ascii_uppercase();
+                        if cmd.starts_with("EHLO") {
+                            w.write_all(b"250-test\r\n250-PIPELINING\r\n250 8BITMIME\r\n")?;
+                        } else if cmd.starts_with("MAIL") {
+                            good_rcpts = 0;
+                            w.write_all(b"250 2.1.0 ok\r\n")?;
+                        } else if cmd.starts_with("RCPT TO:<NOBODY@") {
+                            w.write_all(b"550 5.1.1 no such user\r\n")?;
+                        } else if cmd.starts_with("RCPT") {
+                            good_rcpts += 1;
+                            w.write_all(b"250 2.1.5 ok\r\n")?;
+                        } else if cmd == "DATA" {
+                            if good_rcpts == 0 {
+                                w.write_all(b"554 5.5.1 no valid recipients\r\n")?;
+                                continue;
+                            }
+                            w.write_all(b"354 go\r\n")?;
+                            let mut body = String::new();
+                            loop {
+                                line.clear();
+                                if r.read_line(&mut line)? == 0 {
+                                    // Aborted: nothing is delivered.
+                                    return Ok(());
+                                }
+                                if line == ".\r\n" {
+                                    break;
+                                }
+                                body.push_str(&line);
+                            }
+                            seen.lock().expect("lock").messages.push(body);
+                            w.write_all(b"250 2.0.0 queued\r\n")?;
+                            if close_after_each {
+                                return Ok(());
+                            }
+                        } else if cmd == "QUIT" {
+                            w.write_all(b"221 bye\r\n")?;
+                            return Ok(());
+                        } else {
+                            w.write_all(b"250 ok\r\n")?;
+                        }
+                    }
+                });
+            }
+        });
+        (addr, seen)
+    }
+
+    fn rt() -> tokio::runtime::Runtime {
+        tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .expect("runtime")
+    }
+
+    async fn send(pool: &RelayPool, addr: &str, rcpts: &[&str]) -> RelayOutcome {
+        let rcpts: Vec<String> = rcpts.iter().map(|r| r.to_string()).collect();
+        pool.deliver(
+            addr,
+            "moat.test",
+            "a@sender.test",
+            &rcpts,
+            b"Subject: t\r\n\r\nhello\r\n",
+            MailOptions::default(),
+            Duration::from_secs(10),
+        )
+        .await
+    }
+
+    #[test]
+    fn pipelined_messages_share_one_session() {
+        let (addr, seen) = scripted_server(false);
+        let pool = RelayPool::new(4, Duration::from_secs(30));
+        rt().block_on(async {
+            for _ in 0..3 {
+                let out = send(&pool, &addr, &["b@acme.test", "c@acme.test"]).await;
+                assert!(matches!(out, RelayOutcome::Delivered(_)), "{out:?}");
+            }
+        });
+        let seen = seen.lock().expect("lock");
+        assert_eq!(seen.connections, 1);
+        assert_eq!(seen.messages.len(), 3);
+        assert!(seen.messages[0].contains("hello"));
+    }
+
+    #[test]
+    fn a_refused_recipient_fails_the_message_and_delivers_nothing() {
+        let (addr, seen) = scripted_server(false);
+        let pool = RelayPool::new(4, Duration::from_secs(30));
+        let out = rt().block_on(send(&pool, &addr, &["b@acme.test", "nobody@acme.test"]));
+        match out {
+            RelayOutcome::PermFail { code, status, .. } => {
+                assert_eq!((code, status.as_str()), (550, "5.1.1"));
+            }
+            other => panic!("expected a permanent failure, got {other:?}"),
+        }
+        // The DATA opened for the accepted recipient was abandoned, not ended with a dot.
+        std::thread::sleep(Duration::from_millis(200));
+        assert!(seen.lock().expect("lock").messages.is_empty());
+    }
+
+    #[test]
+    fn a_session_closed_while_idle_is_replaced_without_losing_the_message() {
+        let (addr, seen) = scripted_server(true);
+        let pool = RelayPool::new(4, Duration::from_secs(30));
+        rt().block_on(async {
+            for _ in 0..3 {
+                let out = send(&pool, &addr, &["b@acme.test"]).await;
+                assert!(matches!(out, RelayOutcome::Delivered(_)), "{out:?}");
+                // Let the server's hang-up arrive before the session is reused.
+                tokio::time::sleep(Duration::from_millis(50)).await;
+            }
+        });
+        let seen = seen.lock().expect("lock");
+        assert_eq!(seen.messages.len(), 3);
+        assert_eq!(seen.connections, 3);
+    }
 
     #[test]
     fn host_port_split() {
