@@ -281,6 +281,14 @@ def dns_queries(logdir):
         return 0
 
 
+def fresh_dir(work, name):
+    """An empty directory for one engine's configuration and state."""
+    d = os.path.join(work, name)
+    shutil.rmtree(d, ignore_errors=True)
+    os.makedirs(d)
+    return d
+
+
 class SmtpSink:
     name = "smtp-sink"
     port = 2600
@@ -304,9 +312,7 @@ class Moat:
     api_port = 8089
 
     def start(self, work, corpus):
-        d = os.path.join(work, "moat")
-        shutil.rmtree(d, ignore_errors=True)
-        os.makedirs(d)
+        d = fresh_dir(work, "moat")
         self.dir = d
         self.config = os.path.join(d, "moat.toml")
         with open(self.config, "w") as f:
@@ -389,8 +395,7 @@ class Rspamd:
     gated = True
 
     def start(self, work, corpus):
-        d = os.path.join(work, "rspamd")
-        shutil.rmtree(d, ignore_errors=True)
+        d = fresh_dir(work, "rspamd")
         etc, local = os.path.join(d, "etc"), os.path.join(d, "local")
         shutil.copytree("/etc/rspamd", etc)
         for sub in ("local.d", "override.d"):
@@ -446,8 +451,7 @@ class SpamAssassin:
     gated = True
 
     def start(self, work, corpus):
-        d = os.path.join(work, "spamassassin")
-        shutil.rmtree(d, ignore_errors=True)
+        d = fresh_dir(work, "spamassassin")
         rules, site = os.path.join(d, "rules"), os.path.join(d, "site")
         os.makedirs(rules)
         os.makedirs(site)
