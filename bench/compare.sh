@@ -13,7 +13,7 @@ if ! command -v smtp-sink >/dev/null; then
   echo "postfix postfix/main_mailer_type select No configuration" | $SUDO debconf-set-selections
 fi
 ./deploy/install-packages.sh postfix rspamd spamassassin spamc libmail-dkim-perl libmail-spf-perl \
-  libmail-dmarc-perl libcryptx-perl dnsmasq-base util-linux python3
+  libcryptx-perl dnsmasq-base util-linux python3
 cargo build --release -p moat-scanner -p moat-loadtest -p moat-bench --bins
 # The servers run as their own users (rspamd as _rspamd, spamd and smtp-sink as nobody), which
 # needs root to set up.
