@@ -3,7 +3,6 @@
 //! from permanent refusals so the scanner can answer `451` or `550` truthfully.
 
 use std::{
-    borrow::Cow,
     collections::HashMap,
     sync::Mutex,
     time::{Duration, Instant},
@@ -11,10 +10,7 @@ use std::{
 
 use mail_send::{
     SmtpClient,
-    smtp::{
-        AssertReply,
-        message::{Address, Message, Parameters},
-    },
+    smtp::{AssertReply, message::Parameters},
 };
 use tokio::{io::AsyncWriteExt, net::TcpStream};
 
@@ -107,22 +103,31 @@ async fn send_on(
     }
     let client = &mut session.client;
     if !session.pipelining {
-        let message = Message {
-            mail_from: Address::new(mail_from, params),
-            rcpt_to: rcpts
-                .iter()
-                .map(|r| Address::new(r.as_str(), Parameters::default()))
-                .collect(),
-            body: Cow::Borrowed(body),
-        };
-        return match client.send(message).await {
-            Ok(reply) => Attempt {
-                outcome: RelayOutcome::Delivered(reply.message().to_string()),
-                stale: false,
-            },
-            Err(e) => Attempt {
+        // One command at a time. Only a failure of MAIL, the first command, can mean the
+        // session was gone before the transaction began; a broken connection later (after the
+        // body was sent, say) must not be retried, or the message could arrive twice.
+        if let Err(e) = client.mail_from(mail_from, &params).await {
+            return Attempt {
                 stale: is_stale(&e),
                 outcome: classify(e, hostport),
+            };
+        }
+        let mut sent = Ok(());
+        for r in rcpts {
+            sent = client.rcpt_to(r, &Parameters::default()).await;
+            if sent.is_err() {
+                break;
+            }
+        }
+        let result = match sent {
+            Ok(()) => client.data(body).await,
+            Err(e) => Err(e),
+        };
+        return Attempt {
+            stale: false,
+            outcome: match result {
+                Ok(reply) => RelayOutcome::Delivered(reply.message().to_string()),
+                Err(e) => classify(e, hostport),
             },
         };
     }
@@ -195,8 +200,9 @@ fn is_stale(e: &mail_send::Error) -> bool {
 }
 
 /// Idle SMTP sessions to real servers, reused across deliveries: a spool draining to one host
-/// pays the TCP and EHLO round trips once, not per message. A session is checked with RSET
-/// before reuse, dropped after a temporary failure, and closed after `idle_ttl` unused.
+/// pays the TCP and EHLO round trips once, not per message. A session is reused without a
+/// probe (see [`RelayPool::deliver`]), dropped after a temporary failure, and closed after
+/// `idle_ttl` unused.
 /// An idle session and when it was last used.
 type IdleSession = (Session, Instant);
 
@@ -268,9 +274,15 @@ impl RelayPool {
                 continue;
             }
             match attempt.outcome {
-                // The session is still in step after a reply, good or bad.
-                RelayOutcome::Delivered(_) | RelayOutcome::PermFail { .. } => {
-                    self.put(hostport, session)
+                // A completed DATA ends the transaction: the session is ready for the next.
+                RelayOutcome::Delivered(_) => self.put(hostport, session),
+                // A refusal can leave MAIL open on the server (the next MAIL would be a
+                // nested-MAIL error); RSET closes it, and a session that fails RSET (or that
+                // was dropped to abandon DATA) is not reused.
+                RelayOutcome::PermFail { .. } => {
+                    if session.client.rset().await.is_ok() {
+                        self.put(hostport, session);
+                    }
                 }
                 // Possibly a broken connection: do not reuse it.
                 RelayOutcome::TempFail(_) => {}
@@ -348,6 +360,14 @@ mod tests {
     /// A loopback SMTP server offering PIPELINING that refuses `nobody@` recipients and, with
     /// `close_after_each`, hangs up after every transaction (as a server whose idle timer fired).
     fn scripted_server(close_after_each: bool) -> (String, Arc<StdMutex<Seen>>) {
+        scripted_server_with(close_after_each, true)
+    }
+
+    /// As [`scripted_server`]; `pipelining` says whether EHLO offers PIPELINING.
+    fn scripted_server_with(
+        close_after_each: bool,
+        pipelining: bool,
+    ) -> (String, Arc<StdMutex<Seen>>) {
         let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
         let addr = listener.local_addr().expect("addr").to_string();
         let seen = Arc::new(StdMutex::new(Seen::default()));
@@ -362,17 +382,27 @@ mod tests {
                     w.write_all(b"220 test\r\n")?;
                     let mut line = String::new();
                     let mut good_rcpts = 0;
+                    let mut in_transaction = false;
                     loop {
                         line.clear();
                         if r.read_line(&mut line)? == 0 {
                             return Ok(());
                         }
                         let cmd = line.trim_end().to_ascii_uppercase();
-                        if cmd.starts_with("EHLO") {
+                        if cmd.starts_with("EHLO") && pipelining {
                             w.write_all(b"250-test\r\n250-PIPELINING\r\n250 8BITMIME\r\n")?;
+                        } else if cmd.starts_with("EHLO") {
+                            w.write_all(b"250-test\r\n250 8BITMIME\r\n")?;
+                        } else if cmd.starts_with("MAIL") && in_transaction {
+                            // As Postfix: a MAIL inside an open transaction is refused.
+                            w.write_all(b"503 5.5.1 nested MAIL command\r\n")?;
                         } else if cmd.starts_with("MAIL") {
                             good_rcpts = 0;
+                            in_transaction = true;
                             w.write_all(b"250 2.1.0 ok\r\n")?;
+                        } else if cmd == "RSET" {
+                            in_transaction = false;
+                            w.write_all(b"250 2.0.0 ok\r\n")?;
                         } else if cmd.starts_with("RCPT TO:<NOBODY@") {
                             w.write_all(b"550 5.1.1 no such user\r\n")?;
                         } else if cmd.starts_with("RCPT") {
@@ -396,6 +426,7 @@ mod tests {
                                 }
                                 body.push_str(&line);
                             }
+                            in_transaction = false;
                             seen.lock().expect("lock").messages.push(body);
                             w.write_all(b"250 2.0.0 queued\r\n")?;
                             if close_after_each {
@@ -455,16 +486,54 @@ mod tests {
     fn a_refused_recipient_fails_the_message_and_delivers_nothing() {
         let (addr, seen) = scripted_server(false);
         let pool = RelayPool::new(4, Duration::from_secs(30));
-        let out = rt().block_on(send(&pool, &addr, &["b@acme.test", "nobody@acme.test"]));
-        match out {
-            RelayOutcome::PermFail { code, status, .. } => {
-                assert_eq!((code, status.as_str()), (550, "5.1.1"));
+        rt().block_on(async {
+            let out = send(&pool, &addr, &["b@acme.test", "nobody@acme.test"]).await;
+            match out {
+                RelayOutcome::PermFail { code, status, .. } => {
+                    assert_eq!((code, status.as_str()), (550, "5.1.1"));
+                }
+                other => panic!("expected a permanent failure, got {other:?}"),
             }
-            other => panic!("expected a permanent failure, got {other:?}"),
-        }
-        // The DATA opened for the accepted recipient was abandoned, not ended with a dot.
-        std::thread::sleep(Duration::from_millis(200));
-        assert!(seen.lock().expect("lock").messages.is_empty());
+            // The DATA opened for the accepted recipient was abandoned, not ended with a dot,
+            // and that session is not reused: the next message goes on a new one.
+            tokio::time::sleep(Duration::from_millis(200)).await;
+            assert!(seen.lock().expect("lock").messages.is_empty());
+            let out = send(&pool, &addr, &["b@acme.test"]).await;
+            assert!(matches!(out, RelayOutcome::Delivered(_)), "{out:?}");
+            // Every recipient refused: DATA is refused too, the session stays (after RSET)
+            // and takes the next message.
+            let out = send(&pool, &addr, &["nobody@acme.test"]).await;
+            assert!(
+                matches!(out, RelayOutcome::PermFail { code: 550, .. }),
+                "{out:?}"
+            );
+            let out = send(&pool, &addr, &["c@acme.test"]).await;
+            assert!(matches!(out, RelayOutcome::Delivered(_)), "{out:?}");
+        });
+        let seen = seen.lock().expect("lock");
+        assert_eq!(seen.messages.len(), 2);
+        assert_eq!(seen.connections, 2);
+    }
+
+    #[test]
+    fn without_pipelining_commands_go_one_by_one_with_the_same_outcomes() {
+        let (addr, seen) = scripted_server_with(false, false);
+        let pool = RelayPool::new(4, Duration::from_secs(30));
+        rt().block_on(async {
+            let out = send(&pool, &addr, &["b@acme.test", "c@acme.test"]).await;
+            assert!(matches!(out, RelayOutcome::Delivered(_)), "{out:?}");
+            let out = send(&pool, &addr, &["b@acme.test", "nobody@acme.test"]).await;
+            assert!(
+                matches!(&out, RelayOutcome::PermFail { code: 550, status, .. } if status == "5.1.1"),
+                "{out:?}"
+            );
+            // The refused transaction was closed with RSET: the session takes the next one.
+            let out = send(&pool, &addr, &["c@acme.test"]).await;
+            assert!(matches!(out, RelayOutcome::Delivered(_)), "{out:?}");
+        });
+        let seen = seen.lock().expect("lock");
+        assert_eq!(seen.messages.len(), 2);
+        assert_eq!(seen.connections, 1);
     }
 
     #[test]
