@@ -133,7 +133,7 @@ class Server:
         self.log.close()
 
 
-def loadtest(args, extra, json_path=None, results=None, timeout=None):
+def loadtest(extra, json_path=None, results=None, timeout=None):
     cmd = ["taskset", "-c", CLIENT_CPU, os.path.join(REL, "moat-loadtest")] + extra
     if json_path:
         cmd += ["--json", json_path]
@@ -253,7 +253,7 @@ def gate(name, results, manifest, workdir):
 # ---------------------------------------------------------------------------------------------
 # The engines.
 
-def start_dnsmasq(args, corpus, logdir):
+def start_dnsmasq(corpus, logdir):
     conf = os.path.join(corpus, "dnsmasq.conf")
     cmd = ["dnsmasq", "--keep-in-foreground", "--no-resolv", "--no-hosts", "--no-poll",
            f"--port={DNS_PORT}", "--listen-address=127.0.0.1", "--bind-interfaces",
@@ -505,7 +505,7 @@ def target_args(engine, corpus):
 def measure(engine, server, args, corpus, work, extra, tag):
     """One load run; returns its loadtest figures plus server CPU-us per answered message."""
     before = cpu_seconds(server.sid)
-    out = loadtest(args, target_args(engine, corpus) + extra,
+    out = loadtest(target_args(engine, corpus) + extra,
                    json_path=os.path.join(work, f"{engine.name}.{tag}.json"),
                    timeout=args.seconds * 4 + 300)
     out["cpu_s"] = cpu_seconds(server.sid) - before
@@ -563,7 +563,7 @@ def bench_engine(engine, args, corpus, work, manifest):
         q0 = dns_queries(work)
         if engine.gated:
             res_path = os.path.join(work, f"{engine.name}.results.tsv")
-            loadtest(args, target_args(engine, corpus)
+            loadtest(target_args(engine, corpus)
                      + ["--connections", "4", "--messages", str(len(manifest))],
                      results=res_path, timeout=3600)
             results = engine.results(work, corpus, res_path)
@@ -711,7 +711,7 @@ def main():
     manifest = read_manifest(corpus)
     total_bytes = sum(int(r["bytes"]) for r in manifest.values())
     log(f"corpus: {len(manifest)} messages, {total_bytes / len(manifest):.0f} bytes on average")
-    dns = start_dnsmasq(args, corpus, work)
+    dns = start_dnsmasq(corpus, work)
     rows = []
     try:
         for s in systems:
