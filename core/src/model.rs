@@ -270,8 +270,43 @@ fn default_true() -> bool {
     true
 }
 
+/// How bad a finding is. A class's findings of `high` or `critical` quarantine the message on
+/// their own; `low` and `medium` ones are recorded (and feed scores) without acting alone.
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default, Serialize, Deserialize,
+)]
+#[serde(rename_all = "snake_case")]
+pub enum Severity {
+    Low,
+    #[default]
+    Medium,
+    High,
+    Critical,
+}
+
+impl Severity {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Severity::Low => "low",
+            Severity::Medium => "medium",
+            Severity::High => "high",
+            Severity::Critical => "critical",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        match s {
+            "low" => Some(Severity::Low),
+            "medium" => Some(Severity::Medium),
+            "high" => Some(Severity::High),
+            "critical" => Some(Severity::Critical),
+            _ => None,
+        }
+    }
+}
+
 /// Why a verdict was reached: one matched rule, with where it matched.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Finding {
     /// The rule that matched (a policy's name for customer policies).
     pub rule: String,
@@ -286,6 +321,12 @@ pub struct Finding {
     pub range: Option<(u32, u32)>,
     /// The literal or value that matched.
     pub matched: String,
+    /// How bad it is (findings stored before severities existed read as `medium`).
+    #[serde(default)]
+    pub severity: Severity,
+    /// What the rule added to its class's score (spam rules), when it is a scored rule.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub score: Option<f64>,
 }
 
 /// An authentication result (RFC 8601 section 2.7 vocabulary).

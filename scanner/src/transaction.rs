@@ -11,7 +11,7 @@ use moat_core::{
     message::{MessageView, parse},
     model::{
         Action, AuthResult, DeliveryMode, Domain, Finding, QuarantineItem, QuarantineStatus,
-        SenderRule, SenderRuleKind, ThreatType, VerdictRecord,
+        SenderRule, SenderRuleKind, Severity, ThreatType, VerdictRecord,
     },
     policy::PolicyOutcome,
     relay::{MailOptions, RelayOutcome},
@@ -145,6 +145,11 @@ impl Group {
                 part: None,
                 range: None,
                 matched: rule.sender.clone(),
+                severity: match rule.kind {
+                    SenderRuleKind::Block => Severity::High,
+                    SenderRuleKind::Allow => Severity::Low,
+                },
+                score: None,
             };
             let field = if from_match { "from" } else { "envelope_from" };
             match rule.kind {

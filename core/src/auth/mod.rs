@@ -30,7 +30,9 @@ use crate::{
     config::Config,
     dns::{Dns, DnsSetupError, cache::TtlCache},
     metrics::metrics,
-    model::{Action, AuthCheck, AuthResult, AuthSummary, DmarcCheck, Finding, ThreatType},
+    model::{
+        Action, AuthCheck, AuthResult, AuthSummary, DmarcCheck, Finding, Severity, ThreatType,
+    },
 };
 
 pub use identity::{Author, FromProblem};
@@ -48,7 +50,7 @@ pub struct AuthInput<'a> {
 }
 
 /// What authentication alone requires of a message.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct AuthDisposition {
     pub action: Action,
     /// The SMTP reply for a rejection.
@@ -347,6 +349,8 @@ fn from_disposition(problem: FromProblem, author: &Author) -> AuthDisposition {
         part: None,
         range: None,
         matched: format!("{}: {}", problem.as_str(), author.addresses.join(", ")),
+        severity: Severity::High,
+        score: None,
     };
     if problem.is_missing() {
         AuthDisposition {
@@ -392,6 +396,8 @@ fn dmarc_disposition(dmarc: &DmarcOutput) -> Option<AuthDisposition> {
                 "dmarc=fail header.from={domain} policy.dmarc={}",
                 policy_name(dmarc.policy())
             ),
+            severity: Severity::High,
+            score: None,
         },
     })
 }

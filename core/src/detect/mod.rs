@@ -4,5 +4,6 @@
 //! the attachment policy conditions.
 
 pub mod filetype;
+pub mod links;
 pub mod malware;
 pub mod spam;

@@ -10,7 +10,7 @@ use super::regexes::{RegexSet, RegexSetBuilder};
 use crate::detect::filetype::{FileKind, sniff};
 use crate::error::PolicyError;
 use crate::message::{Attachment, MessageView, domain_of};
-use crate::model::{Action, AuthResult, AuthSummary, Finding, Policy, ThreatType};
+use crate::model::{Action, AuthResult, AuthSummary, Finding, Policy, Severity, ThreatType};
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 enum Field {
@@ -102,11 +102,22 @@ pub struct PolicyOutcome {
 }
 
 impl PolicyOutcome {
-    /// Findings of every matched policy, in policy order.
+    /// Findings of every matched policy, in policy order; their severity follows the policy's
+    /// action (reject: high, quarantine: medium, deliver: low).
     pub fn findings(&self) -> Vec<Finding> {
         self.matched
             .iter()
-            .flat_map(|m| m.findings.iter().cloned())
+            .flat_map(|m| {
+                let severity = match m.action {
+                    Action::Reject => Severity::High,
+                    Action::Quarantine => Severity::Medium,
+                    Action::Deliver => Severity::Low,
+                };
+                m.findings
+                    .iter()
+                    .cloned()
+                    .map(move |f| Finding { severity, ..f })
+            })
             .collect()
     }
 
@@ -324,6 +335,8 @@ impl<'s> Eval<'s> {
                         part: hit.part,
                         range: Some((hit.start, hit.end)),
                         matched,
+                        severity: Severity::Medium,
+                        score: None,
                     });
                 }
             }
@@ -337,6 +350,8 @@ impl<'s> Eval<'s> {
                             part: None,
                             range: None,
                             matched: d.clone(),
+                            severity: Severity::Medium,
+                            score: None,
                         });
                     }
                 }
@@ -350,6 +365,8 @@ impl<'s> Eval<'s> {
                         part: Some(a.part),
                         range: None,
                         matched: format!(".{ext}"),
+                        severity: Severity::Medium,
+                        score: None,
                     });
                 }
             }
@@ -362,6 +379,8 @@ impl<'s> Eval<'s> {
                         part: Some(a.part),
                         range: None,
                         matched: kind.as_str().to_string(),
+                        severity: Severity::Medium,
+                        score: None,
                     });
                 }
             }
@@ -372,6 +391,8 @@ impl<'s> Eval<'s> {
                 part: None,
                 range: None,
                 matched: result.as_str().to_string(),
+                severity: Severity::Medium,
+                score: None,
             }),
             Node::All(ns) | Node::Any(ns) => {
                 for n in ns.iter().filter(|n| self.holds(n)) {

@@ -21,7 +21,7 @@ use super::{
 };
 use crate::model::{
     Action, AuthSummary, DeliveryMode, Domain, DomainStatus, Finding, Policy, QuarantineItem,
-    QuarantineStatus, ThreatType, VerdictRecord,
+    QuarantineStatus, Severity, ThreatType, VerdictRecord,
 };
 
 fn column_type(cql: &str) -> ColumnType<'static> {
@@ -105,6 +105,8 @@ fn sample_verdict() -> VerdictRecord {
             part: None,
             range: Some((1, 2)),
             matched: "dmarc=fail".into(),
+            severity: Severity::High,
+            score: None,
         }],
         auth: Some(AuthSummary::default()),
     }

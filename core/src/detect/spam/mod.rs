@@ -1,0 +1,185 @@
+//! The spam class: a score per message from hand-written rules (`rules`) and, when an operator
+//! has trained one, a statistical model (`bayes`), compared with each recipient domain's
+//! threshold. SpamAssassin's GTUBE test string is always spam, so operators can test the spam
+//! path end to end the way EICAR tests the malware path.
+
+pub mod bayes;
+pub mod rules;
+
+use crate::{
+    detect::links::Rendered,
+    message::MessageView,
+    model::{Finding, Severity, ThreatType},
+};
+
+pub use bayes::{BayesModel, Trainer};
+
+pub const GTUBE: &[u8] = b"XJS*C4JDBQADN1.NSBN3*2IDNEN*GTUBE-STANDARD-ANTI-UBE-TEST-EMAIL*C.34X";
+
+/// The threshold a domain gets unless it sets its own (SpamAssassin's default, too).
+pub const DEFAULT_THRESHOLD: f64 = 5.0;
+
+/// What the spam checks found in one message.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct SpamReport {
+    /// Sum of every rule's score and the model's contribution.
+    pub score: f64,
+    /// The model's spam probability, when a usable model was asked.
+    pub probability: Option<f64>,
+    /// Each rule that fired (and the model's opinion), with its score.
+    pub hits: Vec<Finding>,
+    /// The GTUBE test string was found: spam whatever the threshold.
+    pub gtube: bool,
+}
+
+impl SpamReport {
+    /// Whether the message is spam for a domain with this threshold.
+    pub fn is_spam(&self, threshold: f64) -> bool {
+        self.gtube || self.score >= threshold
+    }
+
+    /// The findings a spam verdict records: a summary with the total, then every hit.
+    pub fn findings(&self, threshold: f64) -> Vec<Finding> {
+        if !self.is_spam(threshold) {
+            return Vec::new();
+        }
+        let severity = if self.gtube || self.score >= 2.0 * threshold {
+            Severity::High
+        } else {
+            Severity::Medium
+        };
+        let summary = Finding {
+            rule: "spam.score".into(),
+            threat_type: ThreatType::Spam,
+            field: "message".into(),
+            part: None,
+            range: None,
+            matched: format!("score {:.1} >= threshold {threshold:.1}", self.score),
+            severity,
+            score: Some(self.score),
+        };
+        std::iter::once(summary)
+            .chain(self.hits.iter().cloned())
+            .collect()
+    }
+}
+
+/// What the model's probability adds to the score: strong opinions weigh like a strong rule,
+/// confident ham opinions take points away (SpamAssassin's BAYES_* bands, re-weighted).
+pub fn bayes_score(p: f64) -> f64 {
+    match p {
+        p if p >= 0.999 => 6.0,
+        p if p >= 0.99 => 5.5,
+        p if p >= 0.90 => 5.0,
+        p if p >= 0.80 => 4.5,
+        p if p >= 0.60 => 3.0,
+        p if p <= 0.001 => -5.0,
+        p if p <= 0.01 => -3.0,
+        p if p <= 0.05 => -2.0,
+        p if p <= 0.20 => -1.0,
+        _ => 0.0,
+    }
+}
+
+fn gtube(view: &MessageView<'_>) -> Option<Finding> {
+    view.bodies.iter().find_map(|b| {
+        memchr::memmem::find(b.text.as_bytes(), GTUBE).map(|i| Finding {
+            rule: "spam.gtube".into(),
+            threat_type: ThreatType::Spam,
+            field: "body".into(),
+            part: Some(b.part),
+            range: Some((i as u32, (i + GTUBE.len()) as u32)),
+            matched: "GTUBE test string".into(),
+            severity: Severity::High,
+            score: Some(1000.0),
+        })
+    })
+}
+
+/// Scores a message. `model` is asked only when it has been trained on enough of both classes.
+pub fn scan(
+    view: &MessageView<'_>,
+    rendered: &Rendered,
+    model: Option<&BayesModel>,
+    now_secs: i64,
+) -> SpamReport {
+    let mut hits = rules::evaluate(view, rendered, now_secs);
+    let gtube = gtube(view);
+    let is_gtube = gtube.is_some();
+    hits.extend(gtube);
+    let probability = model
+        .filter(|m| m.is_usable())
+        .map(|m| m.classify(&bayes::tokens(view, rendered)));
+    if let Some(p) = probability {
+        let score = bayes_score(p);
+        if score != 0.0 {
+            hits.push(Finding {
+                rule: "spam.bayes".into(),
+                threat_type: ThreatType::Spam,
+                field: "message".into(),
+                part: None,
+                range: None,
+                matched: format!("spam probability {p:.4}"),
+                severity: Severity::Low,
+                score: Some(score),
+            });
+        }
+    }
+    let score = hits
+        .iter()
+        .filter(|f| f.rule != "spam.gtube")
+        .filter_map(|f| f.score)
+        .sum();
+    hits.sort_by(|a, b| b.score.unwrap_or(0.0).total_cmp(&a.score.unwrap_or(0.0)));
+    SpamReport {
+        score,
+        probability,
+        hits,
+        gtube: is_gtube,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::message::parse;
+
+    fn sample(name: &str) -> Vec<u8> {
+        std::fs::read(format!(
+            "{}/../../shared/corpora/spamassassin/{name}",
+            env!("CARGO_MANIFEST_DIR")
+        ))
+        .expect("SpamAssassin samples in ../shared/corpora")
+    }
+
+    #[test]
+    fn spamassassins_samples_are_told_apart() {
+        for (name, spam) in [("sample-spam.txt", true), ("sample-nonspam.txt", false)] {
+            let raw = sample(name);
+            let msg = parse(&raw).expect("parses");
+            let view = MessageView::new(&msg, "");
+            let report = scan(&view, &Rendered::of(&view), None, 1_700_000_000);
+            assert_eq!(
+                report.is_spam(DEFAULT_THRESHOLD),
+                spam,
+                "{name}: {report:?}"
+            );
+            assert_eq!(report.gtube, spam);
+        }
+    }
+
+    #[test]
+    fn the_threshold_is_the_domains() {
+        let raw = b"From: a@b.example\r\nSubject: ACT NOW FOR THE BEST PRICE\r\n\r\nDear friend, click here.\r\n";
+        let msg = parse(raw).expect("parses");
+        let view = MessageView::new(&msg, "");
+        let report = scan(&view, &Rendered::of(&view), None, 1_700_000_000);
+        assert!(report.score > 3.0 && report.score < 10.0, "{report:?}");
+        assert!(report.is_spam(3.0));
+        assert!(!report.is_spam(report.score + 0.1));
+        let f = report.findings(3.0);
+        assert_eq!(f[0].rule, "spam.score");
+        assert!(f.len() > 3);
+        assert!(report.findings(100.0).is_empty());
+    }
+}
