@@ -237,6 +237,21 @@ pub struct RelayConfig {
 pub struct PolicyConfig {
     /// How often the scanner checks the store for changed domains and policies.
     pub reload_interval_ms: u64,
+    /// Spam score at or above which mail is quarantined, for domains that set none.
+    pub spam_threshold: f64,
+    /// The trained spam model (`moat spam train`); default `<data_dir>/spam-model.rkyv`. Without
+    /// one, spam is scored by the rules alone.
+    pub spam_model: Option<PathBuf>,
+}
+
+impl Config {
+    /// Where the spam model is read from and written to.
+    pub fn spam_model_path(&self) -> PathBuf {
+        self.policy
+            .spam_model
+            .clone()
+            .unwrap_or_else(|| self.data_dir.join("spam-model.rkyv"))
+    }
 }
 
 impl Default for Config {
@@ -307,6 +322,8 @@ impl Default for PolicyConfig {
     fn default() -> Self {
         PolicyConfig {
             reload_interval_ms: 1000,
+            spam_threshold: crate::detect::spam::DEFAULT_THRESHOLD,
+            spam_model: None,
         }
     }
 }

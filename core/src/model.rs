@@ -157,7 +157,28 @@ impl DeliveryMode {
     }
 }
 
+/// A person whose name impersonators borrow (business email compromise).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Executive {
+    /// The name as it appears in a From display name ("Jane Doe").
+    pub name: String,
+    /// The executive's real addresses; mail in their name from any other address is suspect.
+    #[serde(default)]
+    pub addresses: Vec<String>,
+}
+
+/// A domain's detection settings.
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+pub struct DomainDetection {
+    /// Spam score at or above which mail is quarantined; `None`: the gateway's default.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub spam_threshold: Option<f64>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub executives: Vec<Executive>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Domain {
     pub id: String,
     pub customer_id: String,
@@ -168,6 +189,9 @@ pub struct Domain {
     pub delivery_mode: DeliveryMode,
     pub status: DomainStatus,
     pub created_at: i64,
+    /// Spam threshold and executives list.
+    #[serde(default)]
+    pub detection: DomainDetection,
 }
 
 /// Whether a sender rule lets mail through or keeps it out.
@@ -495,9 +519,11 @@ pub struct VerdictFilter {
 }
 
 /// Changes `PATCH /v1/domains/{id}` may make.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct DomainPatch {
     pub real_mx_host: Option<String>,
     pub delivery_mode: Option<DeliveryMode>,
+    pub spam_threshold: Option<f64>,
+    pub executives: Option<Vec<Executive>>,
 }

@@ -7,6 +7,7 @@ use std::{collections::HashMap, sync::Arc};
 use arc_swap::ArcSwap;
 
 use crate::{
+    detect::spam::BayesModel,
     model::{Domain, Policy, SenderRule},
     policy::PolicySet,
 };
@@ -21,6 +22,8 @@ pub struct GatewaySnapshot {
     empty: Arc<PolicySet>,
     /// Sender rules by domain id, block rules first.
     sender_rules: HashMap<String, Vec<SenderRule>>,
+    /// The trained spam model, when there is one.
+    spam_model: Option<Arc<BayesModel>>,
 }
 
 impl GatewaySnapshot {
@@ -66,7 +69,23 @@ impl GatewaySnapshot {
             policy_sets,
             empty: Arc::new(PolicySet::default()),
             sender_rules,
+            spam_model: None,
         }
+    }
+
+    /// The snapshot with a spam model.
+    pub fn with_spam_model(mut self, model: Option<Arc<BayesModel>>) -> Self {
+        self.spam_model = model;
+        self
+    }
+
+    pub fn spam_model(&self) -> Option<&BayesModel> {
+        self.spam_model.as_deref()
+    }
+
+    /// The model shared, to carry into the next snapshot.
+    pub fn spam_model_shared(&self) -> Option<Arc<BayesModel>> {
+        self.spam_model.clone()
     }
 
     /// A domain's sender rules (expired ones included; check [`SenderRule::is_live`]), block

@@ -38,6 +38,7 @@ pub fn context() -> Arc<ScannerContext> {
             delivery_mode: DeliveryMode::Spool,
             status: DomainStatus::Active,
             created_at: 0,
+            detection: Default::default(),
         };
         let snapshot = Arc::new(ArcSwap::from_pointee(GatewaySnapshot::build(
             1,

@@ -63,11 +63,34 @@ enum Command {
     /// List or release quarantined messages.
     #[command(subcommand)]
     Quarantine(QuarantineCmd),
+    /// Train or inspect the statistical spam model.
+    #[command(subcommand)]
+    Spam(SpamCmd),
     /// Create or upgrade the store's schema, then exit (`up` does this too).
     Migrate,
     /// Configuration file tools.
     #[command(subcommand)]
     Config(ConfigCmd),
+}
+
+#[derive(Subcommand)]
+enum SpamCmd {
+    /// Learn labelled mail (directories of message files, maildirs or mbox files) and write
+    /// the model the scanner loads (policy.spam_model); running scanners pick it up within
+    /// policy.reload_interval_ms.
+    Train {
+        /// Spam: a directory or mbox file (repeatable).
+        #[arg(long, required = true)]
+        spam: Vec<PathBuf>,
+        /// Ham (wanted mail): a directory or mbox file (repeatable).
+        #[arg(long, required = true)]
+        ham: Vec<PathBuf>,
+        /// Add to the existing model instead of starting a new one.
+        #[arg(long)]
+        add: bool,
+    },
+    /// Print what the current model was trained on.
+    Status,
 }
 
 #[derive(Subcommand)]
@@ -268,6 +291,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
                 delivery_mode: DeliveryMode::parse(&mode).unwrap_or_default(),
                 status: DomainStatus::PendingMxVerification,
                 created_at: now_ms(),
+                detection: Default::default(),
             };
             block(store.insert_domain(d.clone())).with_context(|| format!("adding {}", d.name))?;
             println!("{}", serde_json::to_string_pretty(&d)?);
@@ -320,6 +344,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             customer,
             human,
         } => check(&config, &file, customer, human)?,
+        Command::Spam(cmd) => spam_cmd(&config, cmd)?,
         Command::Migrate => {
             open_store(&config)?;
             println!("store schema is current ({})", store_location(&config));
@@ -431,6 +456,70 @@ fn release(config: &Config, store: &SharedStore, customer: &str, id: &str) -> an
             domain.real_mx_host
         ),
     }
+}
+
+/// `moat spam train|status`.
+fn spam_cmd(config: &Config, cmd: SpamCmd) -> anyhow::Result<()> {
+    use moat_core::detect::spam::{BayesModel, Trainer, corpus};
+    let path = config.spam_model_path();
+    match cmd {
+        SpamCmd::Train { spam, ham, add } => {
+            let mut trainer = if add && path.exists() {
+                Trainer::from_model(&BayesModel::load(&path)?)
+            } else {
+                Trainer::new()
+            };
+            for (paths, is_spam) in [(&spam, true), (&ham, false)] {
+                for p in paths {
+                    let n = corpus::learn_path(&mut trainer, p, is_spam)
+                        .with_context(|| format!("reading {}", p.display()))?;
+                    println!(
+                        "learnt {n} {} messages from {}",
+                        if is_spam { "spam" } else { "ham" },
+                        p.display()
+                    );
+                }
+            }
+            let model = trainer.build();
+            if let Some(dir) = path.parent() {
+                std::fs::create_dir_all(dir)?;
+            }
+            model.save(&path)?;
+            let (s, h) = model.trained();
+            println!(
+                "model written to {}: {s} spam, {h} ham, {} tokens{}",
+                path.display(),
+                model.token_count(),
+                if model.is_usable() {
+                    ""
+                } else {
+                    " (too little mail of one class to be used yet)"
+                }
+            );
+        }
+        SpamCmd::Status => {
+            if !path.exists() {
+                println!(
+                    "no spam model at {}: spam is scored by the rules alone",
+                    path.display()
+                );
+            } else {
+                let model = BayesModel::load(&path)?;
+                let (s, h) = model.trained();
+                println!(
+                    "{}: {s} spam, {h} ham, {} tokens, {}",
+                    path.display(),
+                    model.token_count(),
+                    if model.is_usable() {
+                        "in use"
+                    } else {
+                        "not used yet (needs 50 of each class)"
+                    }
+                );
+            }
+        }
+    }
+    Ok(())
 }
 
 /// `moat check`: the verdict the scanner would reach, computed offline.

@@ -8,6 +8,7 @@ use std::{collections::BTreeMap, sync::Arc};
 
 use moat_core::{
     auth::AuthOutcome,
+    detect::{bec, links::Rendered, phishing, spam},
     message::{MessageView, parse},
     model::{
         Action, AuthResult, DeliveryMode, Domain, Finding, QuarantineItem, QuarantineStatus,
@@ -54,6 +55,8 @@ struct Group {
     reject_reply: Option<String>,
     /// The allow rule that let the message through, if one did.
     allowed_by: Option<Finding>,
+    /// Findings of Moat's own classes too weak to act on alone (recorded with the verdict).
+    noted: Vec<Finding>,
 }
 
 impl Group {
@@ -66,6 +69,7 @@ impl Group {
             forced: Vec::new(),
             reject_reply: None,
             allowed_by: None,
+            noted: Vec::new(),
         }
     }
 
@@ -97,15 +101,27 @@ impl Group {
         }
     }
 
-    /// Spam quarantines the message unless a customer policy with action `deliver` matched.
-    fn apply_spam(&mut self, findings: &[Finding]) {
-        if findings.is_empty() || self.allowed_by_policy() {
+    /// A content class's findings (spam, phishing, BEC): when `act` they quarantine the message
+    /// unless a customer policy with action `deliver` matched; otherwise, or when waived, they
+    /// are recorded with the verdict.
+    fn apply_content(&mut self, findings: Vec<Finding>, act: bool) {
+        if findings.is_empty() {
+            return;
+        }
+        if !act || self.allowed_by_policy() {
+            self.noted.extend(findings);
             return;
         }
         if self.action < Action::Quarantine {
             self.action = Action::Quarantine;
         }
-        self.forced.extend(findings.iter().cloned());
+        self.forced.extend(findings);
+    }
+
+    /// Phishing and BEC act on their own at `high` or `critical`.
+    fn apply_graded(&mut self, findings: Vec<Finding>) {
+        let act = findings.iter().any(|f| f.severity >= Severity::High);
+        self.apply_content(findings, act);
     }
 
     /// Malware quarantines the message whatever the customer's policies say (an allowing
@@ -165,7 +181,7 @@ impl Group {
                         !rule.require_auth || (from_match && dmarc_pass) || (env_match && spf_pass);
                     if (env_match || from_match) && authenticated {
                         self.action = Action::Deliver;
-                        self.forced.clear();
+                        self.noted.append(&mut self.forced);
                         self.reject_reply = None;
                         self.allowed_by = Some(finding(field));
                         return Some(rule);
@@ -193,8 +209,14 @@ impl Group {
             .chain(self.forced.iter())
             .cloned()
             .chain(self.outcome.findings())
+            .chain(self.noted.iter().cloned())
             .collect()
     }
+}
+
+/// A domain's spam threshold, or the gateway's default.
+fn domain_threshold(domain: &Domain, default: f64) -> f64 {
+    domain.detection.spam_threshold.unwrap_or(default)
 }
 
 /// The SMTP reply for the end of DATA.
@@ -278,7 +300,9 @@ pub async fn finish(ctx: &ScannerContext, env: &Envelope, raw: Vec<u8>) -> Reply
         };
         view.auth = auth.as_ref().map(|a| &a.summary);
         let malware = moat_core::detect::malware::scan(&view);
-        let spam = moat_core::detect::spam::scan(&view);
+        let rendered = Rendered::of(&view);
+        let spam = spam::scan(&view, &rendered, snapshot.spam_model(), now_ms() / 1000);
+        let phishing = phishing::scan(&view, &rendered);
         let mut rule_hits: Vec<String> = Vec::new();
         let groups: Vec<Group> = by_domain
             .into_values()
@@ -288,7 +312,19 @@ pub async fn finish(ctx: &ScannerContext, env: &Envelope, raw: Vec<u8>) -> Reply
                 if let Some(a) = &auth {
                     group.apply_auth(a);
                 }
-                group.apply_spam(&spam);
+                let threshold = domain_threshold(&group.domain, ctx.config.policy.spam_threshold);
+                let spam_findings = spam.findings(threshold);
+                let is_spam = !spam_findings.is_empty();
+                group.apply_content(spam_findings, is_spam);
+                let mut phish = phishing.clone();
+                phish.extend(phishing::scan_for_domain(&rendered, &group.domain.name));
+                group.apply_graded(phish);
+                group.apply_graded(bec::scan(
+                    &view,
+                    &rendered,
+                    &group.domain.name,
+                    &group.domain.detection.executives,
+                ));
                 let rules = snapshot.sender_rules(&group.domain.id);
                 if let Some(rule) = group.apply_sender_rules(
                     rules,

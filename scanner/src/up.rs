@@ -27,7 +27,9 @@ impl Running {
     /// SIGHUP: reloads domains and policies now, and the STARTTLS certificate from the
     /// configuration file at `config_path` (other settings need a restart and say so).
     pub fn reload(&self, config_path: Option<&Path>) {
-        match reload::load(&self.ctx.store) {
+        let model = self.ctx.config.spam_model_path();
+        let previous = self.ctx.snapshot.load().spam_model_shared();
+        match reload::load(&self.ctx.store, &model, previous) {
             Ok(snapshot) => {
                 tracing::info!(version = snapshot.version, "domains and policies reloaded");
                 self.ctx.snapshot.store(Arc::new(snapshot));
@@ -69,6 +71,7 @@ pub fn start(config: Config) -> anyhow::Result<Running> {
     let store = store::open(&config).context("opening the store")?;
     let snapshot = reload::start(
         store.clone(),
+        config.spam_model_path(),
         Duration::from_millis(config.policy.reload_interval_ms.max(50)),
     )
     .context("loading domains and policies")?;

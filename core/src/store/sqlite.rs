@@ -20,9 +20,9 @@ use super::{Store, StoreFuture};
 use crate::{
     error::StoreError,
     model::{
-        Action, Customer, DeliveryMode, Domain, DomainPatch, DomainStatus, Finding, Policy,
-        QuarantineFilter, QuarantineItem, QuarantineStatus, SenderRule, SenderRuleKind, ThreatType,
-        TokenInfo, TokenKind, VerdictFilter, VerdictRecord,
+        Action, Customer, DeliveryMode, Domain, DomainDetection, DomainPatch, DomainStatus,
+        Finding, Policy, QuarantineFilter, QuarantineItem, QuarantineStatus, SenderRule,
+        SenderRuleKind, ThreatType, TokenInfo, TokenKind, VerdictFilter, VerdictRecord,
     },
     time::now_ms,
 };
@@ -145,6 +145,9 @@ CREATE TRIGGER sender_rules_ins AFTER INSERT ON sender_rules BEGIN
     UPDATE meta SET value = value + 1 WHERE key = 'config_version'; END;
 CREATE TRIGGER sender_rules_del AFTER DELETE ON sender_rules BEGIN
     UPDATE meta SET value = value + 1 WHERE key = 'config_version'; END;
+"#,
+    r#"
+ALTER TABLE domains ADD COLUMN detection TEXT NOT NULL DEFAULT '{}';
 "#,
 ];
 
@@ -349,7 +352,8 @@ fn token_row(r: &Row<'_>) -> rusqlite::Result<TokenInfo> {
     })
 }
 
-const DOMAIN_COLS: &str = "id, customer_id, name, real_mx_host, status, created_at, delivery_mode";
+const DOMAIN_COLS: &str =
+    "id, customer_id, name, real_mx_host, status, created_at, delivery_mode, detection";
 
 fn domain_row(r: &Row<'_>) -> rusqlite::Result<Domain> {
     let status: String = r.get(4)?;
@@ -363,6 +367,10 @@ fn domain_row(r: &Row<'_>) -> rusqlite::Result<Domain> {
         delivery_mode: {
             let mode: String = r.get(6)?;
             DeliveryMode::parse(&mode).ok_or_else(|| bad_value("delivery mode", &mode))?
+        },
+        detection: {
+            let json: String = r.get(7)?;
+            serde_json::from_str(&json).map_err(|_| bad_value("domain detection", &json))?
         },
     })
 }
@@ -624,7 +632,9 @@ impl Store for SqliteStore {
     fn insert_domain(&self, d: Domain) -> StoreFuture<()> {
         self.write(move |conn| {
             conn.execute(
-                &format!("INSERT INTO domains ({DOMAIN_COLS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)"),
+                &format!(
+                    "INSERT INTO domains ({DOMAIN_COLS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)"
+                ),
                 params![
                     d.id,
                     d.customer_id,
@@ -632,7 +642,8 @@ impl Store for SqliteStore {
                     d.real_mx_host,
                     d.status.as_str(),
                     d.created_at,
-                    d.delivery_mode.as_str()
+                    d.delivery_mode.as_str(),
+                    serde_json::to_string(&d.detection).map_err(backend)?
                 ],
             )?;
             Ok(())
@@ -694,6 +705,32 @@ impl Store for SqliteStore {
                     "UPDATE domains SET delivery_mode = ?3 WHERE customer_id = ?1 AND id = ?2",
                     params![customer_id, id, mode.as_str()],
                 )?;
+            }
+            if patch.spam_threshold.is_some() || patch.executives.is_some() {
+                let current: Option<String> = conn
+                    .query_row(
+                        "SELECT detection FROM domains WHERE customer_id = ?1 AND id = ?2",
+                        [&customer_id, &id],
+                        |r| r.get(0),
+                    )
+                    .optional()?;
+                if let Some(json) = current {
+                    let mut det: DomainDetection = serde_json::from_str(&json).map_err(backend)?;
+                    if let Some(t) = patch.spam_threshold {
+                        det.spam_threshold = Some(t);
+                    }
+                    if let Some(execs) = patch.executives {
+                        det.executives = execs;
+                    }
+                    conn.execute(
+                        "UPDATE domains SET detection = ?3 WHERE customer_id = ?1 AND id = ?2",
+                        params![
+                            customer_id,
+                            id,
+                            serde_json::to_string(&det).map_err(backend)?
+                        ],
+                    )?;
+                }
             }
             Ok(conn
                 .query_row(

@@ -3,6 +3,7 @@
 mod api;
 mod auth;
 mod cli;
+mod detection;
 mod durability;
 mod e2e;
 mod hostile;

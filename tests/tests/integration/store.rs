@@ -88,6 +88,7 @@ async fn contract(s: &SharedStore, tag: &str) {
         delivery_mode: DeliveryMode::Proxy,
         status: DomainStatus::Active,
         created_at: 1,
+        detection: Default::default(),
     };
     s.insert_domain(d.clone()).await.expect("domain");
     let dup = Domain {
@@ -310,6 +311,7 @@ async fn conflict_contract(s: &SharedStore, tag: &str) {
         delivery_mode: DeliveryMode::Spool,
         status: DomainStatus::Active,
         created_at: 1,
+        detection: Default::default(),
     };
     // Queued at once (on SQLite they share a group commit); the middle one conflicts.
     let a = s.insert_domain(d("1", "a"));

@@ -4,6 +4,7 @@
 //! path end to end the way EICAR tests the malware path.
 
 pub mod bayes;
+pub mod corpus;
 pub mod rules;
 
 use crate::{

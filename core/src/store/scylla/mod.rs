@@ -161,7 +161,8 @@ struct Statements {
 }
 
 const TOKEN_COLS: &str = "hash, id, customer_id, kind, prefix, created_at, revoked_at";
-const DOMAIN_COLS: &str = "customer_id, id, name, real_mx_host, delivery_mode, status, created_at";
+const DOMAIN_COLS: &str =
+    "customer_id, id, name, real_mx_host, delivery_mode, status, created_at, detection";
 const POLICY_COLS: &str =
     "customer_id, id, name, condition, action, notify_admin, enabled, created_at";
 const VERDICT_COLS: &str = "customer_id, day, received_at, id, queue_id, domain_id, client_ip, \
@@ -803,6 +804,12 @@ impl Store for ScyllaStore {
             }
             if let Some(mode) = patch.delivery_mode {
                 d.delivery_mode = mode;
+            }
+            if let Some(t) = patch.spam_threshold {
+                d.detection.spam_threshold = Some(t);
+            }
+            if let Some(execs) = patch.executives {
+                d.detection.executives = execs;
             }
             db.exec(&db.st.insert_domain, DomainRow::from(&d)).await?;
             db.bump_config().await?;

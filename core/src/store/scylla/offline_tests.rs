@@ -142,6 +142,7 @@ fn every_written_row_matches_the_schema() {
         delivery_mode: DeliveryMode::Proxy,
         status: DomainStatus::Active,
         created_at: 1,
+        detection: Default::default(),
     };
     serializes(&DomainRow::from(&domain), "domains", DOMAIN_COLS);
     let policy = Policy {

@@ -105,6 +105,8 @@ pub struct DomainRow {
     pub delivery_mode: String,
     pub status: String,
     pub created_at: i64,
+    /// JSON of the domain's detection settings; absent on rows written before it existed.
+    pub detection: Option<String>,
 }
 
 impl From<&Domain> for DomainRow {
@@ -117,6 +119,7 @@ impl From<&Domain> for DomainRow {
             delivery_mode: d.delivery_mode.as_str().into(),
             status: d.status.as_str().into(),
             created_at: d.created_at,
+            detection: serde_json::to_string(&d.detection).ok(),
         }
     }
 }
@@ -133,6 +136,12 @@ impl DomainRow {
             name: self.name,
             real_mx_host: self.real_mx_host,
             created_at: self.created_at,
+            detection: match self.detection.as_deref() {
+                None | Some("") => Default::default(),
+                Some(json) => {
+                    serde_json::from_str(json).map_err(|_| corrupt("domain detection", json))?
+                }
+            },
         })
     }
 }

@@ -65,6 +65,8 @@ pub const MIGRATIONS: &[&[&str]] = &[
         "CREATE TABLE IF NOT EXISTS {ks}.sender_rule_hits (
         id text PRIMARY KEY, hits counter)",
     ],
+    // A domain's detection settings (spam threshold, executives) as JSON.
+    &["ALTER TABLE {ks}.domains ADD detection text"],
 ];
 
 /// The keyspace statement (`NetworkTopologyStrategy`, so a second data centre can be added).
@@ -98,6 +100,18 @@ pub fn tables() -> Vec<(String, Vec<(String, String)>)> {
         let Some(rest) = stmt.split("{ks}.").nth(1) else {
             continue;
         };
+        if stmt.starts_with("ALTER TABLE") {
+            let mut words = rest.split_whitespace();
+            if let (Some(table), Some("ADD"), Some(name), Some(ty)) =
+                (words.next(), words.next(), words.next(), words.next())
+                && let Some((_, columns)) = out
+                    .iter_mut()
+                    .find(|(t, _): &&mut (String, Vec<(String, String)>)| t == table)
+            {
+                columns.push((name.to_string(), ty.to_string()));
+            }
+            continue;
+        }
         let Some((table, body)) = rest.split_once('(') else {
             continue;
         };

@@ -1,0 +1,268 @@
+//! Business email compromise: mail that borrows an executive's name from an outside address, a
+//! sender domain one letter away from the protected domain, a Reply-To that sends the answer
+//! somewhere else than the From, and payment or urgent-transfer language. Each alone is weak
+//! (lists set Reply-To; finance mail talks about invoices); together they are the pattern, so
+//! severities rise with the combination.
+
+use std::sync::OnceLock;
+
+use aho_corasick::{AhoCorasick, AhoCorasickBuilder, MatchKind};
+
+use crate::{
+    detect::{
+        links::Rendered,
+        lookalike::{imitates, name_label, registrable},
+    },
+    message::{MessageView, domain_of},
+    model::{Executive, Finding, Severity, ThreatType},
+};
+
+const PAYMENT_PHRASES: &[&str] = &[
+    "wire transfer",
+    "bank transfer",
+    "bank details",
+    "banking details",
+    "bank account details",
+    "change of bank",
+    "new bank account",
+    "updated bank",
+    "account details have changed",
+    "urgent payment",
+    "process a payment",
+    "process the payment",
+    "make a payment",
+    "outstanding invoice",
+    "overdue invoice",
+    "remittance",
+    "gift card",
+    "gift cards",
+    "itunes cards",
+    "are you available",
+    "are you at your desk",
+    "i need a favor",
+    "i need a favour",
+    "keep this confidential",
+    "strictly confidential",
+    "swift code",
+    "iban",
+];
+
+fn payment_phrases() -> &'static AhoCorasick {
+    static AC: OnceLock<AhoCorasick> = OnceLock::new();
+    AC.get_or_init(|| {
+        AhoCorasickBuilder::new()
+            .ascii_case_insensitive(true)
+            .match_kind(MatchKind::LeftmostFirst)
+            .build(PAYMENT_PHRASES)
+            .expect("the static phrase list compiles")
+    })
+}
+
+/// Mailbox providers anyone can sign up at: an "executive" writing from one is suspect.
+const FREEMAIL: &[&str] = &[
+    "gmail.com",
+    "googlemail.com",
+    "yahoo.com",
+    "hotmail.com",
+    "outlook.com",
+    "live.com",
+    "aol.com",
+    "icloud.com",
+    "gmx.com",
+    "gmx.de",
+    "mail.com",
+    "proton.me",
+    "protonmail.com",
+    "yandex.com",
+    "zoho.com",
+];
+
+fn finding(rule: &str, severity: Severity, field: &str, matched: String) -> Finding {
+    Finding {
+        rule: rule.into(),
+        threat_type: ThreatType::Bec,
+        field: field.into(),
+        part: None,
+        range: None,
+        matched,
+        severity,
+        score: None,
+    }
+}
+
+/// Letters only, lower case, single spaces: how names are compared.
+fn normalise(name: &str) -> String {
+    name.to_lowercase()
+        .split(|c: char| !c.is_alphabetic())
+        .filter(|w| !w.is_empty())
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+/// BEC findings of a message for one protected domain and its executives.
+pub fn scan(
+    view: &MessageView<'_>,
+    rendered: &Rendered,
+    protected: &str,
+    executives: &[Executive],
+) -> Vec<Finding> {
+    let mut out = Vec::new();
+    let payment = std::iter::once((None, view.subject))
+        .chain(
+            rendered
+                .texts
+                .iter()
+                .map(|(p, t, _)| (Some(*p), t.as_str())),
+        )
+        .find_map(|(part, text)| {
+            payment_phrases().find(text).map(|m| {
+                (
+                    part,
+                    (m.start() as u32, m.end() as u32),
+                    PAYMENT_PHRASES[m.pattern().as_usize()],
+                )
+            })
+        });
+    let from = view.from_address.to_ascii_lowercase();
+    let from_domain = domain_of(&from);
+    let from_reg = registrable(&from_domain);
+    let reply_domain = domain_of(view.reply_to);
+    let reply_elsewhere = !reply_domain.is_empty() && registrable(&reply_domain) != from_reg;
+
+    // Display-name impersonation of an executive.
+    let shown = normalise(view.from_name);
+    if !shown.is_empty()
+        && let Some(exec) = executives.iter().find(|e| {
+            let name = normalise(&e.name);
+            !name.is_empty() && (shown == name || shown.contains(&name))
+        })
+        && !exec.addresses.iter().any(|a| a.eq_ignore_ascii_case(&from))
+    {
+        let severity = if payment.is_some() || reply_elsewhere {
+            Severity::Critical
+        } else {
+            Severity::High
+        };
+        out.push(finding(
+            "bec.executive_impersonation",
+            severity,
+            "from",
+            format!("display name {:?} from {from}", view.from_name),
+        ));
+    }
+
+    // A cousin of the protected domain as the sender or the reply address.
+    let label = name_label(protected);
+    let genuine = registrable(protected);
+    for (field, domain) in [("from", &from_domain), ("reply_to", &reply_domain)] {
+        if domain.is_empty() {
+            continue;
+        }
+        if let Some(how) = imitates(domain, &label, &[genuine.as_str()]) {
+            out.push(finding(
+                "bec.cousin_domain",
+                Severity::High,
+                field,
+                format!("{domain} imitates {protected} ({})", how.as_str()),
+            ));
+            break;
+        }
+    }
+
+    if reply_elsewhere {
+        let freemail = FREEMAIL.contains(&registrable(&reply_domain).as_str());
+        let severity = match (payment.is_some(), freemail) {
+            (true, true) => Severity::High,
+            (true, false) | (false, true) => Severity::Medium,
+            (false, false) => Severity::Low,
+        };
+        out.push(finding(
+            "bec.reply_to_mismatch",
+            severity,
+            "reply_to",
+            format!("replies go to {reply_domain}, mail is from {from_domain}"),
+        ));
+    }
+
+    if let Some((part, range, phrase)) = payment {
+        let severity = if out.iter().any(|f| f.severity >= Severity::Medium) {
+            Severity::High
+        } else {
+            Severity::Low
+        };
+        out.push(Finding {
+            part,
+            range: Some(range),
+            ..finding(
+                "bec.payment_request",
+                severity,
+                if part.is_some() { "body" } else { "subject" },
+                phrase.to_string(),
+            )
+        });
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::message::parse;
+
+    fn execs() -> Vec<Executive> {
+        vec![Executive {
+            name: "Jane Doe".into(),
+            addresses: vec!["jane.doe@acme.com".into()],
+        }]
+    }
+
+    fn bec(raw: &str) -> Vec<(String, Severity)> {
+        let msg = parse(raw.as_bytes()).expect("parses");
+        let view = MessageView::new(&msg, "");
+        scan(&view, &Rendered::of(&view), "acme.com", &execs())
+            .into_iter()
+            .map(|f| (f.rule, f.severity))
+            .collect()
+    }
+
+    #[test]
+    fn the_ceo_from_gmail_asking_for_a_wire_is_critical() {
+        let f = bec(
+            "From: \"Jane Doe\" <jane.doe.ceo@gmail.com>\r\nTo: ap@acme.com\r\nSubject: Urgent\r\n\r\nAre you available? I need you to process a wire transfer today.\r\n",
+        );
+        assert!(
+            f.contains(&("bec.executive_impersonation".into(), Severity::Critical)),
+            "{f:?}"
+        );
+        assert!(
+            f.contains(&("bec.payment_request".into(), Severity::High)),
+            "{f:?}"
+        );
+    }
+
+    #[test]
+    fn the_real_ceo_is_not_impersonating_herself() {
+        let f = bec(
+            "From: \"Jane Doe\" <jane.doe@acme.com>\r\nTo: ap@acme.com\r\nSubject: Budget\r\n\r\nPlease process the payment for the offsite.\r\n",
+        );
+        assert_eq!(f, [("bec.payment_request".to_string(), Severity::Low)]);
+    }
+
+    #[test]
+    fn reply_to_elsewhere_and_cousin_domains() {
+        let f = bec(
+            "From: Bob <bob@supplier.example>\r\nReply-To: bob.accounts@gmail.com\r\nSubject: Invoice\r\n\r\nOur bank details have changed, see the new bank account below.\r\n",
+        );
+        assert!(
+            f.contains(&("bec.reply_to_mismatch".into(), Severity::High)),
+            "{f:?}"
+        );
+        let f = bec("From: Controller <controller@acrne.com>\r\nSubject: Invoice\r\n\r\nHello\r\n");
+        assert_eq!(f, [("bec.cousin_domain".to_string(), Severity::High)]);
+        // A mailing list's Reply-To with no payment language is only noted.
+        let f = bec(
+            "From: Ann <ann@member.example>\r\nReply-To: list@lists.example\r\nSubject: Meetup\r\n\r\nSee you there\r\n",
+        );
+        assert_eq!(f, [("bec.reply_to_mismatch".to_string(), Severity::Low)]);
+    }
+}

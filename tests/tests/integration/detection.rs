@@ -1,0 +1,327 @@
+//! The detection engine over real SMTP: phishing, BEC with a domain's executives, the spam
+//! threshold per domain, per-recipient verdicts across two domains, and a trained spam model
+//! picked up by a running scanner without a restart.
+
+use moat_core::{detect::spam::Trainer, model::TokenKind};
+use moat_tests::{client::smtplib_send, eventually, harness::Moat, sink::Sink};
+use serde_json::{Value, json};
+
+/// Customer `name` protecting `domain`, relayed to `sink`; returns (token, domain id).
+fn protect(moat: &Moat, sink: &Sink, name: &str, domain: &str) -> (String, String) {
+    let token = moat.token(name, TokenKind::Live);
+    let (status, body) = moat.call(
+        "POST",
+        "/v1/domains",
+        Some(&token),
+        Some(json!({"domain": domain, "real_mx_host": sink.addr.to_string()})),
+    );
+    assert_eq!(status, 201, "{body}");
+    moat.wait_until_accepting(&format!("bob@{domain}"));
+    (token, body["id"].as_str().unwrap_or_default().to_string())
+}
+
+/// The newest verdict of the customer whose subject is `subject`.
+fn verdict(moat: &Moat, token: &str, subject: &str) -> Value {
+    eventually(10, "verdict recorded", || {
+        let (_, v) = moat.call("GET", "/v1/verdicts?limit=50", Some(token), None);
+        v["data"]
+            .as_array()
+            .and_then(|d| d.iter().find(|v| v["subject"] == subject).cloned())
+            .ok_or_else(|| v.to_string())
+    })
+}
+
+fn rules(v: &Value) -> Vec<(String, String)> {
+    v["findings"]
+        .as_array()
+        .map(|f| {
+            f.iter()
+                .map(|f| {
+                    (
+                        f["rule"].as_str().unwrap_or("").to_string(),
+                        f["severity"].as_str().unwrap_or("").to_string(),
+                    )
+                })
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+fn has(v: &Value, rule: &str, severity: &str) -> bool {
+    rules(v).iter().any(|(r, s)| r == rule && s == severity)
+}
+
+#[test]
+fn phishing_with_a_lookalike_link_is_quarantined_and_explained() {
+    let sink = Sink::start();
+    let moat = Moat::start();
+    let (token, _) = protect(&moat, &sink, "acme", "acme.example");
+    let puny = "xn--pypal-4ve.com"; // pаypal.com with a Cyrillic а
+    let msg = format!(
+        "From: PayPal <service@paypa1.com>\r\nTo: bob@acme.example\r\nSubject: Account notice\r\n\
+Date: Tue, 14 Nov 2023 10:00:00 +0000\r\nMessage-ID: <p1@paypa1.com>\r\nContent-Type: text/html\r\n\r\n\
+<p>We noticed unusual sign-in activity. Please verify your account:\r\n\
+<a href=\"https://{puny}/signin\">https://www.paypal.com/signin</a></p>\r\n"
+    );
+    let reply = smtplib_send(
+        moat.smtp,
+        "service@paypa1.com",
+        &["bob@acme.example"],
+        msg.as_bytes(),
+    );
+    assert!(reply.starts_with("250"), "{reply}");
+    let v = verdict(&moat, &token, "Account notice");
+    assert_eq!(v["verdict"], "quarantine", "{v}");
+    assert_eq!(v["threat_type"], "phishing", "{v}");
+    for (rule, severity) in [
+        ("phishing.lookalike_link", "critical"),
+        ("phishing.link_text_mismatch", "high"),
+        ("phishing.lookalike_sender", "high"),
+        ("phishing.credential_request", "high"),
+    ] {
+        assert!(
+            has(&v, rule, severity),
+            "{rule} {severity} missing: {:?}",
+            rules(&v)
+        );
+    }
+    // Where it matched: the link's part and byte range.
+    let link = v["findings"]
+        .as_array()
+        .and_then(|f| f.iter().find(|f| f["rule"] == "phishing.lookalike_link"))
+        .cloned()
+        .unwrap_or_default();
+    assert!(link["part"].is_u64() && link["range"].is_array(), "{link}");
+    let (_, one) = moat.call(
+        "GET",
+        &format!("/v1/verdicts/{}", v["id"].as_str().unwrap_or("")),
+        Some(&token),
+        None,
+    );
+    assert_eq!(one["findings"], v["findings"], "{one}");
+    assert!(sink.messages().is_empty(), "phishing was not delivered");
+}
+
+#[test]
+fn executive_impersonation_is_caught_once_the_domain_names_its_executives() {
+    let sink = Sink::start();
+    let moat = Moat::start();
+    let (token, id) = protect(&moat, &sink, "acme", "acme.example");
+    let fake = |subject: &str| {
+        format!(
+            "From: \"Jane Doe\" <jane.doe.office@freemail.test>\r\nTo: bob@acme.example\r\n\
+Subject: {subject}\r\nDate: Tue, 14 Nov 2023 10:00:00 +0000\r\nMessage-ID: <{subject}@freemail.test>\r\n\r\n\
+Are you at your desk? I need you to make a wire transfer today, keep this confidential.\r\n"
+        )
+    };
+    // Without an executives list the payment language alone is only noted.
+    let reply = smtplib_send(
+        moat.smtp,
+        "x@freemail.test",
+        &["bob@acme.example"],
+        fake("before").as_bytes(),
+    );
+    assert!(reply.starts_with("250"), "{reply}");
+    let v = verdict(&moat, &token, "before");
+    assert_eq!(v["verdict"], "deliver", "{v}");
+    assert!(has(&v, "bec.payment_request", "low"), "{:?}", rules(&v));
+
+    let (status, d) = moat.call(
+        "PATCH",
+        &format!("/v1/domains/{id}"),
+        Some(&token),
+        Some(json!({"executives": [{"name": "Jane Doe", "addresses": ["Jane.Doe@acme.example"]}]})),
+    );
+    assert_eq!(status, 200, "{d}");
+    assert_eq!(d["executives"][0]["addresses"][0], "jane.doe@acme.example");
+    for bad in [
+        json!({"executives": [{"name": "J", "addresses": []}]}),
+        json!({"executives": [{"name": "Jane Doe", "addresses": ["not an address"]}]}),
+        json!({"executives": [{"name": "Jane Doe", "title": "CEO"}]}),
+        json!({"spam_threshold": -1}),
+        json!({"spam_threshold": "high"}),
+    ] {
+        let (status, body) = moat.call(
+            "PATCH",
+            &format!("/v1/domains/{id}"),
+            Some(&token),
+            Some(bad.clone()),
+        );
+        assert!(status == 422 || status == 400, "{bad} gave {status} {body}");
+    }
+    let v = eventually(10, "executives loaded", || {
+        let subject = format!("after-{}", uuid::Uuid::new_v4().simple());
+        smtplib_send(
+            moat.smtp,
+            "x@freemail.test",
+            &["bob@acme.example"],
+            fake(&subject).as_bytes(),
+        );
+        let v = verdict(&moat, &token, &subject);
+        if v["verdict"] == "quarantine" {
+            Ok(v)
+        } else {
+            Err(v.to_string())
+        }
+    });
+    assert_eq!(v["threat_type"], "bec", "{v}");
+    assert!(
+        has(&v, "bec.executive_impersonation", "critical"),
+        "{:?}",
+        rules(&v)
+    );
+
+    // The real Jane asking the same is delivered.
+    let real = "From: \"Jane Doe\" <jane.doe@acme.example>\r\nTo: bob@acme.example\r\nSubject: real\r\n\
+Date: Tue, 14 Nov 2023 10:00:00 +0000\r\nMessage-ID: <real@acme.example>\r\n\r\nPlease make a wire transfer to the caterer.\r\n";
+    smtplib_send(
+        moat.smtp,
+        "jane.doe@acme.example",
+        &["bob@acme.example"],
+        real.as_bytes(),
+    );
+    let v = verdict(&moat, &token, "real");
+    assert_eq!(v["verdict"], "deliver", "{v}");
+}
+
+const SPAMMY: &str = "From: \"deals@promo.test\" <a1234567@bulk.test>\r\nTo: bob@acme.example, ann@beta.example\r\n\
+Subject: LIMITED OFFER FOR YOU!! $500\r\nContent-Type: text/html\r\n\r\n\
+<html><p>Dear friend, act now! Click here to <a href=\"http://192.0.2.9/o\">claim</a></p></html>\r\n";
+
+#[test]
+fn spam_threshold_is_per_domain_and_verdicts_are_per_recipient() {
+    let sink = Sink::start();
+    let moat = Moat::start();
+    let (acme, acme_id) = protect(&moat, &sink, "acme", "acme.example");
+    let (beta, _) = protect(&moat, &sink, "beta", "beta.example");
+    let (status, d) = moat.call(
+        "PATCH",
+        &format!("/v1/domains/{acme_id}"),
+        Some(&acme),
+        Some(json!({"spam_threshold": 60.0})),
+    );
+    assert_eq!(status, 200, "{d}");
+    assert_eq!(d["spam_threshold"], 60.0);
+    eventually(10, "threshold loaded", || {
+        let reply = smtplib_send(
+            moat.smtp,
+            "a1234567@bulk.test",
+            &["bob@acme.example", "ann@beta.example"],
+            SPAMMY.as_bytes(),
+        );
+        assert!(reply.starts_with("250"), "{reply}");
+        let a = verdict(&moat, &acme, "LIMITED OFFER FOR YOU!! $500");
+        if a["verdict"] == "deliver" {
+            Ok(())
+        } else {
+            Err(a.to_string())
+        }
+    });
+    // beta keeps the default threshold: the same message is spam there.
+    let (_, v) = moat.call("GET", "/v1/verdicts?limit=50", Some(&beta), None);
+    let b = v["data"]
+        .as_array()
+        .and_then(|d| d.last())
+        .cloned()
+        .unwrap_or_default();
+    assert_eq!(b["verdict"], "quarantine", "{b}");
+    assert_eq!(b["threat_type"], "spam", "{b}");
+    assert_eq!(b["findings"][0]["rule"], "spam.score", "{b}");
+    assert!(
+        b["findings"][0]["score"].as_f64().unwrap_or(0.0) >= 5.0,
+        "{b}"
+    );
+    assert!(has(&b, "spam.link_to_ip", "low"), "{:?}", rules(&b));
+    // acme's copy reached the real server, beta's did not.
+    let delivered = eventually(10, "acme's copy delivered", || {
+        let m = sink.messages();
+        if m.is_empty() {
+            Err("nothing yet".to_string())
+        } else {
+            Ok(m)
+        }
+    });
+    assert!(
+        delivered.iter().all(|m| m.rcpts == ["bob@acme.example"]),
+        "{:?}",
+        delivered.iter().map(|m| &m.rcpts).collect::<Vec<_>>()
+    );
+}
+
+#[test]
+fn a_trained_model_is_picked_up_by_the_running_scanner() {
+    let sink = Sink::start();
+    let moat = Moat::start();
+    let (token, _) = protect(&moat, &sink, "acme", "acme.example");
+    let msg = |subject: &str| {
+        format!(
+            "From: Sales <sales@vendor.test>\r\nTo: bob@acme.example\r\nSubject: {subject}\r\n\
+Date: Tue, 14 Nov 2023 10:00:00 +0000\r\nMessage-ID: <{subject}@vendor.test>\r\n\r\n\
+Genuine replica watches and designer handbags shipped discreetly worldwide\r\n"
+        )
+    };
+    smtplib_send(
+        moat.smtp,
+        "sales@vendor.test",
+        &["bob@acme.example"],
+        msg("untrained").as_bytes(),
+    );
+    assert_eq!(verdict(&moat, &token, "untrained")["verdict"], "deliver");
+
+    let mut trainer = Trainer::new();
+    for i in 0..60 {
+        let spam = format!(
+            "From: s{i}@spam.test\r\nSubject: replica watches {i}\r\n\r\nGenuine replica watches, designer handbags, shipped discreetly worldwide {i}\r\n"
+        );
+        let ham = format!(
+            "From: colleague@acme.example\r\nSubject: project {i}\r\n\r\nThe project review moved to Thursday, agenda attached {i}\r\n"
+        );
+        trainer.learn(
+            &moat_core::detect::spam::corpus::tokens_of(spam.as_bytes()),
+            true,
+        );
+        trainer.learn(
+            &moat_core::detect::spam::corpus::tokens_of(ham.as_bytes()),
+            false,
+        );
+    }
+    trainer
+        .build()
+        .save(&moat.config.spam_model_path())
+        .expect("model written");
+    let v = eventually(10, "model loaded", || {
+        let subject = format!("trained-{}", uuid::Uuid::new_v4().simple());
+        smtplib_send(
+            moat.smtp,
+            "sales@vendor.test",
+            &["bob@acme.example"],
+            msg(&subject).as_bytes(),
+        );
+        let v = verdict(&moat, &token, &subject);
+        if v["verdict"] == "quarantine" {
+            Ok(v)
+        } else {
+            Err(v.to_string())
+        }
+    });
+    assert_eq!(v["threat_type"], "spam");
+    assert!(
+        rules(&v).iter().any(|(r, _)| r == "spam.bayes"),
+        "{:?}",
+        rules(&v)
+    );
+    // A damaged model file is refused and the loaded one kept.
+    std::fs::write(moat.config.spam_model_path(), b"garbage").expect("write");
+    std::thread::sleep(std::time::Duration::from_millis(300));
+    let reply = smtplib_send(
+        moat.smtp,
+        "sales@vendor.test",
+        &["bob@acme.example"],
+        msg("after-garbage").as_bytes(),
+    );
+    assert!(reply.starts_with("250"), "{reply}");
+    assert_eq!(
+        verdict(&moat, &token, "after-garbage")["verdict"],
+        "quarantine"
+    );
+}
