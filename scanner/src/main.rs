@@ -6,10 +6,16 @@ use anyhow::Context;
 use clap::{Parser, Subcommand};
 use moat_core::{
     config::Config,
+    detect::{
+        bec,
+        links::Rendered,
+        phishing,
+        spam::{self, BayesModel},
+    },
     message::{MessageView, domain_of, parse},
     model::{
-        DeliveryMode, Domain, DomainStatus, NewPolicy, Policy, QuarantineFilter, QuarantineStatus,
-        TokenKind,
+        Action, DeliveryMode, Domain, DomainStatus, NewPolicy, Policy, QuarantineFilter,
+        QuarantineStatus, Severity, ThreatType, TokenKind,
     },
     policy::PolicySet,
     store::{self, SharedStore},
@@ -536,21 +542,19 @@ fn check(
         Some(m) => MessageView::new(m, ""),
         None => MessageView::envelope_only(""),
     };
+    let to = parsed
+        .as_ref()
+        .and_then(|m| m.to())
+        .and_then(|a| a.first())
+        .and_then(|a| a.address())
+        .map(domain_of)
+        .unwrap_or_default();
+    let domain = block(store.all_domains())?
+        .into_iter()
+        .find(|d| d.name == to);
     let customer_id = match customer {
         Some(name) => Some(block(store.ensure_customer(&name))?.id),
-        None => {
-            let to = parsed
-                .as_ref()
-                .and_then(|m| m.to())
-                .and_then(|a| a.first())
-                .and_then(|a| a.address())
-                .map(domain_of)
-                .unwrap_or_default();
-            block(store.all_domains())?
-                .into_iter()
-                .find(|d| d.name == to)
-                .map(|d| d.customer_id)
-        }
+        None => domain.as_ref().map(|d| d.customer_id.clone()),
     };
     let policies = match &customer_id {
         Some(id) => block(store.policies(id))?,
@@ -558,17 +562,54 @@ fn check(
     };
     let set = PolicySet::compile(&policies)?;
     let outcome = set.evaluate(&view);
-    // Moat's own malware detection applies as in the scanner: at least quarantine.
+    let waived = outcome.matched.iter().any(|m| m.action == Action::Deliver);
+    // Moat's own detections, as the scanner applies them (without sender authentication and
+    // sender rules, which need the SMTP envelope).
+    let rendered = Rendered::of(&view);
+    let model_path = config.spam_model_path();
+    let model = model_path
+        .exists()
+        .then(|| BayesModel::load(&model_path))
+        .transpose()?;
+    let threshold = domain
+        .as_ref()
+        .and_then(|d| d.detection.spam_threshold)
+        .unwrap_or(config.policy.spam_threshold);
+    let spam = spam::scan(&view, &rendered, model.as_ref(), now_ms() / 1000).findings(threshold);
+    let mut graded = phishing::scan(&view, &rendered);
+    if let Some(d) = &domain {
+        graded.extend(phishing::scan_for_domain(&rendered, &d.name));
+        graded.extend(bec::scan(
+            &view,
+            &rendered,
+            &d.name,
+            &d.detection.executives,
+        ));
+    }
     let malware = moat_core::detect::malware::scan(&view);
-    let (verdict, threat_type) = if malware.is_empty() {
-        (outcome.action, outcome.threat_type())
-    } else {
-        (
-            outcome.action.max(moat_core::model::Action::Quarantine),
-            Some(moat_core::model::ThreatType::Malware),
-        )
-    };
-    let findings: Vec<_> = malware.into_iter().chain(outcome.findings()).collect();
+    let mut verdict = outcome.action;
+    let mut threat_type = outcome.threat_type();
+    let acting_graded = graded.iter().find(|f| f.severity >= Severity::High);
+    let content = [
+        (!spam.is_empty()).then_some(ThreatType::Spam),
+        acting_graded.map(|f| f.threat_type),
+    ];
+    for t in content.into_iter().flatten() {
+        if !waived && verdict < Action::Quarantine {
+            verdict = Action::Quarantine;
+            threat_type = Some(t);
+        }
+    }
+    if !malware.is_empty() {
+        verdict = verdict.max(Action::Quarantine);
+        threat_type = Some(ThreatType::Malware);
+    }
+    let findings: Vec<_> = malware
+        .into_iter()
+        .chain(spam)
+        .chain(graded)
+        .chain(outcome.findings())
+        .collect();
     let report = serde_json::json!({
         "file": file.display().to_string(),
         "parsed": parsed.is_some(),

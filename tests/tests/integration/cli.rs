@@ -181,3 +181,60 @@ fn moat_api_serves_the_api_alone_and_stops_on_sigterm() {
     });
     assert!(exit.success(), "{exit:?}");
 }
+
+#[test]
+fn spam_train_learns_folders_and_mbox_and_check_uses_the_model() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let config = dir.path().join("moat.toml");
+    std::fs::write(
+        &config,
+        format!("data_dir = \"{}\"\n", dir.path().join("data").display()),
+    )
+    .expect("config");
+    assert!(moat(&config, &["spam", "status"]).contains("no spam model"));
+    // Spam as a folder of message files (plus a JSON index that is not mail), ham as an mbox.
+    let spam = dir.path().join("spam");
+    std::fs::create_dir(&spam).expect("dir");
+    std::fs::write(spam.join("index.json"), "{\"count\": 60}\n").expect("write");
+    let mut mbox = String::new();
+    for i in 0..60 {
+        std::fs::write(
+            spam.join(format!("{i}.eml")),
+            format!("From: s{i}@pills.test\nSubject: cheap pills {i}\n\nCheap pills, no prescription needed, order today {i}\n"),
+        )
+        .expect("write");
+        mbox.push_str(&format!(
+            "From colleague@acme.example Mon Jan  1 00:00:00 2024\nFrom: colleague@acme.example\nSubject: sprint {i}\n\nThe sprint review notes are in the wiki {i}\n\n"
+        ));
+    }
+    let ham = dir.path().join("ham.mbox");
+    std::fs::write(&ham, mbox).expect("write");
+    let out = moat(
+        &config,
+        &[
+            "spam",
+            "train",
+            "--spam",
+            spam.to_str().unwrap_or_default(),
+            "--ham",
+            ham.to_str().unwrap_or_default(),
+        ],
+    );
+    assert!(out.contains("learnt 60 spam"), "{out}");
+    assert!(out.contains("learnt 60 ham"), "{out}");
+    assert!(moat(&config, &["spam", "status"]).contains("60 spam, 60 ham"));
+    let msg = dir.path().join("msg.eml");
+    std::fs::write(
+        &msg,
+        "From: x@pills.test\nTo: bob@acme.example\nSubject: pills\nDate: Tue, 14 Nov 2023 10:00:00 +0000\nMessage-ID: <a@pills.test>\n\nCheap pills, no prescription needed\n",
+    )
+    .expect("write");
+    let report = moat(&config, &["check", msg.to_str().unwrap_or_default()]);
+    let report: serde_json::Value = serde_json::from_str(&report).expect("json");
+    assert_eq!(report["verdict"], "quarantine", "{report}");
+    assert_eq!(report["threat_type"], "spam", "{report}");
+    // A damaged model is refused with a clear error.
+    std::fs::write(dir.path().join("data/spam-model.rkyv"), b"garbage").expect("write");
+    let err = moat_fails(&config, &["spam", "status"]);
+    assert!(err.contains("not a valid model file"), "{err}");
+}

@@ -58,8 +58,23 @@ fn split(raw: &[u8]) -> Vec<&[u8]> {
     out
 }
 
-/// The model's tokens of one raw message (empty when it does not parse).
+/// Whether bytes start like a message: a header field name and a colon on the first line (a
+/// corpus's JSON or index files beside the messages do not).
+fn looks_like_message(raw: &[u8]) -> bool {
+    let first = raw.split(|&b| b == b'\n').next().unwrap_or(&[]);
+    match first.iter().position(|&b| b == b':') {
+        Some(colon) if colon > 0 => first[..colon]
+            .iter()
+            .all(|&b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_'),
+        _ => false,
+    }
+}
+
+/// The model's tokens of one raw message (empty when it is not a message).
 pub fn tokens_of(raw: &[u8]) -> Vec<u64> {
+    if !looks_like_message(raw) {
+        return Vec::new();
+    }
     match parse(raw) {
         Some(msg) => {
             let view = MessageView::new(&msg, "");
@@ -99,5 +114,12 @@ mod tests {
         assert!(parts[0].starts_with(b"Subject: one"));
         assert!(parts[1].starts_with(b"Subject: two"));
         assert_eq!(split(b"Subject: x\n\nbody\n").len(), 1);
+    }
+
+    #[test]
+    fn files_that_are_not_messages_are_not_learnt() {
+        assert!(tokens_of(b"{\"id\": 1, \"label\": \"spam\"}\n").is_empty());
+        assert!(tokens_of(b"just some text\n").is_empty());
+        assert!(!tokens_of(b"Subject: hello there\n\nbody words here\n").is_empty());
     }
 }
