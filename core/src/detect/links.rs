@@ -222,14 +222,7 @@ fn render_html(part: u32, html: &str) -> (String, Vec<Link>) {
             }
             "a" => {
                 if let Some((href, from, at)) = open.take() {
-                    let host = host_of(&href);
-                    links.push(Link {
-                        part,
-                        text: text[from..].trim().to_string(),
-                        href,
-                        host,
-                        range: (at as u32, (pos + lt + gt + 1) as u32),
-                    });
+                    links.push(anchor(part, href, &text[from..], at, pos + lt + gt + 1));
                 }
             }
             "br" | "p" | "div" | "tr" | "li" | "table" | "h1" | "h2" | "h3" | "title" => {
@@ -243,16 +236,20 @@ fn render_html(part: u32, html: &str) -> (String, Vec<Link>) {
     }
     text.push_str(&decode_entities(rest));
     if let Some((href, from, at)) = open {
-        let host = host_of(&href);
-        links.push(Link {
-            part,
-            text: text[from..].trim().to_string(),
-            href,
-            host,
-            range: (at as u32, html.len() as u32),
-        });
+        links.push(anchor(part, href, &text[from..], at, html.len()));
     }
     (text, links)
+}
+
+/// An anchor's link: its target, its visible text and where it stands in the markup.
+fn anchor(part: u32, href: String, text: &str, start: usize, end: usize) -> Link {
+    Link {
+        part,
+        host: host_of(&href),
+        text: text.trim().to_string(),
+        href,
+        range: (start as u32, end as u32),
+    }
 }
 
 #[cfg(test)]

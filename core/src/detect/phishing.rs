@@ -196,6 +196,12 @@ pub fn scan(view: &MessageView<'_>, rendered: &Rendered) -> Vec<Finding> {
         }
     }
     let from_domain = domain_of(view.from_address);
+    let shown_name: String = view
+        .from_name
+        .to_lowercase()
+        .chars()
+        .filter(|c| c.is_alphanumeric())
+        .collect();
     if !from_domain.is_empty() {
         if let Some((brand, how)) = imitated_brand(&from_domain) {
             out.push(finding(
@@ -206,15 +212,8 @@ pub fn scan(view: &MessageView<'_>, rendered: &Rendered) -> Vec<Finding> {
                 None,
                 format!("{from_domain} imitates {brand} ({})", how.as_str()),
             ));
-        } else if let Some((brand, genuine)) = BRANDS.iter().find(|(b, _)| {
-            let name: String = view
-                .from_name
-                .to_lowercase()
-                .chars()
-                .filter(|c| c.is_alphanumeric())
-                .collect();
-            name.contains(b)
-        }) && !genuine.contains(&registrable(&from_domain).as_str())
+        } else if let Some((brand, genuine)) = BRANDS.iter().find(|(b, _)| shown_name.contains(b))
+            && !genuine.contains(&registrable(&from_domain).as_str())
             && credential.is_some()
         {
             // "PayPal Service <alerts@random.example>" asking to confirm a password.
