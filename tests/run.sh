@@ -2,7 +2,8 @@
 # Runs Moat's whole test suite on a Debian machine: installs what the tests talk to (swaks,
 # Python 3 for smtplib, dnsmasq for DNS, systemd-analyze for the unit, Hyperscan headers for the
 # build; dkimpy from PyPI to sign DKIM test messages), builds the `moat` binary the process tests run, then `cargo test` over the workspace
-# in the dev profile. Tests use loopback only and stop by themselves.
+# in the dev profile, then tests/api-contract.sh (schemathesis and a generated Python client
+# against the running API). Tests use loopback only and stop by themselves.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -30,6 +31,10 @@ cargo build -p moat-scanner --bin moat
 set +e
 cargo test --workspace 2>&1 | tee "$log"
 status=${PIPESTATUS[0]}
+# The API against its OpenAPI document: a generated Python client and schemathesis.
+./tests/api-contract.sh
+contract=$?
+[ "$status" -eq 0 ] && status=$contract
 set -e
 # One closing line over every test binary (cargo prints one "test result" line per binary).
 # The SPF and ARC conformance suites write their "N passed, M failed" lines here, the detection

@@ -4,7 +4,12 @@
 use std::{future::Future, pin::Pin};
 
 use actix_web::{FromRequest, HttpMessage, HttpRequest, dev::Payload, web};
-use moat_core::{metrics::metrics, model::TokenInfo, time::now_ms, token};
+use moat_core::{
+    metrics::metrics,
+    model::{TokenInfo, TokenScope},
+    time::now_ms,
+    token,
+};
 
 use crate::{AppState, error::ApiError};
 
@@ -17,6 +22,18 @@ pub struct Caller {
 impl Caller {
     pub fn customer_id(&self) -> &str {
         &self.token.customer_id
+    }
+
+    /// Refuses with 403 unless the token's scope includes `need`.
+    pub fn require(&self, need: TokenScope) -> Result<(), ApiError> {
+        if self.token.scope >= need {
+            Ok(())
+        } else {
+            Err(ApiError::Forbidden {
+                have: self.token.scope.as_str(),
+                need: need.as_str(),
+            })
+        }
     }
 }
 

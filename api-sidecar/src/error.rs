@@ -9,8 +9,17 @@ use serde::Serialize;
 pub enum ApiError {
     #[error("missing or invalid bearer token")]
     Unauthorized,
+    #[error("this token's scope ({have}) does not allow this; it needs {need}")]
+    Forbidden {
+        have: &'static str,
+        need: &'static str,
+    },
+    #[error("request body is larger than {0} bytes")]
+    PayloadTooLarge(usize),
     #[error("{0} not found")]
     NotFound(&'static str),
+    #[error("this path does not take that method")]
+    MethodNotAllowed(&'static str),
     #[error("{0}")]
     BadRequest(String),
     #[error("{0}")]
@@ -27,18 +36,29 @@ pub enum ApiError {
     RateLimited { retry_after: i64 },
 }
 
-#[derive(Serialize)]
-struct Problem<'a> {
+/// An RFC 9457 problem document: every error the API answers has this shape.
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct Problem {
+    /// A URI naming the problem type.
     #[serde(rename = "type")]
-    kind: String,
-    title: &'a str,
-    status: u16,
-    detail: String,
-    code: &'a str,
+    pub kind: String,
+    pub title: String,
+    pub status: u16,
+    /// What went wrong, for a person.
+    pub detail: String,
+    /// Stable machine-readable code: unauthorized, forbidden, not_found, invalid_parameter,
+    /// invalid_json, payload_too_large, validation_failed, conflict, relay_failed,
+    /// store_unavailable, rate_limited.
+    pub code: String,
 }
 
 impl ApiError {
     pub fn bad_json(e: actix_web::error::JsonPayloadError) -> ApiError {
+        if let actix_web::error::JsonPayloadError::Overflow { limit }
+        | actix_web::error::JsonPayloadError::OverflowKnownLength { limit, .. } = e
+        {
+            return ApiError::PayloadTooLarge(limit);
+        }
         ApiError::InvalidJson(format!(
             "request body is not valid JSON for this endpoint: {e}"
         ))
@@ -52,7 +72,10 @@ impl ApiError {
     fn code(&self) -> (&'static str, &'static str) {
         match self {
             ApiError::Unauthorized => ("unauthorized", "Unauthorized"),
+            ApiError::Forbidden { .. } => ("forbidden", "Forbidden"),
+            ApiError::PayloadTooLarge(_) => ("payload_too_large", "Content Too Large"),
             ApiError::NotFound(_) => ("not_found", "Not Found"),
+            ApiError::MethodNotAllowed(_) => ("method_not_allowed", "Method Not Allowed"),
             ApiError::BadRequest(_) => ("invalid_parameter", "Bad Request"),
             ApiError::InvalidJson(_) => ("invalid_json", "Bad Request"),
             ApiError::Unprocessable(_) => ("validation_failed", "Unprocessable Content"),
@@ -83,7 +106,10 @@ impl ResponseError for ApiError {
     fn status_code(&self) -> StatusCode {
         match self {
             ApiError::Unauthorized => StatusCode::UNAUTHORIZED,
+            ApiError::Forbidden { .. } => StatusCode::FORBIDDEN,
+            ApiError::PayloadTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
             ApiError::NotFound(_) => StatusCode::NOT_FOUND,
+            ApiError::MethodNotAllowed(_) => StatusCode::METHOD_NOT_ALLOWED,
             ApiError::BadRequest(_) | ApiError::InvalidJson(_) => StatusCode::BAD_REQUEST,
             ApiError::Unprocessable(_) => StatusCode::UNPROCESSABLE_ENTITY,
             ApiError::Conflict(_) => StatusCode::CONFLICT,
@@ -104,15 +130,18 @@ impl ResponseError for ApiError {
         if matches!(self, ApiError::Unauthorized) {
             resp.insert_header(("WWW-Authenticate", "Bearer realm=\"moat\""));
         }
+        if let ApiError::MethodNotAllowed(allow) = self {
+            resp.insert_header(("Allow", *allow));
+        }
         if let ApiError::RateLimited { retry_after } = self {
             resp.insert_header(("Retry-After", retry_after.max(&1).to_string()));
         }
         resp.json(Problem {
             kind: format!("https://moat.dev/problems/{code}"),
-            title,
+            title: title.into(),
             status: status.as_u16(),
             detail: self.to_string(),
-            code,
+            code: code.into(),
         })
     }
 }

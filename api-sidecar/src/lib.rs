@@ -3,9 +3,13 @@
 //! through the store's configuration version.
 
 pub mod auth;
+pub mod cursor;
 pub mod error;
+pub mod openapi;
 pub mod ratelimit;
 pub mod routes;
+pub mod schema;
+pub mod signing;
 
 use std::{net::SocketAddr, sync::mpsc, thread};
 
@@ -17,6 +21,10 @@ pub struct AppState {
     pub store: SharedStore,
     pub config: Config,
     pub limiter: ratelimit::RateLimiter,
+    /// Seals pagination cursors.
+    pub signing: signing::SigningKey,
+    /// Serialises reports that rewrite the spam model file.
+    pub model_lock: std::sync::Arc<std::sync::Mutex<()>>,
 }
 
 /// Largest JSON body accepted.
@@ -39,6 +47,7 @@ pub fn configure(cfg: &mut web::ServiceConfig, state: web::Data<AppState>) {
                 .error_handler(|e, _| error::ApiError::bad_query(e.to_string()).into()),
         )
         .route("/metrics", web::get().to(metrics_text))
+        .configure(openapi::configure_root)
         .configure(routes::configure)
         .default_service(web::to(|| async {
             Err::<actix_web::HttpResponse, _>(error::ApiError::NotFound("route"))
@@ -114,10 +123,19 @@ impl ApiServer {
                     config.api.rate_limit_per_hour,
                     config.api.rate_limit_per_minute,
                 );
+                let signing = match signing::SigningKey::load_or_create(&config.data_dir) {
+                    Ok(key) => key,
+                    Err(e) => {
+                        let _ = tx.send(Err(e));
+                        return;
+                    }
+                };
                 let state = web::Data::new(AppState {
                     store,
                     config,
                     limiter,
+                    signing,
+                    model_lock: Default::default(),
                 });
                 actix_web::rt::System::new().block_on(async move {
                     let server = HttpServer::new(move || {

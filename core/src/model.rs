@@ -8,6 +8,7 @@ use crate::policy::Condition;
 /// What Moat does with a message for one recipient domain.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
+#[derive(utoipa::ToSchema)]
 pub enum Action {
     Deliver,
     Quarantine,
@@ -36,6 +37,7 @@ impl Action {
 /// The class of threat a verdict is about. `policy` means a customer's own rule fired.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
+#[derive(utoipa::ToSchema)]
 pub enum ThreatType {
     Spam,
     Phishing,
@@ -77,6 +79,7 @@ pub struct Customer {
 /// Live tokens act on real data; test tokens on the customer's sandbox.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
+#[derive(utoipa::ToSchema)]
 pub enum TokenKind {
     Live,
     Test,
@@ -91,6 +94,55 @@ impl TokenKind {
     }
 }
 
+/// What a token may do. Each scope includes the ones before it: `read_only` reads
+/// everything; `quarantine` also releases, deletes and reports quarantined mail; `admin` also
+/// changes domains, policies, sender rules, webhooks and tokens.
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    PartialOrd,
+    Ord,
+    Default,
+    Serialize,
+    Deserialize,
+    utoipa::ToSchema,
+)]
+#[serde(rename_all = "snake_case")]
+pub enum TokenScope {
+    ReadOnly,
+    Quarantine,
+    #[default]
+    Admin,
+}
+
+impl TokenScope {
+    pub const ALL: [TokenScope; 3] = [
+        TokenScope::ReadOnly,
+        TokenScope::Quarantine,
+        TokenScope::Admin,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            TokenScope::ReadOnly => "read_only",
+            TokenScope::Quarantine => "quarantine",
+            TokenScope::Admin => "admin",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|x| x.as_str() == s)
+    }
+
+    /// The scopes this one grants (itself and every narrower one).
+    pub fn granted(self) -> Vec<TokenScope> {
+        Self::ALL.into_iter().filter(|s| *s <= self).collect()
+    }
+}
+
 /// A stored token: never the secret, only its hash and a display prefix.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct TokenInfo {
@@ -100,11 +152,15 @@ pub struct TokenInfo {
     /// The first characters of the secret, enough to recognise it in a list.
     pub prefix: String,
     pub created_at: i64,
+    /// What the token may do (tokens made before scopes existed are `admin`).
+    #[serde(default)]
+    pub scope: TokenScope,
 }
 
 /// Lifecycle of a protected domain.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
+#[derive(utoipa::ToSchema)]
 pub enum DomainStatus {
     PendingMxVerification,
     Active,
@@ -132,6 +188,7 @@ impl DomainStatus {
     Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default, Serialize, Deserialize,
 )]
 #[serde(rename_all = "snake_case")]
+#[derive(utoipa::ToSchema)]
 pub enum DeliveryMode {
     /// Written durably to Moat's spool before `250`, then relayed with retries.
     #[default]
@@ -160,6 +217,7 @@ impl DeliveryMode {
 /// A person whose name impersonators borrow (business email compromise).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
+#[derive(utoipa::ToSchema)]
 pub struct Executive {
     /// The name as it appears in a From display name ("Jane Doe").
     pub name: String,
@@ -192,11 +250,15 @@ pub struct Domain {
     /// Spam threshold and executives list.
     #[serde(default)]
     pub detection: DomainDetection,
+    /// When an MX look-up first showed the domain's mail coming to Moat.
+    #[serde(default)]
+    pub verified_at: Option<i64>,
 }
 
 /// Whether a sender rule lets mail through or keeps it out.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
+#[derive(utoipa::ToSchema)]
 pub enum SenderRuleKind {
     /// Skips content verdicts (policies, spam, DMARC dispositions) but never malware; with
     /// `require_auth`, only for mail whose sender authenticates.
@@ -280,6 +342,7 @@ pub struct Policy {
 /// The fields a client gives to create a policy.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
+#[derive(utoipa::ToSchema)]
 pub struct NewPolicy {
     pub name: String,
     pub condition: Condition,
@@ -300,6 +363,7 @@ fn default_true() -> bool {
     Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default, Serialize, Deserialize,
 )]
 #[serde(rename_all = "snake_case")]
+#[derive(utoipa::ToSchema)]
 pub enum Severity {
     Low,
     #[default]
@@ -330,7 +394,7 @@ impl Severity {
 }
 
 /// Why a verdict was reached: one matched rule, with where it matched.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Finding {
     /// The rule that matched (a policy's name for customer policies).
     pub rule: String,
@@ -342,6 +406,7 @@ pub struct Finding {
     pub part: Option<u32>,
     /// Byte range of the match within the inspected field's text.
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<Vec<u32>>, min_items = 2, max_items = 2)]
     pub range: Option<(u32, u32)>,
     /// The literal or value that matched.
     pub matched: String,
@@ -356,6 +421,7 @@ pub struct Finding {
 /// An authentication result (RFC 8601 section 2.7 vocabulary).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
+#[derive(utoipa::ToSchema)]
 pub enum AuthResult {
     Pass,
     Fail,
@@ -382,7 +448,7 @@ impl AuthResult {
 }
 
 /// One SPF, DKIM or ARC check.
-#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct AuthCheck {
     pub result: AuthResult,
     /// SPF: the domain checked (MAIL FROM, or HELO for bounces); DKIM: the signing domain (d=).
@@ -397,7 +463,7 @@ pub struct AuthCheck {
 }
 
 /// DMARC for the author domain.
-#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct DmarcCheck {
     pub result: AuthResult,
     /// The author (From) domain.
@@ -410,7 +476,7 @@ pub struct DmarcCheck {
 }
 
 /// Sender authentication of one message, as recorded with each of its verdicts.
-#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct AuthSummary {
     pub spf: AuthCheck,
     /// One entry per DKIM signature.
@@ -447,6 +513,7 @@ pub struct VerdictRecord {
 /// Lifecycle of a quarantined message.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
+#[derive(utoipa::ToSchema)]
 pub enum QuarantineStatus {
     Quarantined,
     Released,
@@ -503,27 +570,44 @@ pub struct QuarantineFilter {
     pub since: Option<i64>,
     /// Received before (Unix ms).
     pub until: Option<i64>,
+    /// Keyset pagination: only rows after this `(received_at, id)` in newest-first order.
+    pub after: Option<(i64, String)>,
     pub limit: u32,
 }
 
-/// Filters of `GET /v1/verdicts`.
+/// Filters of `GET /v1/verdicts` and `GET /v1/threats`.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct VerdictFilter {
     pub domain_id: Option<String>,
     pub action: Option<Action>,
+    /// Only verdicts about this class of threat.
+    pub threat_type: Option<ThreatType>,
+    /// Only verdicts that found a threat (any `threat_type`).
+    pub threats_only: bool,
     /// Received at or after (Unix ms).
     pub since: Option<i64>,
     /// Received before (Unix ms).
     pub until: Option<i64>,
+    /// Keyset pagination: only rows after this `(received_at, id)` in newest-first order.
+    pub after: Option<(i64, String)>,
     pub limit: u32,
+}
+
+/// Whether a row at `(received_at, id)` comes after the cursor `after` in newest-first order.
+pub fn is_after(after: Option<&(i64, String)>, received_at: i64, id: &str) -> bool {
+    after.is_none_or(|(t, last)| received_at < *t || (received_at == *t && id < last.as_str()))
 }
 
 /// Changes `PATCH /v1/domains/{id}` may make.
 #[derive(Debug, Clone, Default, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields)]
+#[derive(utoipa::ToSchema)]
 pub struct DomainPatch {
     pub real_mx_host: Option<String>,
     pub delivery_mode: Option<DeliveryMode>,
     pub spam_threshold: Option<f64>,
     pub executives: Option<Vec<Executive>>,
+    /// Set by MX verification (never from a client's JSON): the domain becomes `active`.
+    #[serde(skip)]
+    pub verified_at: Option<i64>,
 }

@@ -39,6 +39,7 @@ pub fn context() -> Arc<ScannerContext> {
             status: DomainStatus::Active,
             created_at: 0,
             detection: Default::default(),
+            verified_at: None,
         };
         let snapshot = Arc::new(ArcSwap::from_pointee(GatewaySnapshot::build(
             1,

@@ -15,7 +15,7 @@ use moat_core::{
     message::{MessageView, domain_of, parse},
     model::{
         Action, DeliveryMode, Domain, DomainStatus, NewPolicy, Policy, QuarantineFilter,
-        QuarantineStatus, Severity, ThreatType, TokenKind,
+        QuarantineStatus, Severity, ThreatType, TokenKind, TokenScope,
     },
     policy::PolicySet,
     store::{self, SharedStore},
@@ -134,7 +134,14 @@ enum TokenCmd {
         /// A `moat_test_` token instead of a live one.
         #[arg(long)]
         test: bool,
+        /// What the token may do: read_only, quarantine or admin.
+        #[arg(long, default_value = "admin", value_parser = parse_scope)]
+        scope: TokenScope,
     },
+}
+
+fn parse_scope(s: &str) -> Result<TokenScope, String> {
+    TokenScope::parse(s).ok_or_else(|| format!("{s:?} is not one of read_only, quarantine, admin"))
 }
 
 #[derive(Subcommand)]
@@ -269,14 +276,18 @@ fn run(cli: Cli) -> anyhow::Result<()> {
                 tracing::info!("API stopped");
             }
         }
-        Command::Token(TokenCmd::Create { customer, test }) => {
+        Command::Token(TokenCmd::Create {
+            customer,
+            test,
+            scope,
+        }) => {
             let store = open_store(&config)?;
             let kind = if test {
                 TokenKind::Test
             } else {
                 TokenKind::Live
             };
-            let (_, secret) = block(token::issue(&store, &customer, kind))?;
+            let (_, secret) = block(token::issue(&store, &customer, kind, scope))?;
             println!("{secret}");
         }
         Command::Domain(DomainCmd::Add {
@@ -298,6 +309,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
                 status: DomainStatus::PendingMxVerification,
                 created_at: now_ms(),
                 detection: Default::default(),
+                verified_at: None,
             };
             block(store.insert_domain(d.clone())).with_context(|| format!("adding {}", d.name))?;
             println!("{}", serde_json::to_string_pretty(&d)?);

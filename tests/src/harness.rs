@@ -5,7 +5,7 @@ use std::{net::SocketAddr, time::Duration};
 
 use moat_core::{
     config::Config,
-    model::TokenKind,
+    model::{TokenKind, TokenScope},
     store::{self, SharedStore},
     token,
 };
@@ -66,7 +66,12 @@ impl Moat {
 
     /// Creates a token for `customer` (creating the customer), as `moat token create` does.
     pub fn token(&self, customer: &str, kind: TokenKind) -> String {
-        futures::executor::block_on(token::issue(&self.store, customer, kind))
+        self.scoped_token(customer, kind, TokenScope::Admin)
+    }
+
+    /// A token limited to `scope`.
+    pub fn scoped_token(&self, customer: &str, kind: TokenKind, scope: TokenScope) -> String {
+        futures::executor::block_on(token::issue(&self.store, customer, kind, scope))
             .expect("token issued")
             .1
     }

@@ -2,62 +2,76 @@
 
 use actix_web::{HttpResponse, web};
 use moat_core::{
-    model::{DeliveryMode, Domain, DomainPatch, DomainStatus, Executive},
-    time::{now_ms, rfc3339},
+    model::{DeliveryMode, Domain, DomainPatch, DomainStatus, Executive, TokenScope},
+    time::now_ms,
     validate,
 };
 use serde::Deserialize;
-use serde_json::{Value, json};
+use utoipa::ToSchema;
 
-use crate::{AppState, auth::Caller, error::ApiError};
+use super::resource;
+use crate::{
+    AppState,
+    auth::Caller,
+    error::ApiError,
+    schema::{DomainList, DomainOut, Verification},
+};
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
-    cfg.route("/domains", web::get().to(list))
-        .route("/domains", web::post().to(create))
-        .route("/domains/{id}", web::get().to(get))
-        .route("/domains/{id}", web::patch().to(patch))
-        .route("/domains/{id}", web::delete().to(delete));
+    cfg.service(
+        resource("/domains", "GET, POST")
+            .route(web::get().to(list))
+            .route(web::post().to(create)),
+    )
+    .service(
+        resource("/domains/{id}", "GET, PATCH, DELETE")
+            .route(web::get().to(get))
+            .route(web::patch().to(patch))
+            .route(web::delete().to(delete)),
+    )
+    .service(resource("/domains/{id}/verify", "POST").route(web::post().to(verify)));
 }
 
-#[derive(Deserialize)]
+/// A domain to protect.
+#[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
-struct NewDomain {
-    domain: String,
-    real_mx_host: String,
+pub struct NewDomain {
+    /// The domain name (IDN allowed; stored as punycode).
+    #[schema(example = "acme.example")]
+    pub domain: String,
+    /// `host:port` of the real mail server Moat relays good mail to.
+    #[schema(example = "mail.acme.example:25")]
+    pub real_mx_host: String,
     /// `spool` (default) or `proxy`.
     #[serde(default)]
-    delivery_mode: DeliveryMode,
+    pub delivery_mode: DeliveryMode,
 }
 
-/// The JSON shape of a domain, with the MX record the customer must publish.
-pub fn domain_json(d: &Domain, hostname: &str) -> Value {
-    json!({
-        "id": d.id,
-        "domain": d.name,
-        "real_mx_host": d.real_mx_host,
-        "delivery_mode": d.delivery_mode,
-        "status": d.status,
-        "spam_threshold": d.detection.spam_threshold,
-        "executives": d.detection.executives,
-        "created_at": rfc3339(d.created_at),
-        "mx_records": [{ "type": "MX", "priority": 10, "value": hostname }],
-    })
+fn out(d: &Domain, state: &AppState) -> DomainOut {
+    DomainOut::of(d, &state.config.hostname)
 }
 
-async fn list(caller: Caller, state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
+/// The customer's domains.
+#[utoipa::path(get, path = "/v1/domains", tag = "domains", operation_id = "list_domains",
+    responses((status = 200, body = DomainList)))]
+pub async fn list(caller: Caller, state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
     let domains = state.store.domains(caller.customer_id()).await?;
-    let data: Vec<Value> = domains
-        .iter()
-        .map(|d| domain_json(d, &state.config.hostname))
-        .collect();
-    Ok(HttpResponse::Ok().json(json!({ "data": data })))
+    Ok(HttpResponse::Ok().json(DomainList {
+        data: domains.iter().map(|d| out(d, &state)).collect(),
+    }))
 }
 
-async fn create(
+/// Protects a domain. The answer names the MX record to publish; the domain is
+/// `pending_mx_verification` until `POST /v1/domains/{id}/verify` sees it.
+#[utoipa::path(post, path = "/v1/domains", tag = "domains", operation_id = "create_domain",
+    request_body = NewDomain,
+    responses((status = 201, body = DomainOut)))]
+pub async fn create(
     caller: Caller,
     state: web::Data<AppState>,
     body: web::Json<NewDomain>,
 ) -> Result<HttpResponse, ApiError> {
+    caller.require(TokenScope::Admin)?;
     let name = validate::domain_name(&body.domain).map_err(ApiError::Unprocessable)?;
     let real_mx_host =
         validate::relay_target(&body.real_mx_host).map_err(ApiError::Unprocessable)?;
@@ -70,6 +84,7 @@ async fn create(
         status: DomainStatus::PendingMxVerification,
         created_at: now_ms(),
         detection: Default::default(),
+        verified_at: None,
     };
     state
         .store
@@ -81,10 +96,14 @@ async fn create(
             }
             other => other.into(),
         })?;
-    Ok(HttpResponse::Created().json(domain_json(&domain, &state.config.hostname)))
+    Ok(HttpResponse::Created().json(out(&domain, &state)))
 }
 
-async fn get(
+/// One domain.
+#[utoipa::path(get, path = "/v1/domains/{id}", tag = "domains", operation_id = "get_domain",
+    params(("id" = String, Path, description = "Domain id")),
+    responses((status = 200, body = DomainOut)))]
+pub async fn get(
     caller: Caller,
     state: web::Data<AppState>,
     id: web::Path<String>,
@@ -94,15 +113,21 @@ async fn get(
         .domain(caller.customer_id(), &id)
         .await?
         .ok_or(ApiError::NotFound("domain"))?;
-    Ok(HttpResponse::Ok().json(domain_json(&d, &state.config.hostname)))
+    Ok(HttpResponse::Ok().json(out(&d, &state)))
 }
 
-async fn patch(
+/// Changes a domain's real server, delivery mode, spam threshold or executives list.
+#[utoipa::path(patch, path = "/v1/domains/{id}", tag = "domains", operation_id = "update_domain",
+    params(("id" = String, Path, description = "Domain id")),
+    request_body = DomainPatch,
+    responses((status = 200, body = DomainOut)))]
+pub async fn patch(
     caller: Caller,
     state: web::Data<AppState>,
     id: web::Path<String>,
     body: web::Json<DomainPatch>,
 ) -> Result<HttpResponse, ApiError> {
+    caller.require(TokenScope::Admin)?;
     let mut patch = body.into_inner();
     if let Some(host) = &patch.real_mx_host {
         patch.real_mx_host = Some(validate::relay_target(host).map_err(ApiError::Unprocessable)?);
@@ -122,7 +147,89 @@ async fn patch(
         .update_domain(caller.customer_id(), &id, patch)
         .await?
         .ok_or(ApiError::NotFound("domain"))?;
-    Ok(HttpResponse::Ok().json(domain_json(&d, &state.config.hostname)))
+    Ok(HttpResponse::Ok().json(out(&d, &state)))
+}
+
+/// Looks up the domain's MX records now; when one names this gateway (`hostname` in Moat's
+/// configuration) the domain becomes `active` and `verified_at` is set.
+#[utoipa::path(post, path = "/v1/domains/{id}/verify", tag = "domains",
+    operation_id = "verify_domain",
+    params(("id" = String, Path, description = "Domain id")),
+    responses((status = 200, body = Verification)))]
+pub async fn verify(
+    caller: Caller,
+    state: web::Data<AppState>,
+    id: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    caller.require(TokenScope::Admin)?;
+    let d = state
+        .store
+        .domain(caller.customer_id(), &id)
+        .await?
+        .ok_or(ApiError::NotFound("domain"))?;
+    let ours = state
+        .config
+        .hostname
+        .trim_end_matches('.')
+        .to_ascii_lowercase();
+    let (found, detail) = match mx_hosts(&state, &d.name).await {
+        Ok(hosts) if hosts.is_empty() => (hosts, Some(format!("{} has no MX records", d.name))),
+        Ok(hosts) if !hosts.contains(&ours) => {
+            let detail = format!("no MX record of {} names {ours}", d.name);
+            (hosts, Some(detail))
+        }
+        Ok(hosts) => (hosts, None),
+        Err(why) => (Vec::new(), Some(why)),
+    };
+    let verified = detail.is_none();
+    let d = if verified && d.verified_at.is_none() {
+        let patch = DomainPatch {
+            verified_at: Some(now_ms()),
+            ..Default::default()
+        };
+        state
+            .store
+            .update_domain(caller.customer_id(), &id, patch)
+            .await?
+            .ok_or(ApiError::NotFound("domain"))?
+    } else {
+        d
+    };
+    Ok(HttpResponse::Ok().json(Verification {
+        domain: out(&d, &state),
+        verified,
+        found,
+        detail,
+    }))
+}
+
+/// The MX hosts of `name`, lowest preference first, lower case without the final dot.
+async fn mx_hosts(state: &AppState, name: &str) -> Result<Vec<String>, String> {
+    let dns = moat_core::dns::Dns::start(&state.config.dns)
+        .await
+        .map_err(|e| format!("DNS is not available: {e}"))?;
+    match dns.resolver.mx_lookup(format!("{name}.")).await {
+        Ok(answer) => {
+            let mut records: Vec<(u16, String)> = answer
+                .answers()
+                .iter()
+                .filter_map(|r| match &r.data {
+                    hickory_resolver::proto::rr::RData::MX(mx) => Some((
+                        mx.preference,
+                        mx.exchange
+                            .to_ascii()
+                            .trim_end_matches('.')
+                            .to_ascii_lowercase(),
+                    )),
+                    _ => None,
+                })
+                .collect();
+            records.sort();
+            Ok(records.into_iter().map(|(_, h)| h).collect())
+        }
+        Err(e) if e.is_no_records_found() || e.is_nx_domain() => Ok(Vec::new()),
+        Err(e) => Err(format!("the MX look-up of {name} failed: {e}")),
+    }
 }
 
 /// At most 200 executives, each with a name of 3 to 100 characters and at most 20 addresses
@@ -167,11 +274,16 @@ fn validate_executives(execs: &mut [Executive]) -> Result<(), ApiError> {
     Ok(())
 }
 
-async fn delete(
+/// Stops protecting a domain: Moat refuses its mail from then on.
+#[utoipa::path(delete, path = "/v1/domains/{id}", tag = "domains", operation_id = "delete_domain",
+    params(("id" = String, Path, description = "Domain id")),
+    responses((status = 204, description = "Deleted")))]
+pub async fn delete(
     caller: Caller,
     state: web::Data<AppState>,
     id: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
+    caller.require(TokenScope::Admin)?;
     if state.store.delete_domain(caller.customer_id(), &id).await? {
         Ok(HttpResponse::NoContent().finish())
     } else {

@@ -6,11 +6,11 @@ pub mod policies;
 pub mod quarantine;
 pub mod sender_rules;
 pub mod stats;
+pub mod threats;
 pub mod tokens;
 pub mod verdicts;
 
 use actix_web::web;
-use moat_core::time::rfc3339;
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.service(
@@ -21,9 +21,18 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             .configure(policies::configure)
             .configure(quarantine::configure)
             .configure(stats::configure)
+            .configure(threats::configure)
             .configure(tokens::configure)
+            .configure(crate::openapi::configure)
             .configure(verdicts::configure),
     );
+}
+
+/// A resource whose other methods answer 405 with `Allow: <allow>` and a problem document.
+pub(crate) fn resource(path: &str, allow: &'static str) -> actix_web::Resource {
+    web::resource(path).default_service(web::to(move || async move {
+        Err::<actix_web::HttpResponse, _>(crate::error::ApiError::MethodNotAllowed(allow))
+    }))
 }
 
 /// Parses an optional RFC 3339 query parameter into Unix milliseconds.
@@ -42,22 +51,6 @@ pub(crate) fn time_param(
         .transpose()
 }
 
-/// Parses an optional enumerated query parameter, naming the accepted values when it fails.
-pub(crate) fn enum_param<T>(
-    name: &str,
-    value: Option<&str>,
-    parse: fn(&str) -> Option<T>,
-    accepted: &str,
-) -> Result<Option<T>, crate::error::ApiError> {
-    value
-        .map(|v| {
-            parse(v).ok_or_else(|| {
-                crate::error::ApiError::BadRequest(format!("{name} `{v}` is not one of {accepted}"))
-            })
-        })
-        .transpose()
-}
-
 /// Checks a `limit` parameter: default 50, at most 500.
 pub(crate) fn limit_param(limit: Option<u32>) -> Result<u32, crate::error::ApiError> {
     let limit = limit.unwrap_or(50);
@@ -67,9 +60,4 @@ pub(crate) fn limit_param(limit: Option<u32>) -> Result<u32, crate::error::ApiEr
         ));
     }
     Ok(limit)
-}
-
-/// RFC 3339 or null.
-pub(crate) fn opt_time(ms: Option<i64>) -> Option<String> {
-    ms.map(rfc3339)
 }

@@ -3,38 +3,41 @@
 
 use actix_web::{HttpResponse, web};
 use moat_core::{
-    model::{NewPolicy, Policy},
+    model::{NewPolicy, Policy, TokenScope},
     policy::PolicySet,
-    time::{now_ms, rfc3339},
+    time::now_ms,
 };
-use serde_json::{Value, json};
 
-use crate::{AppState, auth::Caller, error::ApiError};
+use super::resource;
+use crate::{
+    AppState,
+    auth::Caller,
+    error::ApiError,
+    schema::{PolicyList, PolicyOut},
+};
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
-    cfg.route("/policies", web::get().to(list))
-        .route("/policies", web::post().to(create))
-        .route("/policies/{id}", web::get().to(get))
-        .route("/policies/{id}", web::put().to(replace))
-        .route("/policies/{id}", web::delete().to(delete));
+    cfg.service(
+        resource("/policies", "GET, POST")
+            .route(web::get().to(list))
+            .route(web::post().to(create)),
+    )
+    .service(
+        resource("/policies/{id}", "GET, PUT, DELETE")
+            .route(web::get().to(get))
+            .route(web::put().to(replace))
+            .route(web::delete().to(delete)),
+    );
 }
 
-fn policy_json(p: &Policy) -> Value {
-    json!({
-        "id": p.id,
-        "name": p.name,
-        "condition": p.condition,
-        "action": p.action,
-        "notify_admin": p.notify_admin,
-        "enabled": p.enabled,
-        "created_at": rfc3339(p.created_at),
-    })
-}
-
-async fn list(caller: Caller, state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
+/// The customer's policies.
+#[utoipa::path(get, path = "/v1/policies", tag = "policies", operation_id = "list_policies",
+    responses((status = 200, body = PolicyList)))]
+pub async fn list(caller: Caller, state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
     let policies = state.store.policies(caller.customer_id()).await?;
-    let data: Vec<Value> = policies.iter().map(policy_json).collect();
-    Ok(HttpResponse::Ok().json(json!({ "data": data })))
+    Ok(HttpResponse::Ok().json(PolicyList {
+        data: policies.iter().map(PolicyOut::of).collect(),
+    }))
 }
 
 /// Checks a submitted policy and builds it; compiled exactly as the scanner will, so what is
@@ -66,11 +69,16 @@ fn build(
     Ok(policy)
 }
 
-async fn create(
+/// Creates a policy; one whose condition does not compile is refused with 422.
+#[utoipa::path(post, path = "/v1/policies", tag = "policies", operation_id = "create_policy",
+    request_body = NewPolicy,
+    responses((status = 201, body = PolicyOut)))]
+pub async fn create(
     caller: Caller,
     state: web::Data<AppState>,
     body: web::Json<NewPolicy>,
 ) -> Result<HttpResponse, ApiError> {
+    caller.require(TokenScope::Admin)?;
     let policy = build(
         body.into_inner(),
         uuid::Uuid::now_v7().to_string(),
@@ -78,10 +86,14 @@ async fn create(
         now_ms(),
     )?;
     state.store.insert_policy(policy.clone()).await?;
-    Ok(HttpResponse::Created().json(policy_json(&policy)))
+    Ok(HttpResponse::Created().json(PolicyOut::of(&policy)))
 }
 
-async fn get(
+/// One policy.
+#[utoipa::path(get, path = "/v1/policies/{id}", tag = "policies", operation_id = "get_policy",
+    params(("id" = String, Path, description = "Policy id")),
+    responses((status = 200, body = PolicyOut)))]
+pub async fn get(
     caller: Caller,
     state: web::Data<AppState>,
     id: web::Path<String>,
@@ -91,15 +103,21 @@ async fn get(
         .policy(caller.customer_id(), &id)
         .await?
         .ok_or(ApiError::NotFound("policy"))?;
-    Ok(HttpResponse::Ok().json(policy_json(&p)))
+    Ok(HttpResponse::Ok().json(PolicyOut::of(&p)))
 }
 
-async fn replace(
+/// Replaces a policy (same rules as creating one).
+#[utoipa::path(put, path = "/v1/policies/{id}", tag = "policies", operation_id = "replace_policy",
+    params(("id" = String, Path, description = "Policy id")),
+    request_body = NewPolicy,
+    responses((status = 200, body = PolicyOut)))]
+pub async fn replace(
     caller: Caller,
     state: web::Data<AppState>,
     id: web::Path<String>,
     body: web::Json<NewPolicy>,
 ) -> Result<HttpResponse, ApiError> {
+    caller.require(TokenScope::Admin)?;
     let existing = state
         .store
         .policy(caller.customer_id(), &id)
@@ -114,14 +132,19 @@ async fn replace(
     if !state.store.update_policy(policy.clone()).await? {
         return Err(ApiError::NotFound("policy"));
     }
-    Ok(HttpResponse::Ok().json(policy_json(&policy)))
+    Ok(HttpResponse::Ok().json(PolicyOut::of(&policy)))
 }
 
-async fn delete(
+/// Deletes a policy.
+#[utoipa::path(delete, path = "/v1/policies/{id}", tag = "policies", operation_id = "delete_policy",
+    params(("id" = String, Path, description = "Policy id")),
+    responses((status = 204, description = "Deleted")))]
+pub async fn delete(
     caller: Caller,
     state: web::Data<AppState>,
     id: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
+    caller.require(TokenScope::Admin)?;
     if state.store.delete_policy(caller.customer_id(), &id).await? {
         Ok(HttpResponse::NoContent().finish())
     } else {

@@ -1,110 +1,153 @@
 //! `/v1/quarantine`: held messages. Release re-delivers to the domain's real server and is
-//! idempotent (releasing a released message answers 200 without sending it twice).
+//! idempotent (releasing a released message answers 200 without sending it twice); a sandbox
+//! (test token) release never contacts a server. Report-as-spam/not-spam teaches the spam
+//! model. Reading needs any scope; acting needs `quarantine`.
 
 use std::time::Duration;
 
 use actix_web::{HttpResponse, web};
 use moat_core::{
-    model::{QuarantineFilter, QuarantineItem, QuarantineStatus, ThreatType},
+    model::{
+        QuarantineFilter, QuarantineItem, QuarantineStatus, ThreatType, TokenKind, TokenScope,
+    },
     relay::{RelayOutcome, deliver},
-    time::{now_ms, rfc3339},
+    time::now_ms,
 };
-use serde::Deserialize;
-use serde_json::{Value, json};
+use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
 
-use super::{enum_param, limit_param, opt_time, time_param};
-use crate::{AppState, auth::Caller, error::ApiError};
+use super::{limit_param, resource, time_param};
+use crate::{
+    AppState,
+    auth::Caller,
+    cursor::{self, Listing},
+    error::ApiError,
+    schema::{QuarantineOut, QuarantinePage},
+};
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
-    cfg.route("/quarantine", web::get().to(list))
-        .route("/quarantine/{id}", web::get().to(get))
-        .route("/quarantine/{id}/raw", web::get().to(raw))
-        .route("/quarantine/{id}", web::delete().to(delete))
-        .route("/quarantine/{id}/release", web::post().to(release));
+    cfg.service(resource("/quarantine", "GET").route(web::get().to(list)))
+        .service(
+            resource("/quarantine/{id}", "GET, DELETE")
+                .route(web::get().to(get))
+                .route(web::delete().to(delete)),
+        )
+        .service(resource("/quarantine/{id}/raw", "GET").route(web::get().to(raw)))
+        .service(resource("/quarantine/{id}/release", "POST").route(web::post().to(release)))
+        .service(resource("/quarantine/{id}/report", "POST").route(web::post().to(report)));
 }
 
-#[derive(Deserialize)]
+/// Filters of the quarantine list.
+#[derive(Deserialize, IntoParams)]
 #[serde(deny_unknown_fields)]
-struct ListQuery {
-    status: Option<String>,
-    threat_type: Option<String>,
-    from: Option<String>,
+#[into_params(parameter_in = Query)]
+pub struct ListQuery {
+    pub status: Option<QuarantineStatus>,
+    pub threat_type: Option<ThreatType>,
+    /// Part of the envelope sender or From header (case-insensitive).
+    #[param(max_length = 320)]
+    pub from: Option<String>,
     /// A domain id.
-    domain: Option<String>,
-    since: Option<String>,
-    until: Option<String>,
-    limit: Option<u32>,
+    #[param(max_length = 100)]
+    pub domain: Option<String>,
+    /// Received at or after (RFC 3339).
+    #[param(format = DateTime)]
+    pub since: Option<String>,
+    /// Received before (RFC 3339).
+    #[param(format = DateTime)]
+    pub until: Option<String>,
+    /// Page size, default 50.
+    #[param(minimum = 1, maximum = 500)]
+    pub limit: Option<u32>,
+    /// `next_cursor` of the previous page.
+    #[param(max_length = 1000)]
+    pub cursor: Option<String>,
 }
 
-pub fn item_json(q: &QuarantineItem) -> Value {
-    json!({
-        "id": q.id,
-        "verdict_id": q.verdict_id,
-        "domain_id": q.domain_id,
-        "received_at": rfc3339(q.received_at),
-        "mail_from": q.mail_from,
-        "rcpt_to": q.rcpt_to,
-        "from": q.from_header,
-        "subject": q.subject,
-        "threat_type": q.threat_type,
-        "status": q.status,
-        "size": q.size,
-        "findings": q.findings,
-        "released_at": opt_time(q.released_at),
-    })
+/// Checks a list parameter's length (hostile multi-kilobyte filters are refused).
+pub(crate) fn short(
+    name: &str,
+    value: Option<String>,
+    max: usize,
+) -> Result<Option<String>, ApiError> {
+    match value {
+        Some(v) if v.chars().count() > max => Err(ApiError::BadRequest(format!(
+            "{name} is longer than {max} characters"
+        ))),
+        v => Ok(v),
+    }
 }
 
-async fn list(
+/// Quarantined (and released or deleted) messages, newest first, a page at a time.
+#[utoipa::path(get, path = "/v1/quarantine", tag = "quarantine", operation_id = "list_quarantine",
+    params(ListQuery),
+    responses((status = 200, body = QuarantinePage)))]
+pub async fn list(
     caller: Caller,
     state: web::Data<AppState>,
     query: web::Query<ListQuery>,
 ) -> Result<HttpResponse, ApiError> {
     let q = query.into_inner();
-    let status = enum_param(
-        "status",
-        q.status.as_deref(),
-        QuarantineStatus::parse,
-        "quarantined, released, deleted",
-    )?;
-    let threat_type = enum_param(
-        "threat_type",
-        q.threat_type.as_deref(),
-        ThreatType::parse,
-        "spam, phishing, malware, bec, policy",
-    )?;
     let limit = limit_param(q.limit)?;
+    let customer = caller.customer_id();
+    let after = short("cursor", q.cursor, 1000)?
+        .map(|c| cursor::decode(&state.signing, Listing::Quarantine, customer, &c))
+        .transpose()?;
     let filter = QuarantineFilter {
-        status,
-        threat_type,
-        from: q.from.filter(|f| !f.is_empty()),
-        domain_id: q.domain,
+        status: q.status,
+        threat_type: q.threat_type,
+        from: short("from", q.from, 320)?.filter(|f| !f.is_empty()),
+        domain_id: short("domain", q.domain, 100)?,
         since: time_param("since", q.since.as_deref())?,
         until: time_param("until", q.until.as_deref())?,
+        after,
         limit,
     };
-    let items = state
-        .store
-        .quarantine_list(caller.customer_id(), filter)
-        .await?;
-    let data: Vec<Value> = items.iter().map(item_json).collect();
-    Ok(HttpResponse::Ok().json(json!({ "data": data, "limit": limit })))
+    let items = state.store.quarantine_list(customer, filter).await?;
+    let next_cursor = cursor::next(
+        &state.signing,
+        Listing::Quarantine,
+        customer,
+        &items,
+        limit,
+        |q| (q.received_at, q.id.as_str()),
+    );
+    Ok(HttpResponse::Ok().json(QuarantinePage {
+        data: items.iter().map(QuarantineOut::of).collect(),
+        limit,
+        next_cursor,
+    }))
 }
 
-async fn get(
+async fn item(state: &AppState, caller: &Caller, id: &str) -> Result<QuarantineItem, ApiError> {
+    state
+        .store
+        .quarantine_get(caller.customer_id(), id)
+        .await?
+        .ok_or(ApiError::NotFound("quarantined message"))
+}
+
+/// A quarantined message's metadata and findings.
+#[utoipa::path(get, path = "/v1/quarantine/{id}", tag = "quarantine",
+    operation_id = "get_quarantined",
+    params(("id" = String, Path, description = "Quarantined message id")),
+    responses((status = 200, body = QuarantineOut)))]
+pub async fn get(
     caller: Caller,
     state: web::Data<AppState>,
     id: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
-    let item = state
-        .store
-        .quarantine_get(caller.customer_id(), &id)
-        .await?
-        .ok_or(ApiError::NotFound("quarantined message"))?;
-    Ok(HttpResponse::Ok().json(item_json(&item)))
+    let item = item(&state, &caller, &id).await?;
+    Ok(HttpResponse::Ok().json(QuarantineOut::of(&item)))
 }
 
-/// The message as it was quarantined (`message/rfc822`).
-async fn raw(
+/// The message as it was quarantined, as a download (`message/rfc822`, never rendered inline).
+#[utoipa::path(get, path = "/v1/quarantine/{id}/raw", tag = "quarantine",
+    operation_id = "get_quarantined_raw",
+    params(("id" = String, Path, description = "Quarantined message id")),
+    responses((status = 200, description = "The message", content_type = "message/rfc822",
+        body = String)))]
+pub async fn raw(
     caller: Caller,
     state: web::Data<AppState>,
     id: web::Path<String>,
@@ -114,16 +157,34 @@ async fn raw(
         .quarantine_raw(caller.customer_id(), &id)
         .await?
         .ok_or(ApiError::NotFound("quarantined message"))?;
+    // The id is a store id, but it came from the URL: keep only safe characters in the name.
+    let name: String = id
+        .chars()
+        .filter(|c| c.is_ascii_alphanumeric() || *c == '-')
+        .take(64)
+        .collect();
     Ok(HttpResponse::Ok()
         .content_type("message/rfc822")
+        .insert_header(("X-Content-Type-Options", "nosniff"))
+        .insert_header((
+            "Content-Disposition",
+            format!("attachment; filename=\"{name}.eml\""),
+        ))
+        .insert_header(("Content-Security-Policy", "sandbox; default-src 'none'"))
         .body(bytes))
 }
 
-async fn delete(
+/// Deletes a quarantined message (it can no longer be released or downloaded).
+#[utoipa::path(delete, path = "/v1/quarantine/{id}", tag = "quarantine",
+    operation_id = "delete_quarantined",
+    params(("id" = String, Path, description = "Quarantined message id")),
+    responses((status = 204, description = "Deleted")))]
+pub async fn delete(
     caller: Caller,
     state: web::Data<AppState>,
     id: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
+    caller.require(TokenScope::Quarantine)?;
     let found = state
         .store
         .quarantine_set_status(
@@ -140,19 +201,36 @@ async fn delete(
     }
 }
 
-async fn release(
+/// Delivers a quarantined message to its original recipients at the domain's real server.
+/// Idempotent: a released message answers 200 again without a second delivery.
+#[utoipa::path(post, path = "/v1/quarantine/{id}/release", tag = "quarantine",
+    operation_id = "release_quarantined",
+    params(("id" = String, Path, description = "Quarantined message id")),
+    responses((status = 200, body = QuarantineOut)))]
+pub async fn release(
     caller: Caller,
     state: web::Data<AppState>,
     id: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
-    let customer = caller.customer_id();
+    caller.require(TokenScope::Quarantine)?;
+    let item = release_item(&state, caller.customer_id(), caller.token.kind, &id).await?;
+    Ok(HttpResponse::Ok().json(QuarantineOut::of(&item)))
+}
+
+/// Releases one message of `customer`.
+pub(crate) async fn release_item(
+    state: &AppState,
+    customer: &str,
+    kind: TokenKind,
+    id: &str,
+) -> Result<QuarantineItem, ApiError> {
     let item = state
         .store
-        .quarantine_get(customer, &id)
+        .quarantine_get(customer, id)
         .await?
         .ok_or(ApiError::NotFound("quarantined message"))?;
     match item.status {
-        QuarantineStatus::Released => return Ok(HttpResponse::Ok().json(item_json(&item))),
+        QuarantineStatus::Released => return Ok(item),
         QuarantineStatus::Deleted => {
             return Err(ApiError::Conflict(
                 "the message was deleted and cannot be released".into(),
@@ -160,6 +238,28 @@ async fn release(
         }
         QuarantineStatus::Quarantined => {}
     }
+    // A sandbox never sends mail anywhere.
+    if kind == TokenKind::Live && !moat_core::token::is_sandbox(customer) {
+        relay_released(state, customer, &item).await?;
+    }
+    state
+        .store
+        .quarantine_set_status(customer, id, QuarantineStatus::Released, now_ms())
+        .await?;
+    let item = state
+        .store
+        .quarantine_get(customer, id)
+        .await?
+        .ok_or(ApiError::NotFound("quarantined message"))?;
+    tracing::info!(quarantine_id = %item.id, customer = %customer, "quarantined message released");
+    Ok(item)
+}
+
+async fn relay_released(
+    state: &AppState,
+    customer: &str,
+    item: &QuarantineItem,
+) -> Result<(), ApiError> {
     let domain = state
         .store
         .domain(customer, &item.domain_id)
@@ -169,7 +269,7 @@ async fn release(
         })?;
     let raw = state
         .store
-        .quarantine_raw(customer, &id)
+        .quarantine_raw(customer, &item.id)
         .await?
         .ok_or(ApiError::NotFound("quarantined message"))?;
     let timeout = Duration::from_secs(state.config.relay.timeout_secs);
@@ -184,29 +284,89 @@ async fn release(
     )
     .await
     {
-        RelayOutcome::Delivered(_) => {}
-        RelayOutcome::TempFail(why) => {
-            return Err(ApiError::RelayFailed(format!(
-                "{} did not take the message, try again: {why}",
-                domain.real_mx_host
-            )));
-        }
-        RelayOutcome::PermFail { code, text, .. } => {
-            return Err(ApiError::RelayFailed(format!(
-                "{} refused the message: {code} {text}",
-                domain.real_mx_host
-            )));
-        }
+        RelayOutcome::Delivered(_) => Ok(()),
+        RelayOutcome::TempFail(why) => Err(ApiError::RelayFailed(format!(
+            "{} did not take the message, try again: {why}",
+            domain.real_mx_host
+        ))),
+        RelayOutcome::PermFail { code, text, .. } => Err(ApiError::RelayFailed(format!(
+            "{} refused the message: {code} {text}",
+            domain.real_mx_host
+        ))),
     }
-    state
+}
+
+/// What a report says about a message.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum ReportKind {
+    Spam,
+    NotSpam,
+}
+
+/// A report on a quarantined message.
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct NewReport {
+    pub kind: ReportKind,
+}
+
+/// What the report changed.
+#[derive(Serialize, ToSchema)]
+pub struct ReportOutcome {
+    pub id: String,
+    pub kind: ReportKind,
+    /// Whether the spam model learnt from the message (false when its bytes are not mail).
+    pub learned: bool,
+    /// Messages the model now knows as spam.
+    pub model_spam: u32,
+    /// Messages the model now knows as not spam.
+    pub model_ham: u32,
+}
+
+/// Reports a quarantined message as spam or not spam: the spam model learns from it (a running
+/// scanner picks the new model up at its next reload).
+#[utoipa::path(post, path = "/v1/quarantine/{id}/report", tag = "quarantine",
+    operation_id = "report_quarantined",
+    params(("id" = String, Path, description = "Quarantined message id")),
+    request_body = NewReport,
+    responses((status = 200, body = ReportOutcome)))]
+pub async fn report(
+    caller: Caller,
+    state: web::Data<AppState>,
+    id: web::Path<String>,
+    body: web::Json<NewReport>,
+) -> Result<HttpResponse, ApiError> {
+    caller.require(TokenScope::Quarantine)?;
+    let customer = caller.customer_id();
+    let item = item(&state, &caller, &id).await?;
+    let raw = state
         .store
-        .quarantine_set_status(customer, &id, QuarantineStatus::Released, now_ms())
-        .await?;
-    let item = state
-        .store
-        .quarantine_get(customer, &id)
+        .quarantine_raw(customer, &item.id)
         .await?
         .ok_or(ApiError::NotFound("quarantined message"))?;
-    tracing::info!(quarantine_id = %item.id, customer = %customer, "quarantined message released");
-    Ok(HttpResponse::Ok().json(item_json(&item)))
+    let kind = body.kind;
+    // A sandbox's reports are accepted but teach nothing: the model is the gateway's.
+    let counts = if moat_core::token::is_sandbox(customer) {
+        None
+    } else {
+        let path = state.config.spam_model_path();
+        let lock = state.model_lock.clone();
+        web::block(move || {
+            let _guard = lock.lock().unwrap_or_else(|p| p.into_inner());
+            moat_core::detect::spam::corpus::learn_report(&path, &raw, kind == ReportKind::Spam)
+        })
+        .await
+        .map_err(|e| ApiError::Store(moat_core::StoreError::Backend(e.to_string())))?
+        .map_err(|e| ApiError::Store(moat_core::StoreError::Backend(e.to_string())))?
+    };
+    tracing::info!(quarantine_id = %item.id, customer = %customer, report = ?kind, "message reported");
+    let (spam, ham) = counts.unwrap_or_default();
+    Ok(HttpResponse::Ok().json(ReportOutcome {
+        id: item.id,
+        kind,
+        learned: counts.is_some(),
+        model_spam: spam,
+        model_ham: ham,
+    }))
 }

@@ -4,51 +4,51 @@
 
 use actix_web::{HttpResponse, web};
 use moat_core::{
-    model::{SenderRule, SenderRuleKind},
-    time::{now_ms, parse_rfc3339, rfc3339},
+    model::{SenderRule, SenderRuleKind, TokenScope},
+    time::{now_ms, parse_rfc3339},
     validate,
 };
 use serde::Deserialize;
-use serde_json::{Value, json};
+use utoipa::ToSchema;
 
-use crate::{AppState, auth::Caller, error::ApiError};
+use super::resource;
+use crate::{
+    AppState,
+    auth::Caller,
+    error::ApiError,
+    schema::{SenderRuleList, SenderRuleOut},
+};
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
-    cfg.route("/domains/{id}/sender-rules", web::get().to(list))
-        .route("/domains/{id}/sender-rules", web::post().to(create))
-        .route(
-            "/domains/{id}/sender-rules/{rule_id}",
-            web::delete().to(delete),
-        );
+    cfg.service(
+        resource("/domains/{id}/sender-rules", "GET, POST")
+            .route(web::get().to(list))
+            .route(web::post().to(create)),
+    )
+    .service(
+        resource("/domains/{id}/sender-rules/{rule_id}", "DELETE").route(web::delete().to(delete)),
+    );
 }
 
-#[derive(Deserialize)]
+/// An allow or block entry to add.
+#[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
-struct NewRule {
-    kind: SenderRuleKind,
+pub struct NewRule {
+    pub kind: SenderRuleKind,
     /// `user@example.com`, `example.com` or `*.example.com`.
-    sender: String,
+    #[schema(example = "billing@partner.example")]
+    pub sender: String,
+    /// Allow entries apply only to senders that authenticate (default true).
     #[serde(default = "default_true")]
-    require_auth: bool,
+    #[schema(default = true)]
+    pub require_auth: bool,
     /// RFC 3339; the rule stops applying then.
-    expires_at: Option<String>,
+    #[schema(format = DateTime)]
+    pub expires_at: Option<String>,
 }
 
 fn default_true() -> bool {
     true
-}
-
-fn rule_json(r: &SenderRule) -> Value {
-    json!({
-        "id": r.id,
-        "domain_id": r.domain_id,
-        "kind": r.kind,
-        "sender": r.sender,
-        "require_auth": r.require_auth,
-        "expires_at": r.expires_at.map(rfc3339),
-        "hits": r.hits,
-        "created_at": rfc3339(r.created_at),
-    })
 }
 
 /// Normalises a sender: an address, a domain, or `*.` and a domain.
@@ -82,23 +82,36 @@ async fn domain_exists(state: &AppState, caller: &Caller, id: &str) -> Result<()
         .ok_or(ApiError::NotFound("domain"))
 }
 
-async fn list(
+/// A domain's allow and block entries.
+#[utoipa::path(get, path = "/v1/domains/{id}/sender-rules", tag = "sender rules",
+    operation_id = "list_sender_rules",
+    params(("id" = String, Path, description = "Domain id")),
+    responses((status = 200, body = SenderRuleList)))]
+pub async fn list(
     caller: Caller,
     state: web::Data<AppState>,
     id: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
     domain_exists(&state, &caller, &id).await?;
     let rules = state.store.sender_rules(caller.customer_id(), &id).await?;
-    let data: Vec<Value> = rules.iter().map(rule_json).collect();
-    Ok(HttpResponse::Ok().json(json!({ "data": data })))
+    Ok(HttpResponse::Ok().json(SenderRuleList {
+        data: rules.iter().map(SenderRuleOut::of).collect(),
+    }))
 }
 
-async fn create(
+/// Adds an allow or block entry to a domain.
+#[utoipa::path(post, path = "/v1/domains/{id}/sender-rules", tag = "sender rules",
+    operation_id = "create_sender_rule",
+    params(("id" = String, Path, description = "Domain id")),
+    request_body = NewRule,
+    responses((status = 201, body = SenderRuleOut)))]
+pub async fn create(
     caller: Caller,
     state: web::Data<AppState>,
     id: web::Path<String>,
     body: web::Json<NewRule>,
 ) -> Result<HttpResponse, ApiError> {
+    caller.require(TokenScope::Admin)?;
     domain_exists(&state, &caller, &id).await?;
     let now = now_ms();
     let expires_at = match &body.expires_at {
@@ -127,14 +140,21 @@ async fn create(
         created_at: now,
     };
     state.store.insert_sender_rule(rule.clone()).await?;
-    Ok(HttpResponse::Created().json(rule_json(&rule)))
+    Ok(HttpResponse::Created().json(SenderRuleOut::of(&rule)))
 }
 
-async fn delete(
+/// Removes an entry.
+#[utoipa::path(delete, path = "/v1/domains/{id}/sender-rules/{rule_id}", tag = "sender rules",
+    operation_id = "delete_sender_rule",
+    params(("id" = String, Path, description = "Domain id"),
+        ("rule_id" = String, Path, description = "Sender rule id")),
+    responses((status = 204, description = "Deleted")))]
+pub async fn delete(
     caller: Caller,
     state: web::Data<AppState>,
     path: web::Path<(String, String)>,
 ) -> Result<HttpResponse, ApiError> {
+    caller.require(TokenScope::Admin)?;
     let (id, rule_id) = path.into_inner();
     if state
         .store

@@ -4,22 +4,35 @@
 use actix_web::{HttpResponse, web};
 use moat_core::{model::Action, spoolfile, time::now_ms};
 use serde::Deserialize;
-use serde_json::json;
+use utoipa::IntoParams;
 
-use crate::{AppState, auth::Caller, error::ApiError};
+use super::resource;
+use crate::{
+    AppState,
+    auth::Caller,
+    error::ApiError,
+    schema::{SpoolStats, Stats, VerdictCounts},
+};
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
-    cfg.route("/stats", web::get().to(stats));
+    cfg.service(resource("/stats", "GET").route(web::get().to(stats)));
 }
 
-#[derive(Deserialize)]
+/// The window of `GET /v1/stats`.
+#[derive(Deserialize, IntoParams)]
 #[serde(deny_unknown_fields)]
-struct StatsQuery {
+#[into_params(parameter_in = Query)]
+pub struct StatsQuery {
     /// Window in hours, 1 to 8 784 (a year); default 24.
-    hours: Option<u32>,
+    #[param(minimum = 1, maximum = 8784)]
+    pub hours: Option<u32>,
 }
 
-async fn stats(
+/// Messages scanned in a window, per verdict, the quarantine rate and the spool's state.
+#[utoipa::path(get, path = "/v1/stats", tag = "stats", operation_id = "get_stats",
+    params(StatsQuery),
+    responses((status = 200, body = Stats)))]
+pub async fn stats(
     caller: Caller,
     state: web::Data<AppState>,
     query: web::Query<StatsQuery>,
@@ -44,18 +57,22 @@ async fn stats(
         .await
         .map_err(|e| ApiError::Store(moat_core::StoreError::Backend(e.to_string())))?
         .map_err(|e| ApiError::Store(moat_core::StoreError::Backend(e.to_string())))?;
-    Ok(HttpResponse::Ok().json(json!({
-        "window_hours": hours,
-        "messages_scanned": total,
-        "verdicts": {
-            "deliver": count(Action::Deliver),
-            "quarantine": count(Action::Quarantine),
-            "reject": count(Action::Reject),
+    Ok(HttpResponse::Ok().json(Stats {
+        window_hours: hours,
+        messages_scanned: total,
+        verdicts: VerdictCounts {
+            deliver: count(Action::Deliver),
+            quarantine: count(Action::Quarantine),
+            reject: count(Action::Reject),
         },
-        "quarantine_rate": if total == 0 { 0.0 } else { count(Action::Quarantine) as f64 / total as f64 },
-        "spool": {
-            "depth": spool.depth,
-            "oldest_age_seconds": spool.oldest_ms.map_or(0, |t| (now - t).max(0) / 1000),
+        quarantine_rate: if total == 0 {
+            0.0
+        } else {
+            count(Action::Quarantine) as f64 / total as f64
         },
-    })))
+        spool: SpoolStats {
+            depth: spool.depth as u64,
+            oldest_age_seconds: spool.oldest_ms.map_or(0, |t| (now - t).max(0) / 1000),
+        },
+    }))
 }

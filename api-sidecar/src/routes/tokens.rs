@@ -1,84 +1,140 @@
 //! `/v1/tokens`: a customer's API tokens. The secret is returned once, at creation; only its
 //! SHA-256 is stored. Tokens are revoked, not deleted, so an audit can still name them.
+//! Managing tokens needs the `admin` scope.
 
 use actix_web::{HttpResponse, web};
 use moat_core::{
-    model::{TokenInfo, TokenKind},
-    time::{now_ms, rfc3339},
+    model::{TokenInfo, TokenKind, TokenScope},
+    time::now_ms,
     token,
 };
 use serde::Deserialize;
-use serde_json::{Value, json};
+use utoipa::ToSchema;
 
-use crate::{AppState, auth::Caller, error::ApiError};
+use super::resource;
+use crate::{
+    AppState,
+    auth::Caller,
+    error::ApiError,
+    schema::{TokenList, TokenOut},
+};
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
-    cfg.route("/tokens", web::get().to(list))
-        .route("/tokens", web::post().to(create))
-        .route("/tokens/{id}", web::delete().to(revoke));
+    cfg.service(
+        resource("/tokens", "GET, POST")
+            .route(web::get().to(list))
+            .route(web::post().to(create)),
+    )
+    .service(resource("/tokens/{id}", "DELETE").route(web::delete().to(revoke)));
 }
 
-#[derive(Deserialize)]
+/// A token to create.
+#[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
-struct NewToken {
+pub struct NewToken {
     /// `live` (default) or `test`.
     #[serde(default = "live")]
-    kind: TokenKind,
+    #[schema(default = "live")]
+    pub kind: TokenKind,
+    /// What the new token may do; default `admin`.
+    #[serde(default)]
+    #[schema(default = "admin")]
+    pub scope: TokenScope,
 }
 
 fn live() -> TokenKind {
     TokenKind::Live
 }
 
-fn token_json(t: &TokenInfo) -> Value {
-    json!({
-        "id": t.id,
-        "kind": t.kind,
-        "prefix": t.prefix,
-        "created_at": rfc3339(t.created_at),
-    })
+/// The tenants whose tokens the caller manages: a live token manages the customer's live and
+/// sandbox tokens; a test token only the sandbox's.
+fn managed_tenants(caller: &Caller) -> Vec<String> {
+    let customer = token::customer_of(caller.customer_id());
+    match caller.token.kind {
+        TokenKind::Live => vec![
+            token::tenant_of(customer, TokenKind::Live),
+            token::tenant_of(customer, TokenKind::Test),
+        ],
+        TokenKind::Test => vec![token::tenant_of(customer, TokenKind::Test)],
+    }
 }
 
-async fn list(caller: Caller, state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
-    let tokens = state.store.tokens(caller.customer_id()).await?;
-    let data: Vec<Value> = tokens.iter().map(token_json).collect();
-    Ok(HttpResponse::Ok().json(json!({ "data": data })))
+/// The customer's tokens that are not revoked (a live token also sees the sandbox's).
+#[utoipa::path(get, path = "/v1/tokens", tag = "tokens", operation_id = "list_tokens",
+    responses((status = 200, body = TokenList)))]
+pub async fn list(caller: Caller, state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
+    caller.require(TokenScope::Admin)?;
+    let mut data = Vec::new();
+    for tenant in managed_tenants(&caller) {
+        let tokens = state.store.tokens(&tenant).await?;
+        data.extend(tokens.iter().map(TokenOut::of));
+    }
+    Ok(HttpResponse::Ok().json(TokenList { data }))
 }
 
-async fn create(
+/// Creates a token; the answer holds the secret, shown this once. A `test` token acts on the
+/// customer's sandbox; a test token can create only test tokens.
+#[utoipa::path(post, path = "/v1/tokens", tag = "tokens", operation_id = "create_token",
+    request_body = NewToken,
+    responses((status = 201, body = TokenOut)))]
+pub async fn create(
     caller: Caller,
     state: web::Data<AppState>,
     body: web::Json<NewToken>,
 ) -> Result<HttpResponse, ApiError> {
+    caller.require(TokenScope::Admin)?;
+    if caller.token.kind == TokenKind::Test && body.kind == TokenKind::Live {
+        return Err(ApiError::Forbidden {
+            have: "test",
+            need: "a live token to create live tokens",
+        });
+    }
+    if body.kind == TokenKind::Test {
+        let customer = state
+            .store
+            .customer(token::customer_of(caller.customer_id()))
+            .await?
+            .ok_or(ApiError::Unauthorized)?;
+        state.store.ensure_sandbox(&customer).await?;
+    }
     let secret = token::generate(body.kind);
     let info = TokenInfo {
         id: uuid::Uuid::now_v7().to_string(),
-        customer_id: caller.customer_id().to_string(),
+        customer_id: token::tenant_of(caller.customer_id(), body.kind),
         kind: body.kind,
         prefix: token::display_prefix(&secret),
         created_at: now_ms(),
+        scope: body.scope,
     };
     state
         .store
         .insert_token(info.clone(), token::hash(&secret))
         .await?;
-    let mut out = token_json(&info);
-    out["token"] = Value::String(secret);
+    let mut out = TokenOut::of(&info);
+    out.token = Some(secret);
     Ok(HttpResponse::Created().json(out))
 }
 
-async fn revoke(
+/// Revokes a token: it stops working at once. A token cannot revoke itself (409), so a
+/// script cannot lock its customer out.
+#[utoipa::path(delete, path = "/v1/tokens/{id}", tag = "tokens", operation_id = "revoke_token",
+    params(("id" = String, Path, description = "Token id")),
+    responses((status = 204, description = "Revoked")))]
+pub async fn revoke(
     caller: Caller,
     state: web::Data<AppState>,
     id: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
-    if state
-        .store
-        .revoke_token(caller.customer_id(), &id, now_ms())
-        .await?
-    {
-        Ok(HttpResponse::NoContent().finish())
-    } else {
-        Err(ApiError::NotFound("token"))
+    caller.require(TokenScope::Admin)?;
+    if *id == caller.token.id {
+        return Err(ApiError::Conflict(
+            "a token cannot revoke itself; revoke it with another token".into(),
+        ));
     }
+    for tenant in managed_tenants(&caller) {
+        if state.store.revoke_token(&tenant, &id, now_ms()).await? {
+            return Ok(HttpResponse::NoContent().finish());
+        }
+    }
+    Err(ApiError::NotFound("token"))
 }

@@ -19,6 +19,7 @@ pub const MAX_DEPTH: usize = 32;
 /// A condition on a message. Literal matches are ASCII case-insensitive substring matches.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case", deny_unknown_fields)]
+#[derive(utoipa::ToSchema)]
 pub enum Condition {
     /// The Subject header contains any of the literals.
     SubjectContains(Vec<String>),
@@ -46,10 +47,13 @@ pub enum Condition {
     /// checks `spf`, `dkim` (pass when any signature passes), `arc`, `dmarc`.
     Auth { check: String, result: AuthResult },
     /// Every sub-condition holds.
+    #[schema(no_recursion)]
     All(Vec<Condition>),
     /// At least one sub-condition holds.
+    #[schema(no_recursion)]
     Any(Vec<Condition>),
     /// The sub-condition does not hold.
+    #[schema(no_recursion)]
     Not(Box<Condition>),
 }
 

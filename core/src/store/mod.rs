@@ -30,6 +30,9 @@ pub trait Store: Send + Sync {
     /// Returns the customer with this name, creating it if needed.
     fn ensure_customer(&self, name: &str) -> StoreFuture<Customer>;
     fn customer(&self, id: &str) -> StoreFuture<Option<Customer>>;
+    /// Makes the customer's sandbox tenant (`<id>:test`, see `token::tenant_of`) exist, so test
+    /// tokens and sandbox objects have an owner row. Idempotent.
+    fn ensure_sandbox(&self, customer: &Customer) -> StoreFuture<()>;
 
     /// Stores a token by its SHA-256 hash.
     fn insert_token(&self, token: TokenInfo, hash: String) -> StoreFuture<()>;

@@ -22,7 +22,7 @@ use crate::{
     model::{
         Action, Customer, DeliveryMode, Domain, DomainDetection, DomainPatch, DomainStatus,
         Finding, Policy, QuarantineFilter, QuarantineItem, QuarantineStatus, SenderRule,
-        SenderRuleKind, ThreatType, TokenInfo, TokenKind, VerdictFilter, VerdictRecord,
+        SenderRuleKind, ThreatType, TokenInfo, TokenKind, TokenScope, VerdictFilter, VerdictRecord,
     },
     time::now_ms,
 };
@@ -148,6 +148,10 @@ CREATE TRIGGER sender_rules_del AFTER DELETE ON sender_rules BEGIN
 "#,
     r#"
 ALTER TABLE domains ADD COLUMN detection TEXT NOT NULL DEFAULT '{}';
+"#,
+    r#"
+ALTER TABLE tokens ADD COLUMN scope TEXT NOT NULL DEFAULT 'admin';
+ALTER TABLE domains ADD COLUMN verified_at INTEGER;
 "#,
 ];
 
@@ -335,7 +339,7 @@ fn threat_of(s: String) -> rusqlite::Result<ThreatType> {
     ThreatType::parse(&s).ok_or_else(|| bad_value("threat type", &s))
 }
 
-const TOKEN_COLS: &str = "id, customer_id, kind, prefix, created_at";
+const TOKEN_COLS: &str = "id, customer_id, kind, prefix, created_at, scope";
 
 fn token_row(r: &Row<'_>) -> rusqlite::Result<TokenInfo> {
     let kind: String = r.get(2)?;
@@ -349,11 +353,20 @@ fn token_row(r: &Row<'_>) -> rusqlite::Result<TokenInfo> {
         },
         prefix: r.get(3)?,
         created_at: r.get(4)?,
+        scope: {
+            let scope: String = r.get(5)?;
+            TokenScope::parse(&scope).ok_or_else(|| {
+                rusqlite::Error::FromSqlConversionFailure(
+                    5,
+                    rusqlite::types::Type::Text,
+                    format!("unknown token scope {scope:?}").into(),
+                )
+            })?
+        },
     })
 }
 
-const DOMAIN_COLS: &str =
-    "id, customer_id, name, real_mx_host, status, created_at, delivery_mode, detection";
+const DOMAIN_COLS: &str = "id, customer_id, name, real_mx_host, status, created_at, delivery_mode, detection, verified_at";
 
 fn domain_row(r: &Row<'_>) -> rusqlite::Result<Domain> {
     let status: String = r.get(4)?;
@@ -372,6 +385,7 @@ fn domain_row(r: &Row<'_>) -> rusqlite::Result<Domain> {
             let json: String = r.get(7)?;
             serde_json::from_str(&json).map_err(|_| bad_value("domain detection", &json))?
         },
+        verified_at: r.get(8)?,
     })
 }
 
@@ -486,12 +500,14 @@ fn quarantine_row(r: &Row<'_>) -> rusqlite::Result<QuarantineItem> {
 }
 
 /// Finishes a filtered list query: `received_at` bounds, newest first, at most `limit` rows.
+#[allow(clippy::too_many_arguments)]
 fn newest_first<T>(
     conn: &Connection,
     mut sql: String,
     mut args: Vec<rusqlite::types::Value>,
     since: Option<i64>,
     until: Option<i64>,
+    after: Option<(i64, String)>,
     limit: u32,
     row: fn(&Row<'_>) -> rusqlite::Result<T>,
 ) -> Result<Vec<T>, StoreError> {
@@ -502,6 +518,10 @@ fn newest_first<T>(
     if let Some(t) = until {
         sql.push_str(" AND received_at < ?");
         args.push(t.into());
+    }
+    if let Some((t, id)) = after {
+        sql.push_str(" AND (received_at < ? OR (received_at = ? AND id < ?))");
+        args.extend([t.into(), t.into(), id.into()]);
     }
     sql.push_str(" ORDER BY received_at DESC, id DESC LIMIT ?");
     args.push(i64::from(limit).into());
@@ -557,6 +577,21 @@ impl Store for SqliteStore {
         })
     }
 
+    fn ensure_sandbox(&self, customer: &Customer) -> StoreFuture<()> {
+        let c = customer.clone();
+        self.write(move |conn| {
+            conn.execute(
+                "INSERT OR IGNORE INTO customers (id, name, created_at) VALUES (?1, ?2, ?3)",
+                params![
+                    crate::token::tenant_of(&c.id, crate::model::TokenKind::Test),
+                    format!("{}{}", c.name, crate::token::SANDBOX_SUFFIX),
+                    c.created_at
+                ],
+            )?;
+            Ok(())
+        })
+    }
+
     fn customer(&self, id: &str) -> StoreFuture<Option<Customer>> {
         let id = id.to_string();
         self.read(move |conn| {
@@ -579,15 +614,16 @@ impl Store for SqliteStore {
     fn insert_token(&self, token: TokenInfo, hash: String) -> StoreFuture<()> {
         self.write(move |conn| {
             conn.execute(
-                "INSERT INTO tokens (id, customer_id, hash, prefix, kind, created_at) \
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+                "INSERT INTO tokens (id, customer_id, hash, prefix, kind, created_at, scope) \
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
                 params![
                     token.id,
                     token.customer_id,
                     hash,
                     token.prefix,
                     token.kind.as_str(),
-                    token.created_at
+                    token.created_at,
+                    token.scope.as_str(),
                 ],
             )?;
             Ok(())
@@ -633,7 +669,7 @@ impl Store for SqliteStore {
         self.write(move |conn| {
             conn.execute(
                 &format!(
-                    "INSERT INTO domains ({DOMAIN_COLS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)"
+                    "INSERT INTO domains ({DOMAIN_COLS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)"
                 ),
                 params![
                     d.id,
@@ -643,7 +679,8 @@ impl Store for SqliteStore {
                     d.status.as_str(),
                     d.created_at,
                     d.delivery_mode.as_str(),
-                    serde_json::to_string(&d.detection).map_err(backend)?
+                    serde_json::to_string(&d.detection).map_err(backend)?,
+                    d.verified_at
                 ],
             )?;
             Ok(())
@@ -704,6 +741,13 @@ impl Store for SqliteStore {
                 conn.execute(
                     "UPDATE domains SET delivery_mode = ?3 WHERE customer_id = ?1 AND id = ?2",
                     params![customer_id, id, mode.as_str()],
+                )?;
+            }
+            if let Some(at) = patch.verified_at {
+                conn.execute(
+                    "UPDATE domains SET status = 'active', verified_at = coalesce(verified_at, ?3) \
+                     WHERE customer_id = ?1 AND id = ?2",
+                    params![customer_id, id, at],
                 )?;
             }
             if patch.spam_threshold.is_some() || patch.executives.is_some() {
@@ -950,12 +994,19 @@ impl Store for SqliteStore {
                 sql.push_str(" AND action = ?");
                 args.push(a.as_str().to_string().into());
             }
+            if let Some(t) = filter.threat_type {
+                sql.push_str(" AND threat_type = ?");
+                args.push(t.as_str().to_string().into());
+            } else if filter.threats_only {
+                sql.push_str(" AND threat_type IS NOT NULL");
+            }
             newest_first(
                 conn,
                 sql,
                 args,
                 filter.since,
                 filter.until,
+                filter.after,
                 filter.limit,
                 verdict_row,
             )
@@ -1052,7 +1103,16 @@ impl Store for SqliteStore {
                 sql.push_str(" AND domain_id = ?");
                 args.push(d.into());
             }
-            newest_first(conn, sql, args, filter.since, filter.until, filter.limit, quarantine_row)
+            newest_first(
+                conn,
+                sql,
+                args,
+                filter.since,
+                filter.until,
+                filter.after,
+                filter.limit,
+                quarantine_row,
+            )
         })
     }
 

@@ -1,6 +1,7 @@
 //! One integration binary (faster to link than one per file): each module is an area.
 
 mod api;
+mod api_v1;
 mod auth;
 mod cli;
 mod detection;

@@ -6,7 +6,8 @@ use moat_core::{
     config::Config,
     model::{
         Action, DeliveryMode, Domain, DomainStatus, QuarantineFilter, QuarantineItem,
-        QuarantineStatus, ThreatType, TokenInfo, TokenKind, VerdictFilter, VerdictRecord,
+        QuarantineStatus, ThreatType, TokenInfo, TokenKind, TokenScope, VerdictFilter,
+        VerdictRecord,
     },
     store::{self, SharedStore},
     time::now_ms,
@@ -66,6 +67,7 @@ async fn contract(s: &SharedStore, tag: &str) {
         kind: TokenKind::Test,
         prefix: "moat_test_abcd".into(),
         created_at: 1,
+        scope: TokenScope::Quarantine,
     };
     s.insert_token(tok.clone(), format!("hash1-{tag}"))
         .await
@@ -89,6 +91,7 @@ async fn contract(s: &SharedStore, tag: &str) {
         status: DomainStatus::Active,
         created_at: 1,
         detection: Default::default(),
+        verified_at: None,
     };
     s.insert_domain(d.clone()).await.expect("domain");
     let dup = Domain {
@@ -312,6 +315,7 @@ async fn conflict_contract(s: &SharedStore, tag: &str) {
         status: DomainStatus::Active,
         created_at: 1,
         detection: Default::default(),
+        verified_at: None,
     };
     // Queued at once (on SQLite they share a group commit); the middle one conflicts.
     let a = s.insert_domain(d("1", "a"));

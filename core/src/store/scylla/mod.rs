@@ -44,7 +44,7 @@ use crate::{
     metrics::metrics,
     model::{
         Action, Customer, Domain, DomainPatch, Policy, QuarantineFilter, QuarantineItem,
-        QuarantineStatus, SenderRule, TokenInfo, VerdictFilter, VerdictRecord,
+        QuarantineStatus, SenderRule, TokenInfo, VerdictFilter, VerdictRecord, is_after,
     },
 };
 
@@ -160,9 +160,8 @@ struct Statements {
     sender_rule_hits: PreparedStatement,
 }
 
-const TOKEN_COLS: &str = "hash, id, customer_id, kind, prefix, created_at, revoked_at";
-const DOMAIN_COLS: &str =
-    "customer_id, id, name, real_mx_host, delivery_mode, status, created_at, detection";
+const TOKEN_COLS: &str = "hash, id, customer_id, kind, prefix, created_at, revoked_at, scope";
+const DOMAIN_COLS: &str = "customer_id, id, name, real_mx_host, delivery_mode, status, created_at, detection, verified_at";
 const POLICY_COLS: &str =
     "customer_id, id, name, condition, action, notify_admin, enabled, created_at";
 const VERDICT_COLS: &str = "customer_id, day, received_at, id, queue_id, domain_id, client_ip, \
@@ -662,6 +661,16 @@ impl Store for ScyllaStore {
         })
     }
 
+    fn ensure_sandbox(&self, customer: &Customer) -> StoreFuture<()> {
+        // No foreign keys here: the row only lets look-ups by id find the sandbox.
+        let row = CustomerRow {
+            id: crate::token::tenant_of(&customer.id, crate::model::TokenKind::Test),
+            name: format!("{}{}", customer.name, crate::token::SANDBOX_SUFFIX),
+            created_at: customer.created_at,
+        };
+        self.run(move |db| async move { db.exec(&db.st.insert_customer, &row).await })
+    }
+
     fn customer(&self, id: &str) -> StoreFuture<Option<Customer>> {
         let id = id.to_string();
         self.run(move |db| async move {
@@ -810,6 +819,10 @@ impl Store for ScyllaStore {
             }
             if let Some(execs) = patch.executives {
                 d.detection.executives = execs;
+            }
+            if let Some(at) = patch.verified_at {
+                d.status = crate::model::DomainStatus::Active;
+                d.verified_at.get_or_insert(at);
             }
             db.exec(&db.st.insert_domain, DomainRow::from(&d)).await?;
             db.bump_config().await?;
@@ -1035,12 +1048,15 @@ impl Store for ScyllaStore {
         let customer_id = customer_id.to_string();
         self.run(move |db| async move {
             let limit = filter.limit.max(1) as usize;
-            let (lo, hi) = (
-                filter.since.unwrap_or(i64::MIN),
-                filter.until.unwrap_or(i64::MAX),
-            );
+            // A cursor bounds the window too: nothing newer than its row is read.
+            let until = match (&filter.after, filter.until) {
+                (Some((t, _)), Some(u)) => Some(u.min(t.saturating_add(1))),
+                (Some((t, _)), None) => Some(t.saturating_add(1)),
+                (None, u) => u,
+            };
+            let (lo, hi) = (filter.since.unwrap_or(i64::MIN), until.unwrap_or(i64::MAX));
             let mut out = Vec::new();
-            for day in db.days(filter.since, filter.until, db.settings.verdict_ttl_secs) {
+            for day in db.days(filter.since, until, db.settings.verdict_ttl_secs) {
                 let rows = db
                     .rows::<VerdictRow>(&db.st.verdicts_of_day, (&customer_id, day, lo, hi))
                     .await?;
@@ -1050,6 +1066,11 @@ impl Store for ScyllaStore {
                         .as_ref()
                         .is_some_and(|d| *d != row.domain_id)
                         || filter.action.is_some_and(|a| a.as_str() != row.action)
+                        || filter
+                            .threat_type
+                            .is_some_and(|t| row.threat_type.as_deref() != Some(t.as_str()))
+                        || (filter.threats_only && row.threat_type.is_none())
+                        || !is_after(filter.after.as_ref(), row.received_at, &row.id)
                     {
                         continue;
                     }
@@ -1152,18 +1173,22 @@ impl Store for ScyllaStore {
         let customer_id = customer_id.to_string();
         self.run(move |db| async move {
             let limit = filter.limit.max(1) as usize;
-            let (lo, hi) = (
-                filter.since.unwrap_or(i64::MIN),
-                filter.until.unwrap_or(i64::MAX),
-            );
+            // A cursor bounds the window too: nothing newer than its row is read.
+            let until = match (&filter.after, filter.until) {
+                (Some((t, _)), Some(u)) => Some(u.min(t.saturating_add(1))),
+                (Some((t, _)), None) => Some(t.saturating_add(1)),
+                (None, u) => u,
+            };
+            let (lo, hi) = (filter.since.unwrap_or(i64::MIN), until.unwrap_or(i64::MAX));
             let needle = filter.from.as_ref().map(|f| f.to_lowercase());
             let mut out = Vec::new();
-            for day in db.days(filter.since, filter.until, db.settings.quarantine_ttl_secs) {
+            for day in db.days(filter.since, until, db.settings.quarantine_ttl_secs) {
                 let rows = db
                     .rows::<QuarantineRow>(&db.st.quarantine_of_day, (&customer_id, day, lo, hi))
                     .await?;
                 for row in rows {
-                    let keep = filter.status.is_none_or(|s| s.as_str() == row.status)
+                    let keep = is_after(filter.after.as_ref(), row.received_at, &row.id)
+                        && filter.status.is_none_or(|s| s.as_str() == row.status)
                         && filter
                             .threat_type
                             .is_none_or(|t| t.as_str() == row.threat_type)

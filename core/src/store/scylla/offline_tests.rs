@@ -131,6 +131,7 @@ fn every_written_row_matches_the_schema() {
         prefix: "moat_live_ab".into(),
         created_at: 1,
         revoked_at: None,
+        scope: Some("admin".into()),
     };
     serializes(&token, "tokens_by_hash", TOKEN_COLS);
     serializes(&token, "tokens_by_customer", TOKEN_COLS);
@@ -143,6 +144,7 @@ fn every_written_row_matches_the_schema() {
         status: DomainStatus::Active,
         created_at: 1,
         detection: Default::default(),
+        verified_at: None,
     };
     serializes(&DomainRow::from(&domain), "domains", DOMAIN_COLS);
     let policy = Policy {

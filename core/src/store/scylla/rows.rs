@@ -8,7 +8,7 @@ use crate::{
     error::StoreError,
     model::{
         Action, Customer, DeliveryMode, Domain, DomainStatus, Policy, QuarantineItem,
-        QuarantineStatus, SenderRule, SenderRuleKind, ThreatType, TokenInfo, TokenKind,
+        QuarantineStatus, SenderRule, SenderRuleKind, ThreatType, TokenInfo, TokenKind, TokenScope,
         VerdictRecord,
     },
 };
@@ -65,6 +65,8 @@ pub struct TokenRow {
     pub prefix: String,
     pub created_at: i64,
     pub revoked_at: Option<i64>,
+    /// Absent in rows written before scopes existed: `admin`.
+    pub scope: Option<String>,
 }
 
 impl TokenRow {
@@ -77,6 +79,7 @@ impl TokenRow {
             prefix: t.prefix.clone(),
             created_at: t.created_at,
             revoked_at: None,
+            scope: Some(t.scope.as_str().into()),
         }
     }
 
@@ -92,6 +95,10 @@ impl TokenRow {
             kind,
             prefix: self.prefix,
             created_at: self.created_at,
+            scope: match self.scope.as_deref() {
+                None => TokenScope::Admin,
+                Some(s) => TokenScope::parse(s).ok_or_else(|| corrupt("token scope", s))?,
+            },
         })
     }
 }
@@ -107,6 +114,7 @@ pub struct DomainRow {
     pub created_at: i64,
     /// JSON of the domain's detection settings; absent on rows written before it existed.
     pub detection: Option<String>,
+    pub verified_at: Option<i64>,
 }
 
 impl From<&Domain> for DomainRow {
@@ -120,6 +128,7 @@ impl From<&Domain> for DomainRow {
             status: d.status.as_str().into(),
             created_at: d.created_at,
             detection: serde_json::to_string(&d.detection).ok(),
+            verified_at: d.verified_at,
         }
     }
 }
@@ -142,6 +151,7 @@ impl DomainRow {
                     serde_json::from_str(json).map_err(|_| corrupt("domain detection", json))?
                 }
             },
+            verified_at: self.verified_at,
         })
     }
 }

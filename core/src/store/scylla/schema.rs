@@ -67,6 +67,12 @@ pub const MIGRATIONS: &[&[&str]] = &[
     ],
     // A domain's detection settings (spam threshold, executives) as JSON.
     &["ALTER TABLE {ks}.domains ADD detection text"],
+    // What a token may do (read_only, quarantine, admin).
+    &[
+        "ALTER TABLE {ks}.tokens_by_hash ADD scope text",
+        "ALTER TABLE {ks}.tokens_by_customer ADD scope text",
+        "ALTER TABLE {ks}.domains ADD verified_at bigint",
+    ],
 ];
 
 /// The keyspace statement (`NetworkTopologyStrategy`, so a second data centre can be added).

@@ -1,0 +1,391 @@
+//! The API's cross-cutting contract over real HTTP: token scopes (403), the test-token sandbox
+//! (separate namespace, no mail to real servers), signed tenant-bound cursors, the threat feed
+//! and its filters, MX verification through a static DNS zone, report-as-spam teaching the
+//! model, 405 with `Allow`, 413 for oversized bodies, and safe raw downloads.
+
+use moat_core::model::{TokenKind, TokenScope};
+use moat_tests::{client::smtplib_send, eventually, harness::Moat};
+use serde_json::{Value, json};
+
+const GTUBE: &str = "XJS*C4JDBQADN1.NSBN3*2IDNEN*GTUBE-STANDARD-ANTI-UBE-TEST-EMAIL*C.34X";
+
+fn send(moat: &Moat, subject: &str, body: &str) {
+    let msg = format!(
+        "From: \"Mallory\" <mallory@sender.test>\r\nTo: ceo@acme.example\r\nSubject: {subject}\r\n\
+Date: Mon, 23 Nov 2026 10:00:00 +0000\r\nMessage-ID: <{}@sender.test>\r\n\r\n{body}\r\n",
+        subject.replace(' ', "-")
+    );
+    let reply = smtplib_send(
+        moat.smtp,
+        "mallory@sender.test",
+        &["ceo@acme.example"],
+        msg.as_bytes(),
+    );
+    assert!(reply.starts_with("250"), "{reply}");
+}
+
+fn ids(list: &Value, key: &str) -> Vec<String> {
+    list[key]
+        .as_array()
+        .map(|a| {
+            a.iter()
+                .filter_map(|x| x["id"].as_str().map(str::to_string))
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+#[test]
+fn scopes_sandbox_cursors_threats_and_reports() {
+    let (moat, sink) = Moat::protected(|_| {});
+    let admin = moat.token("acme", TokenKind::Live);
+    let (status, _) = moat.call(
+        "POST",
+        "/v1/policies",
+        Some(&admin),
+        Some(json!({"name": "crypto", "condition": {"subject_contains": ["bitcoin"]}, "action": "quarantine"})),
+    );
+    assert_eq!(status, 201);
+    std::thread::sleep(std::time::Duration::from_millis(1500));
+    send(&moat, "Free bitcoin one", "hello");
+    send(&moat, "Free bitcoin two", "hello");
+    send(&moat, "Spam three", GTUBE);
+    eventually(10, "three quarantined", || {
+        let (_, q) = moat.call("GET", "/v1/quarantine", Some(&admin), None);
+        (ids(&q, "data").len() == 3)
+            .then_some(())
+            .ok_or(q.to_string())
+    });
+
+    // Threat feed: the seed's shape, type and severity filters.
+    let (status, feed) = moat.call("GET", "/v1/threats", Some(&admin), None);
+    assert_eq!(status, 200, "{feed}");
+    let threats = feed["threats"].as_array().cloned().unwrap_or_default();
+    assert_eq!(threats.len(), 3, "{feed}");
+    for t in &threats {
+        for key in [
+            "id",
+            "type",
+            "severity",
+            "from",
+            "target",
+            "detected_at",
+            "action",
+        ] {
+            assert!(t.get(key).is_some(), "{key} missing in {t}");
+        }
+        assert_eq!(t["from"], "mallory@sender.test");
+        assert_eq!(t["target"], "ceo@acme.example");
+        assert_eq!(t["action"], "quarantined");
+    }
+    let (_, spam) = moat.call("GET", "/v1/threats?type=spam", Some(&admin), None);
+    assert_eq!(ids(&spam, "threats").len(), 1, "{spam}");
+    let (_, crit) = moat.call("GET", "/v1/threats?severity=critical", Some(&admin), None);
+    assert_eq!(ids(&crit, "threats").len(), 0, "{crit}");
+    let (status, _) = moat.call("GET", "/v1/threats?severity=worst", Some(&admin), None);
+    assert_eq!(status, 400);
+
+    // Cursor pagination: three pages of one, no repeats, then no cursor.
+    let mut seen = Vec::new();
+    let mut path = "/v1/quarantine?limit=1".to_string();
+    let mut first_cursor = None;
+    loop {
+        let (status, page) = moat.call("GET", &path, Some(&admin), None);
+        assert_eq!(status, 200, "{page}");
+        seen.extend(ids(&page, "data"));
+        match page["next_cursor"].as_str() {
+            Some(c) => {
+                first_cursor.get_or_insert(c.to_string());
+                path = format!("/v1/quarantine?limit=1&cursor={c}");
+            }
+            None => break,
+        }
+        assert!(seen.len() <= 3, "pagination does not end: {seen:?}");
+    }
+    let mut unique = seen.clone();
+    unique.sort();
+    unique.dedup();
+    assert_eq!((seen.len(), unique.len()), (3, 3), "{seen:?}");
+    // A cursor is bound to its customer and list, and cannot be edited.
+    let cursor = first_cursor.expect("a first page cursor");
+    let other = moat.token("globex", TokenKind::Live);
+    let (status, body) = moat.call(
+        "GET",
+        &format!("/v1/quarantine?cursor={cursor}"),
+        Some(&other),
+        None,
+    );
+    assert_eq!(status, 400, "{body}");
+    let (status, _) = moat.call(
+        "GET",
+        &format!("/v1/verdicts?cursor={cursor}"),
+        Some(&admin),
+        None,
+    );
+    assert_eq!(status, 400);
+    let forged = format!("{}x", cursor);
+    let (status, _) = moat.call(
+        "GET",
+        &format!("/v1/quarantine?cursor={forged}"),
+        Some(&admin),
+        None,
+    );
+    assert_eq!(status, 400);
+
+    // Scopes: read-only reads but cannot act; quarantine acts on mail but not on policies.
+    let reader = moat.scoped_token("acme", TokenKind::Live, TokenScope::ReadOnly);
+    let operator = moat.scoped_token("acme", TokenKind::Live, TokenScope::Quarantine);
+    let (_, me) = moat.call("GET", "/v1/me", Some(&reader), None);
+    assert_eq!(me["scopes"], json!(["read_only"]), "{me}");
+    let first = seen[0].clone();
+    assert_eq!(
+        moat.call(
+            "GET",
+            &format!("/v1/quarantine/{first}"),
+            Some(&reader),
+            None
+        )
+        .0,
+        200
+    );
+    let (status, body) = moat.call(
+        "POST",
+        &format!("/v1/quarantine/{first}/release"),
+        Some(&reader),
+        None,
+    );
+    assert_eq!((status, body["code"].as_str()), (403, Some("forbidden")));
+    for (method, path) in [("POST", "/v1/tokens"), ("GET", "/v1/tokens")] {
+        let body = (method == "POST").then(|| json!({}));
+        assert_eq!(moat.call(method, path, Some(&operator), body).0, 403);
+    }
+    let (status, body) = moat.call(
+        "POST",
+        "/v1/policies",
+        Some(&operator),
+        Some(json!({"name": "x", "condition": {"subject_contains": ["y"]}, "action": "reject"})),
+    );
+    assert_eq!(status, 403, "{body}");
+    let (status, released) = moat.call(
+        "POST",
+        &format!("/v1/quarantine/{first}/release"),
+        Some(&operator),
+        None,
+    );
+    assert_eq!(
+        (status, released["status"].as_str()),
+        (200, Some("released"))
+    );
+    eventually(10, "released mail delivered", || {
+        (sink.messages().len() == 1)
+            .then_some(())
+            .ok_or_else(|| "not yet".to_string())
+    });
+
+    // Report-as-spam teaches the model file the scanner reloads.
+    let second = seen[1].clone();
+    let (status, report) = moat.call(
+        "POST",
+        &format!("/v1/quarantine/{second}/report"),
+        Some(&operator),
+        Some(json!({"kind": "spam"})),
+    );
+    assert_eq!(status, 200, "{report}");
+    assert_eq!(report["learned"], true);
+    assert_eq!(
+        (report["model_spam"].as_u64(), report["model_ham"].as_u64()),
+        (Some(1), Some(0))
+    );
+    assert!(moat.config.spam_model_path().exists());
+    let (status, _) = moat.call(
+        "POST",
+        &format!("/v1/quarantine/{second}/report"),
+        Some(&operator),
+        Some(json!({"kind": "ham"})),
+    );
+    assert_eq!(status, 400, "unknown report kinds are refused");
+
+    // Sandbox: test tokens see none of the live data, and live tokens none of theirs.
+    let test = moat.token("acme", TokenKind::Test);
+    for path in [
+        "/v1/domains",
+        "/v1/quarantine",
+        "/v1/verdicts",
+        "/v1/policies",
+    ] {
+        let (status, body) = moat.call("GET", path, Some(&test), None);
+        assert_eq!(status, 200);
+        assert_eq!(ids(&body, "data").len(), 0, "{path}: {body}");
+    }
+    assert_eq!(
+        ids(
+            &moat.call("GET", "/v1/threats", Some(&test), None).1,
+            "threats"
+        )
+        .len(),
+        0
+    );
+    assert_eq!(
+        moat.call(
+            "GET",
+            &format!("/v1/quarantine/{second}"),
+            Some(&test),
+            None
+        )
+        .0,
+        404
+    );
+    let (status, sandbox_domain) = moat.call(
+        "POST",
+        "/v1/domains",
+        Some(&test),
+        Some(json!({"domain": "sandbox-acme.example", "real_mx_host": sink.addr.to_string()})),
+    );
+    assert_eq!(status, 201, "{sandbox_domain}");
+    let (_, live_domains) = moat.call("GET", "/v1/domains", Some(&admin), None);
+    assert!(!live_domains.to_string().contains("sandbox-acme.example"));
+    let (status, body) = moat.call(
+        "POST",
+        "/v1/tokens",
+        Some(&test),
+        Some(json!({"kind": "live"})),
+    );
+    assert_eq!(status, 403, "{body}");
+    // The scanner takes no mail for sandbox domains.
+    std::thread::sleep(std::time::Duration::from_millis(1500));
+    let reply = smtplib_send(
+        moat.smtp,
+        "a@sender.test",
+        &["bob@sandbox-acme.example"],
+        b"Subject: x\r\n\r\nx\r\n",
+    );
+    assert!(!reply.starts_with("250"), "{reply}");
+
+    // A token cannot revoke itself.
+    let (_, me) = moat.call("GET", "/v1/me", Some(&admin), None);
+    let own = me["token"]["id"].as_str().unwrap_or_default().to_string();
+    assert_eq!(
+        moat.call("DELETE", &format!("/v1/tokens/{own}"), Some(&admin), None)
+            .0,
+        409
+    );
+}
+
+#[test]
+fn http_details_405_413_raw_download_and_mx_verification() {
+    let zone_dir = tempfile::tempdir().expect("tempdir");
+    let zone = zone_dir.path().join("zone");
+    std::fs::write(
+        &zone,
+        "verified.example MX 10 moat.test\nelsewhere.example MX 10 mx.other.example\n",
+    )
+    .expect("zone");
+    let moat = Moat::start_with(|c| {
+        c.hostname = "moat.test".into();
+        c.dns.static_zone = Some(zone.clone());
+    });
+    let admin = moat.token("acme", TokenKind::Live);
+
+    let (status, body) = moat.call("PUT", "/v1/domains", Some(&admin), Some(json!({})));
+    assert_eq!(
+        (status, body["code"].as_str()),
+        (405, Some("method_not_allowed"))
+    );
+    let resp = ureq::request("TRACE", &format!("{}/v1/quarantine", moat.api))
+        .set("Authorization", &format!("Bearer {admin}"))
+        .call();
+    match resp {
+        Err(ureq::Error::Status(405, r)) => assert_eq!(r.header("allow"), Some("GET")),
+        other => panic!("expected 405, got {other:?}"),
+    }
+
+    let huge = "x".repeat(300 * 1024);
+    let (status, body) = moat.call(
+        "POST",
+        "/v1/policies",
+        Some(&admin),
+        Some(json!({"name": huge, "condition": {"subject_contains": ["a"]}, "action": "reject"})),
+    );
+    assert_eq!(
+        (status, body["code"].as_str()),
+        (413, Some("payload_too_large"))
+    );
+
+    let mut verified = String::new();
+    for (name, expect) in [
+        ("verified.example", true),
+        ("elsewhere.example", false),
+        ("nomx.example", false),
+    ] {
+        let (status, d) = moat.call(
+            "POST",
+            "/v1/domains",
+            Some(&admin),
+            Some(json!({"domain": name, "real_mx_host": "127.0.0.1:25"})),
+        );
+        assert_eq!(status, 201, "{d}");
+        assert_eq!(d["status"], "pending_mx_verification");
+        assert_eq!(d["mx_records"][0]["value"], "moat.test");
+        let id = d["id"].as_str().unwrap_or_default();
+        let (status, v) = moat.call(
+            "POST",
+            &format!("/v1/domains/{id}/verify"),
+            Some(&admin),
+            None,
+        );
+        assert_eq!(status, 200, "{v}");
+        assert_eq!(v["verified"], expect, "{name}: {v}");
+        if expect {
+            assert_eq!(v["domain"]["status"], "active");
+            assert!(v["domain"]["verified_at"].is_string(), "{v}");
+            verified = id.to_string();
+        } else {
+            assert_eq!(v["domain"]["status"], "pending_mx_verification");
+            assert!(v["detail"].is_string(), "{v}");
+        }
+    }
+    let (_, d) = moat.call(
+        "GET",
+        &format!("/v1/domains/{verified}"),
+        Some(&admin),
+        None,
+    );
+    assert_eq!(d["status"], "active");
+
+    // The spec is served at both paths and names every operation's errors.
+    let (status, spec) = moat.call("GET", "/v1/openapi.json", None, None);
+    assert_eq!(status, 200);
+    assert_eq!(spec["openapi"], "3.1.0");
+    let (_, again) = moat.call("GET", "/api/v1/openapi", None, None);
+    assert_eq!(spec, again);
+    let get_q = &spec["paths"]["/v1/quarantine/{id}"]["get"]["responses"];
+    for code in ["200", "401", "404", "429"] {
+        assert!(get_q.get(code).is_some(), "{code} undocumented: {get_q}");
+    }
+    let docs = ureq::get(&format!("{}/v1/docs/", moat.api))
+        .call()
+        .expect("swagger ui");
+    assert!(docs.into_string().unwrap_or_default().contains("swagger"));
+}
+
+#[test]
+fn raw_downloads_are_attachments_never_rendered() {
+    let (moat, _sink) = Moat::protected(|_| {});
+    let admin = moat.token("acme", TokenKind::Live);
+    send(&moat, "Spam raw", GTUBE);
+    let id = eventually(10, "quarantined", || {
+        let (_, q) = moat.call("GET", "/v1/quarantine", Some(&admin), None);
+        ids(&q, "data").first().cloned().ok_or(q.to_string())
+    });
+    let resp = ureq::get(&format!("{}/v1/quarantine/{id}/raw", moat.api))
+        .set("Authorization", &format!("Bearer {admin}"))
+        .call()
+        .expect("raw");
+    assert_eq!(resp.content_type(), "message/rfc822");
+    assert_eq!(resp.header("x-content-type-options"), Some("nosniff"));
+    assert!(
+        resp.header("content-disposition")
+            .is_some_and(|d| d.starts_with("attachment"))
+    );
+    assert!(resp.into_string().unwrap_or_default().contains("GTUBE"));
+}
