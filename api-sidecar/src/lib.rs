@@ -10,6 +10,7 @@ pub mod ratelimit;
 pub mod routes;
 pub mod schema;
 pub mod signing;
+pub mod webhooks;
 
 use std::{net::SocketAddr, sync::mpsc, thread};
 
@@ -123,6 +124,17 @@ impl ApiServer {
                     config.api.rate_limit_per_hour,
                     config.api.rate_limit_per_minute,
                 );
+                let _dispatcher = if config.api.webhooks {
+                    match webhooks::Dispatcher::start(store.clone(), &config) {
+                        Ok(d) => Some(d),
+                        Err(e) => {
+                            let _ = tx.send(Err(e));
+                            return;
+                        }
+                    }
+                } else {
+                    None
+                };
                 let signing = match signing::SigningKey::load_or_create(&config.data_dir) {
                     Ok(key) => key,
                     Err(e) => {

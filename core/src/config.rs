@@ -160,6 +160,14 @@ pub struct ApiConfig {
     pub rate_limit_per_hour: u32,
     /// Burst: requests each token may make per minute.
     pub rate_limit_per_minute: u32,
+    /// Run the webhook dispatcher in this API process (turn it off on all but one API host
+    /// of a ScyllaDB cluster, or each host sends every event).
+    pub webhooks: bool,
+    /// Concurrent webhook deliveries.
+    pub webhook_workers: usize,
+    /// Allow webhook URLs that resolve to loopback, private, link-local or other internal
+    /// addresses (off: a customer cannot make Moat call into its own network).
+    pub webhook_allow_private_targets: bool,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -299,6 +307,9 @@ impl Default for ApiConfig {
             workers: 0,
             rate_limit_per_hour: 600,
             rate_limit_per_minute: 60,
+            webhooks: true,
+            webhook_workers: 4,
+            webhook_allow_private_targets: false,
         }
     }
 }

@@ -598,6 +598,106 @@ pub fn is_after(after: Option<&(i64, String)>, received_at: i64, id: &str) -> bo
     after.is_none_or(|(t, last)| received_at < *t || (received_at == *t && id < last.as_str()))
 }
 
+/// What a webhook can be told about.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, utoipa::ToSchema)]
+pub enum WebhookEvent {
+    /// A verdict found a threat (whatever was done with the message).
+    #[serde(rename = "threat.detected")]
+    ThreatDetected,
+    /// A message was quarantined.
+    #[serde(rename = "threat.quarantined")]
+    ThreatQuarantined,
+    /// A quarantined message was released.
+    #[serde(rename = "quarantine.released")]
+    QuarantineReleased,
+    /// A policy with `notify_admin` matched.
+    #[serde(rename = "policy.triggered")]
+    PolicyTriggered,
+    /// A message failed DMARC or SPF.
+    #[serde(rename = "auth.failed")]
+    AuthFailed,
+    /// Yesterday's summary per domain (sent after midnight UTC).
+    #[serde(rename = "report.daily")]
+    ReportDaily,
+}
+
+impl WebhookEvent {
+    pub const ALL: [WebhookEvent; 6] = [
+        WebhookEvent::ThreatDetected,
+        WebhookEvent::ThreatQuarantined,
+        WebhookEvent::QuarantineReleased,
+        WebhookEvent::PolicyTriggered,
+        WebhookEvent::AuthFailed,
+        WebhookEvent::ReportDaily,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            WebhookEvent::ThreatDetected => "threat.detected",
+            WebhookEvent::ThreatQuarantined => "threat.quarantined",
+            WebhookEvent::QuarantineReleased => "quarantine.released",
+            WebhookEvent::PolicyTriggered => "policy.triggered",
+            WebhookEvent::AuthFailed => "auth.failed",
+            WebhookEvent::ReportDaily => "report.daily",
+        }
+    }
+}
+
+/// A customer's HTTPS endpoint that receives signed event deliveries.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Webhook {
+    pub id: String,
+    pub customer_id: String,
+    pub url: String,
+    pub events: Vec<WebhookEvent>,
+    /// HMAC-SHA256 key of the `Moat-Signature` header (`whsec_…`).
+    pub secret: String,
+    pub created_at: i64,
+    /// The newest verdict `(received_at, id)` turned into events so far.
+    #[serde(default)]
+    pub watermark: Option<(i64, String)>,
+    /// The last day (`YYYY-MM-DD`) whose `report.daily` was queued.
+    #[serde(default)]
+    pub last_report_day: Option<String>,
+}
+
+/// Where a delivery stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum DeliveryStatus {
+    /// Waiting for its (next) attempt.
+    Pending,
+    /// The endpoint answered 2xx.
+    Succeeded,
+    /// Retries ran out (24 hours) or the endpoint cannot be called.
+    Failed,
+}
+
+/// One event sent (or to be sent) to one webhook, with its attempts so far.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct WebhookDelivery {
+    /// Deterministic per (webhook, event, object), so an event is queued once.
+    pub id: String,
+    pub webhook_id: String,
+    pub customer_id: String,
+    /// The event name (`threat.detected`, …, or `webhook.test`).
+    pub event: String,
+    /// The exact JSON body sent (and signed).
+    pub payload: String,
+    pub status: DeliveryStatus,
+    pub attempts: u32,
+    /// When the next attempt is due (pending deliveries).
+    pub next_attempt_at: Option<i64>,
+    /// No attempt is made after this (24 hours after queueing or redelivery).
+    pub give_up_at: i64,
+    /// HTTP status of the last attempt.
+    pub last_status: Option<u16>,
+    /// Why the last attempt failed.
+    pub last_error: Option<String>,
+    pub created_at: i64,
+    pub delivered_at: Option<i64>,
+}
+
 /// Changes `PATCH /v1/domains/{id}` may make.
 #[derive(Debug, Clone, Default, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields)]

@@ -9,6 +9,7 @@ pub mod stats;
 pub mod threats;
 pub mod tokens;
 pub mod verdicts;
+pub mod webhooks;
 
 use actix_web::web;
 
@@ -24,7 +25,8 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             .configure(threats::configure)
             .configure(tokens::configure)
             .configure(crate::openapi::configure)
-            .configure(verdicts::configure),
+            .configure(verdicts::configure)
+            .configure(webhooks::configure),
     );
 }
 

@@ -252,6 +252,14 @@ pub(crate) async fn release_item(
         .await?
         .ok_or(ApiError::NotFound("quarantined message"))?;
     tracing::info!(quarantine_id = %item.id, customer = %customer, "quarantined message released");
+    crate::webhooks::emit(
+        &state.store,
+        customer,
+        moat_core::model::WebhookEvent::QuarantineReleased,
+        &item.id,
+        serde_json::to_value(QuarantineOut::of(&item)).unwrap_or_default(),
+    )
+    .await;
     Ok(item)
 }
 

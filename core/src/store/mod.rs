@@ -18,7 +18,8 @@ use crate::{
     error::StoreError,
     model::{
         Action, Customer, Domain, DomainPatch, Policy, QuarantineFilter, QuarantineItem,
-        QuarantineStatus, SenderRule, TokenInfo, VerdictFilter, VerdictRecord,
+        QuarantineStatus, SenderRule, TokenInfo, VerdictFilter, VerdictRecord, Webhook,
+        WebhookDelivery,
     },
 };
 
@@ -117,6 +118,35 @@ pub trait Store: Send + Sync {
         status: QuarantineStatus,
         at: i64,
     ) -> StoreFuture<bool>;
+
+    fn insert_webhook(&self, webhook: Webhook) -> StoreFuture<()>;
+    /// Replaces a stored webhook (the dispatcher moves its watermark); false, and nothing
+    /// written, when it was deleted meanwhile.
+    fn update_webhook(&self, webhook: Webhook) -> StoreFuture<bool>;
+    fn webhooks(&self, customer_id: &str) -> StoreFuture<Vec<Webhook>>;
+    /// Every customer's webhooks (the dispatcher).
+    fn all_webhooks(&self) -> StoreFuture<Vec<Webhook>>;
+    /// Deletes a webhook and its deliveries; false when not found.
+    fn delete_webhook(&self, customer_id: &str, id: &str) -> StoreFuture<bool>;
+    /// Queues a delivery unless one with its id exists; true when queued.
+    fn add_delivery(&self, delivery: WebhookDelivery) -> StoreFuture<bool>;
+    /// Stores a delivery's new state; `was_due` is its `next_attempt_at` before the change.
+    fn put_delivery(&self, delivery: WebhookDelivery, was_due: Option<i64>) -> StoreFuture<()>;
+    /// A webhook's deliveries, newest first.
+    fn deliveries(
+        &self,
+        customer_id: &str,
+        webhook_id: &str,
+        limit: u32,
+    ) -> StoreFuture<Vec<WebhookDelivery>>;
+    fn delivery(
+        &self,
+        customer_id: &str,
+        webhook_id: &str,
+        id: &str,
+    ) -> StoreFuture<Option<WebhookDelivery>>;
+    /// Pending deliveries due at `now`, oldest first.
+    fn due_deliveries(&self, now: i64, limit: u32) -> StoreFuture<Vec<WebhookDelivery>>;
 }
 
 /// The store a binary uses, whatever its backend.

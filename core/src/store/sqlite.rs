@@ -20,9 +20,10 @@ use super::{Store, StoreFuture};
 use crate::{
     error::StoreError,
     model::{
-        Action, Customer, DeliveryMode, Domain, DomainDetection, DomainPatch, DomainStatus,
-        Finding, Policy, QuarantineFilter, QuarantineItem, QuarantineStatus, SenderRule,
-        SenderRuleKind, ThreatType, TokenInfo, TokenKind, TokenScope, VerdictFilter, VerdictRecord,
+        Action, Customer, DeliveryMode, DeliveryStatus, Domain, DomainDetection, DomainPatch,
+        DomainStatus, Finding, Policy, QuarantineFilter, QuarantineItem, QuarantineStatus,
+        SenderRule, SenderRuleKind, ThreatType, TokenInfo, TokenKind, TokenScope, VerdictFilter,
+        VerdictRecord, Webhook, WebhookDelivery,
     },
     time::now_ms,
 };
@@ -152,6 +153,25 @@ ALTER TABLE domains ADD COLUMN detection TEXT NOT NULL DEFAULT '{}';
     r#"
 ALTER TABLE tokens ADD COLUMN scope TEXT NOT NULL DEFAULT 'admin';
 ALTER TABLE domains ADD COLUMN verified_at INTEGER;
+"#,
+    r#"
+CREATE TABLE webhooks (
+    id TEXT PRIMARY KEY,
+    customer_id TEXT NOT NULL REFERENCES customers(id),
+    doc TEXT NOT NULL
+);
+CREATE INDEX webhooks_customer ON webhooks(customer_id);
+CREATE TABLE webhook_deliveries (
+    id TEXT PRIMARY KEY,
+    customer_id TEXT NOT NULL,
+    webhook_id TEXT NOT NULL REFERENCES webhooks(id) ON DELETE CASCADE,
+    status TEXT NOT NULL,
+    next_attempt_at INTEGER,
+    created_at INTEGER NOT NULL,
+    doc TEXT NOT NULL
+);
+CREATE INDEX webhook_deliveries_due ON webhook_deliveries(status, next_attempt_at);
+CREATE INDEX webhook_deliveries_of ON webhook_deliveries(customer_id, webhook_id, created_at);
 "#,
 ];
 
@@ -1174,4 +1194,168 @@ impl Store for SqliteStore {
             Ok(n > 0)
         })
     }
+    fn insert_webhook(&self, w: Webhook) -> StoreFuture<()> {
+        self.write(move |conn| {
+            conn.execute(
+                "INSERT INTO webhooks (id, customer_id, doc) VALUES (?1, ?2, ?3)",
+                params![w.id, w.customer_id, to_json(&w)?],
+            )?;
+            Ok(())
+        })
+    }
+
+    fn update_webhook(&self, w: Webhook) -> StoreFuture<bool> {
+        self.write(move |conn| {
+            Ok(conn.execute(
+                "UPDATE webhooks SET doc = ?3 WHERE id = ?1 AND customer_id = ?2",
+                params![w.id, w.customer_id, to_json(&w)?],
+            )? > 0)
+        })
+    }
+
+    fn webhooks(&self, customer_id: &str) -> StoreFuture<Vec<Webhook>> {
+        let customer_id = customer_id.to_string();
+        self.read(move |conn| {
+            docs(
+                conn,
+                "SELECT doc FROM webhooks WHERE customer_id = ?1 ORDER BY id",
+                [customer_id],
+            )
+        })
+    }
+
+    fn all_webhooks(&self) -> StoreFuture<Vec<Webhook>> {
+        self.read(move |conn| docs(conn, "SELECT doc FROM webhooks ORDER BY id", []))
+    }
+
+    fn delete_webhook(&self, customer_id: &str, id: &str) -> StoreFuture<bool> {
+        let (customer_id, id) = (customer_id.to_string(), id.to_string());
+        self.write(move |conn| {
+            conn.execute(
+                "DELETE FROM webhook_deliveries WHERE customer_id = ?1 AND webhook_id = ?2",
+                params![customer_id, id],
+            )?;
+            Ok(conn.execute(
+                "DELETE FROM webhooks WHERE customer_id = ?1 AND id = ?2",
+                params![customer_id, id],
+            )? > 0)
+        })
+    }
+
+    fn add_delivery(&self, d: WebhookDelivery) -> StoreFuture<bool> {
+        self.write(move |conn| {
+            Ok(conn.execute(
+                "INSERT OR IGNORE INTO webhook_deliveries \
+                 (id, customer_id, webhook_id, status, next_attempt_at, created_at, doc) \
+                 SELECT ?1, ?2, ?3, ?4, ?5, ?6, ?7 \
+                 WHERE EXISTS (SELECT 1 FROM webhooks WHERE id = ?3 AND customer_id = ?2)",
+                params![
+                    d.id,
+                    d.customer_id,
+                    d.webhook_id,
+                    delivery_status(&d),
+                    d.next_attempt_at,
+                    d.created_at,
+                    to_json(&d)?
+                ],
+            )? > 0)
+        })
+    }
+
+    fn put_delivery(&self, d: WebhookDelivery, _was_due: Option<i64>) -> StoreFuture<()> {
+        self.write(move |conn| {
+            conn.execute(
+                "UPDATE webhook_deliveries SET status = ?3, next_attempt_at = ?4, doc = ?5 \
+                 WHERE id = ?1 AND customer_id = ?2",
+                params![
+                    d.id,
+                    d.customer_id,
+                    delivery_status(&d),
+                    d.next_attempt_at,
+                    to_json(&d)?
+                ],
+            )?;
+            Ok(())
+        })
+    }
+
+    fn deliveries(
+        &self,
+        customer_id: &str,
+        webhook_id: &str,
+        limit: u32,
+    ) -> StoreFuture<Vec<WebhookDelivery>> {
+        let (customer_id, webhook_id) = (customer_id.to_string(), webhook_id.to_string());
+        self.read(move |conn| {
+            docs(
+                conn,
+                "SELECT doc FROM webhook_deliveries WHERE customer_id = ?1 AND webhook_id = ?2 \
+                 ORDER BY created_at DESC, id DESC LIMIT ?3",
+                params![customer_id, webhook_id, limit],
+            )
+        })
+    }
+
+    fn delivery(
+        &self,
+        customer_id: &str,
+        webhook_id: &str,
+        id: &str,
+    ) -> StoreFuture<Option<WebhookDelivery>> {
+        let (customer_id, webhook_id, id) = (
+            customer_id.to_string(),
+            webhook_id.to_string(),
+            id.to_string(),
+        );
+        self.read(move |conn| {
+            Ok(docs(
+                conn,
+                "SELECT doc FROM webhook_deliveries \
+                 WHERE customer_id = ?1 AND webhook_id = ?2 AND id = ?3",
+                params![customer_id, webhook_id, id],
+            )?
+            .into_iter()
+            .next())
+        })
+    }
+
+    fn due_deliveries(&self, now: i64, limit: u32) -> StoreFuture<Vec<WebhookDelivery>> {
+        self.read(move |conn| {
+            docs(
+                conn,
+                "SELECT doc FROM webhook_deliveries \
+                 WHERE status = 'pending' AND next_attempt_at <= ?1 \
+                 ORDER BY next_attempt_at LIMIT ?2",
+                params![now, limit],
+            )
+        })
+    }
+}
+
+fn to_json<T: serde::Serialize>(v: &T) -> Result<String, StoreError> {
+    serde_json::to_string(v).map_err(backend)
+}
+
+fn delivery_status(d: &WebhookDelivery) -> &'static str {
+    match d.status {
+        DeliveryStatus::Pending => "pending",
+        DeliveryStatus::Succeeded => "succeeded",
+        DeliveryStatus::Failed => "failed",
+    }
+}
+
+/// Rows of one JSON `doc` column, decoded.
+fn docs<T: serde::de::DeserializeOwned>(
+    conn: &Connection,
+    sql: &str,
+    args: impl rusqlite::Params,
+) -> Result<Vec<T>, StoreError> {
+    let mut stmt = conn.prepare_cached(sql)?;
+    let rows = stmt.query_map(args, |r| r.get::<_, String>(0))?;
+    rows.map(|doc| {
+        let doc = doc?;
+        serde_json::from_str(&doc)
+            .map_err(|e| StoreError::Backend(format!("bad stored document: {e}")))
+    })
+    .collect()
 }

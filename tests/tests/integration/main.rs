@@ -11,3 +11,4 @@ mod hostile;
 mod operations;
 mod smtp;
 mod store;
+mod webhooks;

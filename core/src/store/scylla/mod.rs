@@ -43,8 +43,9 @@ use crate::{
     error::StoreError,
     metrics::metrics,
     model::{
-        Action, Customer, Domain, DomainPatch, Policy, QuarantineFilter, QuarantineItem,
-        QuarantineStatus, SenderRule, TokenInfo, VerdictFilter, VerdictRecord, is_after,
+        Action, Customer, DeliveryStatus, Domain, DomainPatch, Policy, QuarantineFilter,
+        QuarantineItem, QuarantineStatus, SenderRule, TokenInfo, VerdictFilter, VerdictRecord,
+        Webhook, WebhookDelivery, is_after,
     },
 };
 
@@ -158,6 +159,27 @@ struct Statements {
     all_sender_rules: PreparedStatement,
     count_sender_rule_hit: PreparedStatement,
     sender_rule_hits: PreparedStatement,
+    insert_webhook: PreparedStatement,
+    update_webhook: PreparedStatement,
+    webhooks_of_customer: PreparedStatement,
+    all_webhooks: PreparedStatement,
+    delete_webhook: PreparedStatement,
+    delete_deliveries_of: PreparedStatement,
+    add_delivery: PreparedStatement,
+    put_delivery: PreparedStatement,
+    deliveries_of: PreparedStatement,
+    delivery: PreparedStatement,
+    queue_insert: PreparedStatement,
+    queue_delete: PreparedStatement,
+    queue_due: PreparedStatement,
+}
+
+const DELIVERY_COLS: &str = "customer_id, webhook_id, id, created_at, doc";
+const QUEUE_COLS: &str = "bucket, next_attempt_at, id, customer_id, webhook_id";
+
+/// The due-queue partition of a time: its hour.
+fn queue_bucket(at_ms: i64) -> i64 {
+    at_ms.div_euclid(3_600_000)
 }
 
 const TOKEN_COLS: &str = "hash, id, customer_id, kind, prefix, created_at, revoked_at, scope";
@@ -350,6 +372,49 @@ impl Statements {
             .await?,
             sender_rule_hits: p(format!(
                 "SELECT hits FROM {ks}.sender_rule_hits WHERE id = ?"
+            ))
+            .await?,
+            insert_webhook: p(insert("webhooks", "customer_id, id, doc")).await?,
+            update_webhook: p(format!(
+                "UPDATE {ks}.webhooks SET doc = ? WHERE customer_id = ? AND id = ? IF EXISTS"
+            ))
+            .await?,
+            webhooks_of_customer: p(format!(
+                "SELECT doc FROM {ks}.webhooks WHERE customer_id = ?"
+            ))
+            .await?,
+            all_webhooks: p(format!("SELECT doc FROM {ks}.webhooks")).await?,
+            delete_webhook: p(format!(
+                "DELETE FROM {ks}.webhooks WHERE customer_id = ? AND id = ?"
+            ))
+            .await?,
+            delete_deliveries_of: p(format!(
+                "DELETE FROM {ks}.webhook_deliveries WHERE customer_id = ? AND webhook_id = ?"
+            ))
+            .await?,
+            add_delivery: p(format!(
+                "{} IF NOT EXISTS",
+                insert("webhook_deliveries", DELIVERY_COLS)
+            ))
+            .await?,
+            put_delivery: p(insert("webhook_deliveries", DELIVERY_COLS)).await?,
+            deliveries_of: p(format!(
+                "SELECT doc FROM {ks}.webhook_deliveries WHERE customer_id = ? AND webhook_id = ?"
+            ))
+            .await?,
+            delivery: p(format!(
+                "SELECT doc FROM {ks}.webhook_deliveries WHERE customer_id = ? \
+                 AND webhook_id = ? AND id = ?"
+            ))
+            .await?,
+            queue_insert: p(insert("webhook_queue", QUEUE_COLS)).await?,
+            queue_delete: p(format!(
+                "DELETE FROM {ks}.webhook_queue WHERE bucket = ? AND next_attempt_at = ? AND id = ?"
+            ))
+            .await?,
+            queue_due: p(format!(
+                "SELECT {QUEUE_COLS} FROM {ks}.webhook_queue WHERE bucket = ? \
+                 AND next_attempt_at <= ?"
             ))
             .await?,
         })
@@ -1262,7 +1327,191 @@ impl Store for ScyllaStore {
             Ok(true)
         })
     }
+
+    fn insert_webhook(&self, w: Webhook) -> StoreFuture<()> {
+        self.run(move |db| async move {
+            let doc = doc_of(&w)?;
+            db.exec(&db.st.insert_webhook, (&w.customer_id, &w.id, doc))
+                .await
+        })
+    }
+
+    fn update_webhook(&self, w: Webhook) -> StoreFuture<bool> {
+        self.run(move |db| async move {
+            let doc = doc_of(&w)?;
+            db.lwt(&db.st.update_webhook, (doc, &w.customer_id, &w.id))
+                .await
+        })
+    }
+
+    fn webhooks(&self, customer_id: &str) -> StoreFuture<Vec<Webhook>> {
+        let customer_id = customer_id.to_string();
+        self.run(move |db| async move {
+            let mut out: Vec<Webhook> = docs(
+                db.rows(&db.st.webhooks_of_customer, (&customer_id,))
+                    .await?,
+            )?;
+            out.sort_by(|a, b| a.id.cmp(&b.id));
+            Ok(out)
+        })
+    }
+
+    fn all_webhooks(&self) -> StoreFuture<Vec<Webhook>> {
+        self.run(move |db| async move { docs(db.rows(&db.st.all_webhooks, ()).await?) })
+    }
+
+    fn delete_webhook(&self, customer_id: &str, id: &str) -> StoreFuture<bool> {
+        let (customer_id, id) = (customer_id.to_string(), id.to_string());
+        self.run(move |db| async move {
+            let existing: Vec<Webhook> = docs(
+                db.rows(&db.st.webhooks_of_customer, (&customer_id,))
+                    .await?,
+            )?;
+            if !existing.iter().any(|w| w.id == id) {
+                return Ok(false);
+            }
+            db.exec(&db.st.delete_deliveries_of, (&customer_id, &id))
+                .await?;
+            db.exec(&db.st.delete_webhook, (&customer_id, &id)).await?;
+            Ok(true)
+        })
+    }
+
+    fn add_delivery(&self, d: WebhookDelivery) -> StoreFuture<bool> {
+        self.run(move |db| async move {
+            let doc = doc_of(&d)?;
+            let added = db
+                .lwt(
+                    &db.st.add_delivery,
+                    (&d.customer_id, &d.webhook_id, &d.id, d.created_at, doc),
+                )
+                .await?;
+            if added && let Some(at) = d.next_attempt_at {
+                db.exec(
+                    &db.st.queue_insert,
+                    (queue_bucket(at), at, &d.id, &d.customer_id, &d.webhook_id),
+                )
+                .await?;
+            }
+            Ok(added)
+        })
+    }
+
+    fn put_delivery(&self, d: WebhookDelivery, was_due: Option<i64>) -> StoreFuture<()> {
+        self.run(move |db| async move {
+            let doc = doc_of(&d)?;
+            db.exec(
+                &db.st.put_delivery,
+                (&d.customer_id, &d.webhook_id, &d.id, d.created_at, doc),
+            )
+            .await?;
+            if let Some(at) = was_due
+                && d.next_attempt_at != Some(at)
+            {
+                db.exec(&db.st.queue_delete, (queue_bucket(at), at, &d.id))
+                    .await?;
+            }
+            if d.status == DeliveryStatus::Pending
+                && let Some(at) = d.next_attempt_at
+            {
+                db.exec(
+                    &db.st.queue_insert,
+                    (queue_bucket(at), at, &d.id, &d.customer_id, &d.webhook_id),
+                )
+                .await?;
+            }
+            Ok(())
+        })
+    }
+
+    fn deliveries(
+        &self,
+        customer_id: &str,
+        webhook_id: &str,
+        limit: u32,
+    ) -> StoreFuture<Vec<WebhookDelivery>> {
+        let (customer_id, webhook_id) = (customer_id.to_string(), webhook_id.to_string());
+        self.run(move |db| async move {
+            let mut out: Vec<WebhookDelivery> = docs(
+                db.rows(&db.st.deliveries_of, (&customer_id, &webhook_id))
+                    .await?,
+            )?;
+            out.sort_by(|a, b| (b.created_at, &b.id).cmp(&(a.created_at, &a.id)));
+            out.truncate(limit as usize);
+            Ok(out)
+        })
+    }
+
+    fn delivery(
+        &self,
+        customer_id: &str,
+        webhook_id: &str,
+        id: &str,
+    ) -> StoreFuture<Option<WebhookDelivery>> {
+        let (customer_id, webhook_id, id) = (
+            customer_id.to_string(),
+            webhook_id.to_string(),
+            id.to_string(),
+        );
+        self.run(move |db| async move {
+            Ok(docs(
+                db.rows(&db.st.delivery, (&customer_id, &webhook_id, &id))
+                    .await?,
+            )?
+            .into_iter()
+            .next())
+        })
+    }
+
+    fn due_deliveries(&self, now: i64, limit: u32) -> StoreFuture<Vec<WebhookDelivery>> {
+        self.run(move |db| async move {
+            let mut out = Vec::new();
+            // Retries stop after a day; two days of buckets cover every pending delivery.
+            for bucket in queue_bucket(now - 48 * 3_600_000)..=queue_bucket(now) {
+                let due: Vec<(i64, i64, String, String, String)> =
+                    db.rows(&db.st.queue_due, (bucket, now)).await?;
+                for (bucket, at, id, customer_id, webhook_id) in due {
+                    let current: Option<WebhookDelivery> = docs(
+                        db.rows(&db.st.delivery, (&customer_id, &webhook_id, &id))
+                            .await?,
+                    )?
+                    .into_iter()
+                    .next();
+                    match current {
+                        Some(d)
+                            if d.status == DeliveryStatus::Pending
+                                && d.next_attempt_at == Some(at) =>
+                        {
+                            out.push(d);
+                            if out.len() == limit as usize {
+                                return Ok(out);
+                            }
+                        }
+                        // Delivered, rescheduled or deleted since: drop the stale entry.
+                        _ => {
+                            db.exec(&db.st.queue_delete, (bucket, at, &id)).await?;
+                        }
+                    }
+                }
+            }
+            Ok(out)
+        })
+    }
 }
 
 #[cfg(test)]
 mod offline_tests;
+
+fn doc_of<T: serde::Serialize>(v: &T) -> Result<String, StoreError> {
+    serde_json::to_string(v).map_err(backend)
+}
+
+/// Decodes `(doc,)` rows.
+fn docs<T: serde::de::DeserializeOwned>(rows: Vec<(String,)>) -> Result<Vec<T>, StoreError> {
+    rows.into_iter()
+        .map(|(doc,)| {
+            serde_json::from_str(&doc)
+                .map_err(|e| StoreError::Backend(format!("bad stored document: {e}")))
+        })
+        .collect()
+}
