@@ -31,6 +31,7 @@ sink_pid=""
 cleanup() {
   if [ -n "$moat_pid" ]; then kill "$moat_pid" 2>/dev/null || true; wait "$moat_pid" 2>/dev/null || true; fi
   if [ -n "$sink_pid" ]; then kill "$sink_pid" 2>/dev/null || true; fi
+  if [ -n "${KEEP_CONTRACT_LOG:-}" ]; then cp "$work/schemathesis.log" target/schemathesis.log; fi
   rm -rf "$work"
 }
 trap cleanup EXIT

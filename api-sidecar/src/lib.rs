@@ -5,6 +5,7 @@
 pub mod auth;
 pub mod cursor;
 pub mod error;
+pub mod idempotency;
 pub mod openapi;
 pub mod ratelimit;
 pub mod routes;
@@ -24,6 +25,8 @@ pub struct AppState {
     pub limiter: ratelimit::RateLimiter,
     /// Seals pagination cursors.
     pub signing: signing::SigningKey,
+    /// Answers kept for `Idempotency-Key` retries.
+    pub idempotency: idempotency::IdempotencyCache,
     /// Serialises reports that rewrite the spam model file.
     pub model_lock: std::sync::Arc<std::sync::Mutex<()>>,
 }
@@ -147,12 +150,14 @@ impl ApiServer {
                     config,
                     limiter,
                     signing,
+                    idempotency: Default::default(),
                     model_lock: Default::default(),
                 });
                 actix_web::rt::System::new().block_on(async move {
                     let server = HttpServer::new(move || {
                         let state = state.clone();
                         App::new()
+                            .wrap(actix_web::middleware::from_fn(idempotency::middleware))
                             .wrap_fn(|req, srv| {
                                 let started = std::time::Instant::now();
                                 let fut = srv.call(req);

@@ -23,7 +23,10 @@ use crate::{error::Problem, routes};
 quarantined mail, verdicts, the threat feed and API tokens. Every request carries \
 `Authorization: Bearer moat_live_…` (or `moat_test_…` for the sandbox). Errors are RFC 9457 \
 problem documents. Each token may make 600 requests an hour and 60 a minute; every answer \
-carries `X-RateLimit-Limit`, `X-RateLimit-Remaining` and `X-RateLimit-Reset`."
+carries `X-RateLimit-Limit`, `X-RateLimit-Remaining` and `X-RateLimit-Reset`. Every POST \
+takes an optional `Idempotency-Key` header (1 to 255 visible ASCII characters): the first \
+answer to (token, path, key) is replayed for 24 hours with `Idempotent-Replayed: true`, the \
+same key with another body answers 422, and a retry while the first runs answers 409."
     ),
     paths(
         routes::me::me,

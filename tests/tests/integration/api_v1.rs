@@ -389,3 +389,65 @@ fn raw_downloads_are_attachments_never_rendered() {
     );
     assert!(resp.into_string().unwrap_or_default().contains("GTUBE"));
 }
+
+/// A POST with an `Idempotency-Key`, returning (status, replayed, body).
+fn post_once(moat: &Moat, token: &str, path: &str, key: &str, body: Value) -> (u16, bool, Value) {
+    let result = ureq::post(&format!("{}{path}", moat.api))
+        .set("Authorization", &format!("Bearer {token}"))
+        .set("Idempotency-Key", key)
+        .send_json(body);
+    let resp = match result {
+        Ok(r) | Err(ureq::Error::Status(_, r)) => r,
+        Err(e) => panic!("POST {path}: {e}"),
+    };
+    let status = resp.status();
+    let replayed = resp.header("idempotent-replayed") == Some("true");
+    let json = resp.into_json().unwrap_or(Value::Null);
+    (status, replayed, json)
+}
+
+#[test]
+fn idempotency_keys_replay_the_first_answer() {
+    let moat = Moat::start();
+    let admin = moat.token("acme", TokenKind::Live);
+    let body = json!({"domain": "idem.example", "real_mx_host": "127.0.0.1:25"});
+    let (s1, r1, first) = post_once(&moat, &admin, "/v1/domains", "create-idem-1", body.clone());
+    assert_eq!((s1, r1), (201, false), "{first}");
+    let (s2, r2, second) = post_once(&moat, &admin, "/v1/domains", "create-idem-1", body.clone());
+    assert_eq!((s2, r2), (201, true), "{second}");
+    assert_eq!(
+        first["id"], second["id"],
+        "the retry did not create a second domain"
+    );
+    let (_, list) = moat.call("GET", "/v1/domains", Some(&admin), None);
+    assert_eq!(list["data"].as_array().map_or(0, Vec::len), 1);
+    // Without the key the same request runs again (and conflicts).
+    assert_eq!(
+        moat.call("POST", "/v1/domains", Some(&admin), Some(body)).0,
+        409
+    );
+    // The same key with another body is refused.
+    let (s3, _, refused) = post_once(
+        &moat,
+        &admin,
+        "/v1/domains",
+        "create-idem-1",
+        json!({"domain": "other.example", "real_mx_host": "127.0.0.1:25"}),
+    );
+    assert_eq!(
+        (s3, refused["code"].as_str()),
+        (422, Some("validation_failed"))
+    );
+    // Keys belong to the token that sent them.
+    let other = moat.token("globex", TokenKind::Live);
+    let (s4, r4, theirs) = post_once(
+        &moat,
+        &other,
+        "/v1/domains",
+        "create-idem-1",
+        json!({"domain": "globex.example", "real_mx_host": "127.0.0.1:25"}),
+    );
+    assert_eq!((s4, r4), (201, false), "{theirs}");
+    let (s5, _, bad) = post_once(&moat, &admin, "/v1/domains", "", json!({}));
+    assert_eq!(s5, 400, "{bad}");
+}
