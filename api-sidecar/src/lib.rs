@@ -3,6 +3,7 @@
 //! through the store's configuration version.
 
 pub mod auth;
+pub mod body;
 pub mod cursor;
 pub mod error;
 pub mod idempotency;
@@ -27,6 +28,8 @@ pub struct AppState {
     pub signing: signing::SigningKey,
     /// Answers kept for `Idempotency-Key` retries.
     pub idempotency: idempotency::IdempotencyCache,
+    /// Bulk quarantine jobs of this process.
+    pub jobs: routes::bulk::Jobs,
     /// Serialises reports that rewrite the spam model file.
     pub model_lock: std::sync::Arc<std::sync::Mutex<()>>,
 }
@@ -151,6 +154,7 @@ impl ApiServer {
                     limiter,
                     signing,
                     idempotency: Default::default(),
+                    jobs: Default::default(),
                     model_lock: Default::default(),
                 });
                 actix_web::rt::System::new().block_on(async move {

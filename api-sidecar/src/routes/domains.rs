@@ -10,6 +10,7 @@ use serde::Deserialize;
 use utoipa::ToSchema;
 
 use super::resource;
+use crate::body::Body;
 use crate::{
     AppState,
     auth::Caller,
@@ -69,7 +70,7 @@ pub async fn list(caller: Caller, state: web::Data<AppState>) -> Result<HttpResp
 pub async fn create(
     caller: Caller,
     state: web::Data<AppState>,
-    body: web::Json<NewDomain>,
+    body: Body<NewDomain>,
 ) -> Result<HttpResponse, ApiError> {
     caller.require(TokenScope::Admin)?;
     let name = validate::domain_name(&body.domain).map_err(ApiError::Unprocessable)?;
@@ -125,7 +126,7 @@ pub async fn patch(
     caller: Caller,
     state: web::Data<AppState>,
     id: web::Path<String>,
-    body: web::Json<DomainPatch>,
+    body: Body<DomainPatch>,
 ) -> Result<HttpResponse, ApiError> {
     caller.require(TokenScope::Admin)?;
     let mut patch = body.into_inner();

@@ -1,5 +1,7 @@
 //! The `/v1` routes, one module per resource.
 
+pub mod bulk;
+pub mod digest;
 pub mod domains;
 pub mod me;
 pub mod policies;
@@ -17,9 +19,11 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.service(
         web::scope("/v1")
             .configure(me::configure)
+            .configure(digest::configure)
             .configure(domains::configure)
             .configure(sender_rules::configure)
             .configure(policies::configure)
+            .configure(bulk::configure)
             .configure(quarantine::configure)
             .configure(stats::configure)
             .configure(threats::configure)

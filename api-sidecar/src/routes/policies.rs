@@ -9,6 +9,7 @@ use moat_core::{
 };
 
 use super::resource;
+use crate::body::Body;
 use crate::{
     AppState,
     auth::Caller,
@@ -76,7 +77,7 @@ fn build(
 pub async fn create(
     caller: Caller,
     state: web::Data<AppState>,
-    body: web::Json<NewPolicy>,
+    body: Body<NewPolicy>,
 ) -> Result<HttpResponse, ApiError> {
     caller.require(TokenScope::Admin)?;
     let policy = build(
@@ -115,7 +116,7 @@ pub async fn replace(
     caller: Caller,
     state: web::Data<AppState>,
     id: web::Path<String>,
-    body: web::Json<NewPolicy>,
+    body: Body<NewPolicy>,
 ) -> Result<HttpResponse, ApiError> {
     caller.require(TokenScope::Admin)?;
     let existing = state

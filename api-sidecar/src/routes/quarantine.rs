@@ -17,6 +17,7 @@ use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
 use super::{limit_param, resource, time_param};
+use crate::body::Body;
 use crate::{
     AppState,
     auth::Caller,
@@ -343,7 +344,7 @@ pub async fn report(
     caller: Caller,
     state: web::Data<AppState>,
     id: web::Path<String>,
-    body: web::Json<NewReport>,
+    body: Body<NewReport>,
 ) -> Result<HttpResponse, ApiError> {
     caller.require(TokenScope::Quarantine)?;
     let customer = caller.customer_id();

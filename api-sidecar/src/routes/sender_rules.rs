@@ -12,6 +12,7 @@ use serde::Deserialize;
 use utoipa::ToSchema;
 
 use super::resource;
+use crate::body::Body;
 use crate::{
     AppState,
     auth::Caller,
@@ -109,7 +110,7 @@ pub async fn create(
     caller: Caller,
     state: web::Data<AppState>,
     id: web::Path<String>,
-    body: web::Json<NewRule>,
+    body: Body<NewRule>,
 ) -> Result<HttpResponse, ApiError> {
     caller.require(TokenScope::Admin)?;
     domain_exists(&state, &caller, &id).await?;

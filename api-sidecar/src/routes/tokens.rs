@@ -12,6 +12,7 @@ use serde::Deserialize;
 use utoipa::ToSchema;
 
 use super::resource;
+use crate::body::Body;
 use crate::{
     AppState,
     auth::Caller,
@@ -80,7 +81,7 @@ pub async fn list(caller: Caller, state: web::Data<AppState>) -> Result<HttpResp
 pub async fn create(
     caller: Caller,
     state: web::Data<AppState>,
-    body: web::Json<NewToken>,
+    body: Body<NewToken>,
 ) -> Result<HttpResponse, ApiError> {
     caller.require(TokenScope::Admin)?;
     if caller.token.kind == TokenKind::Test && body.kind == TokenKind::Live {

@@ -11,6 +11,7 @@ use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
 use super::{limit_param, resource};
+use crate::body::Body;
 use crate::{AppState, auth::Caller, error::ApiError, webhooks};
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
@@ -160,7 +161,7 @@ pub async fn list(caller: Caller, state: web::Data<AppState>) -> Result<HttpResp
 pub async fn create(
     caller: Caller,
     state: web::Data<AppState>,
-    body: web::Json<NewWebhook>,
+    body: Body<NewWebhook>,
 ) -> Result<HttpResponse, ApiError> {
     caller.require(TokenScope::Admin)?;
     let new = body.into_inner();

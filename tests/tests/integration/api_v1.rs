@@ -451,3 +451,126 @@ fn idempotency_keys_replay_the_first_answer() {
     let (s5, _, bad) = post_once(&moat, &admin, "/v1/domains", "", json!({}));
     assert_eq!(s5, 400, "{bad}");
 }
+
+#[test]
+fn bulk_jobs_and_the_digest_with_release_links() {
+    let (moat, sink) = Moat::protected(|_| {});
+    let admin = moat.token("acme", TokenKind::Live);
+    for i in 0..5 {
+        send(&moat, &format!("Spam bulk {i}"), GTUBE);
+    }
+    eventually(10, "five quarantined", || {
+        let (_, q) = moat.call("GET", "/v1/quarantine", Some(&admin), None);
+        (ids(&q, "data").len() == 5)
+            .then_some(())
+            .ok_or(q.to_string())
+    });
+    let (_, domains) = moat.call("GET", "/v1/domains", Some(&admin), None);
+    let domain = domains["data"][0]["id"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string();
+
+    // The digest of today lists them with release links that need no token.
+    let today = moat_core::time::rfc3339(moat_core::time::now_ms())[..10].to_string();
+    let (status, digest) = moat.call(
+        "GET",
+        &format!("/v1/domains/{domain}/digest?day={today}"),
+        Some(&admin),
+        None,
+    );
+    assert_eq!(status, 200, "{digest}");
+    assert_eq!(digest["verdicts"]["quarantine"], 5, "{digest}");
+    let items = digest["quarantined"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default();
+    assert_eq!(items.len(), 5);
+    let url = items[0]["release_url"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string();
+    assert!(
+        url.starts_with("http://127.0.0.1:") && url.contains("/v1/release/"),
+        "{url}"
+    );
+    // Opening the link shows a page (and does not release: link scanners open links).
+    let page = ureq::get(&url).call().expect("link opens");
+    assert_eq!(page.content_type(), "text/html");
+    assert!(
+        page.into_string()
+            .unwrap_or_default()
+            .contains("<form method=\"post\">")
+    );
+    assert_eq!(sink.messages().len(), 0);
+    let done = ureq::post(&url).call().expect("link releases");
+    assert!(done.into_string().unwrap_or_default().contains("Released"));
+    assert_eq!(sink.wait_for(1, 10).len(), 1);
+    // A tampered link does nothing.
+    let bad = format!("{}A", url);
+    match ureq::post(&bad).call() {
+        Err(ureq::Error::Status(404, _)) => {}
+        other => panic!("tampered link: {other:?}"),
+    }
+    let (status, _) = moat.call(
+        "GET",
+        &format!("/v1/domains/{domain}/digest?day=yesterday"),
+        Some(&admin),
+        None,
+    );
+    assert_eq!(status, 400);
+
+    // A bulk release of what is left (four spam messages), polled to the end.
+    let reader = moat.scoped_token("acme", TokenKind::Live, TokenScope::ReadOnly);
+    let (status, _) = moat.call(
+        "POST",
+        "/v1/quarantine/bulk",
+        Some(&reader),
+        Some(json!({"action": "release"})),
+    );
+    assert_eq!(status, 403);
+    let (status, job) = moat.call(
+        "POST",
+        "/v1/quarantine/bulk",
+        Some(&admin),
+        Some(json!({"action": "release", "filter": {"threat_type": "spam", "domain": domain}})),
+    );
+    assert_eq!(status, 202, "{job}");
+    let job_id = job["id"].as_str().unwrap_or_default().to_string();
+    let finished = eventually(20, "bulk job finished", || {
+        let (_, j) = moat.call(
+            "GET",
+            &format!("/v1/quarantine/bulk/{job_id}"),
+            Some(&admin),
+            None,
+        );
+        (j["status"] != "running")
+            .then_some(j.clone())
+            .ok_or(j.to_string())
+    });
+    assert_eq!(finished["status"], "succeeded", "{finished}");
+    assert_eq!(
+        (finished["done"].as_u64(), finished["failed"].as_u64()),
+        (Some(4), Some(0))
+    );
+    assert_eq!(sink.wait_for(5, 10).len(), 5);
+    let (_, left) = moat.call(
+        "GET",
+        "/v1/quarantine?status=quarantined",
+        Some(&admin),
+        None,
+    );
+    assert_eq!(ids(&left, "data").len(), 0, "{left}");
+    // Another customer cannot see the job.
+    let other = moat.token("globex", TokenKind::Live);
+    assert_eq!(
+        moat.call(
+            "GET",
+            &format!("/v1/quarantine/bulk/{job_id}"),
+            Some(&other),
+            None
+        )
+        .0,
+        404
+    );
+}

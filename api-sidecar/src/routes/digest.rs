@@ -1,0 +1,314 @@
+//! The quarantine digest: `GET /v1/domains/{id}/digest?day=YYYY-MM-DD` summarises a domain's
+//! day (verdict counts) and lists what was quarantined, each with a one-click release link
+//! that works without a token: `/v1/release/{link}`, where the link seals (tenant, message,
+//! expiry) with the API's signing key, valid for 7 days.
+//!
+//! Opening a link shows the message's sender and subject and a Release button; only the
+//! button's POST releases. Mail security products (ours included) open links in mail to scan
+//! them, so a GET that released would release on its own.
+
+use actix_web::{HttpRequest, HttpResponse, web};
+use moat_core::{
+    model::{Action, QuarantineFilter, QuarantineStatus, TokenKind, VerdictFilter},
+    time::{now_ms, rfc3339},
+};
+use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
+
+use super::resource;
+use crate::{AppState, auth::Caller, error::ApiError, schema::VerdictCounts};
+
+/// How long a release link works.
+pub const LINK_TTL_MS: i64 = 7 * 86_400_000;
+const DAY_MS: i64 = 86_400_000;
+const LINK_CONTEXT: &str = "release-link";
+
+pub fn configure(cfg: &mut web::ServiceConfig) {
+    cfg.service(resource("/domains/{id}/digest", "GET").route(web::get().to(digest)))
+        .service(
+            resource("/release/{link}", "GET, POST")
+                .route(web::get().to(confirm))
+                .route(web::post().to(release)),
+        );
+}
+
+/// The day of a digest.
+#[derive(Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub struct DigestQuery {
+    /// `YYYY-MM-DD` (UTC); default yesterday.
+    #[param(pattern = r"^\d{4}-\d{2}-\d{2}$")]
+    pub day: Option<String>,
+}
+
+/// One quarantined message of the digest.
+#[derive(Serialize, ToSchema)]
+pub struct DigestItem {
+    pub id: String,
+    pub from: String,
+    pub subject: String,
+    pub threat_type: moat_core::model::ThreatType,
+    #[schema(format = DateTime)]
+    pub received_at: String,
+    /// Opens a page with a Release button; works without a token until `link_expires_at`.
+    pub release_url: String,
+    #[schema(format = DateTime)]
+    pub link_expires_at: String,
+}
+
+/// A domain's day.
+#[derive(Serialize, ToSchema)]
+pub struct Digest {
+    pub domain_id: String,
+    pub domain: String,
+    pub day: String,
+    pub verdicts: VerdictCounts,
+    /// Still-quarantined messages received that day (at most 500).
+    pub quarantined: Vec<DigestItem>,
+}
+
+/// A release link for one message of `tenant`.
+pub fn link(state: &AppState, tenant: &str, message_id: &str, expires_at: i64) -> String {
+    let payload = serde_json::to_vec(&(tenant, message_id, expires_at)).unwrap_or_default();
+    state.signing.seal(LINK_CONTEXT, &payload)
+}
+
+fn open_link(state: &AppState, link: &str) -> Option<(String, String)> {
+    let payload = state.signing.open(LINK_CONTEXT, link)?;
+    let (tenant, id, expires_at): (String, String, i64) = serde_json::from_slice(&payload).ok()?;
+    (expires_at > now_ms()).then_some((tenant, id))
+}
+
+fn day_start(day: &str) -> Option<i64> {
+    moat_core::time::parse_rfc3339(&format!("{day}T00:00:00Z"))
+}
+
+/// The absolute base of links: `scheme://host` the client used to reach the API.
+fn base_url(req: &HttpRequest) -> String {
+    let info = req.connection_info();
+    format!("{}://{}", info.scheme(), info.host())
+}
+
+/// A domain's day: verdict counts and the quarantined messages with release links.
+#[utoipa::path(get, path = "/v1/domains/{id}/digest", tag = "domains",
+    operation_id = "get_domain_digest",
+    params(("id" = String, Path, description = "Domain id"), DigestQuery),
+    responses((status = 200, body = Digest)))]
+pub async fn digest(
+    caller: Caller,
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    id: web::Path<String>,
+    query: web::Query<DigestQuery>,
+) -> Result<HttpResponse, ApiError> {
+    let customer = caller.customer_id();
+    let domain = state
+        .store
+        .domain(customer, &id)
+        .await?
+        .ok_or(ApiError::NotFound("domain"))?;
+    let start = match &query.day {
+        Some(day) => day_start(day)
+            .ok_or_else(|| ApiError::BadRequest("day must be a date such as 2026-11-22".into()))?,
+        None => now_ms().div_euclid(DAY_MS) * DAY_MS - DAY_MS,
+    };
+    let end = start + DAY_MS;
+    let mut counts = VerdictCounts {
+        deliver: 0,
+        quarantine: 0,
+        reject: 0,
+    };
+    let mut after = None;
+    loop {
+        let page = state
+            .store
+            .verdicts(
+                customer,
+                VerdictFilter {
+                    domain_id: Some(domain.id.clone()),
+                    since: Some(start),
+                    until: Some(end),
+                    after: after.clone(),
+                    limit: 500,
+                    ..Default::default()
+                },
+            )
+            .await?;
+        for v in &page {
+            match v.action {
+                Action::Deliver => counts.deliver += 1,
+                Action::Quarantine => counts.quarantine += 1,
+                Action::Reject => counts.reject += 1,
+            }
+        }
+        match page.last() {
+            Some(last) if page.len() == 500 => after = Some((last.received_at, last.id.clone())),
+            _ => break,
+        }
+    }
+    let held = state
+        .store
+        .quarantine_list(
+            customer,
+            QuarantineFilter {
+                status: Some(QuarantineStatus::Quarantined),
+                domain_id: Some(domain.id.clone()),
+                since: Some(start),
+                until: Some(end),
+                limit: 500,
+                ..Default::default()
+            },
+        )
+        .await?;
+    let base = base_url(&req);
+    let expires_at = now_ms() + LINK_TTL_MS;
+    let quarantined = held
+        .iter()
+        .map(|q| DigestItem {
+            id: q.id.clone(),
+            from: q.from_header.clone(),
+            subject: q.subject.clone(),
+            threat_type: q.threat_type,
+            received_at: rfc3339(q.received_at),
+            release_url: format!(
+                "{base}/v1/release/{}",
+                link(&state, customer, &q.id, expires_at)
+            ),
+            link_expires_at: rfc3339(expires_at),
+        })
+        .collect();
+    Ok(HttpResponse::Ok().json(Digest {
+        domain_id: domain.id,
+        domain: domain.name,
+        day: rfc3339(start)[..10].to_string(),
+        verdicts: counts,
+        quarantined,
+    }))
+}
+
+fn escape(s: &str) -> String {
+    s.chars()
+        .map(|c| match c {
+            '&' => "&amp;".to_string(),
+            '<' => "&lt;".to_string(),
+            '>' => "&gt;".to_string(),
+            '"' => "&quot;".to_string(),
+            '\'' => "&#39;".to_string(),
+            c if c.is_control() => " ".to_string(),
+            c => c.to_string(),
+        })
+        .collect()
+}
+
+fn page(status: actix_web::http::StatusCode, title: &str, body: &str) -> HttpResponse {
+    HttpResponse::build(status)
+        .content_type("text/html; charset=utf-8")
+        .insert_header(("X-Content-Type-Options", "nosniff"))
+        .insert_header((
+            "Content-Security-Policy",
+            "default-src 'none'; style-src 'unsafe-inline'; form-action 'self'",
+        ))
+        .insert_header(("Referrer-Policy", "no-referrer"))
+        .insert_header(("Cache-Control", "no-store"))
+        .body(format!(
+            "<!doctype html><html><head><meta charset=\"utf-8\"><title>{title}</title></head>\
+             <body style=\"font-family:sans-serif;max-width:40em;margin:3em auto\">\
+             <h1>{title}</h1>{body}</body></html>"
+        ))
+}
+
+fn invalid() -> HttpResponse {
+    page(
+        actix_web::http::StatusCode::NOT_FOUND,
+        "This link does not work",
+        "<p>The release link is unknown or has expired. Ask for a new digest.</p>",
+    )
+}
+
+/// The page a release link opens: the message's sender and subject, and a Release button.
+#[utoipa::path(get, path = "/v1/release/{link}", tag = "quarantine",
+    operation_id = "open_release_link", security(()),
+    params(("link" = String, Path, description = "The sealed link from a digest")),
+    responses((status = 200, description = "A confirmation page", content_type = "text/html",
+        body = String),
+        (status = 404, description = "Unknown or expired link", content_type = "text/html",
+        body = String)))]
+pub async fn confirm(state: web::Data<AppState>, link: web::Path<String>) -> HttpResponse {
+    let Some((tenant, id)) = open_link(&state, &link) else {
+        return invalid();
+    };
+    let Ok(Some(item)) = state.store.quarantine_get(&tenant, &id).await else {
+        return invalid();
+    };
+    let body = match item.status {
+        QuarantineStatus::Quarantined => format!(
+            "<p>From: {}<br>Subject: {}<br>Held as: {}</p>\
+             <form method=\"post\"><button type=\"submit\">Release this message</button></form>",
+            escape(&item.from_header),
+            escape(&item.subject),
+            item.threat_type.as_str()
+        ),
+        QuarantineStatus::Released => "<p>This message was already released.</p>".into(),
+        QuarantineStatus::Deleted => "<p>This message was deleted.</p>".into(),
+    };
+    page(
+        actix_web::http::StatusCode::OK,
+        "Quarantined message",
+        &body,
+    )
+}
+
+/// Releases the message of a release link (the page's button); idempotent.
+#[utoipa::path(post, path = "/v1/release/{link}", tag = "quarantine",
+    operation_id = "use_release_link", security(()),
+    params(("link" = String, Path, description = "The sealed link from a digest")),
+    responses((status = 200, description = "Released", content_type = "text/html",
+        body = String),
+        (status = 404, description = "Unknown or expired link", content_type = "text/html",
+        body = String),
+        (status = 409, description = "The message was deleted", content_type = "text/html",
+        body = String),
+        (status = 502, description = "The real mail server did not take it",
+        content_type = "text/html", body = String),
+        (status = 503, description = "The store is unavailable", content_type = "text/html",
+        body = String)))]
+pub async fn release(state: web::Data<AppState>, link: web::Path<String>) -> HttpResponse {
+    let Some((tenant, id)) = open_link(&state, &link) else {
+        return invalid();
+    };
+    let kind = if moat_core::token::is_sandbox(&tenant) {
+        TokenKind::Test
+    } else {
+        TokenKind::Live
+    };
+    match super::quarantine::release_item(&state, &tenant, kind, &id).await {
+        Ok(_) => page(
+            actix_web::http::StatusCode::OK,
+            "Released",
+            "<p>The message is on its way to the mailbox.</p>",
+        ),
+        Err(ApiError::NotFound(_)) => invalid(),
+        Err(e) => {
+            let status = actix_web::ResponseError::status_code(&e);
+            page(
+                status,
+                "Not released",
+                &format!("<p>{}</p>", escape(&e.to_string())),
+            )
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::escape;
+
+    #[test]
+    fn html_is_escaped() {
+        assert_eq!(
+            escape("<script>alert('x')</script>&\"\r\n"),
+            "&lt;script&gt;alert(&#39;x&#39;)&lt;/script&gt;&amp;&quot;  "
+        );
+    }
+}
