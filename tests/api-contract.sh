@@ -49,6 +49,7 @@ listen = "127.0.0.1:$api_port"
 # The fuzzer sends thousands of requests; the limiter itself has its own tests.
 rate_limit_per_hour = 10000000
 rate_limit_per_minute = 10000000
+auth_failures_per_minute = 10000000
 [dns]
 static_zone = "$work/zone"
 EOF

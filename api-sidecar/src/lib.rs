@@ -24,6 +24,8 @@ pub struct AppState {
     pub store: SharedStore,
     pub config: Config,
     pub limiter: ratelimit::RateLimiter,
+    /// Failed authentications per client address.
+    pub auth_failures: auth::AuthFailures,
     /// Seals pagination cursors.
     pub signing: signing::SigningKey,
     /// Answers kept for `Idempotency-Key` retries.
@@ -148,10 +150,12 @@ impl ApiServer {
                         return;
                     }
                 };
+                let auth_failures = auth::AuthFailures::new(config.api.auth_failures_per_minute);
                 let state = web::Data::new(AppState {
                     store,
                     config,
                     limiter,
+                    auth_failures,
                     signing,
                     idempotency: Default::default(),
                     jobs: Default::default(),

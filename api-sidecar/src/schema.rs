@@ -368,6 +368,18 @@ pub struct SpoolStats {
     pub oldest_age_seconds: i64,
 }
 
+/// Verdict counts of one domain or one day.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Breakdown {
+    /// The domain id (per-domain rows) or the UTC day `YYYY-MM-DD` (per-day rows).
+    pub key: String,
+    /// The domain name, in per-domain rows.
+    pub domain: Option<String>,
+    pub scanned: u64,
+    pub verdicts: VerdictCounts,
+    pub quarantine_rate: f64,
+}
+
 /// `GET /v1/stats`.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct Stats {
@@ -377,4 +389,11 @@ pub struct Stats {
     /// Quarantined / scanned, 0 when nothing was scanned.
     pub quarantine_rate: f64,
     pub spool: SpoolStats,
+    /// The window per protected domain.
+    pub per_domain: Vec<Breakdown>,
+    /// The window per UTC day, oldest first.
+    pub per_day: Vec<Breakdown>,
+    /// False when the window held more verdicts than the breakdowns read (200 000); the
+    /// totals above are always complete.
+    pub breakdown_complete: bool,
 }

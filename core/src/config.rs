@@ -160,6 +160,9 @@ pub struct ApiConfig {
     pub rate_limit_per_hour: u32,
     /// Burst: requests each token may make per minute.
     pub rate_limit_per_minute: u32,
+    /// Failed authentications (401) one client address may cause per minute; more answer 429
+    /// until the minute is over, so tokens cannot be guessed at speed.
+    pub auth_failures_per_minute: u32,
     /// Run the webhook dispatcher in this API process (turn it off on all but one API host
     /// of a ScyllaDB cluster, or each host sends every event).
     pub webhooks: bool,
@@ -307,6 +310,7 @@ impl Default for ApiConfig {
             workers: 0,
             rate_limit_per_hour: 600,
             rate_limit_per_minute: 60,
+            auth_failures_per_minute: 60,
             webhooks: true,
             webhook_workers: 4,
             webhook_allow_private_targets: false,

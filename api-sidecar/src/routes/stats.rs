@@ -11,7 +11,7 @@ use crate::{
     AppState,
     auth::Caller,
     error::ApiError,
-    schema::{SpoolStats, Stats, VerdictCounts},
+    schema::{Breakdown, SpoolStats, Stats, VerdictCounts},
 };
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
@@ -28,7 +28,8 @@ pub struct StatsQuery {
     pub hours: Option<u32>,
 }
 
-/// Messages scanned in a window, per verdict, the quarantine rate and the spool's state.
+/// Messages scanned in a window, per verdict, per domain and per day, the quarantine rate and
+/// the spool's state.
 #[utoipa::path(get, path = "/v1/stats", tag = "stats", operation_id = "get_stats",
     params(StatsQuery),
     responses((status = 200, body = Stats)))]
@@ -57,7 +58,12 @@ pub async fn stats(
         .await
         .map_err(|e| ApiError::Store(moat_core::StoreError::Backend(e.to_string())))?
         .map_err(|e| ApiError::Store(moat_core::StoreError::Backend(e.to_string())))?;
+    let (per_domain, per_day, breakdown_complete) =
+        breakdowns(&state, caller.customer_id(), since).await?;
     Ok(HttpResponse::Ok().json(Stats {
+        per_domain,
+        per_day,
+        breakdown_complete,
         window_hours: hours,
         messages_scanned: total,
         verdicts: VerdictCounts {
@@ -75,4 +81,92 @@ pub async fn stats(
             oldest_age_seconds: spool.oldest_ms.map_or(0, |t| (now - t).max(0) / 1000),
         },
     }))
+}
+
+/// Verdicts read at most for the per-domain and per-day breakdowns.
+const BREAKDOWN_SCAN: usize = 200_000;
+
+fn rate(c: &VerdictCounts) -> (u64, f64) {
+    let total = c.deliver + c.quarantine + c.reject;
+    let rate = if total == 0 {
+        0.0
+    } else {
+        c.quarantine as f64 / total as f64
+    };
+    (total, rate)
+}
+
+/// Per-domain and per-day verdict counts since `since`, read from the verdicts themselves.
+async fn breakdowns(
+    state: &AppState,
+    customer: &str,
+    since: i64,
+) -> Result<(Vec<Breakdown>, Vec<Breakdown>, bool), ApiError> {
+    use std::collections::BTreeMap;
+    let zero = || VerdictCounts {
+        deliver: 0,
+        quarantine: 0,
+        reject: 0,
+    };
+    let mut by_domain: BTreeMap<String, VerdictCounts> = BTreeMap::new();
+    let mut by_day: BTreeMap<String, VerdictCounts> = BTreeMap::new();
+    let mut after = None;
+    let mut read = 0usize;
+    let complete = loop {
+        let page = state
+            .store
+            .verdicts(
+                customer,
+                moat_core::model::VerdictFilter {
+                    since: Some(since),
+                    after: after.clone(),
+                    limit: 500,
+                    ..Default::default()
+                },
+            )
+            .await?;
+        for v in &page {
+            let day = moat_core::time::rfc3339(v.received_at)[..10].to_string();
+            for c in [
+                by_domain.entry(v.domain_id.clone()).or_insert_with(zero),
+                by_day.entry(day).or_insert_with(zero),
+            ] {
+                match v.action {
+                    Action::Deliver => c.deliver += 1,
+                    Action::Quarantine => c.quarantine += 1,
+                    Action::Reject => c.reject += 1,
+                }
+            }
+        }
+        read += page.len();
+        match page.last() {
+            Some(last) if page.len() == 500 => {
+                if read >= BREAKDOWN_SCAN {
+                    break false;
+                }
+                after = Some((last.received_at, last.id.clone()));
+            }
+            _ => break true,
+        }
+    };
+    let domains = state.store.domains(customer).await?;
+    let row = |key: String, domain: Option<String>, verdicts: VerdictCounts| {
+        let (scanned, quarantine_rate) = rate(&verdicts);
+        Breakdown {
+            key,
+            domain,
+            scanned,
+            verdicts,
+            quarantine_rate,
+        }
+    };
+    let per_domain = by_domain
+        .into_iter()
+        .map(|(id, c)| {
+            let name = domains.iter().find(|d| d.id == id).map(|d| d.name.clone());
+            row(id, name, c)
+        })
+        .collect();
+    let per_day = by_day.into_iter().map(|(d, c)| row(d, None, c)).collect();
+    Ok((per_domain, per_day, complete))
 }

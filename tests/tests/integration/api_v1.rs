@@ -574,3 +574,170 @@ fn bulk_jobs_and_the_digest_with_release_links() {
         404
     );
 }
+
+#[test]
+fn another_customer_gets_404_on_every_endpoint_and_changes_nothing() {
+    let receiver = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    let hook_url = format!("http://{}/h", receiver.local_addr().expect("addr"));
+    let (moat, sink) = Moat::protected(|c| c.api.webhook_allow_private_targets = true);
+    let acme = moat.token("acme", TokenKind::Live);
+    let globex = moat.token("globex", TokenKind::Live);
+    send(&moat, "Spam tenant", GTUBE);
+    let q = eventually(10, "quarantined", || {
+        let (_, q) = moat.call("GET", "/v1/quarantine", Some(&acme), None);
+        ids(&q, "data").first().cloned().ok_or(q.to_string())
+    });
+    let (_, v) = moat.call("GET", "/v1/verdicts", Some(&acme), None);
+    let verdict = ids(&v, "data")[0].clone();
+    let (_, d) = moat.call("GET", "/v1/domains", Some(&acme), None);
+    let domain = ids(&d, "data")[0].clone();
+    let (_, p) = moat.call(
+        "POST",
+        "/v1/policies",
+        Some(&acme),
+        Some(
+            json!({"name": "p", "condition": {"subject_contains": ["zz"]}, "action": "quarantine"}),
+        ),
+    );
+    let policy = p["id"].as_str().unwrap_or_default().to_string();
+    let (_, r) = moat.call(
+        "POST",
+        &format!("/v1/domains/{domain}/sender-rules"),
+        Some(&acme),
+        Some(json!({"kind": "block", "sender": "x@bad.example"})),
+    );
+    let rule = r["id"].as_str().unwrap_or_default().to_string();
+    let (_, w) = moat.call(
+        "POST",
+        "/v1/webhooks",
+        Some(&acme),
+        Some(json!({"url": hook_url, "events": ["threat.detected"]})),
+    );
+    let hook = w["id"].as_str().unwrap_or_default().to_string();
+    let (_, t) = moat.call(
+        "POST",
+        "/v1/tokens",
+        Some(&acme),
+        Some(json!({"scope": "read_only"})),
+    );
+    let token_id = t["id"].as_str().unwrap_or_default().to_string();
+
+    let policy_body =
+        json!({"name": "x", "condition": {"subject_contains": ["y"]}, "action": "deliver"});
+    let sweep: Vec<(&str, String, Option<Value>)> = vec![
+        ("GET", format!("/v1/domains/{domain}"), None),
+        (
+            "PATCH",
+            format!("/v1/domains/{domain}"),
+            Some(json!({"spam_threshold": 50.0})),
+        ),
+        ("POST", format!("/v1/domains/{domain}/verify"), None),
+        ("GET", format!("/v1/domains/{domain}/digest"), None),
+        ("GET", format!("/v1/domains/{domain}/sender-rules"), None),
+        (
+            "POST",
+            format!("/v1/domains/{domain}/sender-rules"),
+            Some(json!({"kind": "allow", "sender": "evil.example"})),
+        ),
+        (
+            "DELETE",
+            format!("/v1/domains/{domain}/sender-rules/{rule}"),
+            None,
+        ),
+        ("GET", format!("/v1/policies/{policy}"), None),
+        ("PUT", format!("/v1/policies/{policy}"), Some(policy_body)),
+        ("DELETE", format!("/v1/policies/{policy}"), None),
+        ("GET", format!("/v1/quarantine/{q}"), None),
+        ("GET", format!("/v1/quarantine/{q}/raw"), None),
+        ("POST", format!("/v1/quarantine/{q}/release"), None),
+        (
+            "POST",
+            format!("/v1/quarantine/{q}/report"),
+            Some(json!({"kind": "not_spam"})),
+        ),
+        ("DELETE", format!("/v1/quarantine/{q}"), None),
+        ("GET", format!("/v1/verdicts/{verdict}"), None),
+        ("GET", format!("/v1/webhooks/{hook}"), None),
+        ("GET", format!("/v1/webhooks/{hook}/deliveries"), None),
+        ("POST", format!("/v1/webhooks/{hook}/test"), None),
+        ("DELETE", format!("/v1/webhooks/{hook}"), None),
+        ("DELETE", format!("/v1/tokens/{token_id}"), None),
+        ("DELETE", format!("/v1/domains/{domain}"), None),
+    ];
+    for (method, path, body) in sweep {
+        let (status, answer) = moat.call(method, &path, Some(&globex), body);
+        assert_eq!(status, 404, "{method} {path}: {answer}");
+        assert_eq!(answer["code"], "not_found", "{method} {path}");
+    }
+    // Lists never show acme's rows, and a tenant selector is refused, not obeyed.
+    for path in [
+        "/v1/domains",
+        "/v1/policies",
+        "/v1/quarantine",
+        "/v1/verdicts",
+        "/v1/webhooks",
+    ] {
+        let (_, list) = moat.call("GET", path, Some(&globex), None);
+        assert_eq!(ids(&list, "data").len(), 0, "{path}: {list}");
+    }
+    let (status, _) = moat.call(
+        "GET",
+        &format!("/v1/quarantine?customer_id={}", "acme"),
+        Some(&globex),
+        None,
+    );
+    assert_eq!(status, 400);
+    // Nothing of acme's changed.
+    let (_, item) = moat.call("GET", &format!("/v1/quarantine/{q}"), Some(&acme), None);
+    assert_eq!(item["status"], "quarantined");
+    assert_eq!(sink.messages().len(), 0);
+    for path in [
+        format!("/v1/domains/{domain}"),
+        format!("/v1/policies/{policy}"),
+        format!("/v1/webhooks/{hook}"),
+    ] {
+        assert_eq!(moat.call("GET", &path, Some(&acme), None).0, 200, "{path}");
+    }
+    let (_, rules) = moat.call(
+        "GET",
+        &format!("/v1/domains/{domain}/sender-rules"),
+        Some(&acme),
+        None,
+    );
+    assert_eq!(ids(&rules, "data"), vec![rule]);
+    let (_, toks) = moat.call("GET", "/v1/tokens", Some(&acme), None);
+    assert!(toks.to_string().contains(&token_id));
+
+    // Stats break the window down per domain and per day.
+    let (_, stats) = moat.call("GET", "/v1/stats", Some(&acme), None);
+    assert_eq!(stats["per_domain"][0]["domain"], "acme.example", "{stats}");
+    assert_eq!(stats["per_domain"][0]["verdicts"]["quarantine"], 1);
+    assert_eq!(stats["per_day"].as_array().map_or(0, Vec::len), 1);
+    assert_eq!(stats["breakdown_complete"], true);
+}
+
+#[test]
+fn tokens_in_urls_are_refused_and_guessing_is_throttled() {
+    let moat = Moat::start_with(|c| c.api.auth_failures_per_minute = 5);
+    let acme = moat.token("acme", TokenKind::Live);
+    let (status, body) = moat.call("GET", &format!("/v1/me?api_key={acme}"), Some(&acme), None);
+    assert_eq!(status, 400, "{body}");
+    assert!(!body.to_string().contains(&acme), "the token is not echoed");
+    let forged = format!("{}x", &acme[..acme.len() - 1]);
+    for _ in 0..5 {
+        assert_eq!(moat.call("GET", "/v1/me", Some(&forged), None).0, 401);
+    }
+    let resp = ureq::get(&format!("{}/v1/me", moat.api))
+        .set("Authorization", "Bearer moat_live_nonsense")
+        .call();
+    match resp {
+        Err(ureq::Error::Status(429, r)) => {
+            let wait: i64 = r
+                .header("retry-after")
+                .and_then(|v| v.parse().ok())
+                .unwrap_or(0);
+            assert!((1..=60).contains(&wait), "{wait}");
+        }
+        other => panic!("expected 429 after 5 failures, got {other:?}"),
+    }
+}
