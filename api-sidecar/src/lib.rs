@@ -132,8 +132,15 @@ impl ApiServer {
                     config.api.rate_limit_per_hour,
                     config.api.rate_limit_per_minute,
                 );
+                let signing = match signing::SigningKey::load_or_create(&config.data_dir) {
+                    Ok(key) => key,
+                    Err(e) => {
+                        let _ = tx.send(Err(e));
+                        return;
+                    }
+                };
                 let _dispatcher = if config.api.webhooks {
-                    match webhooks::Dispatcher::start(store.clone(), &config) {
+                    match webhooks::Dispatcher::start(store.clone(), &config, signing.clone()) {
                         Ok(d) => Some(d),
                         Err(e) => {
                             let _ = tx.send(Err(e));
@@ -142,13 +149,6 @@ impl ApiServer {
                     }
                 } else {
                     None
-                };
-                let signing = match signing::SigningKey::load_or_create(&config.data_dir) {
-                    Ok(key) => key,
-                    Err(e) => {
-                        let _ = tx.send(Err(e));
-                        return;
-                    }
                 };
                 let auth_failures = auth::AuthFailures::new(config.api.auth_failures_per_minute);
                 let state = web::Data::new(AppState {

@@ -38,7 +38,7 @@ same key with another body answers 422, and a retry while the first runs answers
         routes::quarantine::list, routes::quarantine::get, routes::quarantine::raw,
         routes::quarantine::delete, routes::quarantine::release, routes::quarantine::report,
         routes::bulk::start, routes::bulk::get,
-        routes::digest::digest, routes::digest::confirm, routes::digest::release,
+        routes::digest::digest, routes::digest::send, routes::digest::confirm, routes::digest::release,
         routes::verdicts::list, routes::verdicts::get,
         routes::threats::list,
         routes::stats::stats,

@@ -41,6 +41,8 @@ pub struct DomainOut {
     /// Spam score at or above which mail is quarantined; null: the gateway's default.
     pub spam_threshold: Option<f64>,
     pub executives: Vec<Executive>,
+    /// Where the daily quarantine digest is mailed.
+    pub admin_email: Option<String>,
     #[schema(format = DateTime)]
     pub created_at: String,
     pub mx_records: Vec<MxRecord>,
@@ -57,6 +59,7 @@ impl DomainOut {
             verified_at: d.verified_at.map(rfc3339),
             spam_threshold: d.detection.spam_threshold,
             executives: d.detection.executives.clone(),
+            admin_email: d.detection.admin_email.clone(),
             created_at: rfc3339(d.created_at),
             mx_records: vec![MxRecord {
                 kind: "MX",

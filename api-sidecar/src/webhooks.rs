@@ -205,56 +205,44 @@ async fn scan_verdicts(store: &SharedStore, w: &mut Webhook) -> Result<(), moat_
     Ok(())
 }
 
-/// After midnight UTC, queues yesterday's `report.daily` (verdicts per domain and action).
-async fn daily_report(store: &SharedStore, w: &mut Webhook) -> Result<(), moat_core::StoreError> {
+/// The base of release links in mailed digests and `report.daily` events.
+pub fn public_base(config: &Config) -> String {
+    config
+        .api
+        .public_url
+        .clone()
+        .unwrap_or_else(|| format!("http://{}:{}", config.hostname, config.api.listen.port()))
+}
+
+/// Yesterday's start (UTC) and name, and today's start.
+fn yesterday() -> (i64, String, i64) {
+    let day_ms = 86_400_000;
+    let today = now_ms().div_euclid(day_ms) * day_ms;
+    let start = today - day_ms;
+    (start, rfc3339(start)[..10].to_string(), today)
+}
+
+/// After midnight UTC, queues yesterday's `report.daily`: each domain's digest (verdict
+/// counts and the messages still quarantined, with release links).
+async fn daily_report(
+    store: &SharedStore,
+    ctx: &Context,
+    w: &mut Webhook,
+) -> Result<(), moat_core::StoreError> {
     if !w.events.contains(&WebhookEvent::ReportDaily) {
         return Ok(());
     }
-    let day_ms = 86_400_000;
-    let today = now_ms().div_euclid(day_ms) * day_ms;
-    let yesterday = today - day_ms;
-    let day = rfc3339(yesterday)[..10].to_string();
+    let (start, day, today) = yesterday();
     if w.last_report_day.as_deref() >= Some(day.as_str()) || w.created_at >= today {
         return Ok(());
     }
-    let mut per_domain: std::collections::BTreeMap<String, [u64; 3]> = Default::default();
-    let mut after = None;
-    loop {
-        let page = store
-            .verdicts(
-                &w.customer_id,
-                VerdictFilter {
-                    since: Some(yesterday),
-                    until: Some(today),
-                    after: after.clone(),
-                    limit: 500,
-                    ..Default::default()
-                },
-            )
-            .await?;
-        for v in &page {
-            let slot = match v.action {
-                Action::Deliver => 0,
-                Action::Quarantine => 1,
-                Action::Reject => 2,
-            };
-            per_domain.entry(v.domain_id.clone()).or_default()[slot] += 1;
-        }
-        match page.last() {
-            Some(last) if page.len() == 500 => after = Some((last.received_at, last.id.clone())),
-            _ => break,
-        }
+    let mut digests = Vec::new();
+    for domain in store.domains(&w.customer_id).await? {
+        digests.push(
+            crate::routes::digest::build(store, &ctx.signing, &ctx.base, &domain, start).await?,
+        );
     }
-    let domains = store.domains(&w.customer_id).await?;
-    let rows: Vec<Value> = per_domain
-        .iter()
-        .map(|(id, [d, q, r])| {
-            let name = domains.iter().find(|x| &x.id == id).map(|x| x.name.clone());
-            json!({ "domain_id": id, "domain": name, "scanned": d + q + r,
-                    "delivered": d, "quarantined": q, "rejected": r })
-        })
-        .collect();
-    let data = json!({ "day": day, "domains": rows });
+    let data = json!({ "day": day, "domains": digests });
     store
         .add_delivery(new_delivery(
             w,
@@ -266,6 +254,58 @@ async fn daily_report(store: &SharedStore, w: &mut Webhook) -> Result<(), moat_c
     w.last_report_day = Some(day);
     store.update_webhook(w.clone()).await?;
     Ok(())
+}
+
+/// After midnight UTC, mails yesterday's digest to every domain with an `admin_email` (once
+/// per domain and day, remembered in `data_dir/digest-sent.json`; a failed send is tried again
+/// ten minutes later).
+async fn daily_mail(store: &SharedStore, ctx: &mut Context) -> Result<(), moat_core::StoreError> {
+    let (start, day, today) = yesterday();
+    let now = now_ms();
+    for domain in store.all_domains().await? {
+        let Some(to) = domain.detection.admin_email.clone() else {
+            continue;
+        };
+        if moat_core::token::is_sandbox(&domain.customer_id)
+            || domain.created_at >= today
+            || ctx.sent.get(&domain.id).is_some_and(|d| *d >= day)
+            || ctx.tried.get(&domain.id).is_some_and(|t| now - t < 600_000)
+        {
+            continue;
+        }
+        ctx.tried.insert(domain.id.clone(), now);
+        let digest =
+            crate::routes::digest::build(store, &ctx.signing, &ctx.base, &domain, start).await?;
+        match crate::routes::digest::mail(&ctx.config, &domain, &to, &digest).await {
+            Ok(()) => {
+                ctx.sent.insert(domain.id.clone(), day.clone());
+                let path = ctx.config.data_dir.join("digest-sent.json");
+                let tmp = path.with_extension("tmp");
+                let saved = serde_json::to_vec(&ctx.sent)
+                    .map_err(std::io::Error::other)
+                    .and_then(|bytes| std::fs::write(&tmp, bytes))
+                    .and_then(|()| std::fs::rename(&tmp, &path));
+                if let Err(e) = saved {
+                    tracing::warn!(error = %e, "digest-sent.json not written");
+                }
+            }
+            Err(why) => tracing::warn!(domain = %domain.name, %why, "daily digest not sent"),
+        }
+    }
+    Ok(())
+}
+
+/// What the scheduler keeps between passes.
+struct Context {
+    config: Config,
+    signing: crate::signing::SigningKey,
+    base: String,
+    /// Domain id → last day whose digest was mailed.
+    sent: std::collections::HashMap<String, String>,
+    /// Domain id → last attempt (Unix ms).
+    tried: std::collections::HashMap<String, i64>,
+    /// When `daily_mail` last looked (it looks once a minute).
+    mail_checked: i64,
 }
 
 /// Whether an address may be called (public unicast unless private targets are allowed).
@@ -416,7 +456,23 @@ pub struct Dispatcher {
 
 impl Dispatcher {
     /// Starts the scheduler and `config.api.webhook_workers` workers.
-    pub fn start(store: SharedStore, config: &Config) -> std::io::Result<Dispatcher> {
+    pub fn start(
+        store: SharedStore,
+        config: &Config,
+        signing: crate::signing::SigningKey,
+    ) -> std::io::Result<Dispatcher> {
+        let sent = std::fs::read(config.data_dir.join("digest-sent.json"))
+            .ok()
+            .and_then(|b| serde_json::from_slice(&b).ok())
+            .unwrap_or_default();
+        let mut ctx = Context {
+            config: config.clone(),
+            signing,
+            base: public_base(config),
+            sent,
+            tried: Default::default(),
+            mail_checked: 0,
+        };
         let allow_private = config.api.webhook_allow_private_targets;
         let (jobs, queue) = flume::bounded::<(Webhook, WebhookDelivery)>(256);
         let in_flight: Arc<Mutex<HashSet<String>>> = Default::default();
@@ -443,8 +499,19 @@ impl Dispatcher {
             thread::Builder::new()
                 .name("moat-webhooks".into())
                 .spawn(move || {
+                    // The digest mail goes through mail-send, which needs tokio.
+                    let rt = match tokio::runtime::Builder::new_current_thread()
+                        .enable_all()
+                        .build()
+                    {
+                        Ok(rt) => rt,
+                        Err(e) => {
+                            tracing::error!(error = %e, "webhook dispatcher cannot start");
+                            return;
+                        }
+                    };
                     loop {
-                        if let Err(e) = block_on(tick(&store, &jobs, &in_flight)) {
+                        if let Err(e) = rt.block_on(tick(&store, &mut ctx, &jobs, &in_flight)) {
                             tracing::warn!(error = %e, "webhook dispatcher pass failed");
                         }
                         thread::sleep(TICK);
@@ -458,13 +525,18 @@ impl Dispatcher {
 /// One pass: new events, then due deliveries handed to the workers.
 async fn tick(
     store: &SharedStore,
+    ctx: &mut Context,
     jobs: &flume::Sender<(Webhook, WebhookDelivery)>,
     in_flight: &Mutex<HashSet<String>>,
 ) -> Result<(), moat_core::StoreError> {
     let mut hooks = store.all_webhooks().await?;
     for w in hooks.iter_mut() {
         scan_verdicts(store, w).await?;
-        daily_report(store, w).await?;
+        daily_report(store, ctx, w).await?;
+    }
+    if now_ms() - ctx.mail_checked >= 60_000 {
+        ctx.mail_checked = now_ms();
+        daily_mail(store, ctx).await?;
     }
     for d in store.due_deliveries(now_ms(), 256).await? {
         let Some(w) = hooks.iter().find(|w| w.id == d.webhook_id) else {

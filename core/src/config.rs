@@ -160,6 +160,10 @@ pub struct ApiConfig {
     pub rate_limit_per_hour: u32,
     /// Burst: requests each token may make per minute.
     pub rate_limit_per_minute: u32,
+    /// The API's address as customers' browsers reach it (`https://moat.example.net`), for the
+    /// release links of daily digests; unset: `http://<hostname>:<port of listen>` for mailed
+    /// digests and the address the client used for `GET …/digest`.
+    pub public_url: Option<String>,
     /// Failed authentications (401) one client address may cause per minute; more answer 429
     /// until the minute is over, so tokens cannot be guessed at speed.
     pub auth_failures_per_minute: u32,
@@ -310,6 +314,7 @@ impl Default for ApiConfig {
             workers: 0,
             rate_limit_per_hour: 600,
             rate_limit_per_minute: 60,
+            public_url: None,
             auth_failures_per_minute: 60,
             webhooks: true,
             webhook_workers: 4,

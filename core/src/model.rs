@@ -234,6 +234,9 @@ pub struct DomainDetection {
     pub spam_threshold: Option<f64>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub executives: Vec<Executive>,
+    /// Where the daily quarantine digest is mailed (an address at the domain itself).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub admin_email: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -707,6 +710,8 @@ pub struct DomainPatch {
     pub delivery_mode: Option<DeliveryMode>,
     pub spam_threshold: Option<f64>,
     pub executives: Option<Vec<Executive>>,
+    /// Where the daily digest is mailed; an address at the domain itself; `""` stops it.
+    pub admin_email: Option<String>,
     /// Set by MX verification (never from a client's JSON): the domain becomes `active`.
     #[serde(skip)]
     pub verified_at: Option<i64>,

@@ -9,14 +9,18 @@
 
 use actix_web::{HttpRequest, HttpResponse, web};
 use moat_core::{
-    model::{Action, QuarantineFilter, QuarantineStatus, TokenKind, VerdictFilter},
+    config::Config,
+    model::{
+        Action, Domain, QuarantineFilter, QuarantineStatus, TokenKind, TokenScope, VerdictFilter,
+    },
+    store::SharedStore,
     time::{now_ms, rfc3339},
 };
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
 use super::resource;
-use crate::{AppState, auth::Caller, error::ApiError, schema::VerdictCounts};
+use crate::{AppState, auth::Caller, error::ApiError, schema::VerdictCounts, signing::SigningKey};
 
 /// How long a release link works.
 pub const LINK_TTL_MS: i64 = 7 * 86_400_000;
@@ -25,6 +29,7 @@ const LINK_CONTEXT: &str = "release-link";
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.service(resource("/domains/{id}/digest", "GET").route(web::get().to(digest)))
+        .service(resource("/domains/{id}/digest/send", "POST").route(web::post().to(send)))
         .service(
             resource("/release/{link}", "GET, POST")
                 .route(web::get().to(confirm))
@@ -69,9 +74,9 @@ pub struct Digest {
 }
 
 /// A release link for one message of `tenant`.
-pub fn link(state: &AppState, tenant: &str, message_id: &str, expires_at: i64) -> String {
+pub fn link(signing: &SigningKey, tenant: &str, message_id: &str, expires_at: i64) -> String {
     let payload = serde_json::to_vec(&(tenant, message_id, expires_at)).unwrap_or_default();
-    state.signing.seal(LINK_CONTEXT, &payload)
+    signing.seal(LINK_CONTEXT, &payload)
 }
 
 fn open_link(state: &AppState, link: &str) -> Option<(String, String)> {
@@ -90,29 +95,16 @@ fn base_url(req: &HttpRequest) -> String {
     format!("{}://{}", info.scheme(), info.host())
 }
 
-/// A domain's day: verdict counts and the quarantined messages with release links.
-#[utoipa::path(get, path = "/v1/domains/{id}/digest", tag = "domains",
-    operation_id = "get_domain_digest",
-    params(("id" = String, Path, description = "Domain id"), DigestQuery),
-    responses((status = 200, body = Digest)))]
-pub async fn digest(
-    caller: Caller,
-    state: web::Data<AppState>,
-    req: HttpRequest,
-    id: web::Path<String>,
-    query: web::Query<DigestQuery>,
-) -> Result<HttpResponse, ApiError> {
-    let customer = caller.customer_id();
-    let domain = state
-        .store
-        .domain(customer, &id)
-        .await?
-        .ok_or(ApiError::NotFound("domain"))?;
-    let start = match &query.day {
-        Some(day) => day_start(day)
-            .ok_or_else(|| ApiError::BadRequest("day must be a date such as 2026-11-22".into()))?,
-        None => now_ms().div_euclid(DAY_MS) * DAY_MS - DAY_MS,
-    };
+/// Builds a domain's digest for the UTC day starting at `start`, with release links under
+/// `base` (used by the endpoint, the daily email and the `report.daily` event).
+pub async fn build(
+    store: &SharedStore,
+    signing: &SigningKey,
+    base: &str,
+    domain: &Domain,
+    start: i64,
+) -> Result<Digest, moat_core::StoreError> {
+    let customer = &domain.customer_id;
     let end = start + DAY_MS;
     let mut counts = VerdictCounts {
         deliver: 0,
@@ -121,8 +113,7 @@ pub async fn digest(
     };
     let mut after = None;
     loop {
-        let page = state
-            .store
+        let page = store
             .verdicts(
                 customer,
                 VerdictFilter {
@@ -147,8 +138,7 @@ pub async fn digest(
             _ => break,
         }
     }
-    let held = state
-        .store
+    let held = store
         .quarantine_list(
             customer,
             QuarantineFilter {
@@ -161,7 +151,6 @@ pub async fn digest(
             },
         )
         .await?;
-    let base = base_url(&req);
     let expires_at = now_ms() + LINK_TTL_MS;
     let quarantined = held
         .iter()
@@ -172,19 +161,197 @@ pub async fn digest(
             threat_type: q.threat_type,
             received_at: rfc3339(q.received_at),
             release_url: format!(
-                "{base}/v1/release/{}",
-                link(&state, customer, &q.id, expires_at)
+                "{}/v1/release/{}",
+                base.trim_end_matches('/'),
+                link(signing, customer, &q.id, expires_at)
             ),
             link_expires_at: rfc3339(expires_at),
         })
         .collect();
-    Ok(HttpResponse::Ok().json(Digest {
-        domain_id: domain.id,
-        domain: domain.name,
+    Ok(Digest {
+        domain_id: domain.id.clone(),
+        domain: domain.name.clone(),
         day: rfc3339(start)[..10].to_string(),
         verdicts: counts,
         quarantined,
+    })
+}
+
+/// The start of the day a query names (default yesterday, UTC).
+fn start_of(day: Option<&str>) -> Result<i64, ApiError> {
+    match day {
+        Some(day) => day_start(day)
+            .ok_or_else(|| ApiError::BadRequest("day must be a date such as 2026-11-22".into())),
+        None => Ok(now_ms().div_euclid(DAY_MS) * DAY_MS - DAY_MS),
+    }
+}
+
+/// The base of release links: `api.public_url`, else how the client reached the API.
+fn link_base(state: &AppState, req: &HttpRequest) -> String {
+    state
+        .config
+        .api
+        .public_url
+        .clone()
+        .unwrap_or_else(|| base_url(req))
+}
+
+/// A domain's day: verdict counts and the quarantined messages with release links.
+#[utoipa::path(get, path = "/v1/domains/{id}/digest", tag = "domains",
+    operation_id = "get_domain_digest",
+    params(("id" = String, Path, description = "Domain id"), DigestQuery),
+    responses((status = 200, body = Digest)))]
+pub async fn digest(
+    caller: Caller,
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    id: web::Path<String>,
+    query: web::Query<DigestQuery>,
+) -> Result<HttpResponse, ApiError> {
+    let domain = state
+        .store
+        .domain(caller.customer_id(), &id)
+        .await?
+        .ok_or(ApiError::NotFound("domain"))?;
+    let start = start_of(query.day.as_deref())?;
+    let digest = build(
+        &state.store,
+        &state.signing,
+        &link_base(&state, &req),
+        &domain,
+        start,
+    )
+    .await?;
+    Ok(HttpResponse::Ok().json(digest))
+}
+
+/// Where the digest email went.
+#[derive(Serialize, ToSchema)]
+pub struct DigestSent {
+    pub to: String,
+    pub day: String,
+    pub quarantined: usize,
+}
+
+/// Emails the domain's digest to its `admin_email` now, through the domain's real server
+/// (the same mail goes out by itself each day after midnight UTC).
+#[utoipa::path(post, path = "/v1/domains/{id}/digest/send", tag = "domains",
+    operation_id = "send_domain_digest",
+    params(("id" = String, Path, description = "Domain id"), DigestQuery),
+    responses((status = 200, body = DigestSent)))]
+pub async fn send(
+    caller: Caller,
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    id: web::Path<String>,
+    query: web::Query<DigestQuery>,
+) -> Result<HttpResponse, ApiError> {
+    caller.require(TokenScope::Admin)?;
+    let domain = state
+        .store
+        .domain(caller.customer_id(), &id)
+        .await?
+        .ok_or(ApiError::NotFound("domain"))?;
+    let to = domain.detection.admin_email.clone().ok_or_else(|| {
+        ApiError::Conflict("the domain has no admin_email; set one with PATCH first".into())
+    })?;
+    if moat_core::token::is_sandbox(&domain.customer_id) {
+        return Err(ApiError::Conflict("a sandbox sends no mail".into()));
+    }
+    let start = start_of(query.day.as_deref())?;
+    let digest = build(
+        &state.store,
+        &state.signing,
+        &link_base(&state, &req),
+        &domain,
+        start,
+    )
+    .await?;
+    mail(&state.config, &domain, &to, &digest)
+        .await
+        .map_err(ApiError::RelayFailed)?;
+    Ok(HttpResponse::Ok().json(DigestSent {
+        to,
+        day: digest.day,
+        quarantined: digest.quarantined.len(),
     }))
+}
+
+/// One line of text safe to put in a plain-text mail body.
+fn line(s: &str) -> String {
+    s.chars()
+        .map(|c| if c.is_control() { ' ' } else { c })
+        .take(200)
+        .collect()
+}
+
+/// The digest as a plain-text message.
+pub fn message(config: &Config, digest: &Digest, to: &str) -> String {
+    let n = digest.quarantined.len();
+    let mut body = format!(
+        "Moat digest for {} on {} (UTC)\r\n\r\nDelivered: {}\r\nQuarantined: {}\r\nRejected: {}\r\n\r\n",
+        digest.domain,
+        digest.day,
+        digest.verdicts.deliver,
+        digest.verdicts.quarantine,
+        digest.verdicts.reject
+    );
+    if n == 0 {
+        body.push_str("Nothing from that day is waiting in quarantine.\r\n");
+    } else {
+        body.push_str("Still in quarantine (each link opens a page with a Release button, valid 7 days):\r\n\r\n");
+        for item in &digest.quarantined {
+            body.push_str(&format!(
+                "- {} | From: {} | Subject: {}\r\n  {}\r\n",
+                item.threat_type.as_str(),
+                line(&item.from),
+                line(&item.subject),
+                item.release_url
+            ));
+        }
+    }
+    format!(
+        "From: Moat <postmaster@{host}>\r\nTo: <{to}>\r\nSubject: Moat digest for {domain}, {day}: {n} quarantined\r\n\
+Date: {date}\r\nMessage-ID: <digest-{id}-{day}@{host}>\r\nAuto-Submitted: auto-generated\r\n\
+MIME-Version: 1.0\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Transfer-Encoding: 8bit\r\n\r\n{body}",
+        host = config.hostname,
+        domain = digest.domain,
+        day = digest.day,
+        date = moat_core::time::rfc5322(now_ms()),
+        id = digest.domain_id,
+    )
+}
+
+/// Sends the digest to `to` through the domain's real server.
+pub async fn mail(
+    config: &Config,
+    domain: &Domain,
+    to: &str,
+    digest: &Digest,
+) -> Result<(), String> {
+    let raw = message(config, digest, to);
+    let from = format!("postmaster@{}", config.hostname);
+    match moat_core::relay::deliver(
+        &domain.real_mx_host,
+        &config.hostname,
+        &from,
+        &[to.to_string()],
+        raw.as_bytes(),
+        Default::default(),
+        std::time::Duration::from_secs(config.relay.timeout_secs),
+    )
+    .await
+    {
+        moat_core::relay::RelayOutcome::Delivered(_) => Ok(()),
+        moat_core::relay::RelayOutcome::TempFail(why) => Err(format!(
+            "{} did not take the digest: {why}",
+            domain.real_mx_host
+        )),
+        moat_core::relay::RelayOutcome::PermFail { code, text, .. } => Err(format!(
+            "{} refused the digest: {code} {text}",
+            domain.real_mx_host
+        )),
+    }
 }
 
 fn escape(s: &str) -> String {

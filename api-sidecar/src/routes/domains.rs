@@ -143,6 +143,31 @@ pub async fn patch(
     if let Some(execs) = &mut patch.executives {
         validate_executives(execs)?;
     }
+    if let Some(admin) = &mut patch.admin_email
+        && !admin.is_empty()
+    {
+        let domain = state
+            .store
+            .domain(caller.customer_id(), &id)
+            .await?
+            .ok_or(ApiError::NotFound("domain"))?;
+        let lower = admin.trim().to_ascii_lowercase();
+        let at_domain = lower.rsplit_once('@').is_some_and(|(local, d)| {
+            !local.is_empty()
+                && local.len() <= 64
+                && local
+                    .bytes()
+                    .all(|b| b.is_ascii_graphic() && !b"<>@,;\\\"".contains(&b))
+                && d == domain.name
+        });
+        if !at_domain {
+            return Err(ApiError::Unprocessable(format!(
+                "admin_email must be an address at {} (the digest goes through its real server)",
+                domain.name
+            )));
+        }
+        *admin = lower;
+    }
     let d = state
         .store
         .update_domain(caller.customer_id(), &id, patch)

@@ -770,7 +770,10 @@ impl Store for SqliteStore {
                     params![customer_id, id, at],
                 )?;
             }
-            if patch.spam_threshold.is_some() || patch.executives.is_some() {
+            if patch.spam_threshold.is_some()
+                || patch.executives.is_some()
+                || patch.admin_email.is_some()
+            {
                 let current: Option<String> = conn
                     .query_row(
                         "SELECT detection FROM domains WHERE customer_id = ?1 AND id = ?2",
@@ -785,6 +788,9 @@ impl Store for SqliteStore {
                     }
                     if let Some(execs) = patch.executives {
                         det.executives = execs;
+                    }
+                    if let Some(admin) = patch.admin_email {
+                        det.admin_email = Some(admin).filter(|a| !a.is_empty());
                     }
                     conn.execute(
                         "UPDATE domains SET detection = ?3 WHERE customer_id = ?1 AND id = ?2",

@@ -520,6 +520,49 @@ fn bulk_jobs_and_the_digest_with_release_links() {
     );
     assert_eq!(status, 400);
 
+    // The digest by mail to the domain's admin, through its real server.
+    let (status, body) = moat.call(
+        "PATCH",
+        &format!("/v1/domains/{domain}"),
+        Some(&admin),
+        Some(json!({"admin_email": "it@elsewhere.example"})),
+    );
+    assert_eq!(status, 422, "{body}");
+    let (status, body) = moat.call(
+        "PATCH",
+        &format!("/v1/domains/{domain}"),
+        Some(&admin),
+        Some(json!({"admin_email": "IT@acme.example"})),
+    );
+    assert_eq!(
+        (status, body["admin_email"].as_str()),
+        (200, Some("it@acme.example")),
+        "{body}"
+    );
+    let (status, sent) = moat.call(
+        "POST",
+        &format!("/v1/domains/{domain}/digest/send?day={today}"),
+        Some(&admin),
+        None,
+    );
+    assert_eq!(status, 200, "{sent}");
+    assert_eq!(
+        (sent["to"].as_str(), sent["quarantined"].as_u64()),
+        (Some("it@acme.example"), Some(4))
+    );
+    let mails = sink.wait_for(2, 10);
+    let digest_mail = mails
+        .iter()
+        .map(|m| String::from_utf8_lossy(&m.data).into_owned())
+        .find(|m| m.contains("Subject: Moat digest for acme.example"))
+        .expect("digest mailed");
+    assert_eq!(
+        digest_mail.matches("/v1/release/").count(),
+        4,
+        "{digest_mail}"
+    );
+    assert!(digest_mail.contains("Auto-Submitted: auto-generated"));
+
     // A bulk release of what is left (four spam messages), polled to the end.
     let reader = moat.scoped_token("acme", TokenKind::Live, TokenScope::ReadOnly);
     let (status, _) = moat.call(
@@ -553,7 +596,7 @@ fn bulk_jobs_and_the_digest_with_release_links() {
         (finished["done"].as_u64(), finished["failed"].as_u64()),
         (Some(4), Some(0))
     );
-    assert_eq!(sink.wait_for(5, 10).len(), 5);
+    assert_eq!(sink.wait_for(6, 10).len(), 6);
     let (_, left) = moat.call(
         "GET",
         "/v1/quarantine?status=quarantined",

@@ -885,6 +885,9 @@ impl Store for ScyllaStore {
             if let Some(execs) = patch.executives {
                 d.detection.executives = execs;
             }
+            if let Some(admin) = patch.admin_email {
+                d.detection.admin_email = Some(admin).filter(|a| !a.is_empty());
+            }
             if let Some(at) = patch.verified_at {
                 d.status = crate::model::DomainStatus::Active;
                 d.verified_at.get_or_insert(at);
