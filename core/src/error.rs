@@ -51,4 +51,6 @@ pub enum PolicyError {
     BadAuthCheck(String),
     #[error("`attachment_type_in` condition: {0}")]
     BadAttachmentType(String),
+    #[error("`threat_score_over` must be a number from -1000 to 1000, not {0}")]
+    BadScore(String),
 }

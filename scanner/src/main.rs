@@ -17,7 +17,7 @@ use moat_core::{
         Action, DeliveryMode, Domain, DomainStatus, NewPolicy, Policy, QuarantineFilter,
         QuarantineStatus, Severity, ThreatType, TokenKind, TokenScope,
     },
-    policy::PolicySet,
+    policy::{PolicySet, Signals as MessageSignals},
     store::{self, SharedStore},
     time::{now_ms, rfc3339},
     token, validate,
@@ -573,8 +573,6 @@ fn check(
         None => Vec::new(),
     };
     let set = PolicySet::compile(&policies)?;
-    let outcome = set.evaluate(&view);
-    let waived = outcome.matched.iter().any(|m| m.action == Action::Deliver);
     // Moat's own detections, as the scanner applies them (without sender authentication and
     // sender rules, which need the SMTP envelope).
     let rendered = Rendered::of(&view);
@@ -587,7 +585,10 @@ fn check(
         .as_ref()
         .and_then(|d| d.detection.spam_threshold)
         .unwrap_or(config.policy.spam_threshold);
-    let spam = spam::scan(&view, &rendered, model.as_ref(), now_ms() / 1000).findings(threshold);
+    let report = spam::scan(&view, &rendered, model.as_ref(), now_ms() / 1000);
+    let outcome = set.evaluate_with(&view, &MessageSignals::of(&rendered, report.score));
+    let waived = outcome.matched.iter().any(|m| m.action == Action::Deliver);
+    let spam = report.findings(threshold);
     let mut graded = phishing::scan(&view, &rendered);
     if let Some(d) = &domain {
         graded.extend(phishing::scan_for_domain(&rendered, &d.name));

@@ -14,7 +14,7 @@ use moat_core::{
         Action, AuthResult, DeliveryMode, Domain, Finding, QuarantineItem, QuarantineStatus,
         SenderRule, SenderRuleKind, Severity, ThreatType, VerdictRecord,
     },
-    policy::PolicyOutcome,
+    policy::{PolicyOutcome, Signals},
     relay::{MailOptions, RelayOutcome},
     time::now_ms,
 };
@@ -303,11 +303,14 @@ pub async fn finish(ctx: &ScannerContext, env: &Envelope, raw: Vec<u8>) -> Reply
         let rendered = Rendered::of(&view);
         let spam = spam::scan(&view, &rendered, snapshot.spam_model(), now_ms() / 1000);
         let phishing = phishing::scan(&view, &rendered);
+        let signals = Signals::of(&rendered, spam.score);
         let mut rule_hits: Vec<String> = Vec::new();
         let groups: Vec<Group> = by_domain
             .into_values()
             .map(|(domain, rcpts)| {
-                let outcome = snapshot.policies(&domain.customer_id).evaluate(&view);
+                let outcome = snapshot
+                    .policies(&domain.customer_id)
+                    .evaluate_with(&view, &signals);
                 let mut group = Group::new(domain, rcpts, outcome);
                 if let Some(a) = &auth {
                     group.apply_auth(a);

@@ -33,6 +33,9 @@ enum Node {
     /// Lower-case extensions without dots.
     AttachmentExt(Vec<String>),
     AttachmentType(Vec<FileKind>),
+    /// Index into `PolicySet::domain_sets`: a link's host or one of its parent domains.
+    UrlDomainIn(usize),
+    ScoreOver(f64),
     All(Vec<Node>),
     Any(Vec<Node>),
     Not(Box<Node>),
@@ -57,6 +60,8 @@ fn may_hold_without_hits(node: &Node) -> bool {
         | Node::Auth(..)
         | Node::AttachmentExt(_)
         | Node::AttachmentType(_)
+        | Node::UrlDomainIn(_)
+        | Node::ScoreOver(_)
         | Node::Not(_) => true,
         Node::All(ns) => ns.iter().all(may_hold_without_hits),
         Node::Any(ns) => ns.iter().any(may_hold_without_hits),
@@ -80,6 +85,33 @@ pub struct PolicySet {
     body_re: Option<Arc<RegexSet>>,
     header_regexes: Vec<(String, Arc<RegexSet>)>,
     domain_sets: Vec<HashSet<String>>,
+    /// Some condition reads the message's links.
+    needs_links: bool,
+}
+
+/// What the scanner knows of a message besides its parsed view: the hosts its links point
+/// to and its threat score. [`PolicySet::evaluate`] works them out itself (score 0).
+#[derive(Debug, Clone, Default)]
+pub struct Signals {
+    /// Lower-cased link hosts.
+    pub link_hosts: Vec<String>,
+    /// The spam class's total score.
+    pub threat_score: f64,
+}
+
+impl Signals {
+    /// The signals of a rendered message with this threat score.
+    pub fn of(rendered: &crate::detect::links::Rendered, threat_score: f64) -> Signals {
+        Signals {
+            link_hosts: rendered
+                .links
+                .iter()
+                .filter(|l| !l.host.is_empty())
+                .map(|l| l.host.clone())
+                .collect(),
+            threat_score,
+        }
+    }
 }
 
 /// A policy whose condition held.
@@ -141,6 +173,7 @@ struct Compiler {
     body_re: RegexSetBuilder,
     header_regexes: Vec<(String, RegexSetBuilder)>,
     domain_sets: Vec<HashSet<String>>,
+    needs_links: bool,
 }
 
 /// The index of `name` (lower-cased) in a per-header list, added when missing.
@@ -224,6 +257,17 @@ impl Compiler {
                 );
                 Node::DomainIn(self.domain_sets.len() - 1)
             }
+            Condition::UrlDomainIn(domains) => {
+                self.needs_links = true;
+                self.domain_sets.push(
+                    domains
+                        .iter()
+                        .map(|d| d.trim().trim_end_matches('.').to_ascii_lowercase())
+                        .collect(),
+                );
+                Node::UrlDomainIn(self.domain_sets.len() - 1)
+            }
+            Condition::ThreatScoreOver(t) => Node::ScoreOver(*t),
             Condition::All(cs) => Node::All(cs.iter().map(|c| self.compile(c)).collect()),
             Condition::Any(cs) => Node::Any(cs.iter().map(|c| self.compile(c)).collect()),
             Condition::Not(c) => Node::Not(Box::new(self.compile(c))),
@@ -239,6 +283,7 @@ struct Eval<'s> {
     attachments: &'s [Attachment<'s>],
     /// The sniffed kind of each attachment, in the same order.
     kinds: Vec<FileKind>,
+    signals: &'s Signals,
 }
 
 /// The result of one check: DKIM passes when any signature passes, else it is the first
@@ -279,6 +324,20 @@ impl<'s> Eval<'s> {
             .map(|(a, k)| (a, *k))
     }
 
+    /// The first link host in domain set `i` (the host itself or one of its parent domains).
+    fn url_hit(&self, i: usize) -> Option<&str> {
+        let set = &self.set.domain_sets[i];
+        self.signals
+            .link_hosts
+            .iter()
+            .find(|h| {
+                set.contains(h.as_str())
+                    || h.match_indices('.')
+                        .any(|(at, _)| set.contains(&h[at + 1..]))
+            })
+            .map(String::as_str)
+    }
+
     fn holds(&self, node: &Node) -> bool {
         match node {
             Node::Leaf(l) => self.hits.get(*l).is_some(),
@@ -289,6 +348,8 @@ impl<'s> Eval<'s> {
             Node::Auth(check, result) => auth_result(self.auth, check) == *result,
             Node::AttachmentExt(exts) => self.ext_hit(exts).is_some(),
             Node::AttachmentType(kinds) => self.kind_hit(kinds).is_some(),
+            Node::UrlDomainIn(i) => self.url_hit(*i).is_some(),
+            Node::ScoreOver(t) => self.signals.threat_score >= *t,
             Node::All(ns) => ns.iter().all(|n| self.holds(n)),
             Node::Any(ns) => ns.iter().any(|n| self.holds(n)),
             Node::Not(n) => !self.holds(n),
@@ -384,6 +445,30 @@ impl<'s> Eval<'s> {
                     });
                 }
             }
+            Node::UrlDomainIn(i) => {
+                if let Some(host) = self.url_hit(*i) {
+                    out.push(Finding {
+                        rule: rule.to_string(),
+                        threat_type: ThreatType::Policy,
+                        field: "url".into(),
+                        part: None,
+                        range: None,
+                        matched: host.to_string(),
+                        severity: Severity::Medium,
+                        score: None,
+                    });
+                }
+            }
+            Node::ScoreOver(t) => out.push(Finding {
+                rule: rule.to_string(),
+                threat_type: ThreatType::Policy,
+                field: "threat_score".into(),
+                part: None,
+                range: None,
+                matched: format!("{:.1} >= {t}", self.signals.threat_score),
+                severity: Severity::Medium,
+                score: Some(self.signals.threat_score),
+            }),
             Node::Auth(check, result) => out.push(Finding {
                 rule: rule.to_string(),
                 threat_type: ThreatType::Policy,
@@ -418,6 +503,7 @@ impl PolicySet {
             body_re: RegexSetBuilder::default(),
             header_regexes: Vec::new(),
             domain_sets: Vec::new(),
+            needs_links: false,
         };
         let mut compiled = Vec::new();
         let mut always = Vec::new();
@@ -463,6 +549,7 @@ impl PolicySet {
             body_re: c.body_re.build()?.map(Arc::new),
             header_regexes,
             domain_sets: c.domain_sets,
+            needs_links: c.needs_links,
         })
     }
 
@@ -474,8 +561,19 @@ impl PolicySet {
         self.policies.is_empty()
     }
 
-    /// Evaluates every policy against the message.
+    /// Evaluates every policy against the message, working out its links itself (threat
+    /// score 0: `threat_score_over` needs [`PolicySet::evaluate_with`]).
     pub fn evaluate(&self, view: &MessageView<'_>) -> PolicyOutcome {
+        let signals = if self.needs_links {
+            Signals::of(&crate::detect::links::Rendered::of(view), 0.0)
+        } else {
+            Signals::default()
+        };
+        self.evaluate_with(view, &signals)
+    }
+
+    /// Evaluates every policy against the message and what the scanner knows of it.
+    pub fn evaluate_with(&self, view: &MessageView<'_>, signals: &Signals) -> PolicyOutcome {
         if self.policies.is_empty() {
             return PolicyOutcome {
                 action: Action::Deliver,
@@ -520,6 +618,7 @@ impl PolicySet {
             auth: view.auth,
             attachments: &view.attachments,
             kinds: view.attachments.iter().map(|a| sniff(a.content)).collect(),
+            signals,
         };
         // Candidates: policies that may hold without hits, and the owners of hit leaves; in
         // policy order, so findings and precedence do not depend on hash order.
@@ -783,5 +882,65 @@ Content-Transfer-Encoding: base64\r\n\r\n{b64}\r\n--b--\r\n"
             )])
             .is_err()
         );
+    }
+
+    #[test]
+    fn url_domains_match_link_hosts_and_their_subdomains() {
+        let set = PolicySet::compile(&[policy(
+            "bad-links",
+            r#"{"url_domain_in": ["Evil.example", "tracker.test"]}"#,
+            Action::Quarantine,
+        )])
+        .expect("compiles");
+        let html = b"From: a@b.example\r\nSubject: hi\r\nContent-Type: text/html\r\n\r\n\
+<p>See <a href=\"https://login.evil.example/x\">your account</a></p>\r\n";
+        let out = eval(&set, html, "a@b.example");
+        assert_eq!(out.action, Action::Quarantine);
+        let f = &out.matched[0].findings[0];
+        assert_eq!(
+            (f.field.as_str(), f.matched.as_str()),
+            ("url", "login.evil.example")
+        );
+        let text = b"From: a@b.example\r\nSubject: hi\r\n\r\nGo to http://notevil.example/ or https://tracker.test.\r\n";
+        let out = eval(&set, text, "a@b.example");
+        assert_eq!(out.matched[0].findings[0].matched, "tracker.test");
+        // A lookalike suffix is not a subdomain.
+        let near = b"From: a@b.example\r\nSubject: hi\r\n\r\nhttp://notevil.example/ http://evil.example.com/\r\n";
+        assert_eq!(eval(&set, near, "a@b.example").action, Action::Deliver);
+        assert!(
+            PolicySet::compile(&[policy("empty", r#"{"url_domain_in": []}"#, Action::Reject)])
+                .is_err()
+        );
+    }
+
+    #[test]
+    fn threat_score_conditions_read_the_scanner_signals() {
+        let set = PolicySet::compile(&[policy(
+            "spammy-and-external",
+            r#"{"all": [{"threat_score_over": 3.5}, {"not": {"sender_domain_in": ["partner.example"]}}]}"#,
+            Action::Reject,
+        )])
+        .expect("compiles");
+        let raw = b"From: a@b.example\r\nSubject: hi\r\n\r\nbody\r\n";
+        let msg = parse(raw).expect("parses");
+        let view = MessageView::new(&msg, "a@b.example");
+        let low = Signals {
+            threat_score: 3.4,
+            ..Default::default()
+        };
+        assert_eq!(set.evaluate_with(&view, &low).action, Action::Deliver);
+        let high = Signals {
+            threat_score: 3.5,
+            ..Default::default()
+        };
+        let out = set.evaluate_with(&view, &high);
+        assert_eq!(out.action, Action::Reject);
+        assert_eq!(out.matched[0].findings[0].field, "threat_score");
+        assert_eq!(out.matched[0].findings[0].score, Some(3.5));
+        for bad in ["NaN", "1e9", "\"5\""] {
+            let json = format!(r#"{{"threat_score_over": {bad}}}"#);
+            let parsed: Result<Condition, _> = serde_json::from_str(&json);
+            assert!(parsed.map_or(true, |c| c.validate().is_err()), "{bad}");
+        }
     }
 }

@@ -11,13 +11,13 @@ use serde::{Deserialize, Serialize};
 
 use crate::{error::PolicyError, model::AuthResult};
 
-pub use engine::{MatchedPolicy, PolicyOutcome, PolicySet};
+pub use engine::{MatchedPolicy, PolicyOutcome, PolicySet, Signals};
 
 /// Deepest nesting of `all`/`any`/`not` accepted, so hostile JSON cannot blow the stack.
 pub const MAX_DEPTH: usize = 32;
 
 /// A condition on a message. Literal matches are ASCII case-insensitive substring matches.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case", deny_unknown_fields)]
 #[derive(utoipa::ToSchema)]
 pub enum Condition {
@@ -43,6 +43,12 @@ pub enum Condition {
     /// An attachment's content is one of these kinds, told by its bytes: `executable`,
     /// `script`, `office_macro`, `office_legacy`, `archive`, `html`, `pdf`, `other`.
     AttachmentTypeIn(Vec<String>),
+    /// A link in the message (HTML anchors and bare URLs) points to one of these domains or a
+    /// subdomain of one (`example.com` covers `login.example.com`).
+    UrlDomainIn(Vec<String>),
+    /// The message's threat score (the spam class's total: rules plus the trained model) is at
+    /// least this.
+    ThreatScoreOver(f64),
     /// A sender authentication result: `{"auth": {"check": "dmarc", "result": "fail"}}`;
     /// checks `spf`, `dkim` (pass when any signature passes), `arc`, `dmarc`.
     Auth { check: String, result: AuthResult },
@@ -81,6 +87,14 @@ impl Condition {
             Condition::BodyContains(l) => literals("body_contains", l),
             Condition::FromContains(l) => literals("from_contains", l),
             Condition::SenderDomainIn(l) => literals("sender_domain_in", l),
+            Condition::UrlDomainIn(l) => literals("url_domain_in", l),
+            Condition::ThreatScoreOver(t) => {
+                if t.is_finite() && (-1000.0..=1000.0).contains(t) {
+                    Ok(())
+                } else {
+                    Err(PolicyError::BadScore(t.to_string()))
+                }
+            }
             Condition::SubjectMatches(l) | Condition::BodyMatches(l) => {
                 literals("*_matches", l)?;
                 l.iter().try_for_each(|p| regexes::check(p))

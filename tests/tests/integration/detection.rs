@@ -325,3 +325,66 @@ Genuine replica watches and designer handbags shipped discreetly worldwide\r\n"
         "quarantine"
     );
 }
+
+#[test]
+fn url_domain_and_threat_score_policies_over_smtp() {
+    let sink = Sink::start();
+    let moat = Moat::start();
+    let (token, _) = protect(&moat, &sink, "acme", "acme.example");
+    for (name, condition, action) in [
+        (
+            "no-evil-links",
+            json!({"url_domain_in": ["evil.example"]}),
+            "reject",
+        ),
+        ("score-3", json!({"threat_score_over": 3.0}), "quarantine"),
+    ] {
+        let (status, body) = moat.call(
+            "POST",
+            "/v1/policies",
+            Some(&token),
+            Some(json!({"name": name, "condition": condition, "action": action})),
+        );
+        assert_eq!(status, 201, "{body}");
+    }
+    std::thread::sleep(std::time::Duration::from_millis(1500));
+    let link = "From: Ann <ann@partner.test>\r\nTo: bob@acme.example\r\nSubject: invoice\r\n\
+Date: Mon, 23 Nov 2026 10:00:00 +0000\r\nMessage-ID: <u1@partner.test>\r\nContent-Type: text/html\r\n\r\n\
+<p>Your <a href=\"https://pay.evil.example/i\">invoice</a>.</p>\r\n";
+    let reply = smtplib_send(
+        moat.smtp,
+        "ann@partner.test",
+        &["bob@acme.example"],
+        link.as_bytes(),
+    );
+    assert!(
+        reply.contains("550") && reply.contains("no-evil-links"),
+        "{reply}"
+    );
+    // No Date, no Message-ID, a shouting subject: rules add up past 3 without being spam (5).
+    let shouty = "From: Ann <ann@partner.test>\r\nTo: bob@acme.example\r\n\
+Subject: URGENT!!! READ THIS NOW!!!\r\n\r\nhello\r\n";
+    let reply = smtplib_send(
+        moat.smtp,
+        "ann@partner.test",
+        &["bob@acme.example"],
+        shouty.as_bytes(),
+    );
+    assert!(reply.starts_with("250"), "{reply}");
+    let v = verdict(&moat, &token, "URGENT!!! READ THIS NOW!!!");
+    let score = v["findings"]
+        .as_array()
+        .and_then(|f| f.iter().find(|f| f["rule"] == "score-3"))
+        .cloned();
+    let spam_score: f64 = v["findings"]
+        .as_array()
+        .map(|f| f.iter().filter_map(|f| f["score"].as_f64()).sum())
+        .unwrap_or(0.0);
+    match score {
+        Some(f) => {
+            assert_eq!(v["verdict"], "quarantine", "{v}");
+            assert_eq!(f["field"], "threat_score", "{f}");
+        }
+        None => panic!("score-3 did not fire (score {spam_score}): {v}"),
+    }
+}
