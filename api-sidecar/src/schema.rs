@@ -96,6 +96,8 @@ pub struct PolicyOut {
     pub action: Action,
     pub notify_admin: bool,
     pub enabled: bool,
+    /// Shadow mode: recorded on verdicts as `shadow:<name>` findings, never acted on.
+    pub shadow: bool,
     #[schema(format = DateTime)]
     pub created_at: String,
 }
@@ -109,6 +111,7 @@ impl PolicyOut {
             action: p.action,
             notify_admin: p.notify_admin,
             enabled: p.enabled,
+            shadow: p.shadow,
             created_at: rfc3339(p.created_at),
         }
     }

@@ -72,6 +72,7 @@ pub fn policies(n: usize) -> Vec<Policy> {
                 notify_admin: false,
                 enabled: true,
                 created_at: 0,
+                shadow: false,
             }
         })
         .collect()
@@ -97,6 +98,7 @@ pub fn mixed_policies(literals: usize, regexes: usize) -> Vec<Policy> {
             notify_admin: false,
             enabled: true,
             created_at: 0,
+            shadow: false,
         });
     }
     out

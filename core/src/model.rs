@@ -340,6 +340,10 @@ pub struct Policy {
     pub notify_admin: bool,
     pub enabled: bool,
     pub created_at: i64,
+    /// Shadow mode: the policy is evaluated and what it would have done is recorded on the
+    /// verdict (`shadow:<name>` findings), but it changes nothing.
+    #[serde(default)]
+    pub shadow: bool,
 }
 
 /// The fields a client gives to create a policy.
@@ -354,6 +358,9 @@ pub struct NewPolicy {
     pub notify_admin: bool,
     #[serde(default = "default_true")]
     pub enabled: bool,
+    /// Record what the policy would do without doing it (try a rule on live mail first).
+    #[serde(default)]
+    pub shadow: bool,
 }
 
 fn default_true() -> bool {

@@ -238,6 +238,7 @@ fn build_policies(new: Vec<NewPolicy>, customer_id: &str) -> Vec<Policy> {
             notify_admin: p.notify_admin,
             enabled: p.enabled,
             created_at: now_ms(),
+            shadow: p.shadow,
         })
         .collect()
 }

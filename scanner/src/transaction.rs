@@ -210,6 +210,7 @@ impl Group {
             .cloned()
             .chain(self.outcome.findings())
             .chain(self.noted.iter().cloned())
+            .chain(self.outcome.shadow_findings())
             .collect()
     }
 }

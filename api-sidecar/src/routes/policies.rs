@@ -64,6 +64,7 @@ fn build(
         notify_admin: new.notify_admin,
         enabled: new.enabled,
         created_at,
+        shadow: new.shadow,
     };
     policy.condition.validate()?;
     PolicySet::compile(std::slice::from_ref(&policy))?;

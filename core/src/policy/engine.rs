@@ -47,6 +47,7 @@ struct CompiledPolicy {
     name: String,
     action: Action,
     notify_admin: bool,
+    shadow: bool,
     root: Node,
 }
 
@@ -131,9 +132,37 @@ pub struct PolicyOutcome {
     /// `deliver` when none matched.
     pub action: Action,
     pub matched: Vec<MatchedPolicy>,
+    /// Shadow-mode policies whose condition held: recorded, never acted on.
+    pub shadow: Vec<MatchedPolicy>,
 }
 
 impl PolicyOutcome {
+    /// What the shadow policies would have done, as low-severity findings named
+    /// `shadow:<policy>`: one `would_have` finding with the action, then why it matched.
+    pub fn shadow_findings(&self) -> Vec<Finding> {
+        self.shadow
+            .iter()
+            .flat_map(|m| {
+                let rule = format!("shadow:{}", m.name);
+                std::iter::once(Finding {
+                    rule: rule.clone(),
+                    threat_type: ThreatType::Policy,
+                    field: "would_have".into(),
+                    part: None,
+                    range: None,
+                    matched: m.action.as_str().into(),
+                    severity: Severity::Low,
+                    score: None,
+                })
+                .chain(m.findings.iter().cloned().map(move |f| Finding {
+                    rule: rule.clone(),
+                    severity: Severity::Low,
+                    ..f
+                }))
+            })
+            .collect()
+    }
+
     /// Findings of every matched policy, in policy order; their severity follows the policy's
     /// action (reject: high, quarantine: medium, deliver: low).
     pub fn findings(&self) -> Vec<Finding> {
@@ -521,6 +550,7 @@ impl PolicySet {
                 name: p.name.clone(),
                 action: p.action,
                 notify_admin: p.notify_admin,
+                shadow: p.shadow,
                 root,
             });
         }
@@ -578,6 +608,7 @@ impl PolicySet {
             return PolicyOutcome {
                 action: Action::Deliver,
                 matched: Vec::new(),
+                shadow: Vec::new(),
             };
         }
         let mut hits = Hits::default();
@@ -631,6 +662,7 @@ impl PolicySet {
         candidates.sort_unstable();
         candidates.dedup();
         let mut matched = Vec::new();
+        let mut shadow = Vec::new();
         let mut action = Action::Deliver;
         for p in candidates
             .iter()
@@ -639,17 +671,26 @@ impl PolicySet {
             if eval.holds(&p.root) {
                 let mut findings = Vec::new();
                 eval.explain(&p.root, &p.name, &mut findings);
-                action = action.max(p.action);
-                matched.push(MatchedPolicy {
+                let hit = MatchedPolicy {
                     policy_id: p.id.clone(),
                     name: p.name.clone(),
                     action: p.action,
                     notify_admin: p.notify_admin,
                     findings,
-                });
+                };
+                if p.shadow {
+                    shadow.push(hit);
+                    continue;
+                }
+                action = action.max(p.action);
+                matched.push(hit);
             }
         }
-        PolicyOutcome { action, matched }
+        PolicyOutcome {
+            action,
+            matched,
+            shadow,
+        }
     }
 }
 
@@ -668,6 +709,7 @@ mod tests {
             notify_admin: true,
             enabled: true,
             created_at: 0,
+            shadow: false,
         }
     }
 
@@ -942,5 +984,41 @@ Content-Transfer-Encoding: base64\r\n\r\n{b64}\r\n--b--\r\n"
             let parsed: Result<Condition, _> = serde_json::from_str(&json);
             assert!(parsed.map_or(true, |c| c.validate().is_err()), "{bad}");
         }
+    }
+
+    #[test]
+    fn shadow_policies_record_what_they_would_do_and_change_nothing() {
+        let mut trial = policy(
+            "trial",
+            r#"{"subject_contains": ["invoice"]}"#,
+            Action::Reject,
+        );
+        trial.shadow = true;
+        let live = policy(
+            "live",
+            r#"{"subject_contains": ["bitcoin"]}"#,
+            Action::Quarantine,
+        );
+        let set = PolicySet::compile(&[trial, live]).expect("compiles");
+        let raw = b"From: a@b.example\r\nSubject: your invoice\r\n\r\nhi\r\n";
+        let out = eval(&set, raw, "a@b.example");
+        assert_eq!(out.action, Action::Deliver);
+        assert!(out.matched.is_empty());
+        let f = out.shadow_findings();
+        assert_eq!(f[0].rule, "shadow:trial");
+        assert_eq!(
+            (f[0].field.as_str(), f[0].matched.as_str()),
+            ("would_have", "reject")
+        );
+        assert_eq!(f[1].matched, "invoice");
+        assert!(f.iter().all(|f| f.severity == Severity::Low));
+        let both = b"From: a@b.example\r\nSubject: bitcoin invoice\r\n\r\nhi\r\n";
+        let out = eval(&set, both, "a@b.example");
+        assert_eq!(
+            out.action,
+            Action::Quarantine,
+            "the live policy acts, the shadow one not"
+        );
+        assert_eq!(out.shadow.len(), 1);
     }
 }

@@ -173,6 +173,9 @@ CREATE TABLE webhook_deliveries (
 CREATE INDEX webhook_deliveries_due ON webhook_deliveries(status, next_attempt_at);
 CREATE INDEX webhook_deliveries_of ON webhook_deliveries(customer_id, webhook_id, created_at);
 "#,
+    r#"
+ALTER TABLE policies ADD COLUMN shadow INTEGER NOT NULL DEFAULT 0;
+"#,
 ];
 
 /// The SQLite store. Cheap to share: it only holds channel ends.
@@ -428,7 +431,7 @@ fn sender_rule_row(r: &Row<'_>) -> rusqlite::Result<SenderRule> {
 }
 
 const POLICY_COLS: &str =
-    "id, customer_id, name, condition, action, notify_admin, enabled, created_at";
+    "id, customer_id, name, condition, action, notify_admin, enabled, created_at, shadow";
 
 fn policy_row(r: &Row<'_>) -> rusqlite::Result<Policy> {
     Ok(Policy {
@@ -440,6 +443,7 @@ fn policy_row(r: &Row<'_>) -> rusqlite::Result<Policy> {
         notify_admin: r.get(5)?,
         enabled: r.get(6)?,
         created_at: r.get(7)?,
+        shadow: r.get(8)?,
     })
 }
 
@@ -826,7 +830,7 @@ impl Store for SqliteStore {
         self.write(move |conn| {
             conn.execute(
                 &format!(
-                    "INSERT INTO policies ({POLICY_COLS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)"
+                    "INSERT INTO policies ({POLICY_COLS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)"
                 ),
                 params![
                     p.id,
@@ -836,7 +840,8 @@ impl Store for SqliteStore {
                     p.action.as_str(),
                     p.notify_admin,
                     p.enabled,
-                    p.created_at
+                    p.created_at,
+                    p.shadow
                 ],
             )?;
             Ok(())
@@ -873,7 +878,7 @@ impl Store for SqliteStore {
         self.write(move |conn| {
             Ok(conn.execute(
                 "UPDATE policies SET name = ?3, condition = ?4, action = ?5, notify_admin = ?6, \
-                 enabled = ?7 WHERE customer_id = ?1 AND id = ?2",
+                 enabled = ?7, shadow = ?8 WHERE customer_id = ?1 AND id = ?2",
                 params![
                     p.customer_id,
                     p.id,
@@ -881,7 +886,8 @@ impl Store for SqliteStore {
                     json(&p.condition)?,
                     p.action.as_str(),
                     p.notify_admin,
-                    p.enabled
+                    p.enabled,
+                    p.shadow
                 ],
             )? > 0)
         })

@@ -388,3 +388,43 @@ Subject: URGENT!!! READ THIS NOW!!!\r\n\r\nhello\r\n";
         None => panic!("score-3 did not fire (score {spam_score}): {v}"),
     }
 }
+
+#[test]
+fn a_shadow_policy_records_what_it_would_do_and_the_mail_is_delivered() {
+    let sink = Sink::start();
+    let moat = Moat::start();
+    let (token, _) = protect(&moat, &sink, "acme", "acme.example");
+    let (status, p) = moat.call(
+        "POST",
+        "/v1/policies",
+        Some(&token),
+        Some(
+            json!({"name": "trial-invoices", "condition": {"subject_contains": ["invoice"]},
+                    "action": "reject", "shadow": true}),
+        ),
+    );
+    assert_eq!((status, p["shadow"].as_bool()), (201, Some(true)), "{p}");
+    std::thread::sleep(std::time::Duration::from_millis(1500));
+    let msg = "From: Ann <ann@partner.test>\r\nTo: bob@acme.example\r\nSubject: March invoice\r\n\
+Date: Mon, 23 Nov 2026 10:00:00 +0000\r\nMessage-ID: <s1@partner.test>\r\n\r\nAttached.\r\n";
+    let reply = smtplib_send(
+        moat.smtp,
+        "ann@partner.test",
+        &["bob@acme.example"],
+        msg.as_bytes(),
+    );
+    assert!(reply.starts_with("250"), "{reply}");
+    assert_eq!(
+        sink.wait_for(1, 10).len(),
+        1,
+        "delivered despite the reject policy"
+    );
+    let v = verdict(&moat, &token, "March invoice");
+    assert_eq!(v["verdict"], "deliver", "{v}");
+    assert!(has(&v, "shadow:trial-invoices", "low"), "{v}");
+    let would = v["findings"]
+        .as_array()
+        .and_then(|f| f.iter().find(|f| f["field"] == "would_have").cloned())
+        .unwrap_or_default();
+    assert_eq!(would["matched"], "reject", "{v}");
+}

@@ -185,7 +185,7 @@ fn queue_bucket(at_ms: i64) -> i64 {
 const TOKEN_COLS: &str = "hash, id, customer_id, kind, prefix, created_at, revoked_at, scope";
 const DOMAIN_COLS: &str = "customer_id, id, name, real_mx_host, delivery_mode, status, created_at, detection, verified_at";
 const POLICY_COLS: &str =
-    "customer_id, id, name, condition, action, notify_admin, enabled, created_at";
+    "customer_id, id, name, condition, action, notify_admin, enabled, created_at, shadow";
 const VERDICT_COLS: &str = "customer_id, day, received_at, id, queue_id, domain_id, client_ip, \
     mail_from, rcpt_to, from_header, subject, size, action, threat_type, notify_admin, findings, auth";
 const SENDER_RULE_COLS: &str =

@@ -156,6 +156,7 @@ fn every_written_row_matches_the_schema() {
         notify_admin: false,
         enabled: true,
         created_at: 1,
+        shadow: true,
     };
     serializes(
         &PolicyRow::new(&policy).expect("row"),

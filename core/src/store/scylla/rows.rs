@@ -166,6 +166,8 @@ pub struct PolicyRow {
     pub notify_admin: bool,
     pub enabled: bool,
     pub created_at: i64,
+    /// Absent in rows written before shadow mode existed: false.
+    pub shadow: Option<bool>,
 }
 
 impl PolicyRow {
@@ -179,6 +181,7 @@ impl PolicyRow {
             notify_admin: p.notify_admin,
             enabled: p.enabled,
             created_at: p.created_at,
+            shadow: Some(p.shadow),
         })
     }
 
@@ -192,6 +195,7 @@ impl PolicyRow {
             notify_admin: self.notify_admin,
             enabled: self.enabled,
             created_at: self.created_at,
+            shadow: self.shadow.unwrap_or(false),
         })
     }
 }

@@ -88,6 +88,8 @@ pub const MIGRATIONS: &[&[&str]] = &[
         PRIMARY KEY (bucket, next_attempt_at, id))
         WITH default_time_to_live = 172800",
     ],
+    // Shadow-mode policies.
+    &["ALTER TABLE {ks}.policies ADD shadow boolean"],
 ];
 
 /// The keyspace statement (`NetworkTopologyStrategy`, so a second data centre can be added).
