@@ -5,8 +5,8 @@
 use moat_core::{
     model::{
         Action, AuthSummary, DeliveryMode, Domain, DomainStatus, Executive, Finding, Policy,
-        QuarantineItem, QuarantineStatus, SenderRule, SenderRuleKind, Severity, ThreatType,
-        TokenInfo, TokenKind, TokenScope, VerdictRecord,
+        PolicyAction, QuarantineItem, QuarantineStatus, SenderRule, SenderRuleKind, Severity,
+        ThreatType, TokenInfo, TokenKind, TokenScope, VerdictRecord,
     },
     policy::Condition,
     time::rfc3339,
@@ -93,7 +93,7 @@ pub struct PolicyOut {
     pub id: String,
     pub name: String,
     pub condition: Condition,
-    pub action: Action,
+    pub action: PolicyAction,
     pub notify_admin: bool,
     pub enabled: bool,
     /// Shadow mode: recorded on verdicts as `shadow:<name>` findings, never acted on.

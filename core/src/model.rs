@@ -34,6 +34,56 @@ impl Action {
     }
 }
 
+/// What a policy does when its condition holds: one of the verdict actions, or `tag`, which
+/// delivers the message with an `X-Moat-Tag` header naming the policy (mail clients can
+/// filter on it) and changes nothing else.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum PolicyAction {
+    Deliver,
+    Quarantine,
+    Reject,
+    Tag,
+}
+
+impl PolicyAction {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            PolicyAction::Deliver => "deliver",
+            PolicyAction::Quarantine => "quarantine",
+            PolicyAction::Reject => "reject",
+            PolicyAction::Tag => "tag",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        match s {
+            "tag" => Some(PolicyAction::Tag),
+            other => Action::parse(other).map(PolicyAction::from),
+        }
+    }
+
+    /// The verdict action it asks for (`tag` asks for none).
+    pub fn verdict(self) -> Option<Action> {
+        match self {
+            PolicyAction::Deliver => Some(Action::Deliver),
+            PolicyAction::Quarantine => Some(Action::Quarantine),
+            PolicyAction::Reject => Some(Action::Reject),
+            PolicyAction::Tag => None,
+        }
+    }
+}
+
+impl From<Action> for PolicyAction {
+    fn from(a: Action) -> Self {
+        match a {
+            Action::Deliver => PolicyAction::Deliver,
+            Action::Quarantine => PolicyAction::Quarantine,
+            Action::Reject => PolicyAction::Reject,
+        }
+    }
+}
+
 /// The class of threat a verdict is about. `policy` means a customer's own rule fired.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -336,7 +386,7 @@ pub struct Policy {
     pub customer_id: String,
     pub name: String,
     pub condition: Condition,
-    pub action: Action,
+    pub action: PolicyAction,
     pub notify_admin: bool,
     pub enabled: bool,
     pub created_at: i64,
@@ -353,7 +403,7 @@ pub struct Policy {
 pub struct NewPolicy {
     pub name: String,
     pub condition: Condition,
-    pub action: Action,
+    pub action: PolicyAction,
     #[serde(default)]
     pub notify_admin: bool,
     #[serde(default = "default_true")]

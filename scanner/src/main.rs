@@ -14,8 +14,8 @@ use moat_core::{
     },
     message::{MessageView, domain_of, parse},
     model::{
-        Action, DeliveryMode, Domain, DomainStatus, NewPolicy, Policy, QuarantineFilter,
-        QuarantineStatus, Severity, ThreatType, TokenKind, TokenScope,
+        Action, DeliveryMode, Domain, DomainStatus, NewPolicy, Policy, PolicyAction,
+        QuarantineFilter, QuarantineStatus, Severity, ThreatType, TokenKind, TokenScope,
     },
     policy::{PolicySet, Signals as MessageSignals},
     store::{self, SharedStore},
@@ -588,7 +588,10 @@ fn check(
         .unwrap_or(config.policy.spam_threshold);
     let report = spam::scan(&view, &rendered, model.as_ref(), now_ms() / 1000);
     let outcome = set.evaluate_with(&view, &MessageSignals::of(&rendered, report.score));
-    let waived = outcome.matched.iter().any(|m| m.action == Action::Deliver);
+    let waived = outcome
+        .matched
+        .iter()
+        .any(|m| m.action == PolicyAction::Deliver);
     let spam = report.findings(threshold);
     let mut graded = phishing::scan(&view, &rendered);
     if let Some(d) = &domain {

@@ -11,8 +11,8 @@ use moat_core::{
     detect::{bec, links::Rendered, phishing, spam},
     message::{MessageView, parse},
     model::{
-        Action, AuthResult, DeliveryMode, Domain, Finding, QuarantineItem, QuarantineStatus,
-        SenderRule, SenderRuleKind, Severity, ThreatType, VerdictRecord,
+        Action, AuthResult, DeliveryMode, Domain, Finding, PolicyAction, QuarantineItem,
+        QuarantineStatus, SenderRule, SenderRuleKind, Severity, ThreatType, VerdictRecord,
     },
     policy::{PolicyOutcome, Signals},
     relay::{MailOptions, RelayOutcome},
@@ -78,7 +78,7 @@ impl Group {
         self.outcome
             .matched
             .iter()
-            .any(|m| m.action == Action::Deliver)
+            .any(|m| m.action == PolicyAction::Deliver)
     }
 
     /// Applies what authentication requires (a DMARC policy, an unusable From), unless one of
@@ -213,6 +213,35 @@ impl Group {
             .chain(self.outcome.shadow_findings())
             .collect()
     }
+}
+
+/// The `X-Moat-Tag` header naming matched `tag` policies (empty when none): visible ASCII
+/// only, so a policy name cannot inject header lines, and at most 900 characters.
+fn tag_header(tags: &[&str]) -> String {
+    if tags.is_empty() {
+        return String::new();
+    }
+    let value: String = tags
+        .join(", ")
+        .chars()
+        .map(|c| {
+            if c.is_ascii_graphic() || c == ' ' {
+                c
+            } else {
+                '?'
+            }
+        })
+        .take(900)
+        .collect();
+    format!("X-Moat-Tag: {value}\r\n")
+}
+
+/// A copy of the message with `header` in front.
+fn tagged(header: &str, raw: &[u8]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(header.len() + raw.len());
+    out.extend_from_slice(header.as_bytes());
+    out.extend_from_slice(raw);
+    out
 }
 
 /// A domain's spam threshold, or the gateway's default.
@@ -389,7 +418,7 @@ pub async fn finish(ctx: &ScannerContext, env: &Envelope, raw: Vec<u8>) -> Reply
         let names: Vec<&str> = groups
             .iter()
             .flat_map(|g| g.outcome.matched.iter())
-            .filter(|m| m.action == Action::Reject)
+            .filter(|m| m.action == PolicyAction::Reject)
             .map(|m| m.name.as_str())
             .collect();
         tracing::info!(queue_id = %env.queue_id, verdict = "reject", policies = ?names, "message rejected");
@@ -405,12 +434,17 @@ pub async fn finish(ctx: &ScannerContext, env: &Envelope, raw: Vec<u8>) -> Reply
     let mut raw = raw;
     let mut perm_fail: Option<(u16, String)> = None;
     let mut delivered = false;
-    // Recipients and their customers, per delivery mode and real server.
+    // Recipients and their customers, per delivery mode, real server and tag header (domains
+    // whose `tag` policies matched get their own copy with `X-Moat-Tag`).
     type HostGroup = (Vec<String>, Vec<String>);
-    let mut by_host: BTreeMap<(DeliveryMode, String), HostGroup> = BTreeMap::new();
+    let mut by_host: BTreeMap<(DeliveryMode, String, String), HostGroup> = BTreeMap::new();
     for g in groups.iter().filter(|g| g.action == Action::Deliver) {
         let (rcpts, customers) = by_host
-            .entry((g.domain.delivery_mode, g.domain.real_mx_host.clone()))
+            .entry((
+                g.domain.delivery_mode,
+                g.domain.real_mx_host.clone(),
+                tag_header(&g.outcome.tags()),
+            ))
             .or_default();
         rcpts.extend(g.rcpts.iter().cloned());
         if !customers.contains(&g.domain.customer_id) {
@@ -421,20 +455,25 @@ pub async fn finish(ctx: &ScannerContext, env: &Envelope, raw: Vec<u8>) -> Reply
         smtputf8: env.smtputf8,
         eight_bit: env.eight_bit,
     };
-    for ((_, host), (rcpts, _)) in by_host
+    for ((_, host, tag), (rcpts, _)) in by_host
         .iter()
-        .filter(|((m, _), _)| *m == DeliveryMode::Proxy)
+        .filter(|((m, _, _), _)| *m == DeliveryMode::Proxy)
     {
-        let (outcome, back) = ctx
-            .relay
-            .send(
+        let send = |bytes| {
+            ctx.relay.send(
                 host.clone(),
                 env.mail_from.clone(),
                 rcpts.clone(),
-                raw,
+                bytes,
                 options,
             )
-            .await;
+        };
+        let (outcome, back) = if tag.is_empty() {
+            send(raw).await
+        } else {
+            let (outcome, _) = send(tagged(tag, &raw)).await;
+            (outcome, raw)
+        };
         raw = back;
         m.relay.with_label_values(&["proxy", outcome.label()]).inc();
         match outcome {
@@ -454,10 +493,11 @@ pub async fn finish(ctx: &ScannerContext, env: &Envelope, raw: Vec<u8>) -> Reply
     }
 
     // Spool-mode domains: written and fsynced before the reply, delivered afterwards.
-    let mut spooled: Vec<SpoolEnvelope> = Vec::new();
-    for (i, ((_, host), (rcpts, customers))) in by_host
+    // Each spooled copy, and whether it is the untagged message (`raw` itself).
+    let mut spooled: Vec<(SpoolEnvelope, bool)> = Vec::new();
+    for (i, ((_, host, tag), (rcpts, customers))) in by_host
         .into_iter()
-        .filter(|((m, _), _)| *m == DeliveryMode::Spool)
+        .filter(|((m, _, _), _)| *m == DeliveryMode::Spool)
         .enumerate()
     {
         let spool_env = SpoolEnvelope {
@@ -471,11 +511,16 @@ pub async fn finish(ctx: &ScannerContext, env: &Envelope, raw: Vec<u8>) -> Reply
             eight_bit: env.eight_bit,
             customers,
         };
-        let (result, back) = ctx.spool.write(spool_env.clone(), raw).await;
+        let (result, back) = if tag.is_empty() {
+            ctx.spool.write(spool_env.clone(), raw).await
+        } else {
+            let (result, _) = ctx.spool.write(spool_env.clone(), tagged(&tag, &raw)).await;
+            (result, raw)
+        };
         raw = back;
         if let Err(e) = result {
             tracing::error!(queue_id = %env.queue_id, error = %e, "cannot spool message; answering 451");
-            for s in &spooled {
+            for (s, _) in &spooled {
                 ctx.spool.discard(&s.id);
             }
             return format!(
@@ -483,7 +528,7 @@ pub async fn finish(ctx: &ScannerContext, env: &Envelope, raw: Vec<u8>) -> Reply
                 env.queue_id
             );
         }
-        spooled.push(spool_env);
+        spooled.push((spool_env, tag.is_empty()));
     }
 
     // Quarantine: committed durably before the reply.
@@ -517,7 +562,7 @@ pub async fn finish(ctx: &ScannerContext, env: &Envelope, raw: Vec<u8>) -> Reply
         };
         if let Err(e) = ctx.store.quarantine(item, bytes, v).await {
             tracing::error!(queue_id = %env.queue_id, error = %e, "cannot store quarantined message; answering 451");
-            for s in &spooled {
+            for (s, _) in &spooled {
                 ctx.spool.discard(&s.id);
             }
             return format!(
@@ -530,8 +575,9 @@ pub async fn finish(ctx: &ScannerContext, env: &Envelope, raw: Vec<u8>) -> Reply
     // Everything is durable: hand spooled copies to delivery (the buffer saves a re-read
     // when nothing else took it).
     let single = spooled.len() == 1;
-    for s in spooled {
-        let body = (single && !raw.is_empty()).then(|| std::mem::take(&mut raw));
+    for (s, untagged) in spooled {
+        // A tagged copy differs from `raw`: delivery reads it back from its file.
+        let body = (single && untagged && !raw.is_empty()).then(|| std::mem::take(&mut raw));
         ctx.spool.submit(s, body);
     }
 
@@ -562,5 +608,30 @@ pub async fn finish(ctx: &ScannerContext, env: &Envelope, raw: Vec<u8>) -> Reply
             )
         }
         _ => format!("250 2.0.0 Ok: queued as {}\r\n", env.queue_id),
+    }
+}
+
+#[cfg(test)]
+mod tag_tests {
+    use super::{tag_header, tagged};
+
+    #[test]
+    fn tag_headers_name_the_policies_and_cannot_inject_lines() {
+        assert_eq!(tag_header(&[]), "");
+        assert_eq!(
+            tag_header(&["newsletters", "external"]),
+            "X-Moat-Tag: newsletters, external\r\n"
+        );
+        let hostile = tag_header(&["x\r\nBcc: victim@example.com"]);
+        assert_eq!(hostile.matches("\r\n").count(), 1, "{hostile}");
+        assert!(hostile.starts_with("X-Moat-Tag: x??Bcc"));
+        assert_eq!(
+            tag_header(&[&"a".repeat(2000)]).len(),
+            "X-Moat-Tag: \r\n".len() + 900
+        );
+        assert_eq!(
+            tagged("X: y\r\n", b"Subject: s\r\n\r\nb"),
+            b"X: y\r\nSubject: s\r\n\r\nb"
+        );
     }
 }

@@ -18,6 +18,11 @@ pub struct Running {
 }
 
 impl Running {
+    /// The store the scanner writes verdicts through.
+    pub fn store(&self) -> &store::SharedStore {
+        &self.ctx.store
+    }
+
     /// Blocks until the shards stop.
     pub fn wait(self) {
         self.shards.join();

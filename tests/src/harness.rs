@@ -64,6 +64,12 @@ impl Moat {
         Moat::start_with(|_| {})
     }
 
+    /// Waits until every verdict the scanner has queued is written (they are batched after
+    /// the SMTP reply).
+    pub fn flush_verdicts(&self) {
+        futures::executor::block_on(self._running.store().flush()).expect("verdicts flushed");
+    }
+
     /// Creates a token for `customer` (creating the customer), as `moat token create` does.
     pub fn token(&self, customer: &str, kind: TokenKind) -> String {
         self.scoped_token(customer, kind, TokenScope::Admin)

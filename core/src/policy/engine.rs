@@ -10,7 +10,9 @@ use super::regexes::{RegexSet, RegexSetBuilder};
 use crate::detect::filetype::{FileKind, sniff};
 use crate::error::PolicyError;
 use crate::message::{Attachment, MessageView, domain_of};
-use crate::model::{Action, AuthResult, AuthSummary, Finding, Policy, Severity, ThreatType};
+use crate::model::{
+    Action, AuthResult, AuthSummary, Finding, Policy, PolicyAction, Severity, ThreatType,
+};
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 enum Field {
@@ -45,7 +47,7 @@ enum Node {
 struct CompiledPolicy {
     id: String,
     name: String,
-    action: Action,
+    action: PolicyAction,
     notify_admin: bool,
     shadow: bool,
     root: Node,
@@ -120,7 +122,7 @@ impl Signals {
 pub struct MatchedPolicy {
     pub policy_id: String,
     pub name: String,
-    pub action: Action,
+    pub action: PolicyAction,
     pub notify_admin: bool,
     pub findings: Vec<Finding>,
 }
@@ -170,9 +172,9 @@ impl PolicyOutcome {
             .iter()
             .flat_map(|m| {
                 let severity = match m.action {
-                    Action::Reject => Severity::High,
-                    Action::Quarantine => Severity::Medium,
-                    Action::Deliver => Severity::Low,
+                    PolicyAction::Reject => Severity::High,
+                    PolicyAction::Quarantine => Severity::Medium,
+                    PolicyAction::Deliver | PolicyAction::Tag => Severity::Low,
                 };
                 m.findings
                     .iter()
@@ -184,6 +186,15 @@ impl PolicyOutcome {
 
     pub fn notify_admin(&self) -> bool {
         self.matched.iter().any(|m| m.notify_admin)
+    }
+
+    /// The names of matched `tag` policies (the `X-Moat-Tag` header of delivered mail).
+    pub fn tags(&self) -> Vec<&str> {
+        self.matched
+            .iter()
+            .filter(|m| m.action == PolicyAction::Tag)
+            .map(|m| m.name.as_str())
+            .collect()
     }
 
     /// The threat class of the outcome: customer policies are `policy` threats.
@@ -682,7 +693,9 @@ impl PolicySet {
                     shadow.push(hit);
                     continue;
                 }
-                action = action.max(p.action);
+                if let Some(a) = p.action.verdict() {
+                    action = action.max(a);
+                }
                 matched.push(hit);
             }
         }
@@ -705,7 +718,7 @@ mod tests {
             customer_id: "c".into(),
             name: name.into(),
             condition: serde_json::from_str(json).expect("condition parses"),
-            action,
+            action: action.into(),
             notify_admin: true,
             enabled: true,
             created_at: 0,

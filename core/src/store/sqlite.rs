@@ -21,9 +21,9 @@ use crate::{
     error::StoreError,
     model::{
         Action, Customer, DeliveryMode, DeliveryStatus, Domain, DomainDetection, DomainPatch,
-        DomainStatus, Finding, Policy, QuarantineFilter, QuarantineItem, QuarantineStatus,
-        SenderRule, SenderRuleKind, ThreatType, TokenInfo, TokenKind, TokenScope, VerdictFilter,
-        VerdictRecord, Webhook, WebhookDelivery,
+        DomainStatus, Finding, Policy, PolicyAction, QuarantineFilter, QuarantineItem,
+        QuarantineStatus, SenderRule, SenderRuleKind, ThreatType, TokenInfo, TokenKind, TokenScope,
+        VerdictFilter, VerdictRecord, Webhook, WebhookDelivery,
     },
     time::now_ms,
 };
@@ -439,7 +439,10 @@ fn policy_row(r: &Row<'_>) -> rusqlite::Result<Policy> {
         customer_id: r.get(1)?,
         name: r.get(2)?,
         condition: from_json(&r.get::<_, String>(3)?)?,
-        action: action_of(r.get(4)?)?,
+        action: {
+            let a: String = r.get(4)?;
+            PolicyAction::parse(&a).ok_or_else(|| bad_value("policy action", &a))?
+        },
         notify_admin: r.get(5)?,
         enabled: r.get(6)?,
         created_at: r.get(7)?,

@@ -122,7 +122,10 @@ Message-ID: <{}@test>\r\n\r\nHello.\r\n",
     .into_bytes()
 }
 
+/// The newest verdict, once every verdict queued so far is written (verdicts are batched
+/// after the SMTP reply, so reading at once races the writer).
 fn newest_verdict(moat: &Moat, token: &str) -> Value {
+    moat.flush_verdicts();
     let (status, list) = moat.call("GET", "/v1/verdicts?limit=1", Some(token), None);
     assert_eq!(status, 200, "{list}");
     list["data"][0].clone()

@@ -428,3 +428,35 @@ Date: Mon, 23 Nov 2026 10:00:00 +0000\r\nMessage-ID: <s1@partner.test>\r\n\r\nAt
         .unwrap_or_default();
     assert_eq!(would["matched"], "reject", "{v}");
 }
+
+#[test]
+fn a_tag_policy_delivers_with_a_header_naming_it() {
+    let sink = Sink::start();
+    let moat = Moat::start();
+    let (token, _) = protect(&moat, &sink, "acme", "acme.example");
+    let (status, p) = moat.call(
+        "POST",
+        "/v1/policies",
+        Some(&token),
+        Some(json!({"name": "newsletters", "condition": {"header_contains": {"name": "List-Unsubscribe", "values": ["http"]}},
+                    "action": "tag"})),
+    );
+    assert_eq!((status, p["action"].as_str()), (201, Some("tag")), "{p}");
+    std::thread::sleep(std::time::Duration::from_millis(1500));
+    let msg = "From: News <news@shop.test>\r\nTo: bob@acme.example\r\nSubject: Weekly deals\r\n\
+Date: Mon, 23 Nov 2026 10:00:00 +0000\r\nMessage-ID: <t1@shop.test>\r\n\
+List-Unsubscribe: <https://shop.test/unsub>\r\n\r\nDeals.\r\n";
+    let reply = smtplib_send(
+        moat.smtp,
+        "news@shop.test",
+        &["bob@acme.example"],
+        msg.as_bytes(),
+    );
+    assert!(reply.starts_with("250"), "{reply}");
+    let got = sink.wait_for(1, 10);
+    let text = String::from_utf8_lossy(&got[0].data).into_owned();
+    let v = verdict(&moat, &token, "Weekly deals");
+    assert!(text.contains("X-Moat-Tag: newsletters\r\n"), "{text}\n{v}");
+    assert_eq!(v["verdict"], "deliver", "{v}");
+    assert!(has(&v, "newsletters", "low"), "{v}");
+}

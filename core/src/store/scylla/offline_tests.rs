@@ -152,7 +152,7 @@ fn every_written_row_matches_the_schema() {
         customer_id: "c".into(),
         name: "x".into(),
         condition: serde_json::from_str(r#"{"subject_contains": ["a"]}"#).expect("condition"),
-        action: Action::Reject,
+        action: Action::Reject.into(),
         notify_admin: false,
         enabled: true,
         created_at: 1,

@@ -188,7 +188,8 @@ impl PolicyRow {
     pub fn into_model(self) -> Result<Policy, StoreError> {
         Ok(Policy {
             condition: from_json(&self.condition)?,
-            action: Action::parse(&self.action).ok_or_else(|| corrupt("action", &self.action))?,
+            action: crate::model::PolicyAction::parse(&self.action)
+                .ok_or_else(|| corrupt("policy action", &self.action))?,
             id: self.id,
             customer_id: self.customer_id,
             name: self.name,
