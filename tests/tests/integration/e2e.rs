@@ -650,6 +650,19 @@ fn regex_and_auth_policies_compile_with_hyperscan_or_are_refused_with_422() {
     assert!(sink.messages().is_empty(), "nothing was delivered");
 }
 
+/// A deflated zip of `(name, bytes)` entries.
+fn zip_of(entries: &[(&str, &[u8])]) -> Vec<u8> {
+    use std::io::Write;
+    let mut w = zip::ZipWriter::new(std::io::Cursor::new(Vec::new()));
+    let opts = zip::write::SimpleFileOptions::default()
+        .compression_method(zip::CompressionMethod::Deflated);
+    for (name, bytes) in entries {
+        w.start_file(*name, opts).expect("zip entry");
+        w.write_all(bytes).expect("zip write");
+    }
+    w.finish().expect("zip finish").into_inner()
+}
+
 #[test]
 fn eicar_and_disguised_programs_are_quarantined_as_malware_even_for_allowed_senders() {
     use base64::Engine;
@@ -678,6 +691,18 @@ Content-Transfer-Encoding: base64\r\n\r\n{}\r\n--zz--\r\n",
         )
         .into_bytes()
     };
+    // Archives: EICAR two zips deep, a password-protected entry, a decompression bomb.
+    let nested = zip_of(&[("inner.zip", &zip_of(&[("eicar.com", &eicar)]))]);
+    let mut locked = zip_of(&[("secret.txt", b"payload")]);
+    for (sig, at) in [(&b"PK\x03\x04"[..], 6), (&b"PK\x01\x02"[..], 8)] {
+        let i = locked
+            .windows(4)
+            .position(|w| w == sig)
+            .expect("zip header")
+            + at;
+        locked[i] |= 1;
+    }
+    let bomb = zip_of(&[("zeros.bin", &vec![0u8; 8 << 20])]);
     for (name, ctype, bytes, rule) in [
         (
             "readme.txt",
@@ -690,6 +715,24 @@ Content-Transfer-Encoding: base64\r\n\r\n{}\r\n--zz--\r\n",
             "image/png",
             b"MZ\x90\x00\x03\x00\x00\x00".as_slice(),
             "malware.executable_attachment",
+        ),
+        (
+            "parcel.zip",
+            "application/zip",
+            nested.as_slice(),
+            "malware.eicar",
+        ),
+        (
+            "statement.zip",
+            "application/zip",
+            locked.as_slice(),
+            "malware.archive_encrypted",
+        ),
+        (
+            "backup.zip",
+            "application/zip",
+            bomb.as_slice(),
+            "malware.archive_bomb",
         ),
     ] {
         let reply = smtplib_send(
