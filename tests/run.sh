@@ -7,7 +7,9 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-PKGS=(swaks systemd dnsmasq-base openssl)
+# clamav-daemon and clamav-testfiles: a real clamd (started by the tests on a private socket with
+# the offline test database) and ClamAV's own test files.
+PKGS=(swaks systemd dnsmasq-base openssl clamav-daemon clamav-testfiles)
 command -v python3 >/dev/null || PKGS+=(python3 python3-pip)
 ./deploy/install-packages.sh "${PKGS[@]}"
 # dkimpy (an independent DKIM signer, with PyNaCl for ed25519) signs the DKIM tests' messages.

@@ -21,6 +21,43 @@ pub struct Config {
     pub dns: DnsConfig,
     pub auth: AuthConfig,
     pub policy: PolicyConfig,
+    pub malware: MalwareConfig,
+}
+
+/// What to do with a message when the configured virus scanner cannot scan it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ScannerDown {
+    /// Answer 451: the sender retries later and nothing unscanned gets through.
+    #[default]
+    Tempfail,
+    /// Go on without it (the verdict notes that ClamAV did not scan the message).
+    Accept,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct MalwareConfig {
+    /// A ClamAV daemon to scan every message with: `unix:/run/clamav/clamd.ctl` or
+    /// `tcp:127.0.0.1:3310`; unset: Moat's own malware checks only.
+    pub clamd: Option<String>,
+    /// Milliseconds one scan may take.
+    pub clamd_timeout_ms: u64,
+    /// Threads talking to clamd (scans in flight at once).
+    pub clamd_threads: usize,
+    /// `tempfail` (451) or `accept` when clamd is down or fails.
+    pub clamd_on_error: ScannerDown,
+}
+
+impl Default for MalwareConfig {
+    fn default() -> Self {
+        MalwareConfig {
+            clamd: None,
+            clamd_timeout_ms: 30_000,
+            clamd_threads: 4,
+            clamd_on_error: ScannerDown::Tempfail,
+        }
+    }
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -282,6 +319,7 @@ impl Default for Config {
             dns: DnsConfig::default(),
             auth: AuthConfig::default(),
             policy: PolicyConfig::default(),
+            malware: MalwareConfig::default(),
         }
     }
 }

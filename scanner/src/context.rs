@@ -21,6 +21,8 @@ pub struct ScannerContext {
     pub relay: RelayHandle,
     /// SPF, DKIM, ARC and DMARC (`None` when `auth.enabled` is false).
     pub auth: Option<AuthHandle>,
+    /// ClamAV (`None` unless `malware.clamd` is set).
+    pub clamd: Option<crate::clamd::ClamdHandle>,
     /// STARTTLS configuration; swapped on SIGHUP so renewed certificates apply at once.
     pub tls: ArcSwapOption<rustls::ServerConfig>,
     pub spool: Spool,
@@ -61,6 +63,7 @@ impl ScannerContext {
         } else {
             None
         };
+        let clamd = crate::clamd::ClamdHandle::start(&config)?;
         let tls = crate::tls::server_config(&config)?;
         let spool = Spool::start(&config, relay.runtime()).context("opening the spool")?;
         Ok(Arc::new(ScannerContext {
@@ -69,6 +72,7 @@ impl ScannerContext {
             snapshot,
             relay,
             auth,
+            clamd,
             tls: ArcSwapOption::new(tls),
             spool,
             per_ip: Mutex::new(HashMap::new()),

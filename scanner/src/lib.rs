@@ -6,6 +6,7 @@
 //! send a request and await a oneshot reply (see `relay::RelayHandle` and `moat_core::store`).
 
 pub mod auth;
+pub mod clamd;
 pub mod context;
 pub mod data;
 #[cfg(any(test, feature = "fuzzing"))]

@@ -8,6 +8,8 @@ use std::{collections::BTreeMap, sync::Arc};
 
 use moat_core::{
     auth::AuthOutcome,
+    config::ScannerDown,
+    detect::clamd::ClamdVerdict,
     detect::{bec, links::Rendered, phishing, spam},
     message::{MessageView, parse},
     model::{
@@ -244,6 +246,20 @@ fn tagged(header: &str, raw: &[u8]) -> Vec<u8> {
     out
 }
 
+/// A finding of ClamAV about the whole message.
+fn clamav_finding(rule: &str, matched: String, severity: Severity) -> Finding {
+    Finding {
+        rule: rule.into(),
+        threat_type: ThreatType::Malware,
+        field: "message".into(),
+        part: None,
+        range: None,
+        matched,
+        severity,
+        score: None,
+    }
+}
+
 /// A domain's spam threshold, or the gateway's default.
 fn domain_threshold(domain: &Domain, default: f64) -> f64 {
     domain.detection.spam_threshold.unwrap_or(default)
@@ -307,6 +323,38 @@ pub async fn finish(ctx: &ScannerContext, env: &Envelope, raw: Vec<u8>) -> Reply
         }
         None => (None, raw),
     };
+    // ClamAV, when configured, on the whole message (clamd parses MIME and archives itself).
+    let mut clamav: Vec<Finding> = Vec::new();
+    let raw = match &ctx.clamd {
+        None => raw,
+        Some(handle) => {
+            let (verdict, raw) = handle.scan(raw).await;
+            match verdict {
+                Ok(ClamdVerdict::Clean) => {}
+                Ok(ClamdVerdict::Found(name)) => {
+                    clamav.push(clamav_finding("malware.clamav", name, Severity::Critical))
+                }
+                Err(why) => match ctx.config.malware.clamd_on_error {
+                    ScannerDown::Tempfail => {
+                        tracing::warn!(queue_id = %env.queue_id, %why, "ClamAV unavailable; answering 451");
+                        return format!(
+                            "451 4.3.0 Virus scanner unavailable, try again later [{}]\r\n",
+                            env.queue_id
+                        );
+                    }
+                    ScannerDown::Accept => {
+                        tracing::warn!(queue_id = %env.queue_id, %why, "ClamAV unavailable; accepting unscanned");
+                        clamav.push(clamav_finding(
+                            "malware.clamav_unavailable",
+                            why,
+                            Severity::Low,
+                        ));
+                    }
+                },
+            }
+            raw
+        }
+    };
     let size = raw.len() as u64;
     // Group recipients by protected domain (BTreeMap: a stable order for relaying).
     let mut by_domain: BTreeMap<String, (Arc<Domain>, Vec<String>)> = BTreeMap::new();
@@ -329,7 +377,12 @@ pub async fn finish(ctx: &ScannerContext, env: &Envelope, raw: Vec<u8>) -> Reply
             None => MessageView::envelope_only(&env.mail_from),
         };
         view.auth = auth.as_ref().map(|a| &a.summary);
-        let malware = moat_core::detect::malware::scan(&view);
+        let mut malware = moat_core::detect::malware::scan(&view);
+        // An unavailable ClamAV is recorded, never acted on.
+        let (found, unavailable): (Vec<Finding>, Vec<Finding>) = clamav
+            .into_iter()
+            .partition(|f| f.severity == Severity::Critical);
+        malware.extend(found);
         let rendered = Rendered::of(&view);
         let spam = spam::scan(&view, &rendered, snapshot.spam_model(), now_ms() / 1000);
         let phishing = phishing::scan(&view, &rendered);
@@ -368,6 +421,7 @@ pub async fn finish(ctx: &ScannerContext, env: &Envelope, raw: Vec<u8>) -> Reply
                     rule_hits.push(rule.id.clone());
                 }
                 group.apply_malware(&malware);
+                group.noted.extend(unavailable.iter().cloned());
                 group
             })
             .collect();

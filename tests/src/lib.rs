@@ -2,6 +2,7 @@
 //! on loopback ports over a temporary SQLite file, real SMTP clients (Python smtplib, swaks, raw
 //! TCP) and real HTTP calls.
 
+pub mod clamd;
 pub mod client;
 pub mod dns;
 pub mod harness;

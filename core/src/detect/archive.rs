@@ -1,4 +1,4 @@
-//! Looking inside archives (zip, and gzip around anything) so a program or the EICAR file
+//! Looking inside archives (zip, tar, and gzip around anything) so a program or the EICAR file
 //! cannot hide in one, with hard limits so an archive cannot hide behind its own size
 //! (checklist section J): nesting depth, entry count, bytes per entry and in all, and the
 //! expansion ratio, all enforced on the bytes actually inflated (never on sizes an archive
@@ -96,9 +96,28 @@ fn is_gzip(data: &[u8]) -> bool {
     data.starts_with(&[0x1f, 0x8b])
 }
 
+/// A POSIX (ustar) or GNU tar archive: the magic at offset 257 of the first header.
+fn is_tar(data: &[u8]) -> bool {
+    data.len() >= 512 && data[257..262] == *b"ustar"
+}
+
 /// Whether `data` is a container this module opens.
 pub fn is_inspectable(data: &[u8]) -> bool {
-    is_zip(data) || is_gzip(data)
+    is_zip(data) || is_gzip(data) || is_tar(data)
+}
+
+/// The number in a tar header's octal field (NUL or space terminated).
+fn octal(field: &[u8]) -> Option<u64> {
+    let digits: Vec<u8> = field
+        .iter()
+        .copied()
+        .skip_while(|b| *b == b' ')
+        .take_while(|b| (b'0'..=b'7').contains(b))
+        .collect();
+    if digits.is_empty() {
+        return Some(0);
+    }
+    u64::from_str_radix(std::str::from_utf8(&digits).ok()?, 8).ok()
 }
 
 /// Inspects an archive attachment named `name`.
@@ -160,14 +179,19 @@ impl Walk {
             return;
         }
         if is_gzip(data) {
-            let inner = path
-                .strip_suffix(".gz")
-                .or_else(|| path.strip_suffix(".tgz"))
-                .map_or_else(|| format!("{path}/(gunzipped)"), str::to_string);
+            let inner = match (path.strip_suffix(".tgz"), path.strip_suffix(".gz")) {
+                (Some(stem), _) => format!("{stem}.tar"),
+                (None, Some(stem)) => stem.to_string(),
+                (None, None) => format!("{path}/(gunzipped)"),
+            };
             let decoder = flate2::read::GzDecoder::new(data);
             if let Some(bytes) = self.inflate(decoder, data.len() as u64, path) {
                 self.file(inner, &bytes, depth);
             }
+            return;
+        }
+        if is_tar(data) {
+            self.tar(path, data, depth);
             return;
         }
         let mut zip = match zip::ZipArchive::new(Cursor::new(data)) {
@@ -227,6 +251,52 @@ impl Walk {
             {
                 return;
             }
+        }
+    }
+}
+
+impl Walk {
+    /// The regular files of a tar archive (sizes checked against the bytes really present).
+    fn tar(&mut self, path: &str, data: &[u8], depth: u32) {
+        let mut at = 0usize;
+        while at + 512 <= data.len() {
+            let header = &data[at..at + 512];
+            if header.iter().all(|b| *b == 0) {
+                return;
+            }
+            self.entries += 1;
+            if self.entries > self.limits.max_entries {
+                self.flag(Unscannable::TooManyEntries, path);
+                return;
+            }
+            let name_end = header[..100].iter().position(|b| *b == 0).unwrap_or(100);
+            let name = String::from_utf8_lossy(&header[..name_end]).into_owned();
+            let Some(size) = octal(&header[124..136]) else {
+                self.flag(Unscannable::Broken, path);
+                return;
+            };
+            let start = at + 512;
+            let end = start.saturating_add(size as usize);
+            if end > data.len() {
+                self.flag(Unscannable::Broken, path);
+                return;
+            }
+            // Regular files only ('0' or NUL); links, directories and extended headers skip.
+            if matches!(header[156], b'0' | 0) {
+                let inner = format!("{path}/{name}");
+                if let Some(bytes) = self.inflate(&data[start..end], size.max(1), &inner) {
+                    self.file(inner, &bytes, depth);
+                }
+                if self
+                    .report
+                    .unscannable
+                    .iter()
+                    .any(|(w, _)| *w == Unscannable::Bomb)
+                {
+                    return;
+                }
+            }
+            at = start + (size as usize).div_ceil(512) * 512;
         }
     }
 }
@@ -322,5 +392,48 @@ pub(crate) mod tests {
             Limits::default(),
         );
         assert_eq!(r.unscannable[0].0, Unscannable::Broken);
+    }
+
+    /// A ustar archive of `(name, bytes)` files.
+    fn tar_of(entries: &[(&str, &[u8])]) -> Vec<u8> {
+        let mut out = Vec::new();
+        for (name, bytes) in entries {
+            let mut h = [0u8; 512];
+            h[..name.len()].copy_from_slice(name.as_bytes());
+            h[124..135].copy_from_slice(format!("{:011o}", bytes.len()).as_bytes());
+            h[156] = b'0';
+            h[257..263].copy_from_slice(b"ustar\0");
+            out.extend_from_slice(&h);
+            out.extend_from_slice(bytes);
+            out.resize(out.len().div_ceil(512) * 512, 0);
+        }
+        out.extend_from_slice(&[0u8; 1024]);
+        out
+    }
+
+    #[test]
+    fn tar_and_tgz_inside_tgz_are_opened() {
+        let inner = tar_of(&[("clam.exe", b"MZ\x90\x00program")]);
+        let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+        gz.write_all(&inner).expect("gz");
+        let inner_tgz = gz.finish().expect("gz");
+        let outer = tar_of(&[("notes.txt", b"hello"), ("clam01.tgz", &inner_tgz)]);
+        let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+        gz.write_all(&outer).expect("gz");
+        let r = inspect("cache.tgz", &gz.finish().expect("gz"), Limits::default());
+        assert!(r.unscannable.is_empty(), "{:?}", r.unscannable);
+        let exe = r
+            .files
+            .iter()
+            .find(|f| f.kind == FileKind::Executable)
+            .expect("exe");
+        assert_eq!(exe.path, "cache.tar/clam01.tar/clam.exe");
+        // A header claiming more bytes than are there is broken, not trusted.
+        let mut lying = tar_of(&[("a", b"xyz")]);
+        lying[124..135].copy_from_slice(b"77777777777");
+        assert_eq!(
+            inspect("l.tar", &lying, Limits::default()).unscannable[0].0,
+            Unscannable::Broken
+        );
     }
 }

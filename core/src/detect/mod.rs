@@ -6,6 +6,7 @@
 
 pub mod archive;
 pub mod bec;
+pub mod clamd;
 pub mod filetype;
 pub mod links;
 pub mod lookalike;

@@ -816,3 +816,107 @@ fn gtube_is_quarantined_as_spam_unless_a_deliver_policy_matches() {
     });
     assert!(reply.starts_with("250"), "{reply}");
 }
+
+/// Every ClamAV test file (Debian's clamav-testfiles: packed programs, 7z, arj, cab, cpio, chm,
+/// tnef, mbox, pdf, ole…) and EICAR, mailed as an attachment through Moat with a real clamd:
+/// each must be quarantined as malware. Writes which checks caught it to
+/// target/conformance/clamav.txt.
+#[test]
+fn every_clamav_test_file_is_quarantined_through_a_real_clamd() {
+    use base64::Engine;
+    let clamd = moat_tests::clamd::Clamd::start();
+    let sink = Sink::start();
+    let moat = Moat::start_with(|c| c.malware.clamd = Some(clamd.address()));
+    let (token, _) = acme(&moat, &sink);
+    let dir = std::path::Path::new("/usr/share/clamav-testfiles");
+    let mut files: Vec<std::path::PathBuf> = std::fs::read_dir(dir)
+        .expect("clamav-testfiles installed (tests/run.sh installs it)")
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .collect();
+    files.sort();
+    files.push(
+        concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/../../shared/corpora/eicar/eicar.com"
+        )
+        .into(),
+    );
+    assert!(files.len() > 40, "{files:?}");
+    let (mut by_clamav, mut by_moat) = (0, 0);
+    for (i, path) in files.iter().enumerate() {
+        let bytes = std::fs::read(path).expect("test file");
+        let name = path
+            .file_name()
+            .map_or(String::new(), |n| n.to_string_lossy().into());
+        let body = base64::engine::general_purpose::STANDARD.encode(&bytes);
+        let msg = format!(
+            "From: ops@partner.test\r\nTo: bob@acme.example\r\nSubject: sample {i}\r\n\
+MIME-Version: 1.0\r\nContent-Type: multipart/mixed; boundary=zz\r\n\r\n--zz\r\n\
+Content-Type: text/plain\r\n\r\nsee attached\r\n--zz\r\nContent-Type: application/octet-stream; \
+name=\"sample{i}.bin\"\r\nContent-Transfer-Encoding: base64\r\n\r\n{body}\r\n--zz--\r\n"
+        );
+        let reply = smtplib_send(
+            moat.smtp,
+            "ops@partner.test",
+            &["bob@acme.example"],
+            msg.as_bytes(),
+        );
+        assert!(reply.starts_with("250"), "{name}: {reply}");
+        let item = moat_tests::eventually(20, "quarantined", || {
+            let (_, q) = moat.call("GET", "/v1/quarantine?limit=1", Some(&token), None);
+            let first = q["data"][0].clone();
+            (first["subject"] == format!("sample {i}").as_str())
+                .then_some(first)
+                .ok_or_else(|| format!("{name}: {q}"))
+        });
+        assert_eq!(item["threat_type"], "malware", "{name}: {item}");
+        let rules: Vec<&str> = item["findings"]
+            .as_array()
+            .map(|f| f.iter().filter_map(|f| f["rule"].as_str()).collect())
+            .unwrap_or_default();
+        if rules.contains(&"malware.clamav") {
+            by_clamav += 1;
+        }
+        if rules.iter().any(|r| *r != "malware.clamav") {
+            by_moat += 1;
+        }
+    }
+    assert!(sink.messages().is_empty(), "nothing was delivered");
+    let line = format!(
+        "clamav-testfiles + EICAR: {n}/{n} quarantined as malware (ClamAV found {by_clamav}, Moat's own checks {by_moat})\n",
+        n = files.len()
+    );
+    let out = concat!(env!("CARGO_MANIFEST_DIR"), "/../target/conformance");
+    let _ = std::fs::create_dir_all(out);
+    let _ = std::fs::write(format!("{out}/clamav.txt"), &line);
+    print!("{line}");
+}
+
+#[test]
+fn clamd_down_tempfails_by_default_and_is_noted_when_configured_to_accept() {
+    let sink = Sink::start();
+    let dead = "unix:/nonexistent/clamd.sock".to_string();
+    let moat = Moat::start_with(|c| c.malware.clamd = Some(dead.clone()));
+    let _ = acme(&moat, &sink);
+    let msg = b"From: a@partner.test\r\nTo: bob@acme.example\r\nSubject: hi\r\n\r\nhello\r\n";
+    let reply = smtplib_send(moat.smtp, "a@partner.test", &["bob@acme.example"], msg);
+    assert!(reply.starts_with("451"), "{reply}");
+    assert!(sink.messages().is_empty());
+    drop(moat);
+
+    let moat = Moat::start_with(|c| {
+        c.malware.clamd = Some(dead.clone());
+        c.malware.clamd_on_error = moat_core::config::ScannerDown::Accept;
+    });
+    let (token, _) = acme(&moat, &sink);
+    let reply = smtplib_send(moat.smtp, "a@partner.test", &["bob@acme.example"], msg);
+    assert!(reply.starts_with("250"), "{reply}");
+    assert_eq!(sink.wait_for(1, 10).len(), 1);
+    moat.flush_verdicts();
+    let (_, v) = moat.call("GET", "/v1/verdicts?limit=1", Some(&token), None);
+    assert_eq!(v["data"][0]["verdict"], "deliver", "{v}");
+    assert_eq!(
+        v["data"][0]["findings"][0]["rule"], "malware.clamav_unavailable",
+        "{v}"
+    );
+}
