@@ -784,3 +784,35 @@ fn tokens_in_urls_are_refused_and_guessing_is_throttled() {
         other => panic!("expected 429 after 5 failures, got {other:?}"),
     }
 }
+
+/// RL-5: 200 requests at once with one token: exactly the minute's burst (60) succeed.
+#[test]
+fn a_concurrent_burst_gets_exactly_the_minute_budget() {
+    let moat = Moat::start_with(|c| {
+        c.api.rate_limit_per_hour = 600;
+        c.api.rate_limit_per_minute = 60;
+    });
+    let token = moat.token("acme", TokenKind::Live);
+    let url = format!("{}/v1/me", moat.api);
+    let barrier = std::sync::Arc::new(std::sync::Barrier::new(200));
+    let handles: Vec<_> = (0..200)
+        .map(|_| {
+            let (url, token, barrier) = (url.clone(), token.clone(), barrier.clone());
+            std::thread::spawn(move || {
+                barrier.wait();
+                match ureq::get(&url)
+                    .set("Authorization", &format!("Bearer {token}"))
+                    .call()
+                {
+                    Ok(r) => r.status(),
+                    Err(ureq::Error::Status(code, _)) => code,
+                    Err(_) => 0,
+                }
+            })
+        })
+        .collect();
+    let codes: Vec<u16> = handles.into_iter().map(|h| h.join().unwrap_or(0)).collect();
+    let ok = codes.iter().filter(|c| **c == 200).count();
+    let limited = codes.iter().filter(|c| **c == 429).count();
+    assert_eq!((ok, limited), (60, 140), "{codes:?}");
+}

@@ -238,3 +238,74 @@ fn spam_train_learns_folders_and_mbox_and_check_uses_the_model() {
     let err = moat_fails(&config, &["spam", "status"]);
     assert!(err.contains("not a valid model file"), "{err}");
 }
+
+/// TOK-7: a token never appears in Moat's logs, whatever is done with it (used, mistyped,
+/// put in the URL, revoked), even at debug level.
+#[test]
+fn tokens_never_reach_the_logs() {
+    let dir = tempfile::tempdir().expect("dir");
+    let api_port = moat_tests::harness::free_port();
+    let smtp_port = moat_tests::harness::free_port();
+    let config = moat_tests::process::write_config(dir.path(), smtp_port, api_port);
+    let token = moat(&config, &["token", "create", "--customer", "acme"])
+        .trim()
+        .to_string();
+    let log = dir.path().join("moat.log");
+    let log_file = std::fs::File::create(&log).expect("log file");
+    let mut child = std::process::Command::new(moat_binary())
+        .arg("--config")
+        .arg(&config)
+        .arg("api")
+        .env("RUST_LOG", "debug")
+        .stdout(log_file.try_clone().expect("clone"))
+        .stderr(log_file)
+        .spawn()
+        .expect("moat api starts");
+    let base = format!("http://127.0.0.1:{api_port}");
+    moat_tests::eventually(20, "API answers", || {
+        ureq::get(&format!("{base}/v1/me"))
+            .set("Authorization", &format!("Bearer {token}"))
+            .call()
+            .map_err(|e| e.to_string())
+    });
+    let mistyped = format!("{}x", &token[..token.len() - 1]);
+    let (_, created) = {
+        let r = ureq::post(&format!("{base}/v1/tokens"))
+            .set("Authorization", &format!("Bearer {token}"))
+            .send_json(serde_json::json!({"scope": "read_only"}))
+            .expect("token created");
+        (
+            r.status(),
+            r.into_json::<serde_json::Value>().expect("json"),
+        )
+    };
+    let second = created["token"].as_str().unwrap_or_default().to_string();
+    for (auth, url) in [
+        (mistyped.clone(), format!("{base}/v1/me")),
+        (token.clone(), format!("{base}/v1/me?api_key={token}")),
+        (second.clone(), format!("{base}/v1/domains")),
+        (second.clone(), format!("{base}/v1/tokens")),
+    ] {
+        let _ = ureq::get(&url)
+            .set("Authorization", &format!("Bearer {auth}"))
+            .call();
+    }
+    let _ = std::process::Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status();
+    let _ = moat_tests::eventually(20, "moat api exits", || {
+        child
+            .try_wait()
+            .map_err(|e| e.to_string())?
+            .ok_or_else(|| "still running".to_string())
+    });
+    let text = std::fs::read_to_string(&log).expect("log");
+    assert!(text.len() > 100, "the log says something: {text}");
+    for secret in [&token, &mistyped, &second] {
+        // The random part identifies a token; the display prefix (14 characters) may appear.
+        assert!(
+            !text.contains(&secret[14..]),
+            "a token reached the log:\n{text}"
+        );
+    }
+}
