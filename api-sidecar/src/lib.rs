@@ -102,8 +102,33 @@ fn rate_limit_headers<B>(res: &mut actix_web::dev::ServiceResponse<B>) {
     }
 }
 
-/// `GET /metrics`: Prometheus text exposition of the whole process (scanner and API).
-async fn metrics_text() -> actix_web::HttpResponse {
+/// `GET /metrics`: Prometheus text exposition of the whole process (scanner and API), for
+/// clients presenting `api.metrics_token`, or, when none is set, for loopback and
+/// private-network clients only (the API port may face the internet; its metrics must not).
+async fn metrics_text(
+    req: actix_web::HttpRequest,
+    state: web::Data<AppState>,
+) -> actix_web::HttpResponse {
+    let allowed = match &state.config.api.metrics_token {
+        Some(expected) => req
+            .headers()
+            .get("authorization")
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.strip_prefix("Bearer "))
+            .is_some_and(|t| {
+                use sha2::Digest;
+                // Equal-length digests compared whole: no early exit on the secret's bytes.
+                sha2::Sha256::digest(t.trim().as_bytes())
+                    == sha2::Sha256::digest(expected.as_bytes())
+            }),
+        None => req.peer_addr().is_some_and(|a| match a.ip() {
+            std::net::IpAddr::V4(v4) => v4.is_loopback() || v4.is_private(),
+            std::net::IpAddr::V6(v6) => v6.is_loopback() || (v6.segments()[0] & 0xfe00) == 0xfc00,
+        }),
+    };
+    if !allowed {
+        return actix_web::ResponseError::error_response(&error::ApiError::NotFound("route"));
+    }
     actix_web::HttpResponse::Ok()
         .content_type("text/plain; version=0.0.4")
         .body(moat_core::metrics::metrics().render())

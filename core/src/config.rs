@@ -201,6 +201,9 @@ pub struct ApiConfig {
     /// release links of daily digests; unset: `http://<hostname>:<port of listen>` for mailed
     /// digests and the address the client used for `GET …/digest`.
     pub public_url: Option<String>,
+    /// A bearer token Prometheus must present for `GET /metrics`; unset: metrics answer
+    /// only loopback and private-network clients (never the internet).
+    pub metrics_token: Option<String>,
     /// Failed authentications (401) one client address may cause per minute; more answer 429
     /// until the minute is over, so tokens cannot be guessed at speed.
     pub auth_failures_per_minute: u32,
@@ -353,6 +356,7 @@ impl Default for ApiConfig {
             rate_limit_per_hour: 600,
             rate_limit_per_minute: 60,
             public_url: None,
+            metrics_token: None,
             auth_failures_per_minute: 60,
             webhooks: true,
             webhook_workers: 4,

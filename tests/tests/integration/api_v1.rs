@@ -283,7 +283,19 @@ fn http_details_405_413_raw_download_and_mx_verification() {
     let moat = Moat::start_with(|c| {
         c.hostname = "moat.test".into();
         c.dns.static_zone = Some(zone.clone());
+        c.api.metrics_token = Some("m3trics-scraper".into());
     });
+    // API-8: with a metrics token set, /metrics needs it (404, like any unknown route, without).
+    let metrics = format!("{}/metrics", moat.api);
+    match ureq::get(&metrics).call() {
+        Err(ureq::Error::Status(404, _)) => {}
+        other => panic!("metrics without the token: {other:?}"),
+    }
+    let scrape = ureq::get(&metrics)
+        .set("Authorization", "Bearer m3trics-scraper")
+        .call()
+        .expect("metrics with the token");
+    assert!(scrape.into_string().unwrap_or_default().contains("moat_"));
     let admin = moat.token("acme", TokenKind::Live);
 
     let (status, body) = moat.call("PUT", "/v1/domains", Some(&admin), Some(json!({})));
