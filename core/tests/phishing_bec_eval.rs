@@ -140,3 +140,50 @@ fn phishing_and_bec_precision_and_recall_on_labelled_samples() {
     }
     assert!(false_alarms.is_empty(), "ham quarantined: {false_alarms:?}");
 }
+
+/// The MIME-ambiguity check on real ham: how many of the SpamAssassin corpus's 4 150 ham
+/// messages it would quarantine as unscannable (target: at most 0.1 %); `tests/run.sh`
+/// fetches the corpus.
+#[test]
+fn mime_ambiguity_rarely_touches_real_ham() {
+    let data = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("../target/corpora/spam-assassin/package/data");
+    assert!(
+        data.exists(),
+        "SpamAssassin corpus missing at {}; tests/run.sh fetches it",
+        data.display()
+    );
+    let (mut total, mut flagged) = (0usize, Vec::new());
+    for dir in ["easy-ham-1", "easy-ham-2", "hard-ham-1"] {
+        let Ok(entries) = std::fs::read_dir(data.join(dir)) else {
+            continue;
+        };
+        for e in entries.flatten() {
+            // Each message is a .txt; the .json beside it is the corpus's metadata.
+            if e.path().extension().is_none_or(|x| x != "txt") {
+                continue;
+            }
+            let Ok(raw) = std::fs::read(e.path()) else {
+                continue;
+            };
+            total += 1;
+            let f = moat_core::detect::ambiguity::scan(&raw);
+            if !f.is_empty() {
+                flagged.push(format!("{} {:?}", e.path().display(), f[0].matched));
+            }
+        }
+    }
+    let line = format!(
+        "mime ambiguity on SpamAssassin ham: {} of {total} flagged\n",
+        flagged.len()
+    );
+    print!("{line}");
+    for f in &flagged {
+        println!("  {f}");
+    }
+    let out = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../target/conformance");
+    let _ = std::fs::create_dir_all(&out);
+    let _ = std::fs::write(out.join("mime-ambiguity.txt"), &line);
+    assert!(total > 4000, "corpus incomplete: {total}");
+    assert!(flagged.len() * 1000 <= total, "{line}{flagged:?}");
+}

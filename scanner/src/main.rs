@@ -603,7 +603,8 @@ fn check(
             &d.detection.executives,
         ));
     }
-    let malware = moat_core::detect::malware::scan(&view);
+    let mut malware = moat_core::detect::malware::scan(&view);
+    malware.extend(moat_core::detect::ambiguity::scan(&raw));
     let mut verdict = outcome.action;
     let mut threat_type = outcome.threat_type();
     let acting_graded = graded.iter().find(|f| f.severity >= Severity::High);

@@ -378,6 +378,8 @@ pub async fn finish(ctx: &ScannerContext, env: &Envelope, raw: Vec<u8>) -> Reply
         };
         view.auth = auth.as_ref().map(|a| &a.summary);
         let mut malware = moat_core::detect::malware::scan(&view);
+        // A structure two parsers read two ways is unscannable, like an encrypted archive.
+        malware.extend(moat_core::detect::ambiguity::scan(&raw));
         // An unavailable ClamAV is recorded, never acted on.
         let (found, unavailable): (Vec<Finding>, Vec<Finding>) = clamav
             .into_iter()

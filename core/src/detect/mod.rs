@@ -4,6 +4,7 @@
 //! rule. File-type sniffing is shared with the attachment policy conditions; link extraction and
 //! lookalike-domain checks with the phishing and BEC classes.
 
+pub mod ambiguity;
 pub mod archive;
 pub mod bec;
 pub mod clamd;

@@ -3,8 +3,10 @@
 
 use std::time::Duration;
 
+use moat_core::model::TokenKind;
 use moat_tests::{
-    client::{Conversation, python},
+    client::{Conversation, python, smtplib_send},
+    eventually,
     harness::Moat,
 };
 
@@ -469,4 +471,61 @@ fn connections_over_the_per_shard_limit_get_421() {
     b.expect("421 4.7.0");
     a.send("NOOP\r\n");
     a.expect("250");
+}
+
+/// MIME-1 and MIME-3 over SMTP: a message whose structure has two readings (two boundaries,
+/// or two transfer encodings in one part) is quarantined as unscannable, never delivered on
+/// one reading, even for a sender a deliver policy trusts.
+#[test]
+fn ambiguous_mime_is_quarantined_not_delivered_on_one_reading() {
+    let (moat, sink) = Moat::protected(|_| {});
+    let token = moat.token("acme", TokenKind::Live);
+    let (status, _) = moat.call(
+        "POST",
+        "/v1/policies",
+        Some(&token),
+        Some(serde_json::json!({"name": "trust", "condition": {"sender_domain_in": ["partner.test"]}, "action": "deliver"})),
+    );
+    assert_eq!(status, 201);
+    std::thread::sleep(std::time::Duration::from_millis(1500));
+    let two_boundaries = "From: ops@partner.test\r\nTo: bob@acme.example\r\nSubject: two readings\r\n\
+MIME-Version: 1.0\r\nContent-Type: multipart/mixed; boundary=\"A\"; boundary=\"B\"\r\n\r\n\
+--A\r\nContent-Type: text/plain\r\n\r\nclean\r\n--A--\r\n--B\r\nContent-Type: application/octet-stream; name=\"x.exe\"\r\n\r\nMZ\r\n--B--\r\n";
+    let two_encodings = "From: ops@partner.test\r\nTo: bob@acme.example\r\nSubject: two encodings\r\n\
+MIME-Version: 1.0\r\nContent-Type: multipart/mixed; boundary=Z\r\n\r\n--Z\r\nContent-Type: text/plain\r\n\
+Content-Transfer-Encoding: base64\r\nContent-Transfer-Encoding: quoted-printable\r\n\r\naGk=\r\n--Z--\r\n";
+    for (msg, subject, rule) in [
+        (
+            two_boundaries,
+            "two readings",
+            "malware.mime_ambiguous_boundary",
+        ),
+        (
+            two_encodings,
+            "two encodings",
+            "malware.mime_conflicting_encoding",
+        ),
+    ] {
+        let reply = smtplib_send(
+            moat.smtp,
+            "ops@partner.test",
+            &["bob@acme.example"],
+            msg.as_bytes(),
+        );
+        assert!(reply.starts_with("250"), "{reply}");
+        let item = eventually(10, "quarantined", || {
+            let (_, q) = moat.call("GET", "/v1/quarantine", Some(&token), None);
+            q["data"]
+                .as_array()
+                .and_then(|d| d.iter().find(|i| i["subject"] == subject).cloned())
+                .ok_or_else(|| q.to_string())
+        });
+        assert_eq!(item["threat_type"], "malware", "{item}");
+        let rules: Vec<&str> = item["findings"]
+            .as_array()
+            .map(|f| f.iter().filter_map(|f| f["rule"].as_str()).collect())
+            .unwrap_or_default();
+        assert!(rules.contains(&rule), "{rules:?}");
+    }
+    assert!(sink.messages().is_empty());
 }
