@@ -31,6 +31,8 @@ enum Field {
 enum Node {
     Leaf(u32),
     DomainIn(usize),
+    /// Index into `PolicySet::domain_sets`: the Reply-To domain.
+    ReplyToDomainIn(usize),
     Auth(String, AuthResult),
     /// Lower-case extensions without dots.
     AttachmentExt(Vec<String>),
@@ -60,6 +62,7 @@ fn may_hold_without_hits(node: &Node) -> bool {
     match node {
         Node::Leaf(_) => false,
         Node::DomainIn(_)
+        | Node::ReplyToDomainIn(_)
         | Node::Auth(..)
         | Node::AttachmentExt(_)
         | Node::AttachmentType(_)
@@ -297,6 +300,15 @@ impl Compiler {
                 );
                 Node::DomainIn(self.domain_sets.len() - 1)
             }
+            Condition::ReplyToDomainIn(domains) => {
+                self.domain_sets.push(
+                    domains
+                        .iter()
+                        .map(|d| d.trim().trim_end_matches('.').to_ascii_lowercase())
+                        .collect(),
+                );
+                Node::ReplyToDomainIn(self.domain_sets.len() - 1)
+            }
             Condition::UrlDomainIn(domains) => {
                 self.needs_links = true;
                 self.domain_sets.push(
@@ -319,6 +331,7 @@ struct Eval<'s> {
     set: &'s PolicySet,
     hits: Hits,
     sender_domains: [String; 2],
+    reply_to_domain: String,
     auth: Option<&'s AuthSummary>,
     attachments: &'s [Attachment<'s>],
     /// The sniffed kind of each attachment, in the same order.
@@ -389,6 +402,10 @@ impl<'s> Eval<'s> {
             Node::AttachmentExt(exts) => self.ext_hit(exts).is_some(),
             Node::AttachmentType(kinds) => self.kind_hit(kinds).is_some(),
             Node::UrlDomainIn(i) => self.url_hit(*i).is_some(),
+            Node::ReplyToDomainIn(i) => {
+                !self.reply_to_domain.is_empty()
+                    && self.set.domain_sets[*i].contains(&self.reply_to_domain)
+            }
             Node::ScoreOver(t) => self.signals.threat_score >= *t,
             Node::All(ns) => ns.iter().all(|n| self.holds(n)),
             Node::Any(ns) => ns.iter().any(|n| self.holds(n)),
@@ -455,6 +472,20 @@ impl<'s> Eval<'s> {
                             score: None,
                         });
                     }
+                }
+            }
+            Node::ReplyToDomainIn(i) => {
+                if self.set.domain_sets[*i].contains(&self.reply_to_domain) {
+                    out.push(Finding {
+                        rule: rule.to_string(),
+                        threat_type: ThreatType::Policy,
+                        field: "reply_to_domain".into(),
+                        part: None,
+                        range: None,
+                        matched: self.reply_to_domain.clone(),
+                        severity: Severity::Medium,
+                        score: None,
+                    });
                 }
             }
             Node::AttachmentExt(exts) => {
@@ -657,6 +688,7 @@ impl PolicySet {
             set: self,
             hits,
             sender_domains: [domain_of(view.envelope_from), domain_of(view.from_address)],
+            reply_to_domain: domain_of(view.reply_to),
             auth: view.auth,
             attachments: &view.attachments,
             kinds: view.attachments.iter().map(|a| sniff(a.content)).collect(),
@@ -1033,5 +1065,29 @@ Content-Transfer-Encoding: base64\r\n\r\n{b64}\r\n--b--\r\n"
             "the live policy acts, the shadow one not"
         );
         assert_eq!(out.shadow.len(), 1);
+    }
+
+    #[test]
+    fn reply_to_domains_are_their_own_condition() {
+        let set = PolicySet::compile(&[policy(
+            "diverted-replies",
+            r#"{"all": [{"reply_to_domain_in": ["Gmail.com"]}, {"sender_domain_in": ["acme.example"]}]}"#,
+            Action::Quarantine,
+        )])
+        .expect("compiles");
+        let raw = b"From: Mark <mark@acme.example>\r\nReply-To: mark.finance@gmail.com\r\nSubject: pay\r\n\r\nx\r\n";
+        let out = eval(&set, raw, "mark@acme.example");
+        assert_eq!(out.action, Action::Quarantine);
+        assert!(
+            out.matched[0]
+                .findings
+                .iter()
+                .any(|f| f.field == "reply_to_domain" && f.matched == "gmail.com")
+        );
+        let plain = b"From: Mark <mark@acme.example>\r\nSubject: pay\r\n\r\nx\r\n";
+        assert_eq!(
+            eval(&set, plain, "mark@acme.example").action,
+            Action::Deliver
+        );
     }
 }

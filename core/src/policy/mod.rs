@@ -46,6 +46,8 @@ pub enum Condition {
     /// A link in the message (HTML anchors and bare URLs) points to one of these domains or a
     /// subdomain of one (`example.com` covers `login.example.com`).
     UrlDomainIn(Vec<String>),
+    /// The `Reply-To` address's domain is one of these (exact, case-insensitive).
+    ReplyToDomainIn(Vec<String>),
     /// The message's threat score (the spam class's total: rules plus the trained model) is at
     /// least this.
     ThreatScoreOver(f64),
@@ -88,6 +90,7 @@ impl Condition {
             Condition::FromContains(l) => literals("from_contains", l),
             Condition::SenderDomainIn(l) => literals("sender_domain_in", l),
             Condition::UrlDomainIn(l) => literals("url_domain_in", l),
+            Condition::ReplyToDomainIn(l) => literals("reply_to_domain_in", l),
             Condition::ThreatScoreOver(t) => {
                 if t.is_finite() && (-1000.0..=1000.0).contains(t) {
                     Ok(())
