@@ -23,6 +23,17 @@ impl Dns {
     /// Starts dnsmasq with extra options such as `--mx-host=a.test,mx.a.test,10` and
     /// `--host-record=mx.a.test,127.0.0.1`. No upstream: other names are refused.
     pub fn start(records: &[String]) -> Dns {
+        // The port is only known to be free for UDP; dnsmasq also binds TCP on it. When it
+        // exits or stays silent (the port was taken meanwhile), try another port.
+        for _ in 0..5 {
+            if let Some(dns) = Self::try_start(records, Duration::from_secs(5)) {
+                return dns;
+            }
+        }
+        panic!("dnsmasq did not start on any of 5 ports");
+    }
+
+    fn try_start(records: &[String], wait: Duration) -> Option<Dns> {
         let port = crate::harness::free_udp_port();
         let child = Command::new("dnsmasq")
             .args([
@@ -40,9 +51,9 @@ impl Dns {
             .spawn()
             .expect("dnsmasq is installed (apt-get install dnsmasq-base)");
         let addr: SocketAddr = format!("127.0.0.1:{port}").parse().expect("addr");
-        let dns = Dns { addr, child };
+        let mut dns = Dns { addr, child };
         // Ready once it answers a query.
-        let deadline = Instant::now() + Duration::from_secs(10);
+        let deadline = Instant::now() + wait;
         let socket = std::net::UdpSocket::bind("127.0.0.1:0").expect("udp");
         socket
             .set_read_timeout(Some(Duration::from_millis(200)))
@@ -55,9 +66,13 @@ impl Dns {
             let _ = socket.send_to(&query, addr);
             let mut buf = [0u8; 512];
             if socket.recv_from(&mut buf).is_ok() {
-                return dns;
+                return Some(dns);
             }
-            assert!(Instant::now() < deadline, "dnsmasq did not start on {addr}");
+            let exited = matches!(dns.child.try_wait(), Ok(Some(_)));
+            if exited || Instant::now() >= deadline {
+                // Dropping `dns` kills the child if it still runs.
+                return None;
+            }
         }
     }
 }
