@@ -101,6 +101,29 @@ fn detection(c: &mut Criterion) {
         });
     }
     g.finish();
+    // Each class alone on the HTML sample, to see where the time goes.
+    let raw = html_newsletter();
+    let msg = parse(&raw).expect("sample parses");
+    let view = MessageView::new(&msg, "alice@sender.test");
+    let rendered = Rendered::of(&view);
+    let mut g = c.benchmark_group("detection/html_4k_by_class");
+    g.bench_function("links_and_text", |b| {
+        b.iter(|| Rendered::of(&view).links.len())
+    });
+    g.bench_function("spam_rules", |b| {
+        b.iter(|| spam::scan(&view, &rendered, None, 1_795_000_000).score)
+    });
+    g.bench_function("phishing", |b| {
+        b.iter(|| {
+            phishing::scan(&view, &rendered).len()
+                + phishing::scan_for_domain(&rendered, "acme.example").len()
+        })
+    });
+    g.bench_function("bec", |b| {
+        b.iter(|| bec::scan(&view, &rendered, "acme.example", &executives).len())
+    });
+    g.bench_function("malware", |b| b.iter(|| malware::scan(&view).len()));
+    g.finish();
 }
 
 criterion_group!(benches, mime_parse, policy_eval, matcher_only, detection);

@@ -154,7 +154,7 @@ fn distance(a: &str, b: &str, cap: usize) -> usize {
 }
 
 /// How a host imitates a name.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Imitation {
     /// Same skeleton, different spelling (homoglyphs, punycode).
     Homoglyph,

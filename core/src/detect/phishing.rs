@@ -12,7 +12,9 @@ use aho_corasick::{AhoCorasick, AhoCorasickBuilder, MatchKind};
 use crate::{
     detect::{
         links::{Link, Rendered, host_of},
-        lookalike::{BRANDS, imitated_brand, imitates, name_label, registrable, unicode_host},
+        lookalike::{
+            BRANDS, Imitation, imitated_brand, imitates, name_label, registrable, unicode_host,
+        },
     },
     message::{MessageView, domain_of},
     model::{Finding, Severity, ThreatType},
@@ -125,6 +127,8 @@ pub fn scan(view: &MessageView<'_>, rendered: &Rendered) -> Vec<Finding> {
             })
         });
     let has_links = !rendered.links.is_empty();
+    let mut brand_of_host: std::collections::HashMap<&str, Option<(&'static str, Imitation)>> =
+        std::collections::HashMap::new();
     for l in &rendered.links {
         let scheme_ok = l
             .href
@@ -171,7 +175,16 @@ pub fn scan(view: &MessageView<'_>, rendered: &Rendered) -> Vec<Finding> {
                 l.href.clone(),
             ));
         }
-        if let Some((brand, how)) = imitated_brand(&l.host) {
+        // A newsletter repeats one host dozens of times: each host is judged once.
+        let verdict = match brand_of_host.get(l.host.as_str()) {
+            Some(v) => *v,
+            None => {
+                let v = imitated_brand(&l.host);
+                brand_of_host.insert(l.host.as_str(), v);
+                v
+            }
+        };
+        if let Some((brand, how)) = verdict {
             out.push(link_finding(
                 "phishing.lookalike_link",
                 if credential.is_some() {
@@ -255,7 +268,11 @@ pub fn scan_for_domain(rendered: &Rendered, protected: &str) -> Vec<Finding> {
     if label.len() < 4 {
         return out;
     }
+    let mut seen = std::collections::HashSet::new();
     for l in &rendered.links {
+        if !seen.insert(l.host.as_str()) {
+            continue;
+        }
         if let Some(how) = imitates(&l.host, &label, &[genuine.as_str()]) {
             out.push(link_finding(
                 "phishing.lookalike_of_protected_domain",
