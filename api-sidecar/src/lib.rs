@@ -8,6 +8,7 @@ pub mod cursor;
 pub mod error;
 pub mod idempotency;
 pub mod openapi;
+pub mod pages;
 pub mod ratelimit;
 pub mod routes;
 pub mod schema;

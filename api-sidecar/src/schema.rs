@@ -360,11 +360,22 @@ pub struct Me {
 }
 
 /// Verdict counts in a window.
-#[derive(Debug, Serialize, ToSchema)]
+#[derive(Debug, Default, Serialize, ToSchema)]
 pub struct VerdictCounts {
     pub deliver: u64,
     pub quarantine: u64,
     pub reject: u64,
+}
+
+impl VerdictCounts {
+    /// Counts one verdict.
+    pub fn add(&mut self, action: Action) {
+        match action {
+            Action::Deliver => self.deliver += 1,
+            Action::Quarantine => self.quarantine += 1,
+            Action::Reject => self.reject += 1,
+        }
+    }
 }
 
 /// Mail accepted and waiting in the spool for the customer's servers.

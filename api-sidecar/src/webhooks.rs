@@ -162,22 +162,15 @@ async fn scan_verdicts(store: &SharedStore, w: &mut Webhook) -> Result<(), moat_
         .as_ref()
         .map_or(w.created_at, |(t, _)| t - LAG_MS)
         .max(w.created_at);
-    let mut after = None;
     let mut newest = w.watermark.clone();
-    loop {
-        let page = store
-            .verdicts(
-                &w.customer_id,
-                VerdictFilter {
-                    since: Some(since),
-                    // Only auth failures need verdicts without a threat.
-                    threats_only: !wants(WebhookEvent::AuthFailed),
-                    after: after.clone(),
-                    limit: 500,
-                    ..Default::default()
-                },
-            )
-            .await?;
+    let filter = VerdictFilter {
+        since: Some(since),
+        // Only auth failures need verdicts without a threat.
+        threats_only: !wants(WebhookEvent::AuthFailed),
+        ..Default::default()
+    };
+    let mut pages = crate::pages::VerdictPages::new(store, &w.customer_id, filter);
+    while let Some(page) = pages.next().await? {
         for v in &page {
             if newest
                 .as_ref()
@@ -192,10 +185,6 @@ async fn scan_verdicts(store: &SharedStore, w: &mut Webhook) -> Result<(), moat_
                         .await?;
                 }
             }
-        }
-        match page.last() {
-            Some(last) if page.len() == 500 => after = Some((last.received_at, last.id.clone())),
-            _ => break,
         }
     }
     if newest != w.watermark {

@@ -10,9 +10,7 @@
 use actix_web::{HttpRequest, HttpResponse, web};
 use moat_core::{
     config::Config,
-    model::{
-        Action, Domain, QuarantineFilter, QuarantineStatus, TokenKind, TokenScope, VerdictFilter,
-    },
+    model::{Domain, QuarantineFilter, QuarantineStatus, TokenKind, TokenScope, VerdictFilter},
     store::SharedStore,
     time::{now_ms, rfc3339},
 };
@@ -20,7 +18,10 @@ use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
 use super::resource;
-use crate::{AppState, auth::Caller, error::ApiError, schema::VerdictCounts, signing::SigningKey};
+use crate::{
+    AppState, auth::Caller, error::ApiError, pages::VerdictPages, schema::VerdictCounts,
+    signing::SigningKey,
+};
 
 /// How long a release link works.
 pub const LINK_TTL_MS: i64 = 7 * 86_400_000;
@@ -106,37 +107,16 @@ pub async fn build(
 ) -> Result<Digest, moat_core::StoreError> {
     let customer = &domain.customer_id;
     let end = start + DAY_MS;
-    let mut counts = VerdictCounts {
-        deliver: 0,
-        quarantine: 0,
-        reject: 0,
+    let mut counts = VerdictCounts::default();
+    let filter = VerdictFilter {
+        domain_id: Some(domain.id.clone()),
+        since: Some(start),
+        until: Some(end),
+        ..Default::default()
     };
-    let mut after = None;
-    loop {
-        let page = store
-            .verdicts(
-                customer,
-                VerdictFilter {
-                    domain_id: Some(domain.id.clone()),
-                    since: Some(start),
-                    until: Some(end),
-                    after: after.clone(),
-                    limit: 500,
-                    ..Default::default()
-                },
-            )
-            .await?;
-        for v in &page {
-            match v.action {
-                Action::Deliver => counts.deliver += 1,
-                Action::Quarantine => counts.quarantine += 1,
-                Action::Reject => counts.reject += 1,
-            }
-        }
-        match page.last() {
-            Some(last) if page.len() == 500 => after = Some((last.received_at, last.id.clone())),
-            _ => break,
-        }
+    let mut pages = VerdictPages::new(store, customer, filter);
+    while let Some(page) = pages.next().await? {
+        page.iter().for_each(|v| counts.add(v.action));
     }
     let held = store
         .quarantine_list(

@@ -103,50 +103,27 @@ async fn breakdowns(
     since: i64,
 ) -> Result<(Vec<Breakdown>, Vec<Breakdown>, bool), ApiError> {
     use std::collections::BTreeMap;
-    let zero = || VerdictCounts {
-        deliver: 0,
-        quarantine: 0,
-        reject: 0,
-    };
     let mut by_domain: BTreeMap<String, VerdictCounts> = BTreeMap::new();
     let mut by_day: BTreeMap<String, VerdictCounts> = BTreeMap::new();
-    let mut after = None;
-    let mut read = 0usize;
+    let filter = moat_core::model::VerdictFilter {
+        since: Some(since),
+        ..Default::default()
+    };
+    let mut pages = crate::pages::VerdictPages::new(&state.store, customer, filter);
     let complete = loop {
-        let page = state
-            .store
-            .verdicts(
-                customer,
-                moat_core::model::VerdictFilter {
-                    since: Some(since),
-                    after: after.clone(),
-                    limit: 500,
-                    ..Default::default()
-                },
-            )
-            .await?;
+        let Some(page) = pages.next().await? else {
+            break true;
+        };
         for v in &page {
             let day = moat_core::time::rfc3339(v.received_at)[..10].to_string();
-            for c in [
-                by_domain.entry(v.domain_id.clone()).or_insert_with(zero),
-                by_day.entry(day).or_insert_with(zero),
-            ] {
-                match v.action {
-                    Action::Deliver => c.deliver += 1,
-                    Action::Quarantine => c.quarantine += 1,
-                    Action::Reject => c.reject += 1,
-                }
-            }
+            by_domain
+                .entry(v.domain_id.clone())
+                .or_default()
+                .add(v.action);
+            by_day.entry(day).or_default().add(v.action);
         }
-        read += page.len();
-        match page.last() {
-            Some(last) if page.len() == 500 => {
-                if read >= BREAKDOWN_SCAN {
-                    break false;
-                }
-                after = Some((last.received_at, last.id.clone()));
-            }
-            _ => break true,
+        if !pages.is_done() && pages.read >= BREAKDOWN_SCAN {
+            break false;
         }
     };
     let domains = state.store.domains(customer).await?;
