@@ -94,7 +94,14 @@ fn detection(c: &mut Criterion) {
                 let report = spam::scan(&view, &rendered, None, 1_795_000_000);
                 let mut n = phishing::scan(&view, &rendered).len();
                 n += phishing::scan_for_domain(&rendered, "acme.example").len();
-                n += bec::scan(&view, &rendered, "acme.example", &executives).len();
+                n += bec::scan(
+                    &view,
+                    &rendered,
+                    "acme.example",
+                    &executives,
+                    bec::Correspondence::Unknown,
+                )
+                .len();
                 n += malware::scan(&view).len();
                 (report.score, n)
             })
@@ -120,7 +127,16 @@ fn detection(c: &mut Criterion) {
         })
     });
     g.bench_function("bec", |b| {
-        b.iter(|| bec::scan(&view, &rendered, "acme.example", &executives).len())
+        b.iter(|| {
+            bec::scan(
+                &view,
+                &rendered,
+                "acme.example",
+                &executives,
+                bec::Correspondence::Unknown,
+            )
+            .len()
+        })
     });
     g.bench_function("malware", |b| b.iter(|| malware::scan(&view).len()));
     g.finish();

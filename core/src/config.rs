@@ -297,6 +297,16 @@ pub struct PolicyConfig {
     /// The trained spam model (`moat spam train`); default `<data_dir>/spam-model.rkyv`. Without
     /// one, spam is scored by the rules alone.
     pub spam_model: Option<PathBuf>,
+    /// BEC first contact: a sender with no clean mail delivered to the domain before is only
+    /// called a first contact once the domain's history is at least this many days old.
+    pub first_contact_learning_days: u32,
+}
+
+impl PolicyConfig {
+    /// The first-contact learning period in milliseconds.
+    pub fn first_contact_learning_ms(&self) -> i64 {
+        i64::from(self.first_contact_learning_days) * 86_400_000
+    }
 }
 
 impl Config {
@@ -386,6 +396,7 @@ impl Default for PolicyConfig {
             reload_interval_ms: 1000,
             spam_threshold: crate::detect::spam::DEFAULT_THRESHOLD,
             spam_model: None,
+            first_contact_learning_days: 7,
         }
     }
 }

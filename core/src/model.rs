@@ -545,6 +545,40 @@ pub struct AuthSummary {
     pub dmarc: DmarcCheck,
 }
 
+/// What a protected domain's mail history says about one sender (first-contact detection):
+/// whether mail from the address was delivered to the domain before, and since when the
+/// domain has any such history (a young history cannot tell a new sender from an old one).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct SenderHistory {
+    pub known: bool,
+    /// When the oldest sender the domain knows first had mail delivered (ms since the epoch).
+    pub history_since: Option<i64>,
+}
+
+impl VerdictRecord {
+    /// The From header's address, lower case: `"Name" <a@b>` and bare `a@b` alike; empty when
+    /// the header held no address.
+    pub fn author(&self) -> String {
+        let h = self.from_header.trim();
+        let inner = match (h.rfind('<'), h.rfind('>')) {
+            (Some(open), Some(close)) if open < close => &h[open + 1..close],
+            _ => h,
+        };
+        let inner = inner.trim();
+        if inner.contains('@') && !inner.contains(char::is_whitespace) {
+            inner.to_ascii_lowercase()
+        } else {
+            String::new()
+        }
+    }
+
+    /// Whether this verdict makes its author a known correspondent of its domain: mail that was
+    /// delivered clean (a quarantined or rejected message teaches nothing).
+    pub fn teaches_correspondence(&self) -> bool {
+        self.action == Action::Deliver && self.threat_type.is_none()
+    }
+}
+
 /// The decision for one recipient domain of one message, as recorded in the store.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct VerdictRecord {

@@ -44,7 +44,13 @@ fn judge(path: &Path) -> (bool, bool, Vec<String>) {
     ];
     let mut phish = phishing::scan(&view, &rendered);
     phish.extend(phishing::scan_for_domain(&rendered, "acme.example"));
-    let b = bec::scan(&view, &rendered, "acme.example", &executives);
+    let b = bec::scan(
+        &view,
+        &rendered,
+        "acme.example",
+        &executives,
+        bec::Correspondence::Unknown,
+    );
     let rules = phish
         .iter()
         .chain(&b)

@@ -596,11 +596,18 @@ fn check(
     let mut graded = phishing::scan(&view, &rendered);
     if let Some(d) = &domain {
         graded.extend(phishing::scan_for_domain(&rendered, &d.name));
+        let sender = if bec::asks_for_payment(&view, &rendered) {
+            let history = block(store.sender_history(&d.id, view.from_address))?;
+            bec::Correspondence::of(history, now_ms(), config.policy.first_contact_learning_ms())
+        } else {
+            bec::Correspondence::Unknown
+        };
         graded.extend(bec::scan(
             &view,
             &rendered,
             &d.name,
             &d.detection.executives,
+            sender,
         ));
     }
     let mut malware = moat_core::detect::malware::scan(&view);

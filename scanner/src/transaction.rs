@@ -4,7 +4,11 @@
 //! SMTP reply is chosen. A reply of `250` is only given once every accepted copy is either on
 //! the downstream server or committed to the store.
 
-use std::{collections::BTreeMap, sync::Arc};
+use std::{
+    collections::{BTreeMap, HashMap},
+    sync::Arc,
+    time::Duration,
+};
 
 use moat_core::{
     auth::AuthOutcome,
@@ -295,6 +299,44 @@ fn verdict(
     }
 }
 
+/// The longest the scanner waits for the store's answer about a sender's history.
+const HISTORY_WAIT: Duration = Duration::from_secs(2);
+
+/// Whether `author` is a first contact of each recipient domain (by domain id). Only asked
+/// for mail that talks about payments, the one case BEC detection uses it; a store that does
+/// not answer within [`HISTORY_WAIT`] (or fails) leaves the sender `Unknown`, so the reply is
+/// never held up by it.
+async fn correspondence<'d>(
+    ctx: &ScannerContext,
+    author: &str,
+    domains: impl Iterator<Item = &'d Domain>,
+) -> HashMap<String, bec::Correspondence> {
+    let mut out = HashMap::new();
+    if author.is_empty() {
+        return out;
+    }
+    let learning = ctx.config.policy.first_contact_learning_ms();
+    for d in domains {
+        let lookup = ctx.store.sender_history(&d.id, author);
+        let wait = Box::pin(glommio::timer::sleep(HISTORY_WAIT));
+        let judged = match futures::future::select(lookup, wait).await {
+            futures::future::Either::Left((Ok(history), _)) => {
+                bec::Correspondence::of(history, now_ms(), learning)
+            }
+            futures::future::Either::Left((Err(e), _)) => {
+                tracing::warn!(error = %e, "sender history unavailable");
+                bec::Correspondence::Unknown
+            }
+            futures::future::Either::Right(_) => {
+                tracing::warn!("sender history took too long; judged without it");
+                bec::Correspondence::Unknown
+            }
+        };
+        out.insert(d.id.clone(), judged);
+    }
+    out
+}
+
 /// Judges, routes and stores one received message; returns the SMTP reply.
 pub async fn finish(ctx: &ScannerContext, env: &Envelope, raw: Vec<u8>) -> Reply {
     // Sender authentication first: it also gives the message its Authentication-Results field.
@@ -389,6 +431,16 @@ pub async fn finish(ctx: &ScannerContext, env: &Envelope, raw: Vec<u8>) -> Reply
         let spam = spam::scan(&view, &rendered, snapshot.spam_model(), now_ms() / 1000);
         let phishing = phishing::scan(&view, &rendered);
         let signals = Signals::of(&rendered, spam.score);
+        let senders = if bec::asks_for_payment(&view, &rendered) {
+            correspondence(
+                ctx,
+                view.from_address,
+                by_domain.values().map(|(d, _)| &**d),
+            )
+            .await
+        } else {
+            HashMap::new()
+        };
         let mut rule_hits: Vec<String> = Vec::new();
         let groups: Vec<Group> = by_domain
             .into_values()
@@ -412,6 +464,10 @@ pub async fn finish(ctx: &ScannerContext, env: &Envelope, raw: Vec<u8>) -> Reply
                     &rendered,
                     &group.domain.name,
                     &group.domain.detection.executives,
+                    senders
+                        .get(&group.domain.id)
+                        .copied()
+                        .unwrap_or(bec::Correspondence::Unknown),
                 ));
                 let rules = snapshot.sender_rules(&group.domain.id);
                 if let Some(rule) = group.apply_sender_rules(

@@ -1,6 +1,7 @@
 //! Business email compromise: mail that borrows an executive's name from an outside address, a
 //! sender domain one letter away from the protected domain, a Reply-To that sends the answer
-//! somewhere else than the From, and payment or urgent-transfer language. Each alone is weak
+//! somewhere else than the From, a sender the domain has never had mail from (first contact),
+//! and payment or urgent-transfer language. Each alone is weak
 //! (lists set Reply-To; finance mail talks about invoices); together they are the pattern, so
 //! severities rise with the combination.
 
@@ -90,6 +91,62 @@ fn finding(rule: &str, severity: Severity, field: &str, matched: String) -> Find
     }
 }
 
+/// What the protected domain's mail history says about the sender (see
+/// [`crate::model::SenderHistory`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Correspondence {
+    /// Clean mail from this sender was delivered to the domain before.
+    Known,
+    /// Never before, and the domain's history is old enough to say so.
+    FirstContact,
+    /// The history is too young (or unavailable) to tell.
+    Unknown,
+}
+
+impl Correspondence {
+    /// Judges a history: first contact only when the domain has known senders since at least
+    /// `learning_ms` before `now_ms`.
+    pub fn of(history: crate::model::SenderHistory, now_ms: i64, learning_ms: i64) -> Self {
+        match history {
+            crate::model::SenderHistory { known: true, .. } => Correspondence::Known,
+            crate::model::SenderHistory {
+                history_since: Some(since),
+                ..
+            } if since <= now_ms.saturating_sub(learning_ms) => Correspondence::FirstContact,
+            _ => Correspondence::Unknown,
+        }
+    }
+}
+
+/// Where the first payment or urgent-transfer phrase is: the part (`None` for the subject),
+/// the byte range and the phrase.
+type PaymentHit = (Option<u32>, (u32, u32), &'static str);
+
+fn payment_request(view: &MessageView<'_>, rendered: &Rendered) -> Option<PaymentHit> {
+    std::iter::once((None, view.subject))
+        .chain(
+            rendered
+                .texts
+                .iter()
+                .map(|(p, t, _)| (Some(*p), t.as_str())),
+        )
+        .find_map(|(part, text)| {
+            payment_phrases().find(text).map(|m| {
+                (
+                    part,
+                    (m.start() as u32, m.end() as u32),
+                    PAYMENT_PHRASES[m.pattern().as_usize()],
+                )
+            })
+        })
+}
+
+/// Whether the message uses payment or urgent-transfer language: only then does the scanner
+/// ask the store whether the sender is a first contact.
+pub fn asks_for_payment(view: &MessageView<'_>, rendered: &Rendered) -> bool {
+    payment_request(view, rendered).is_some()
+}
+
 /// Letters only, lower case, single spaces: how names are compared.
 fn normalise(name: &str) -> String {
     name.to_lowercase()
@@ -105,24 +162,10 @@ pub fn scan(
     rendered: &Rendered,
     protected: &str,
     executives: &[Executive],
+    sender: Correspondence,
 ) -> Vec<Finding> {
     let mut out = Vec::new();
-    let payment = std::iter::once((None, view.subject))
-        .chain(
-            rendered
-                .texts
-                .iter()
-                .map(|(p, t, _)| (Some(*p), t.as_str())),
-        )
-        .find_map(|(part, text)| {
-            payment_phrases().find(text).map(|m| {
-                (
-                    part,
-                    (m.start() as u32, m.end() as u32),
-                    PAYMENT_PHRASES[m.pattern().as_usize()],
-                )
-            })
-        });
+    let payment = payment_request(view, rendered);
     let from = view.from_address.to_ascii_lowercase();
     let from_domain = domain_of(&from);
     let from_reg = registrable(&from_domain);
@@ -184,8 +227,26 @@ pub fn scan(
         ));
     }
 
+    // Judged before the first-contact finding joins: a new sender's invoice alone is common.
+    let other_signs = out.iter().any(|f| f.severity >= Severity::Medium);
+    if payment.is_some() && sender == Correspondence::FirstContact {
+        // A sender the domain never heard from, asking for money: high when the answer goes
+        // elsewhere or the sender writes from a free mailbox.
+        let freemail = FREEMAIL.contains(&from_reg.as_str());
+        out.push(finding(
+            "bec.first_contact",
+            if reply_elsewhere || freemail {
+                Severity::High
+            } else {
+                Severity::Medium
+            },
+            "from",
+            format!("first mail from {from} to {protected}, asking for a payment"),
+        ));
+    }
+
     if let Some((part, range, phrase)) = payment {
-        let severity = if out.iter().any(|f| f.severity >= Severity::Medium) {
+        let severity = if other_signs {
             Severity::High
         } else {
             Severity::Low
@@ -217,12 +278,69 @@ mod tests {
     }
 
     fn bec(raw: &str) -> Vec<(String, Severity)> {
+        bec_from(raw, Correspondence::Unknown)
+    }
+
+    fn bec_from(raw: &str, sender: Correspondence) -> Vec<(String, Severity)> {
         let msg = parse(raw.as_bytes()).expect("parses");
         let view = MessageView::new(&msg, "");
-        scan(&view, &Rendered::of(&view), "acme.com", &execs())
+        scan(&view, &Rendered::of(&view), "acme.com", &execs(), sender)
             .into_iter()
             .map(|f| (f.rule, f.severity))
             .collect()
+    }
+
+    #[test]
+    fn a_first_contact_asking_for_money_is_flagged_a_known_sender_is_not() {
+        let new_supplier = "From: Sales <sales@new-supplier.example>\r\nSubject: Invoice 4471\r\n\r\nPlease settle the outstanding invoice by bank transfer.\r\n";
+        assert_eq!(
+            bec_from(new_supplier, Correspondence::FirstContact),
+            [
+                ("bec.first_contact".to_string(), Severity::Medium),
+                ("bec.payment_request".to_string(), Severity::Low)
+            ]
+        );
+        assert_eq!(
+            bec_from(new_supplier, Correspondence::Known),
+            [("bec.payment_request".to_string(), Severity::Low)]
+        );
+        assert_eq!(
+            bec_from(new_supplier, Correspondence::Unknown),
+            [("bec.payment_request".to_string(), Severity::Low)]
+        );
+        // From a free mailbox it is high; without money talk a first contact is nothing.
+        let freemail =
+            new_supplier.replace("sales@new-supplier.example", "acme.payables@gmail.com");
+        assert!(
+            bec_from(&freemail, Correspondence::FirstContact)
+                .contains(&("bec.first_contact".to_string(), Severity::High))
+        );
+        let hello = "From: Ann <ann@new.example>\r\nSubject: Hello\r\n\r\nNice to meet you.\r\n";
+        assert!(bec_from(hello, Correspondence::FirstContact).is_empty());
+    }
+
+    #[test]
+    fn correspondence_needs_an_old_enough_history() {
+        use crate::model::SenderHistory;
+        let day = 86_400_000;
+        let now = 100 * day;
+        let judge = |known, since| {
+            Correspondence::of(
+                SenderHistory {
+                    known,
+                    history_since: since,
+                },
+                now,
+                7 * day,
+            )
+        };
+        assert_eq!(judge(true, Some(now)), Correspondence::Known);
+        assert_eq!(
+            judge(false, Some(now - 8 * day)),
+            Correspondence::FirstContact
+        );
+        assert_eq!(judge(false, Some(now - day)), Correspondence::Unknown);
+        assert_eq!(judge(false, None), Correspondence::Unknown);
     }
 
     #[test]

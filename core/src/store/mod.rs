@@ -18,8 +18,8 @@ use crate::{
     error::StoreError,
     model::{
         Action, Customer, Domain, DomainPatch, Policy, QuarantineFilter, QuarantineItem,
-        QuarantineStatus, SenderRule, TokenInfo, VerdictFilter, VerdictRecord, Webhook,
-        WebhookDelivery,
+        QuarantineStatus, SenderHistory, SenderRule, TokenInfo, VerdictFilter, VerdictRecord,
+        Webhook, WebhookDelivery,
     },
 };
 
@@ -88,6 +88,9 @@ pub trait Store: Send + Sync {
     /// Records verdicts. Writes are grouped into batched transactions; callers on the SMTP path
     /// need not await the result.
     fn record_verdicts(&self, verdicts: Vec<VerdictRecord>) -> StoreFuture<()>;
+    /// What the domain's delivered mail says about `sender` (lower case): recorded from
+    /// verdicts of clean delivered mail as they are written (BEC first-contact detection).
+    fn sender_history(&self, domain_id: &str, sender: &str) -> StoreFuture<SenderHistory>;
     /// Verdicts matching `filter`, newest first.
     fn verdicts(&self, customer_id: &str, filter: VerdictFilter)
     -> StoreFuture<Vec<VerdictRecord>>;

@@ -22,8 +22,8 @@ use crate::{
     model::{
         Action, Customer, DeliveryMode, DeliveryStatus, Domain, DomainDetection, DomainPatch,
         DomainStatus, Finding, Policy, PolicyAction, QuarantineFilter, QuarantineItem,
-        QuarantineStatus, SenderRule, SenderRuleKind, ThreatType, TokenInfo, TokenKind, TokenScope,
-        VerdictFilter, VerdictRecord, Webhook, WebhookDelivery,
+        QuarantineStatus, SenderHistory, SenderRule, SenderRuleKind, ThreatType, TokenInfo,
+        TokenKind, TokenScope, VerdictFilter, VerdictRecord, Webhook, WebhookDelivery,
     },
     time::now_ms,
 };
@@ -175,6 +175,17 @@ CREATE INDEX webhook_deliveries_of ON webhook_deliveries(customer_id, webhook_id
 "#,
     r#"
 ALTER TABLE policies ADD COLUMN shadow INTEGER NOT NULL DEFAULT 0;
+"#,
+    r#"
+CREATE TABLE correspondents (
+    domain_id TEXT NOT NULL,
+    sender TEXT NOT NULL,
+    first_seen INTEGER NOT NULL,
+    last_seen INTEGER NOT NULL,
+    messages INTEGER NOT NULL,
+    PRIMARY KEY (domain_id, sender)
+) WITHOUT ROWID;
+CREATE INDEX correspondents_since ON correspondents(domain_id, first_seen);
 "#,
 ];
 
@@ -500,6 +511,23 @@ fn insert_verdict(conn: &Connection, v: &VerdictRecord) -> Result<(), StoreError
         json(&v.findings)?,
         v.auth.as_ref().map(json).transpose()?,
     ])?;
+    Ok(())
+}
+
+/// Notes that `sender` had clean mail delivered to the domain at `at`.
+fn record_correspondent(
+    conn: &Connection,
+    domain_id: &str,
+    sender: &str,
+    at: i64,
+) -> Result<(), StoreError> {
+    conn.prepare_cached(
+        "INSERT INTO correspondents (domain_id, sender, first_seen, last_seen, messages) \
+         VALUES (?1, ?2, ?3, ?3, 1) ON CONFLICT (domain_id, sender) DO UPDATE SET \
+         first_seen = MIN(first_seen, excluded.first_seen), \
+         last_seen = MAX(last_seen, excluded.last_seen), messages = messages + 1",
+    )?
+    .execute(params![domain_id, sender, at])?;
     Ok(())
 }
 
@@ -1007,8 +1035,32 @@ impl Store for SqliteStore {
         self.write(move |conn| {
             for v in &verdicts {
                 insert_verdict(conn, v)?;
+                if v.teaches_correspondence() {
+                    let author = v.author();
+                    if !author.is_empty() {
+                        record_correspondent(conn, &v.domain_id, &author, v.received_at)?;
+                    }
+                }
             }
             Ok(())
+        })
+    }
+
+    fn sender_history(&self, domain_id: &str, sender: &str) -> StoreFuture<SenderHistory> {
+        let (domain_id, sender) = (domain_id.to_string(), sender.to_ascii_lowercase());
+        self.read(move |conn| {
+            Ok(conn
+                .prepare_cached(
+                    "SELECT EXISTS (SELECT 1 FROM correspondents WHERE domain_id = ?1 \
+                     AND sender = ?2), \
+                     (SELECT MIN(first_seen) FROM correspondents WHERE domain_id = ?1)",
+                )?
+                .query_row(params![domain_id, sender], |r| {
+                    Ok(SenderHistory {
+                        known: r.get(0)?,
+                        history_since: r.get(1)?,
+                    })
+                })?)
         })
     }
 

@@ -184,6 +184,91 @@ Date: Tue, 14 Nov 2023 10:00:00 +0000\r\nMessage-ID: <real@acme.example>\r\n\r\n
     assert_eq!(v["verdict"], "deliver", "{v}");
 }
 
+#[test]
+fn a_first_contact_asking_for_money_is_flagged_and_a_delivered_sender_becomes_known() {
+    use moat_core::model::{Action, VerdictRecord};
+    let sink = Sink::start();
+    let moat = Moat::start();
+    let (token, id) = protect(&moat, &sink, "acme", "acme.example");
+    // A month of history: the domain has had clean mail from its old supplier.
+    let month_ago = moat_core::time::now_ms() - 30 * 86_400_000;
+    let old = VerdictRecord {
+        id: "seed-1".into(),
+        queue_id: "SEED1".into(),
+        received_at: month_ago,
+        customer_id: String::new(),
+        domain_id: id.clone(),
+        client_ip: "192.0.2.1".into(),
+        mail_from: "billing@old-supplier.example".into(),
+        rcpt_to: vec!["bob@acme.example".into()],
+        from_header: "Old Supplier <Billing@Old-Supplier.example>".into(),
+        subject: "March invoice".into(),
+        size: 100,
+        action: Action::Deliver,
+        threat_type: None,
+        notify_admin: false,
+        findings: vec![],
+        auth: None,
+    };
+    let customer =
+        futures::executor::block_on(moat.store.ensure_customer("acme")).expect("customer");
+    let old = VerdictRecord {
+        customer_id: customer.id,
+        ..old
+    };
+    futures::executor::block_on(moat.store.record_verdicts(vec![old])).expect("seeded");
+    futures::executor::block_on(moat.store.flush()).expect("flushed");
+
+    let send = |from: &str, subject: &str, body: &str| {
+        let msg = format!(
+            "From: Accounts <{from}>\r\nTo: bob@acme.example\r\nSubject: {subject}\r\n\
+Date: Tue, 14 Nov 2023 10:00:00 +0000\r\nMessage-ID: <{subject}@x.test>\r\n\r\n{body}\r\n"
+        );
+        let reply = smtplib_send(moat.smtp, from, &["bob@acme.example"], msg.as_bytes());
+        assert!(reply.starts_with("250"), "{reply}");
+        moat.flush_verdicts();
+        verdict(&moat, &token, subject)
+    };
+    let pay = "Please settle the outstanding invoice by bank transfer this week.";
+    let v = send("billing@old-supplier.example", "known-pays", pay);
+    assert_eq!(v["verdict"], "deliver", "{v}");
+    assert!(
+        !rules(&v).iter().any(|(r, _)| r == "bec.first_contact"),
+        "{v}"
+    );
+
+    let v = send("billing@new-supplier.example", "new-pays", pay);
+    assert_eq!(v["verdict"], "deliver", "{v}");
+    assert!(has(&v, "bec.first_contact", "medium"), "{:?}", rules(&v));
+
+    let v = send("acme.payables@freemail.test", "freemail-pays", pay);
+    assert!(has(&v, "bec.first_contact", "medium"), "{:?}", rules(&v));
+    let v = send("acme.payables@gmail.com", "gmail-pays", pay);
+    assert_eq!(v["verdict"], "quarantine", "{v}");
+    assert_eq!(v["threat_type"], "bec", "{v}");
+    assert!(has(&v, "bec.first_contact", "high"), "{:?}", rules(&v));
+
+    // Clean mail from the new supplier is delivered; afterwards it is a known sender.
+    let v = send(
+        "billing@new-supplier.example",
+        "new-hello",
+        "Thanks for the meeting.",
+    );
+    assert_eq!(v["verdict"], "deliver", "{v}");
+    let v = send("billing@new-supplier.example", "new-pays-again", pay);
+    assert!(
+        !rules(&v).iter().any(|(r, _)| r == "bec.first_contact"),
+        "{v}"
+    );
+    let history = futures::executor::block_on(
+        moat.store
+            .sender_history(&id, "BILLING@new-supplier.example"),
+    )
+    .expect("history");
+    assert!(history.known);
+    assert_eq!(history.history_since, Some(month_ago));
+}
+
 const SPAMMY: &str = "From: \"deals@promo.test\" <a1234567@bulk.test>\r\nTo: bob@acme.example, ann@beta.example\r\n\
 Subject: LIMITED OFFER FOR YOU!! $500\r\nContent-Type: text/html\r\n\r\n\
 <html><p>Dear friend, act now! Click here to <a href=\"http://192.0.2.9/o\">claim</a></p></html>\r\n";

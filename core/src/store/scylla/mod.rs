@@ -44,8 +44,8 @@ use crate::{
     metrics::metrics,
     model::{
         Action, Customer, DeliveryStatus, Domain, DomainPatch, Policy, QuarantineFilter,
-        QuarantineItem, QuarantineStatus, SenderRule, TokenInfo, VerdictFilter, VerdictRecord,
-        Webhook, WebhookDelivery, is_after,
+        QuarantineItem, QuarantineStatus, SenderHistory, SenderRule, TokenInfo, VerdictFilter,
+        VerdictRecord, Webhook, WebhookDelivery, is_after,
     },
 };
 
@@ -172,6 +172,10 @@ struct Statements {
     queue_insert: PreparedStatement,
     queue_delete: PreparedStatement,
     queue_due: PreparedStatement,
+    touch_correspondent: PreparedStatement,
+    note_correspondence_since: PreparedStatement,
+    correspondent: PreparedStatement,
+    correspondence_since: PreparedStatement,
 }
 
 const DELIVERY_COLS: &str = "customer_id, webhook_id, id, created_at, doc";
@@ -372,6 +376,23 @@ impl Statements {
             .await?,
             sender_rule_hits: p(format!(
                 "SELECT hits FROM {ks}.sender_rule_hits WHERE id = ?"
+            ))
+            .await?,
+            touch_correspondent: p(format!(
+                "UPDATE {ks}.correspondents SET last_seen = ? WHERE domain_id = ? AND sender = ?"
+            ))
+            .await?,
+            note_correspondence_since: p(format!(
+                "UPDATE {ks}.correspondence_since USING TIMESTAMP ? SET since = ? \
+                 WHERE domain_id = ?"
+            ))
+            .await?,
+            correspondent: p(format!(
+                "SELECT last_seen FROM {ks}.correspondents WHERE domain_id = ? AND sender = ?"
+            ))
+            .await?,
+            correspondence_since: p(format!(
+                "SELECT since FROM {ks}.correspondence_since WHERE domain_id = ?"
             ))
             .await?,
             insert_webhook: p(insert("webhooks", "customer_id, id, doc")).await?,
@@ -662,15 +683,39 @@ impl Inner {
             day: row.day,
             received_at: v.received_at,
         };
-        let (a, b, c) = futures::join!(
+        let (a, b, c, d) = futures::join!(
             self.exec(&self.st.insert_verdict, &row),
             self.exec(&self.st.insert_verdict_pointer, &pointer),
             self.exec(
                 &self.st.count_verdict,
                 (&v.customer_id, hour_of(v.received_at), v.action.as_str())
             ),
+            self.note_correspondent(v),
         );
-        a.and(b).and(c)
+        a.and(b).and(c).and(d)
+    }
+
+    /// Records the author of clean delivered mail as a correspondent of the verdict's domain.
+    /// `since` must keep the earliest time whatever order writes arrive in, without a
+    /// read-before-write: each write's timestamp falls as its time rises, so the earliest
+    /// write carries the highest timestamp and wins Scylla's last-write-wins merge.
+    async fn note_correspondent(&self, v: &VerdictRecord) -> Result<(), StoreError> {
+        const EARLIEST_WINS: i64 = 1 << 62;
+        let author = v.author();
+        if !v.teaches_correspondence() || author.is_empty() {
+            return Ok(());
+        }
+        let (a, b) = futures::join!(
+            self.exec(
+                &self.st.touch_correspondent,
+                (v.received_at, &v.domain_id, &author)
+            ),
+            self.exec(
+                &self.st.note_correspondence_since,
+                (EARLIEST_WINS - v.received_at, v.received_at, &v.domain_id)
+            ),
+        );
+        a.and(b)
     }
 
     fn finished_one(&self) {
@@ -1105,6 +1150,20 @@ impl Store for ScyllaStore {
                 .collect()
                 .await;
             results.into_iter().collect()
+        })
+    }
+
+    fn sender_history(&self, domain_id: &str, sender: &str) -> StoreFuture<SenderHistory> {
+        let (domain_id, sender) = (domain_id.to_string(), sender.to_ascii_lowercase());
+        self.run(move |db| async move {
+            let (known, since) = futures::join!(
+                db.first::<(Option<i64>,)>(&db.st.correspondent, (&domain_id, &sender)),
+                db.first::<(Option<i64>,)>(&db.st.correspondence_since, (&domain_id,)),
+            );
+            Ok(SenderHistory {
+                known: known?.is_some(),
+                history_since: since?.and_then(|(s,)| s),
+            })
         })
     }
 

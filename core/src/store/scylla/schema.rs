@@ -90,6 +90,15 @@ pub const MIGRATIONS: &[&[&str]] = &[
     ],
     // Shadow-mode policies.
     &["ALTER TABLE {ks}.policies ADD shadow boolean"],
+    // Senders whose clean mail each domain received (BEC first contact), and since when the
+    // domain has such history (written earliest-wins, see `Inner::note_correspondent`).
+    &[
+        "CREATE TABLE IF NOT EXISTS {ks}.correspondents (
+        domain_id text, sender text, last_seen bigint,
+        PRIMARY KEY (domain_id, sender))",
+        "CREATE TABLE IF NOT EXISTS {ks}.correspondence_since (
+        domain_id text PRIMARY KEY, since bigint)",
+    ],
 ];
 
 /// The keyspace statement (`NetworkTopologyStrategy`, so a second data centre can be added).
@@ -158,7 +167,7 @@ mod tests {
     #[test]
     fn every_table_has_columns_and_statements_render() {
         let tables = tables();
-        assert_eq!(tables.len(), 20);
+        assert_eq!(tables.len(), 22);
         let verdicts = tables
             .iter()
             .find(|(t, _)| t == "verdicts_by_day")
