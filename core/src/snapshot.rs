@@ -9,7 +9,7 @@ use arc_swap::ArcSwap;
 use crate::{
     detect::spam::BayesModel,
     model::{Domain, Policy, SenderRule},
-    policy::PolicySet,
+    policy::{PolicyCache, PolicySet},
 };
 
 /// Everything a shard needs to route and judge a recipient.
@@ -29,11 +29,13 @@ pub struct GatewaySnapshot {
 impl GatewaySnapshot {
     /// Builds a snapshot. A customer whose policies do not compile keeps no policies and the
     /// failure is logged; the API refuses such policies, so this only guards hand-edited stores.
+    /// Hyperscan databases come from `cache` when it holds them (see [`PolicyCache`]).
     pub fn build(
         version: i64,
         domains: Vec<Domain>,
         policies: Vec<Policy>,
         rules: Vec<SenderRule>,
+        cache: &PolicyCache,
     ) -> Self {
         let mut sender_rules: HashMap<String, Vec<SenderRule>> = HashMap::new();
         for r in rules {
@@ -52,7 +54,7 @@ impl GatewaySnapshot {
         }
         let policy_sets = by_customer
             .into_iter()
-            .filter_map(|(customer, ps)| match PolicySet::compile(&ps) {
+            .filter_map(|(customer, ps)| match PolicySet::compile_cached(&ps, cache) {
                 Ok(set) => Some((customer, Arc::new(set))),
                 Err(e) => {
                     tracing::error!(customer = %customer, error = %e, "policies do not compile; none applied");

@@ -46,6 +46,7 @@ pub fn context() -> Arc<ScannerContext> {
             vec![domain],
             vec![],
             vec![],
+            &moat_core::policy::PolicyCache::in_memory(),
         )));
         ScannerContext::new(config, store, snapshot).expect("fuzz context starts")
     })

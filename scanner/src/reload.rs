@@ -14,6 +14,7 @@ use arc_swap::ArcSwap;
 use moat_core::{
     StoreError,
     detect::spam::BayesModel,
+    policy::PolicyCache,
     snapshot::{GatewaySnapshot, SharedSnapshot},
     store::SharedStore,
 };
@@ -45,13 +46,16 @@ pub fn load(
     store: &SharedStore,
     model_path: &Path,
     previous_model: Option<Arc<BayesModel>>,
+    cache: &PolicyCache,
 ) -> Result<GatewaySnapshot, StoreError> {
     let snapshot = futures::executor::block_on(async {
         let version = store.config_version().await?;
         let domains = store.all_domains().await?;
         let policies = store.all_policies().await?;
         let rules = store.all_sender_rules().await?;
-        Ok::<_, StoreError>(GatewaySnapshot::build(version, domains, policies, rules))
+        Ok::<_, StoreError>(GatewaySnapshot::build(
+            version, domains, policies, rules, cache,
+        ))
     })?;
     Ok(snapshot.with_spam_model(load_model(model_path, previous_model)))
 }
@@ -61,8 +65,10 @@ pub fn start(
     store: SharedStore,
     model_path: PathBuf,
     interval: Duration,
+    cache: Arc<PolicyCache>,
 ) -> Result<SharedSnapshot, StoreError> {
-    let shared: SharedSnapshot = Arc::new(ArcSwap::from_pointee(load(&store, &model_path, None)?));
+    let first = load(&store, &model_path, None, &cache)?;
+    let shared: SharedSnapshot = Arc::new(ArcSwap::from_pointee(first));
     let handle = shared.clone();
     let mut model_seen = modified(&model_path);
     thread::Builder::new()
@@ -75,11 +81,15 @@ pub fn start(
                 let model_changed = model_now != model_seen;
                 match futures::executor::block_on(store.config_version()) {
                     Ok(v) if v != current.version || model_changed => {
-                        match load(&store, &model_path, current.spam_model_shared()) {
+                        match load(&store, &model_path, current.spam_model_shared(), &cache) {
                             Ok(snap) => {
                                 tracing::info!(version = snap.version, domains = snap.domain_count(), "policy snapshot reloaded");
+                                drop(current);
                                 handle.store(Arc::new(snap));
                                 model_seen = model_now;
+                                // The previous snapshot's sets are gone now (shards drop their
+                                // guards per message); archives nobody uses age out.
+                                cache.prune();
                             }
                             Err(e) => tracing::warn!(error = %e, "snapshot reload failed; keeping the current one"),
                         }

@@ -4,7 +4,7 @@
 use std::{net::SocketAddr, path::Path, sync::Arc, time::Duration};
 
 use anyhow::Context;
-use moat_core::{config::Config, store};
+use moat_core::{config::Config, policy::PolicyCache, store};
 
 use crate::{ScannerContext, reload, shard, tls};
 
@@ -15,6 +15,7 @@ pub struct Running {
     shards: shard::Shards,
     api: moat_api::ApiServer,
     ctx: Arc<ScannerContext>,
+    policy_cache: Arc<PolicyCache>,
 }
 
 impl Running {
@@ -34,7 +35,7 @@ impl Running {
     pub fn reload(&self, config_path: Option<&Path>) {
         let model = self.ctx.config.spam_model_path();
         let previous = self.ctx.snapshot.load().spam_model_shared();
-        match reload::load(&self.ctx.store, &model, previous) {
+        match reload::load(&self.ctx.store, &model, previous, &self.policy_cache) {
             Ok(snapshot) => {
                 tracing::info!(version = snapshot.version, "domains and policies reloaded");
                 self.ctx.snapshot.store(Arc::new(snapshot));
@@ -74,10 +75,12 @@ impl Running {
 /// Starts everything; returns once SMTP and the API are listening.
 pub fn start(config: Config) -> anyhow::Result<Running> {
     let store = store::open(&config).context("opening the store")?;
+    let policy_cache = Arc::new(PolicyCache::at(PolicyCache::dir_for(&config.data_dir)));
     let snapshot = reload::start(
         store.clone(),
         config.spam_model_path(),
         Duration::from_millis(config.policy.reload_interval_ms.max(50)),
+        policy_cache.clone(),
     )
     .context("loading domains and policies")?;
     let api =
@@ -90,5 +93,6 @@ pub fn start(config: Config) -> anyhow::Result<Running> {
         shards,
         api,
         ctx,
+        policy_cache,
     })
 }

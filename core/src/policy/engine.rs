@@ -564,6 +564,14 @@ impl PolicySet {
     /// Compiles the enabled policies of one customer. Fails as a whole if any condition is
     /// invalid, so a set is never half-applied.
     pub fn compile(policies: &[Policy]) -> Result<PolicySet, PolicyError> {
+        Self::compile_cached(policies, &super::PolicyCache::default())
+    }
+
+    /// [`PolicySet::compile`], taking Hyperscan databases from `cache` where it has them.
+    pub fn compile_cached(
+        policies: &[Policy],
+        cache: &super::PolicyCache,
+    ) -> Result<PolicySet, PolicyError> {
         let mut c = Compiler {
             leaf_fields: Vec::new(),
             subject: LiteralSetBuilder::default(),
@@ -604,8 +612,8 @@ impl PolicySet {
         }
         let mut header_regexes = Vec::new();
         for (name, b) in c.header_regexes {
-            if let Some(set) = b.build()? {
-                header_regexes.push((name, Arc::new(set)));
+            if let Some(set) = b.build_cached(cache)? {
+                header_regexes.push((name, set));
             }
         }
         Ok(PolicySet {
@@ -617,8 +625,8 @@ impl PolicySet {
             body: c.body.build()?,
             from: c.from.build()?,
             headers,
-            subject_re: c.subject_re.build()?.map(Arc::new),
-            body_re: c.body_re.build()?.map(Arc::new),
+            subject_re: c.subject_re.build_cached(cache)?,
+            body_re: c.body_re.build_cached(cache)?,
             header_regexes,
             domain_sets: c.domain_sets,
             needs_links: c.needs_links,

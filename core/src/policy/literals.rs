@@ -43,15 +43,17 @@ impl Hits {
 pub struct LiteralSetBuilder {
     patterns: Vec<String>,
     leaves: Vec<Vec<u32>>,
+    index: std::collections::HashMap<String, usize>,
 }
 
 impl LiteralSetBuilder {
     /// Registers `literal` as satisfying `leaf`; duplicates share one automaton pattern.
     pub fn add(&mut self, literal: &str, leaf: u32) {
         let lower = literal.to_ascii_lowercase();
-        match self.patterns.iter().position(|p| *p == lower) {
-            Some(i) => self.leaves[i].push(leaf),
+        match self.index.get(&lower) {
+            Some(&i) => self.leaves[i].push(leaf),
             None => {
+                self.index.insert(lower.clone(), self.patterns.len());
                 self.patterns.push(lower);
                 self.leaves.push(vec![leaf]);
             }

@@ -3,6 +3,7 @@
 //! aho-corasick automaton per inspected field (see [`literals`]) and evaluated in one pass
 //! over each field (see [`engine`]).
 
+pub mod cache;
 pub mod engine;
 pub mod literals;
 pub mod regexes;
@@ -11,6 +12,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::{error::PolicyError, model::AuthResult};
 
+pub use cache::PolicyCache;
 pub use engine::{MatchedPolicy, PolicyOutcome, PolicySet, Signals};
 
 /// Deepest nesting of `all`/`any`/`not` accepted, so hostile JSON cannot blow the stack.

@@ -7,12 +7,13 @@
 //! look-around, some bounded repeats); such a pattern is refused when the policy is saved,
 //! with Hyperscan's reason.
 
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 
 use hyperscan::prelude::{
     BlockDatabase, Builder, CompileFlags, Matching, Pattern, Patterns, Scratch,
 };
 
+use super::cache::{PolicyCache, key_of};
 use super::literals::{Hit, Hits};
 use crate::error::PolicyError;
 
@@ -58,13 +59,15 @@ pub fn check(expr: &str) -> Result<(), PolicyError> {
 pub struct RegexSetBuilder {
     patterns: Vec<String>,
     leaves: Vec<Vec<u32>>,
+    index: std::collections::HashMap<String, usize>,
 }
 
 impl RegexSetBuilder {
     pub fn add(&mut self, expr: &str, leaf: u32) {
-        match self.patterns.iter().position(|p| p == expr) {
-            Some(i) => self.leaves[i].push(leaf),
+        match self.index.get(expr) {
+            Some(&i) => self.leaves[i].push(leaf),
             None => {
+                self.index.insert(expr.to_string(), self.patterns.len());
                 self.patterns.push(expr.to_string());
                 self.leaves.push(vec![leaf]);
             }
@@ -94,26 +97,48 @@ impl RegexSetBuilder {
         })
     }
 
-    pub fn build(self) -> Result<Option<RegexSet>, PolicyError> {
+    pub fn build(self) -> Result<Option<Arc<RegexSet>>, PolicyError> {
+        self.build_cached(&PolicyCache::default())
+    }
+
+    /// Builds the set, taking its database from `cache` when it holds one for these patterns
+    /// (a live set of this process, or an archive on disk) and filling the cache otherwise.
+    pub fn build_cached(self, cache: &PolicyCache) -> Result<Option<Arc<RegexSet>>, PolicyError> {
         if self.patterns.is_empty() {
             return Ok(None);
         }
-        // Leftmost start offsets cost Hyperscan more state; a set that cannot afford them is
-        // compiled without, and its findings then give the end of the match as its start.
-        let (db, som) = match self.compile(true) {
-            Ok(db) => (db, true),
-            Err(_) => (self.compile(false)?, false),
+        let key = key_of(&self.patterns);
+        if let Some(set) = cache.live(&key)
+            && set.leaves == self.leaves
+        {
+            return Ok(Some(set));
+        }
+        let (db, som) = match cache.load(&key, &self.patterns) {
+            Some(c) => (c.db, c.som),
+            None => {
+                // Leftmost start offsets cost Hyperscan more state; a set that cannot afford
+                // them is compiled without, and its findings then give the end of the match
+                // as its start.
+                let (db, som) = match self.compile(true) {
+                    Ok(db) => (db, true),
+                    Err(_) => (self.compile(false)?, false),
+                };
+                cache.store(&key, &self.patterns, &db, som);
+                (db, som)
+            }
         };
         let scratch = db
             .alloc_scratch()
             .map_err(|e| PolicyError::Matcher(e.to_string()))?;
-        Ok(Some(RegexSet {
+        let set = Arc::new(RegexSet {
             db,
             som,
             patterns: self.patterns,
             leaves: self.leaves,
             scratch: Mutex::new(vec![scratch]),
-        }))
+        });
+        cache.keep(key, &set);
+        Ok(Some(set))
     }
 }
 

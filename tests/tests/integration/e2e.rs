@@ -648,6 +648,11 @@ fn regex_and_auth_policies_compile_with_hyperscan_or_are_refused_with_422() {
     let (_, q) = moat.call("GET", "/v1/quarantine", Some(&token), None);
     assert_eq!(q["data"].as_array().map(Vec::len), Some(2), "{q}");
     assert!(sink.messages().is_empty(), "nothing was delivered");
+    // The compiled Hyperscan databases (body and subject) are archived for the next start.
+    let cache = moat_core::policy::PolicyCache::at(moat_core::policy::PolicyCache::dir_for(
+        &moat.config.data_dir,
+    ));
+    assert_eq!(cache.entries().len(), 2, "{:?}", cache.entries());
 }
 
 /// A deflated zip of `(name, bytes)` entries.
