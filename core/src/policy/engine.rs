@@ -588,7 +588,7 @@ impl PolicySet {
         let mut always = Vec::new();
         let mut leaf_owner = Vec::new();
         for p in policies.iter().filter(|p| p.enabled) {
-            p.condition.validate()?;
+            p.condition.validate_structure()?;
             let root = c.compile(&p.condition);
             let index = compiled.len() as u32;
             leaf_owner.resize(c.leaf_fields.len(), index);

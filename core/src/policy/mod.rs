@@ -70,10 +70,17 @@ pub enum Condition {
 impl Condition {
     /// Checks that the condition can be compiled; the API calls this before storing a policy.
     pub fn validate(&self) -> Result<(), PolicyError> {
-        self.validate_at(0)
+        self.validate_at(0, true)
     }
 
-    fn validate_at(&self, depth: usize) -> Result<(), PolicyError> {
+    /// [`Condition::validate`] without compiling each regular expression on its own: for
+    /// building a whole set, whose one Hyperscan compilation refuses a bad pattern anyway (and
+    /// names it), and whose database may come from the cache without compiling at all.
+    pub fn validate_structure(&self) -> Result<(), PolicyError> {
+        self.validate_at(0, false)
+    }
+
+    fn validate_at(&self, depth: usize, compile_regexes: bool) -> Result<(), PolicyError> {
         if depth > MAX_DEPTH {
             return Err(PolicyError::TooDeep(MAX_DEPTH));
         }
@@ -102,14 +109,17 @@ impl Condition {
             }
             Condition::SubjectMatches(l) | Condition::BodyMatches(l) => {
                 literals("*_matches", l)?;
-                l.iter().try_for_each(|p| regexes::check(p))
+                l.iter()
+                    .try_for_each(|p| regexes::check_pattern(p, compile_regexes))
             }
             Condition::HeaderMatches { name, patterns } => {
                 if name.is_empty() {
                     return Err(PolicyError::EmptyLiteral("header_matches.name"));
                 }
                 literals("header_matches.patterns", patterns)?;
-                patterns.iter().try_for_each(|p| regexes::check(p))
+                patterns
+                    .iter()
+                    .try_for_each(|p| regexes::check_pattern(p, compile_regexes))
             }
             Condition::AttachmentExtIn(l) => literals("attachment_ext_in", l),
             Condition::AttachmentTypeIn(l) => {
@@ -141,9 +151,10 @@ impl Condition {
                 if c.is_empty() {
                     return Err(PolicyError::EmptyList("all/any"));
                 }
-                c.iter().try_for_each(|c| c.validate_at(depth + 1))
+                c.iter()
+                    .try_for_each(|c| c.validate_at(depth + 1, compile_regexes))
             }
-            Condition::Not(c) => c.validate_at(depth + 1),
+            Condition::Not(c) => c.validate_at(depth + 1, compile_regexes),
         }
     }
 }

@@ -41,11 +41,19 @@ fn pattern(expr: &str, som: bool) -> Result<Pattern, PolicyError> {
 
 /// Checks that one pattern compiles; the API calls it before storing a policy.
 pub fn check(expr: &str) -> Result<(), PolicyError> {
+    check_pattern(expr, true)
+}
+
+/// Checks a pattern's length and, with `compile`, that Hyperscan compiles it alone.
+pub fn check_pattern(expr: &str, compile: bool) -> Result<(), PolicyError> {
     if expr.len() > MAX_PATTERN_LEN {
         return Err(PolicyError::BadRegex {
             pattern: expr.chars().take(40).collect::<String>() + "…",
             reason: format!("longer than {MAX_PATTERN_LEN} bytes."),
         });
+    }
+    if !compile {
+        return Ok(());
     }
     let db: Result<BlockDatabase, _> = pattern(expr, false)?.build();
     db.map(|_| ()).map_err(|e| PolicyError::BadRegex {
