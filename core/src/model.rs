@@ -556,26 +556,21 @@ pub struct SenderHistory {
 }
 
 impl VerdictRecord {
-    /// The From header's address, lower case: `"Name" <a@b>` and bare `a@b` alike; empty when
-    /// the header held no address.
-    pub fn author(&self) -> String {
+    /// The sender this verdict makes a known correspondent of its domain: the From header's
+    /// address, lower case (`"Name" <a@b>` and bare `a@b` alike), of mail delivered clean. A
+    /// quarantined or rejected message, or a From without an address, teaches nothing.
+    pub fn correspondent(&self) -> Option<String> {
+        if self.action != Action::Deliver || self.threat_type.is_some() {
+            return None;
+        }
         let h = self.from_header.trim();
         let inner = match (h.rfind('<'), h.rfind('>')) {
             (Some(open), Some(close)) if open < close => &h[open + 1..close],
             _ => h,
         };
         let inner = inner.trim();
-        if inner.contains('@') && !inner.contains(char::is_whitespace) {
-            inner.to_ascii_lowercase()
-        } else {
-            String::new()
-        }
-    }
-
-    /// Whether this verdict makes its author a known correspondent of its domain: mail that was
-    /// delivered clean (a quarantined or rejected message teaches nothing).
-    pub fn teaches_correspondence(&self) -> bool {
-        self.action == Action::Deliver && self.threat_type.is_none()
+        (inner.contains('@') && !inner.contains(char::is_whitespace))
+            .then(|| inner.to_ascii_lowercase())
     }
 }
 

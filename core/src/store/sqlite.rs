@@ -1035,11 +1035,8 @@ impl Store for SqliteStore {
         self.write(move |conn| {
             for v in &verdicts {
                 insert_verdict(conn, v)?;
-                if v.teaches_correspondence() {
-                    let author = v.author();
-                    if !author.is_empty() {
-                        record_correspondent(conn, &v.domain_id, &author, v.received_at)?;
-                    }
+                if let Some(sender) = v.correspondent() {
+                    record_correspondent(conn, &v.domain_id, &sender, v.received_at)?;
                 }
             }
             Ok(())

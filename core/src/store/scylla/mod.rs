@@ -701,10 +701,9 @@ impl Inner {
     /// write carries the highest timestamp and wins Scylla's last-write-wins merge.
     async fn note_correspondent(&self, v: &VerdictRecord) -> Result<(), StoreError> {
         const EARLIEST_WINS: i64 = 1 << 62;
-        let author = v.author();
-        if !v.teaches_correspondence() || author.is_empty() {
+        let Some(author) = v.correspondent() else {
             return Ok(());
-        }
+        };
         let (a, b) = futures::join!(
             self.exec(
                 &self.st.touch_correspondent,
