@@ -32,6 +32,9 @@ pub enum ApiError {
     RelayFailed(String),
     #[error("storage unavailable: {0}")]
     Store(StoreError),
+    /// A service the request needs (DNS, say) did not answer; retrying later may work.
+    #[error("{0}")]
+    Unavailable(String),
     #[error("rate limit exceeded; retry in {retry_after} s")]
     RateLimited { retry_after: i64 },
 }
@@ -48,7 +51,7 @@ pub struct Problem {
     pub detail: String,
     /// Stable machine-readable code: unauthorized, forbidden, not_found, invalid_parameter,
     /// invalid_json, payload_too_large, validation_failed, conflict, relay_failed,
-    /// store_unavailable, rate_limited.
+    /// store_unavailable, dependency_unavailable, rate_limited.
     pub code: String,
 }
 
@@ -82,6 +85,7 @@ impl ApiError {
             ApiError::Conflict(_) => ("conflict", "Conflict"),
             ApiError::RelayFailed(_) => ("relay_failed", "Bad Gateway"),
             ApiError::Store(_) => ("store_unavailable", "Service Unavailable"),
+            ApiError::Unavailable(_) => ("dependency_unavailable", "Service Unavailable"),
             ApiError::RateLimited { .. } => ("rate_limited", "Too Many Requests"),
         }
     }
@@ -114,7 +118,7 @@ impl ResponseError for ApiError {
             ApiError::Unprocessable(_) => StatusCode::UNPROCESSABLE_ENTITY,
             ApiError::Conflict(_) => StatusCode::CONFLICT,
             ApiError::RelayFailed(_) => StatusCode::BAD_GATEWAY,
-            ApiError::Store(_) => StatusCode::SERVICE_UNAVAILABLE,
+            ApiError::Store(_) | ApiError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
             ApiError::RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
         }
     }

@@ -33,8 +33,8 @@ pub struct AppState {
     pub idempotency: idempotency::IdempotencyCache,
     /// Bulk quarantine jobs of this process.
     pub jobs: routes::bulk::Jobs,
-    /// Serialises reports that rewrite the spam model file.
-    pub model_lock: std::sync::Arc<std::sync::Mutex<()>>,
+    /// Outbound SMTP (releases, digests), with its deadlines, limits and address guard.
+    pub relay: std::sync::Arc<moat_core::relay::Relay>,
 }
 
 /// Largest JSON body accepted.
@@ -165,8 +165,20 @@ impl ApiServer {
                         return;
                     }
                 };
+                let relay = match moat_core::relay::Relay::from_config(&config, 4) {
+                    Ok(r) => std::sync::Arc::new(r),
+                    Err(e) => {
+                        let _ = tx.send(Err(std::io::Error::other(e.to_string())));
+                        return;
+                    }
+                };
                 let _dispatcher = if config.api.webhooks {
-                    match webhooks::Dispatcher::start(store.clone(), &config, signing.clone()) {
+                    match webhooks::Dispatcher::start(
+                        store.clone(),
+                        &config,
+                        signing.clone(),
+                        relay.clone(),
+                    ) {
                         Ok(d) => Some(d),
                         Err(e) => {
                             let _ = tx.send(Err(e));
@@ -185,7 +197,7 @@ impl ApiServer {
                     signing,
                     idempotency: Default::default(),
                     jobs: Default::default(),
-                    model_lock: Default::default(),
+                    relay,
                 });
                 actix_web::rt::System::new().block_on(async move {
                     let server = HttpServer::new(move || {

@@ -5,8 +5,8 @@
 use moat_core::{
     model::{
         Action, AuthSummary, DeliveryMode, Domain, DomainStatus, Executive, Finding, Policy,
-        PolicyAction, QuarantineItem, QuarantineStatus, SenderRule, SenderRuleKind, Severity,
-        ThreatType, TokenInfo, TokenKind, TokenScope, VerdictRecord,
+        PolicyAction, QuarantineItem, QuarantineStatus, RelayTls, SenderRule, SenderRuleKind,
+        Severity, ThreatType, TokenInfo, TokenKind, TokenScope, VerdictRecord,
     },
     policy::Condition,
     time::rfc3339,
@@ -25,6 +25,18 @@ pub struct MxRecord {
     pub value: String,
 }
 
+/// The DNS record that proves the customer controls the domain.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct TxtRecord {
+    /// Always `TXT`.
+    #[serde(rename = "type")]
+    pub kind: &'static str,
+    /// Where to publish it: `_moat-verify.<domain>`.
+    pub name: String,
+    /// What to publish: `moat-verify=<token>`.
+    pub value: String,
+}
+
 /// A protected domain.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct DomainOut {
@@ -33,9 +45,12 @@ pub struct DomainOut {
     /// `host:port` of the customer's real mail server.
     pub real_mx_host: String,
     pub delivery_mode: DeliveryMode,
-    /// `pending_mx_verification` until an MX look-up shows Moat, then `active`.
+    /// STARTTLS on the hop to the real server: `opportunistic` (default), `required`, `verify`.
+    pub tls: RelayTls,
+    /// `pending_mx_verification` until `POST /v1/domains/{id}/verify` finds the
+    /// `verification_record` in DNS, then `active`. Moat takes mail only for active domains.
     pub status: DomainStatus,
-    /// When the MX look-up first showed Moat.
+    /// When ownership was proven.
     #[schema(format = DateTime)]
     pub verified_at: Option<String>,
     /// Spam score at or above which mail is quarantined; null: the gateway's default.
@@ -43,9 +58,24 @@ pub struct DomainOut {
     pub executives: Vec<Executive>,
     /// Where the daily quarantine digest is mailed.
     pub admin_email: Option<String>,
+    /// Whether the operator allowed `real_mx_host` to be an internal address.
+    pub internal_target_allowed: bool,
     #[schema(format = DateTime)]
     pub created_at: String,
+    /// Publish these (after the verification record) so mail for the domain reaches Moat.
     pub mx_records: Vec<MxRecord>,
+    /// Publish this to prove the domain is yours; then call `POST /v1/domains/{id}/verify`.
+    pub verification_record: TxtRecord,
+}
+
+/// The name of the TXT record that proves control of `domain`.
+pub fn verification_name(domain: &str) -> String {
+    format!("_moat-verify.{domain}")
+}
+
+/// The value of that record for a domain's token.
+pub fn verification_value(token: &str) -> String {
+    format!("moat-verify={token}")
 }
 
 impl DomainOut {
@@ -55,17 +85,24 @@ impl DomainOut {
             domain: d.name.clone(),
             real_mx_host: d.real_mx_host.clone(),
             delivery_mode: d.delivery_mode,
+            tls: d.tls,
             status: d.status,
             verified_at: d.verified_at.map(rfc3339),
             spam_threshold: d.detection.spam_threshold,
             executives: d.detection.executives.clone(),
             admin_email: d.detection.admin_email.clone(),
+            internal_target_allowed: d.allow_internal_target,
             created_at: rfc3339(d.created_at),
             mx_records: vec![MxRecord {
                 kind: "MX",
                 priority: 10,
                 value: hostname.to_string(),
             }],
+            verification_record: TxtRecord {
+                kind: "TXT",
+                name: verification_name(&d.name),
+                value: verification_value(&d.verification_token),
+            },
         }
     }
 }
@@ -79,11 +116,14 @@ pub struct DomainList {
 #[derive(Debug, Serialize, ToSchema)]
 pub struct Verification {
     pub domain: DomainOut,
-    /// Whether the domain's MX records name Moat now.
+    /// Whether ownership is proven (the verification TXT record was found) and the domain
+    /// is active.
     pub verified: bool,
+    /// Whether a MX record of the domain names this gateway (mail arrives only once it does).
+    pub mx_points_here: bool,
     /// The MX hosts the look-up found, lowest preference first.
     pub found: Vec<String>,
-    /// Why it is not verified, when it is not.
+    /// Why it is not verified, or what is still missing.
     pub detail: Option<String>,
 }
 

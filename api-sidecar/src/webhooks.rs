@@ -265,7 +265,7 @@ async fn daily_mail(store: &SharedStore, ctx: &mut Context) -> Result<(), moat_c
         ctx.tried.insert(domain.id.clone(), now);
         let digest =
             crate::routes::digest::build(store, &ctx.signing, &ctx.base, &domain, start).await?;
-        match crate::routes::digest::mail(&ctx.config, &domain, &to, &digest).await {
+        match crate::routes::digest::mail(&ctx.relay, &ctx.config, &domain, &to, &digest).await {
             Ok(()) => {
                 ctx.sent.insert(domain.id.clone(), day.clone());
                 let path = ctx.config.data_dir.join("digest-sent.json");
@@ -295,37 +295,15 @@ struct Context {
     tried: std::collections::HashMap<String, i64>,
     /// When `daily_mail` last looked (it looks once a minute).
     mail_checked: i64,
+    /// Sends the mailed digests.
+    relay: Arc<moat_core::relay::Relay>,
 }
 
-/// Whether an address may be called (public unicast unless private targets are allowed).
+/// Whether an address may be called: public unicast by the special-purpose registries
+/// ([`moat_core::netguard`], the same check as relay targets and DSN MX hosts) unless private
+/// targets are allowed.
 pub fn allowed_target(ip: IpAddr, allow_private: bool) -> bool {
-    if allow_private {
-        return true;
-    }
-    match ip {
-        IpAddr::V4(v4) => {
-            !(v4.is_loopback()
-                || v4.is_private()
-                || v4.is_link_local()
-                || v4.is_unspecified()
-                || v4.is_broadcast()
-                || v4.is_multicast()
-                || v4.is_documentation()
-                || v4.octets()[0] == 100 && (64..128).contains(&v4.octets()[1])
-                || v4.octets()[0] == 0)
-        }
-        IpAddr::V6(v6) => {
-            let seg = v6.segments();
-            !(v6.is_loopback()
-                || v6.is_unspecified()
-                || v6.is_multicast()
-                || (seg[0] & 0xfe00) == 0xfc00
-                || (seg[0] & 0xffc0) == 0xfe80
-                || v6
-                    .to_ipv4_mapped()
-                    .is_some_and(|v4| !allowed_target(IpAddr::V4(v4), false)))
-        }
-    }
+    allow_private || !moat_core::netguard::is_internal(ip)
 }
 
 /// Checks a webhook URL's form (http or https, a host, at most 2 000 characters).
@@ -449,6 +427,7 @@ impl Dispatcher {
         store: SharedStore,
         config: &Config,
         signing: crate::signing::SigningKey,
+        relay: Arc<moat_core::relay::Relay>,
     ) -> std::io::Result<Dispatcher> {
         let sent = std::fs::read(config.data_dir.join("digest-sent.json"))
             .ok()
@@ -461,6 +440,7 @@ impl Dispatcher {
             sent,
             tried: Default::default(),
             mail_checked: 0,
+            relay,
         };
         let allow_private = config.api.webhook_allow_private_targets;
         let (jobs, queue) = flume::bounded::<(Webhook, WebhookDelivery)>(256);
@@ -625,6 +605,9 @@ mod tests {
             "::ffff:127.0.0.1",
             "100.64.0.1",
             "0.0.0.0",
+            "64:ff9b::7f00:1",
+            "::127.0.0.1",
+            "2002:7f00:1::1",
         ] {
             let ip: IpAddr = ip.parse().expect("ip");
             assert!(!allowed_target(ip, false), "{ip}");

@@ -47,6 +47,13 @@ pub struct MalwareConfig {
     pub clamd_threads: usize,
     /// `tempfail` (451) or `accept` when clamd is down or fails.
     pub clamd_on_error: ScannerDown,
+    /// Threads opening archive attachments (off the SMTP shards).
+    pub inspect_threads: usize,
+    /// Milliseconds all archives of one message may take to open; what is left unopened then
+    /// makes the message unscannable (quarantined).
+    pub inspect_budget_ms: u64,
+    /// Bytes all archives of one message may inflate to together.
+    pub inspect_max_bytes: u64,
 }
 
 impl Default for MalwareConfig {
@@ -56,6 +63,9 @@ impl Default for MalwareConfig {
             clamd_timeout_ms: 30_000,
             clamd_threads: 4,
             clamd_on_error: ScannerDown::Tempfail,
+            inspect_threads: 2,
+            inspect_budget_ms: 2000,
+            inspect_max_bytes: 64 << 20,
         }
     }
 }
@@ -283,8 +293,23 @@ fn default_readers() -> usize {
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct RelayConfig {
-    /// Seconds to wait for the downstream server at each step.
+    /// Seconds to wait for the downstream server at each step (connect, greeting, every
+    /// reply, the TLS handshake).
     pub timeout_secs: u64,
+    /// Sessions open at once to one destination (`host:port`); more deliveries wait their
+    /// turn, so one slow or silent server cannot take every delivery slot.
+    pub max_per_destination: usize,
+    /// The slowest a server may take a message body, in bytes per second: a body's deadline
+    /// is `timeout_secs` plus its size at this rate.
+    pub min_bytes_per_sec: u64,
+    /// Internal networks (loopback, private, link-local…) relaying may connect to, e.g. the
+    /// site's own mail servers: `["10.20.0.0/16"]`. Customers' real servers and senders' MX
+    /// hosts elsewhere must be public addresses; `moat domain allow-internal` excepts one
+    /// domain.
+    pub allow_internal_targets: Vec<String>,
+    /// Extra trust anchors (PEM) for domains whose `tls` is `verify` (a private CA);
+    /// the system's roots are always trusted.
+    pub tls_ca_file: Option<PathBuf>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -300,6 +325,10 @@ pub struct PolicyConfig {
     /// BEC first contact: a sender with no clean mail delivered to the domain before is only
     /// called a first contact once the domain's history is at least this many days old.
     pub first_contact_learning_days: u32,
+    /// A customer's model learns from its newest this many reports.
+    pub reports_per_customer: u32,
+    /// Reports one customer may make per day (each message counts once).
+    pub reports_per_day: u32,
 }
 
 impl PolicyConfig {
@@ -386,7 +415,13 @@ impl Default for StoreConfig {
 
 impl Default for RelayConfig {
     fn default() -> Self {
-        RelayConfig { timeout_secs: 60 }
+        RelayConfig {
+            timeout_secs: 60,
+            max_per_destination: 8,
+            min_bytes_per_sec: 16 * 1024,
+            allow_internal_targets: Vec::new(),
+            tls_ca_file: None,
+        }
     }
 }
 
@@ -397,6 +432,8 @@ impl Default for PolicyConfig {
             spam_threshold: crate::detect::spam::DEFAULT_THRESHOLD,
             spam_model: None,
             first_contact_learning_days: 7,
+            reports_per_customer: 2000,
+            reports_per_day: 500,
         }
     }
 }

@@ -13,6 +13,7 @@ pub mod error;
 pub mod message;
 pub mod metrics;
 pub mod model;
+pub mod netguard;
 pub mod policy;
 pub mod relay;
 pub mod snapshot;

@@ -264,6 +264,43 @@ impl DeliveryMode {
     }
 }
 
+/// How the relay protects the hop to a domain's real mail server (RFC 3207 STARTTLS).
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default, Serialize, Deserialize,
+)]
+#[serde(rename_all = "snake_case")]
+#[derive(utoipa::ToSchema)]
+pub enum RelayTls {
+    /// STARTTLS whenever the server offers it, any certificate; clear text otherwise (as
+    /// Postfix's `may`).
+    #[default]
+    Opportunistic,
+    /// STARTTLS or no delivery (a temporary failure, retried), any certificate.
+    Required,
+    /// STARTTLS with a certificate valid for the server's name (system roots, or the CA in
+    /// `relay.tls_ca_file`), or no delivery.
+    Verify,
+}
+
+impl RelayTls {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RelayTls::Opportunistic => "opportunistic",
+            RelayTls::Required => "required",
+            RelayTls::Verify => "verify",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        match s {
+            "opportunistic" => Some(RelayTls::Opportunistic),
+            "required" => Some(RelayTls::Required),
+            "verify" => Some(RelayTls::Verify),
+            _ => None,
+        }
+    }
+}
+
 /// A person whose name impersonators borrow (business email compromise).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -303,9 +340,21 @@ pub struct Domain {
     /// Spam threshold and executives list.
     #[serde(default)]
     pub detection: DomainDetection,
-    /// When an MX look-up first showed the domain's mail coming to Moat.
+    /// When the domain's owner proved control of it (the DNS TXT record of
+    /// `verification_token`), or the operator activated it.
     #[serde(default)]
     pub verified_at: Option<i64>,
+    /// STARTTLS on the hop to `real_mx_host`.
+    #[serde(default)]
+    pub tls: RelayTls,
+    /// The operator allowed `real_mx_host` to be an internal address (loopback, private,
+    /// link-local…); customers cannot set this.
+    #[serde(default)]
+    pub allow_internal_target: bool,
+    /// The secret the owner publishes as `moat-verify=<token>` in a TXT record at
+    /// `_moat-verify.<domain>` to prove control of the domain.
+    #[serde(default)]
+    pub verification_token: String,
 }
 
 /// Whether a sender rule lets mail through or keeps it out.
@@ -543,6 +592,41 @@ pub struct AuthSummary {
     pub dkim: Vec<AuthCheck>,
     pub arc: AuthCheck,
     pub dmarc: DmarcCheck,
+}
+
+/// A customer's report that a message Moat quarantined for it is spam or not: what the
+/// customer's own spam model learns from (never the gateway's shared one). One per message:
+/// a later report of the same message replaces the label.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SpamReportRecord {
+    pub customer_id: String,
+    /// The quarantined message reported.
+    pub item_id: String,
+    pub spam: bool,
+    /// The message's model tokens (`detect::spam::bayes::tokens`), each once.
+    pub tokens: Vec<u64>,
+    /// The token that reported it.
+    pub reporter: String,
+    pub reported_at: i64,
+}
+
+impl SpamReportRecord {
+    /// The tokens as stored: little-endian `u64`s.
+    pub fn token_bytes(&self) -> Vec<u8> {
+        self.tokens.iter().flat_map(|t| t.to_le_bytes()).collect()
+    }
+
+    /// Tokens from their stored form (a trailing partial token is ignored).
+    pub fn tokens_from(bytes: &[u8]) -> Vec<u64> {
+        bytes
+            .chunks_exact(8)
+            .map(|c| {
+                let mut b = [0u8; 8];
+                b.copy_from_slice(c);
+                u64::from_le_bytes(b)
+            })
+            .collect()
+    }
 }
 
 /// What a protected domain's mail history says about one sender (first-contact detection):
@@ -798,7 +882,6 @@ pub struct DomainPatch {
     pub executives: Option<Vec<Executive>>,
     /// Where the daily digest is mailed; an address at the domain itself; `""` stops it.
     pub admin_email: Option<String>,
-    /// Set by MX verification (never from a client's JSON): the domain becomes `active`.
-    #[serde(skip)]
-    pub verified_at: Option<i64>,
+    /// STARTTLS on the hop to the real server: `opportunistic`, `required` or `verify`.
+    pub tls: Option<RelayTls>,
 }

@@ -24,6 +24,9 @@ pub struct GatewaySnapshot {
     sender_rules: HashMap<String, Vec<SenderRule>>,
     /// The trained spam model, when there is one.
     spam_model: Option<Arc<BayesModel>>,
+    /// Each customer's own model, learnt from its reports (added to the gateway's for its
+    /// mail only, so no customer's reports move another's verdicts).
+    customer_models: HashMap<String, Arc<BayesModel>>,
 }
 
 impl GatewaySnapshot {
@@ -64,18 +67,39 @@ impl GatewaySnapshot {
             .collect();
         GatewaySnapshot {
             version,
-            // Sandbox domains (made with test tokens) hold configuration only: the scanner
-            // never takes mail for them, so nothing of a sandbox reaches a real server.
+            // Only domains whose ownership is proven take mail: a pending domain is a claim
+            // anyone can make. Sandbox domains (made with test tokens) hold configuration
+            // only, so nothing of a sandbox reaches a real server.
             domains: domains
                 .into_iter()
-                .filter(|d| !crate::token::is_sandbox(&d.customer_id))
+                .filter(|d| {
+                    d.status == crate::model::DomainStatus::Active
+                        && !crate::token::is_sandbox(&d.customer_id)
+                })
                 .map(|d| (d.name.clone(), Arc::new(d)))
                 .collect(),
             policy_sets,
             empty: Arc::new(PolicySet::default()),
             sender_rules,
             spam_model: None,
+            customer_models: HashMap::new(),
         }
+    }
+
+    /// The snapshot with customers' own models.
+    pub fn with_customer_models(mut self, models: HashMap<String, Arc<BayesModel>>) -> Self {
+        self.customer_models = models;
+        self
+    }
+
+    /// A customer's own model, when its reports made one.
+    pub fn customer_model(&self, customer_id: &str) -> Option<&BayesModel> {
+        self.customer_models.get(customer_id).map(|m| &**m)
+    }
+
+    /// Whether any customer has its own model (then messages keep their tokens).
+    pub fn has_customer_models(&self) -> bool {
+        !self.customer_models.is_empty()
     }
 
     /// The snapshot with a spam model.

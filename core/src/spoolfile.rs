@@ -27,6 +27,23 @@ pub struct SpoolEnvelope {
     /// Customers whose recipients this copy carries (for per-customer spool statistics).
     #[serde(default)]
     pub customers: Vec<String>,
+    /// STARTTLS on the hop to `host` (the domain's setting when the message was accepted).
+    #[serde(default)]
+    pub tls: crate::model::RelayTls,
+    /// The operator allowed `host` to be an internal address.
+    #[serde(default)]
+    pub allow_internal: bool,
+}
+
+impl SpoolEnvelope {
+    /// Where this copy goes: `host`, or for `mx:<domain>` (a DSN) resolved by the caller.
+    pub fn route(&self) -> crate::relay::Route {
+        crate::relay::Route {
+            hostport: self.host.clone(),
+            tls: self.tls,
+            allow_internal: self.allow_internal,
+        }
+    }
 }
 
 /// Encodes a spool file: magic line, JSON envelope line, then the message bytes.
@@ -120,6 +137,8 @@ mod tests {
             smtputf8: false,
             eight_bit: true,
             customers: vec!["c1".into()],
+            tls: crate::model::RelayTls::Required,
+            allow_internal: true,
         };
         let mut file = header(&env).expect("header");
         file.extend_from_slice(b"Subject: x\r\n\r\nbody\n\r\n");

@@ -110,6 +110,12 @@ pub async fn issue(
     Ok((info, secret))
 }
 
+/// A new domain's ownership token (128 random bits, hex): the owner publishes it in DNS to
+/// prove control of the domain.
+pub fn domain_verification_token() -> String {
+    hex::encode(rand::random::<[u8; 16]>())
+}
+
 /// The stored form of a token.
 pub fn hash(token: &str) -> String {
     hex::encode(Sha256::digest(token.as_bytes()))

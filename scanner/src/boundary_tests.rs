@@ -33,8 +33,10 @@ fn sqlite_store_and_tokio_relay_answer_a_glommio_task() {
         ..Config::default()
     };
     let store = store::open(&config).expect("store");
-    let relay = crate::relay::RelayHandle::start("test".into(), Duration::from_secs(2))
-        .expect("relay runtime");
+    let mut config = config;
+    config.relay.timeout_secs = 2;
+    config.relay.allow_internal_targets = vec!["127.0.0.0/8".into()];
+    let relay = crate::relay::RelayHandle::start(&config).expect("relay runtime");
     // A port nobody listens on: the relay must answer TempFail, through tokio, to glommio.
     let closed = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
     let addr = closed.local_addr().expect("addr").to_string();
@@ -44,7 +46,7 @@ fn sqlite_store_and_tokio_relay_answer_a_glommio_task() {
             let c = store.ensure_customer("acme").await.expect("store answers");
             let (outcome, body) = relay
                 .send(
-                    addr,
+                    moat_core::relay::Route::to_mx(addr),
                     "a@b.test".into(),
                     vec!["c@d.test".into()],
                     b"x\r\n".to_vec(),

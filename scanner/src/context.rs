@@ -23,6 +23,8 @@ pub struct ScannerContext {
     pub auth: Option<AuthHandle>,
     /// ClamAV (`None` unless `malware.clamd` is set).
     pub clamd: Option<crate::clamd::ClamdHandle>,
+    /// Archive inspection threads.
+    pub inspect: crate::inspect::InspectHandle,
     /// STARTTLS configuration; swapped on SIGHUP so renewed certificates apply at once.
     pub tls: ArcSwapOption<rustls::ServerConfig>,
     pub spool: Spool,
@@ -53,19 +55,17 @@ impl ScannerContext {
         store: SharedStore,
         snapshot: SharedSnapshot,
     ) -> anyhow::Result<Arc<Self>> {
-        let relay = RelayHandle::start(
-            config.hostname.clone(),
-            std::time::Duration::from_secs(config.relay.timeout_secs),
-        )
-        .context("starting the relay thread")?;
+        let relay = RelayHandle::start(&config)?;
         let auth = if config.auth.enabled {
             Some(AuthHandle::start(&config)?)
         } else {
             None
         };
         let clamd = crate::clamd::ClamdHandle::start(&config)?;
+        let inspect = crate::inspect::InspectHandle::start(&config)?;
         let tls = crate::tls::server_config(&config)?;
-        let spool = Spool::start(&config, relay.runtime()).context("opening the spool")?;
+        let spool =
+            Spool::start(&config, relay.runtime(), relay.relay()).context("opening the spool")?;
         Ok(Arc::new(ScannerContext {
             config,
             store,
@@ -73,6 +73,7 @@ impl ScannerContext {
             relay,
             auth,
             clamd,
+            inspect,
             tls: ArcSwapOption::new(tls),
             spool,
             per_ip: Mutex::new(HashMap::new()),

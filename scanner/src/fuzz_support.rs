@@ -40,6 +40,9 @@ pub fn context() -> Arc<ScannerContext> {
             created_at: 0,
             detection: Default::default(),
             verified_at: None,
+            tls: Default::default(),
+            allow_internal_target: false,
+            verification_token: String::new(),
         };
         let snapshot = Arc::new(ArcSwap::from_pointee(GatewaySnapshot::build(
             1,

@@ -11,6 +11,7 @@ pub mod context;
 pub mod data;
 #[cfg(any(test, feature = "fuzzing"))]
 pub mod fuzz_support;
+pub mod inspect;
 pub mod mx;
 pub mod relay;
 pub mod reload;

@@ -15,7 +15,7 @@ use moat_core::{
     message::{MessageView, domain_of, parse},
     model::{
         Action, DeliveryMode, Domain, DomainStatus, NewPolicy, Policy, PolicyAction,
-        QuarantineFilter, QuarantineStatus, Severity, ThreatType, TokenKind, TokenScope,
+        QuarantineFilter, QuarantineStatus, RelayTls, Severity, ThreatType, TokenKind, TokenScope,
     },
     policy::{PolicySet, Signals as MessageSignals},
     store::{self, SharedStore},
@@ -157,11 +157,35 @@ enum DomainCmd {
         /// `spool`: accept, store durably, relay with retries. `proxy`: relay before answering.
         #[arg(long, default_value = "spool", value_parser = ["spool", "proxy"])]
         mode: String,
+        /// STARTTLS to the real server: opportunistic, required or verify.
+        #[arg(long, default_value = "opportunistic", value_parser = ["opportunistic", "required", "verify"])]
+        tls: String,
+        /// Leave the domain pending until its owner publishes the verification TXT record
+        /// (otherwise the operator vouches for it and it takes mail at once).
+        #[arg(long)]
+        pending: bool,
+        /// Allow the real server to be an internal address (loopback, private network…).
+        #[arg(long)]
+        allow_internal: bool,
     },
     /// List a customer's domains.
     List {
         #[arg(long)]
         customer: String,
+    },
+    /// Activate a pending domain without DNS proof (the operator vouches for the customer).
+    Activate {
+        domain: String,
+        #[arg(long)]
+        customer: String,
+    },
+    /// Allow (or with --off, stop allowing) a domain's real server to be an internal address.
+    AllowInternal {
+        domain: String,
+        #[arg(long)]
+        customer: String,
+        #[arg(long)]
+        off: bool,
     },
 }
 
@@ -198,6 +222,16 @@ fn block<T>(f: impl Future<Output = T>) -> T {
 
 fn open_store(config: &Config) -> anyhow::Result<SharedStore> {
     store::open(config).context("opening the store (check data_dir and [store] in the config)")
+}
+
+/// A customer's domain by name (the customer must exist already).
+fn customer_domain(store: &SharedStore, customer: &str, name: &str) -> anyhow::Result<Domain> {
+    let name = validate::domain_name(name).map_err(anyhow::Error::msg)?;
+    let customer = block(store.ensure_customer(customer))?;
+    block(store.domains(&customer.id))?
+        .into_iter()
+        .find(|d| d.name == name)
+        .with_context(|| format!("customer {} has no domain {name}", customer.name))
 }
 
 /// One policy or an array of policies, each checked.
@@ -296,24 +330,57 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             real_mx,
             customer,
             mode,
+            tls,
+            pending,
+            allow_internal,
         }) => {
             let name = validate::domain_name(&domain).map_err(anyhow::Error::msg)?;
             let real_mx_host = validate::relay_target(&real_mx).map_err(anyhow::Error::msg)?;
             let store = open_store(&config)?;
             let customer = block(store.ensure_customer(&customer))?;
+            let now = now_ms();
             let d = Domain {
                 id: uuid::Uuid::now_v7().to_string(),
                 customer_id: customer.id,
                 name,
                 real_mx_host,
                 delivery_mode: DeliveryMode::parse(&mode).unwrap_or_default(),
-                status: DomainStatus::PendingMxVerification,
-                created_at: now_ms(),
+                status: if pending {
+                    DomainStatus::PendingMxVerification
+                } else {
+                    DomainStatus::Active
+                },
+                created_at: now,
                 detection: Default::default(),
-                verified_at: None,
+                verified_at: (!pending).then_some(now),
+                tls: RelayTls::parse(&tls).unwrap_or_default(),
+                allow_internal_target: allow_internal,
+                verification_token: token::domain_verification_token(),
             };
             block(store.insert_domain(d.clone())).with_context(|| format!("adding {}", d.name))?;
             println!("{}", serde_json::to_string_pretty(&d)?);
+        }
+        Command::Domain(DomainCmd::Activate { domain, customer }) => {
+            let store = open_store(&config)?;
+            let d = customer_domain(&store, &customer, &domain)?;
+            let d = block(store.activate_domain(&d.customer_id, &d.id, now_ms()))
+                .with_context(|| format!("activating {domain}"))?
+                .with_context(|| format!("{domain} was deleted meanwhile"))?;
+            println!("{} is {}", d.name, d.status.as_str());
+        }
+        Command::Domain(DomainCmd::AllowInternal {
+            domain,
+            customer,
+            off,
+        }) => {
+            let store = open_store(&config)?;
+            let d = customer_domain(&store, &customer, &domain)?;
+            block(store.set_domain_internal_target(&d.customer_id, &d.id, !off))?;
+            println!(
+                "{}: internal real server {}",
+                d.name,
+                if off { "not allowed" } else { "allowed" }
+            );
         }
         Command::Domain(DomainCmd::List { customer }) => {
             let store = open_store(&config)?;
@@ -450,17 +517,17 @@ fn release(config: &Config, store: &SharedStore, customer: &str, id: &str) -> an
         .enable_all()
         .build()
         .context("starting the relay runtime")?;
-    let outcome = runtime.block_on(moat_core::relay::deliver(
-        &domain.real_mx_host,
-        &config.hostname,
-        &item.mail_from,
-        &item.rcpt_to,
-        &raw,
-        Default::default(),
-        std::time::Duration::from_secs(config.relay.timeout_secs),
-    ));
+    let relay = moat_core::relay::Relay::from_config(config, 1).context("configuring the relay")?;
+    let envelope = moat_core::relay::Envelope {
+        mail_from: &item.mail_from,
+        rcpts: &item.rcpt_to,
+        body: &raw,
+        options: Default::default(),
+    };
+    let outcome =
+        runtime.block_on(relay.deliver(&moat_core::relay::Route::to_domain(&domain), envelope));
     match outcome {
-        moat_core::relay::RelayOutcome::Delivered(_) => {
+        moat_core::relay::RelayOutcome::Delivered { .. } => {
             block(store.quarantine_set_status(
                 &customer.id,
                 id,
@@ -586,7 +653,29 @@ fn check(
         .as_ref()
         .and_then(|d| d.detection.spam_threshold)
         .unwrap_or(config.policy.spam_threshold);
-    let report = spam::scan(&view, &rendered, model.as_ref(), now_ms() / 1000);
+    // The customer's own model (its reports), as the scanner adds it for its mail.
+    let own = match &customer_id {
+        Some(id) => {
+            let reports = block(store.spam_reports(id, config.policy.reports_per_customer))?;
+            let mut trainer = spam::Trainer::new();
+            for r in &reports {
+                trainer.learn(&r.tokens, r.spam);
+            }
+            (!reports.is_empty()).then(|| trainer.build_all())
+        }
+        None => None,
+    };
+    let report = spam::scan_keeping_tokens(
+        &view,
+        &rendered,
+        model.as_ref(),
+        now_ms() / 1000,
+        own.is_some(),
+    );
+    let report = match &own {
+        Some(own) => report.with_customer_model(model.as_ref(), own),
+        None => report,
+    };
     let outcome = set.evaluate_with(&view, &MessageSignals::of(&rendered, report.score));
     let waived = outcome
         .matched

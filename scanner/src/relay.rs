@@ -1,35 +1,36 @@
-//! The shards' handle to the relay thread: mail-send needs tokio, so relaying runs on a small
-//! tokio runtime of its own and the shard awaits a oneshot. The message buffer moves to the relay
-//! thread and back, so relaying copies nothing.
+//! The shards' handle to the relay: mail-send needs tokio, so relaying runs on a small tokio
+//! runtime of its own and the shard awaits a oneshot. The message buffer moves to the relay
+//! thread and back, so relaying copies nothing. The same [`Relay`] (its sessions, its
+//! per-destination limits) serves proxy mode and the spool.
 
-use std::time::Duration;
-
-use futures::channel::oneshot;
 use std::sync::Arc;
 
-use moat_core::relay::{MailOptions, RelayOutcome, RelayPool};
+use anyhow::Context;
+use futures::channel::oneshot;
+
+use moat_core::{
+    config::Config,
+    relay::{Envelope, MailOptions, Relay, RelayOutcome, Route},
+};
 
 /// Sends messages to customers' real mail servers from a dedicated tokio runtime.
 pub struct RelayHandle {
     runtime: tokio::runtime::Runtime,
-    /// Sessions to real servers kept open between proxy-mode messages.
-    pool: Arc<RelayPool>,
-    helo: String,
-    timeout: Duration,
+    relay: Arc<Relay>,
 }
 
 impl RelayHandle {
-    pub fn start(helo: String, timeout: Duration) -> std::io::Result<Self> {
+    pub fn start(config: &Config) -> anyhow::Result<Self> {
         let runtime = tokio::runtime::Builder::new_multi_thread()
             .worker_threads(1)
             .thread_name("moat-relay")
             .enable_all()
-            .build()?;
+            .build()
+            .context("starting the relay runtime")?;
+        let relay = Relay::from_config(config, 16).context("configuring the relay")?;
         Ok(RelayHandle {
             runtime,
-            pool: Arc::new(RelayPool::new(16, Duration::from_secs(30))),
-            helo,
-            timeout,
+            relay: Arc::new(relay),
         })
     }
 
@@ -38,25 +39,30 @@ impl RelayHandle {
         self.runtime.handle()
     }
 
+    /// The relay itself, shared with the spool.
+    pub fn relay(&self) -> Arc<Relay> {
+        self.relay.clone()
+    }
+
     /// Relays `body` and gives it back with the outcome.
     pub fn send(
         &self,
-        hostport: String,
+        route: Route,
         mail_from: String,
         rcpts: Vec<String>,
         body: Vec<u8>,
         options: MailOptions,
     ) -> impl Future<Output = (RelayOutcome, Vec<u8>)> + use<> {
         let (tx, rx) = oneshot::channel();
-        let helo = self.helo.clone();
-        let timeout = self.timeout;
-        let pool = self.pool.clone();
+        let relay = self.relay.clone();
         self.runtime.spawn(async move {
-            let outcome = pool
-                .deliver(
-                    &hostport, &helo, &mail_from, &rcpts, &body, options, timeout,
-                )
-                .await;
+            let envelope = Envelope {
+                mail_from: &mail_from,
+                rcpts: &rcpts,
+                body: &body,
+                options,
+            };
+            let outcome = relay.deliver(&route, envelope).await;
             let _ = tx.send((outcome, body));
         });
         async move {

@@ -4,8 +4,9 @@
 //! connection.
 
 use std::{
+    collections::HashMap,
     path::{Path, PathBuf},
-    sync::Arc,
+    sync::{Arc, Mutex},
     thread,
     time::{Duration, SystemTime},
 };
@@ -13,7 +14,7 @@ use std::{
 use arc_swap::ArcSwap;
 use moat_core::{
     StoreError,
-    detect::spam::BayesModel,
+    detect::spam::{BayesModel, Trainer},
     policy::PolicyCache,
     snapshot::{GatewaySnapshot, SharedSnapshot},
     store::SharedStore,
@@ -41,21 +42,78 @@ fn modified(path: &Path) -> Option<SystemTime> {
     std::fs::metadata(path).and_then(|m| m.modified()).ok()
 }
 
-/// Reads domains, policies and the spam model and builds a snapshot.
+/// Each customer's own spam model, learnt from its reports and rebuilt only when its reports
+/// changed since the last snapshot.
+#[derive(Default)]
+pub struct CustomerModels {
+    /// Customer id → (when its reports last changed, its model).
+    known: Mutex<HashMap<String, (i64, Arc<BayesModel>)>>,
+    /// Reports a model learns from (the newest).
+    limit: u32,
+}
+
+impl CustomerModels {
+    pub fn new(limit: u32) -> Self {
+        CustomerModels {
+            known: Mutex::default(),
+            limit: limit.max(1),
+        }
+    }
+
+    /// The current models, rebuilding those whose reports changed.
+    async fn refresh(
+        &self,
+        store: &SharedStore,
+    ) -> Result<HashMap<String, Arc<BayesModel>>, StoreError> {
+        let heads = store.spam_report_heads().await?;
+        let mut out = HashMap::with_capacity(heads.len());
+        for (customer, head) in heads {
+            let cached = self
+                .known
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .get(&customer)
+                .filter(|(h, _)| *h == head)
+                .map(|(_, m)| m.clone());
+            let model = match cached {
+                Some(m) => m,
+                None => {
+                    let mut trainer = Trainer::new();
+                    for r in store.spam_reports(&customer, self.limit).await? {
+                        trainer.learn(&r.tokens, r.spam);
+                    }
+                    let model = Arc::new(trainer.build_all());
+                    self.known
+                        .lock()
+                        .unwrap_or_else(|p| p.into_inner())
+                        .insert(customer.clone(), (head, model.clone()));
+                    model
+                }
+            };
+            out.insert(customer, model);
+        }
+        Ok(out)
+    }
+}
+
+/// Reads domains, policies, customers' models and the spam model and builds a snapshot.
 pub fn load(
     store: &SharedStore,
     model_path: &Path,
     previous_model: Option<Arc<BayesModel>>,
     cache: &PolicyCache,
+    customer_models: &CustomerModels,
 ) -> Result<GatewaySnapshot, StoreError> {
     let snapshot = futures::executor::block_on(async {
         let version = store.config_version().await?;
         let domains = store.all_domains().await?;
         let policies = store.all_policies().await?;
         let rules = store.all_sender_rules().await?;
-        Ok::<_, StoreError>(GatewaySnapshot::build(
-            version, domains, policies, rules, cache,
-        ))
+        let models = customer_models.refresh(store).await?;
+        Ok::<_, StoreError>(
+            GatewaySnapshot::build(version, domains, policies, rules, cache)
+                .with_customer_models(models),
+        )
     })?;
     Ok(snapshot.with_spam_model(load_model(model_path, previous_model)))
 }
@@ -66,8 +124,9 @@ pub fn start(
     model_path: PathBuf,
     interval: Duration,
     cache: Arc<PolicyCache>,
+    customer_models: Arc<CustomerModels>,
 ) -> Result<SharedSnapshot, StoreError> {
-    let first = load(&store, &model_path, None, &cache)?;
+    let first = load(&store, &model_path, None, &cache, &customer_models)?;
     let shared: SharedSnapshot = Arc::new(ArcSwap::from_pointee(first));
     let handle = shared.clone();
     let mut model_seen = modified(&model_path);
@@ -81,7 +140,13 @@ pub fn start(
                 let model_changed = model_now != model_seen;
                 match futures::executor::block_on(store.config_version()) {
                     Ok(v) if v != current.version || model_changed => {
-                        match load(&store, &model_path, current.spam_model_shared(), &cache) {
+                        match load(
+                            &store,
+                            &model_path,
+                            current.spam_model_shared(),
+                            &cache,
+                            &customer_models,
+                        ) {
                             Ok(snap) => {
                                 tracing::info!(version = snap.version, domains = snap.domain_count(), "policy snapshot reloaded");
                                 drop(current);

@@ -25,7 +25,7 @@ use moat_core::{
     dsn::{self, FailedRecipient},
     message::domain_of,
     metrics::metrics,
-    relay::{MailOptions, RelayOutcome, RelayPool},
+    relay::{Envelope, MailOptions, Relay, RelayOutcome, Route},
     spoolfile::header,
     time::{now_ms, rfc5322},
 };
@@ -88,7 +88,11 @@ fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
 impl Spool {
     /// Opens the spool under `config.data_dir`, starts its writer threads and delivery manager
     /// on `runtime`, and queues every message left from a previous run.
-    pub fn start(config: &Config, runtime: &tokio::runtime::Handle) -> io::Result<Spool> {
+    pub fn start(
+        config: &Config,
+        runtime: &tokio::runtime::Handle,
+        relay: Arc<Relay>,
+    ) -> io::Result<Spool> {
         let root = config.data_dir.join("spool");
         let dirs = Arc::new(Dirs {
             queue: root.join("queue"),
@@ -121,10 +125,9 @@ impl Spool {
             resubmit: dtx.clone(),
             config: config.spool.clone(),
             helo: config.hostname.clone(),
-            timeout: Duration::from_secs(config.relay.timeout_secs),
             pending: pending.clone(),
             permits: Arc::new(Semaphore::new(config.spool.concurrency.max(1))),
-            pool: RelayPool::new(config.spool.concurrency.max(1), Duration::from_secs(30)),
+            relay,
             mx: match MxResolver::new(config, runtime) {
                 Ok(r) => Some(r),
                 Err(e) => {
@@ -248,10 +251,10 @@ struct Manager {
     resubmit: mpsc::UnboundedSender<Queued>,
     config: SpoolConfig,
     helo: String,
-    timeout: Duration,
     pending: Arc<Mutex<HashMap<String, i64>>>,
+    /// Deliveries in flight at once (taken after the destination's own slot).
     permits: Arc<Semaphore>,
-    pool: RelayPool,
+    relay: Arc<Relay>,
     /// Routes `mx:<domain>` targets (DSNs without a `dsn_relay`).
     mx: Option<MxResolver>,
 }
@@ -311,6 +314,8 @@ impl Manager {
             smtputf8: env.smtputf8,
             eight_bit: true,
             customers: env.customers.clone(),
+            tls: Default::default(),
+            allow_internal: false,
         };
         let dirs = self.dirs.clone();
         let (written_env, body) = (dsn_env.clone(), body);
@@ -333,20 +338,21 @@ impl Manager {
     }
 
     /// One delivery attempt: to the spooled host, or for `mx:<domain>` to each MX target in
-    /// turn until one takes or refuses the message.
+    /// turn until one takes or refuses the message. A destination's own slot is waited for
+    /// before one of the spool's, so a slow destination never holds slots others could use.
     async fn send(&self, env: &SpoolEnvelope, bytes: &[u8]) -> RelayOutcome {
         let options = MailOptions {
             smtputf8: env.smtputf8,
             eight_bit: env.eight_bit,
         };
-        let targets = match env.host.strip_prefix("mx:") {
-            None => vec![env.host.clone()],
+        let routes = match env.host.strip_prefix("mx:") {
+            None => vec![env.route()],
             Some(domain) => {
                 let Some(mx) = &self.mx else {
                     return RelayOutcome::TempFail("no DNS resolver for MX look-ups".into());
                 };
                 match mx.route(domain).await {
-                    Ok(MxRoute::Hosts(t)) => t,
+                    Ok(MxRoute::Hosts(t)) => t.into_iter().map(Route::to_mx).collect(),
                     Ok(MxRoute::NullMx) => {
                         return RelayOutcome::PermFail {
                             code: 556,
@@ -358,19 +364,20 @@ impl Manager {
                 }
             }
         };
+        let envelope = Envelope {
+            mail_from: &env.mail_from,
+            rcpts: &env.rcpts,
+            body: bytes,
+            options,
+        };
+        // A destination busy with other deliveries is waited for at most this long, then the
+        // message is retried later like any temporary failure.
+        let wait = Duration::from_secs(self.config.retry_initial_secs.max(1)) * 4;
         let mut outcome = RelayOutcome::TempFail(format!("{}: no delivery target", env.host));
-        for target in targets {
+        for route in routes {
             outcome = self
-                .pool
-                .deliver(
-                    &target,
-                    &self.helo,
-                    &env.mail_from,
-                    &env.rcpts,
-                    bytes,
-                    options,
-                    self.timeout,
-                )
+                .relay
+                .deliver_queued(&route, envelope, wait, Some(&self.permits))
                 .await;
             if !matches!(outcome, RelayOutcome::TempFail(_)) {
                 break;
@@ -403,17 +410,15 @@ impl Manager {
                     }
                 },
             };
-            let outcome = {
-                let _permit = self.permits.acquire().await;
-                self.send(&env, &bytes).await
-            };
+            let outcome = self.send(&env, &bytes).await;
             metrics()
                 .relay
                 .with_label_values(&["spool", outcome.label()])
                 .inc();
             match outcome {
-                RelayOutcome::Delivered(reply) => {
-                    tracing::info!(queue_id = %env.queue_id, host = %env.host, reply = %reply, "spooled message delivered");
+                RelayOutcome::Delivered { reply, tls } => {
+                    let tls = tls.as_deref().unwrap_or("none");
+                    tracing::info!(queue_id = %env.queue_id, host = %env.host, reply = %reply, tls, "spooled message delivered");
                     self.finish(&env.id, false);
                     return;
                 }

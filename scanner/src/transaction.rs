@@ -18,10 +18,11 @@ use moat_core::{
     message::{MessageView, parse},
     model::{
         Action, AuthResult, DeliveryMode, Domain, Finding, PolicyAction, QuarantineItem,
-        QuarantineStatus, SenderRule, SenderRuleKind, Severity, ThreatType, VerdictRecord,
+        QuarantineStatus, RelayTls, SenderRule, SenderRuleKind, Severity, ThreatType,
+        VerdictRecord,
     },
     policy::{PolicyOutcome, Signals},
-    relay::{MailOptions, RelayOutcome},
+    relay::{MailOptions, RelayOutcome, Route},
     time::now_ms,
 };
 
@@ -419,7 +420,8 @@ pub async fn finish(ctx: &ScannerContext, env: &Envelope, raw: Vec<u8>) -> Reply
             None => MessageView::envelope_only(&env.mail_from),
         };
         view.auth = auth.as_ref().map(|a| &a.summary);
-        let mut malware = moat_core::detect::malware::scan(&view);
+        let (mut malware, archives) = moat_core::detect::malware::scan_deferred(&view);
+        malware.extend(ctx.inspect.inspect(archives).await);
         // A structure two parsers read two ways is unscannable, like an encrypted archive.
         malware.extend(moat_core::detect::ambiguity::scan(&raw));
         // An unavailable ClamAV is recorded, never acted on.
@@ -428,9 +430,14 @@ pub async fn finish(ctx: &ScannerContext, env: &Envelope, raw: Vec<u8>) -> Reply
             .partition(|f| f.severity == Severity::Critical);
         malware.extend(found);
         let rendered = Rendered::of(&view);
-        let spam = spam::scan(&view, &rendered, snapshot.spam_model(), now_ms() / 1000);
+        let spam_base = spam::scan_keeping_tokens(
+            &view,
+            &rendered,
+            snapshot.spam_model(),
+            now_ms() / 1000,
+            snapshot.has_customer_models(),
+        );
         let phishing = phishing::scan(&view, &rendered);
-        let signals = Signals::of(&rendered, spam.score);
         let senders = if bec::asks_for_payment(&view, &rendered) {
             correspondence(
                 ctx,
@@ -445,6 +452,12 @@ pub async fn finish(ctx: &ScannerContext, env: &Envelope, raw: Vec<u8>) -> Reply
         let groups: Vec<Group> = by_domain
             .into_values()
             .map(|(domain, rcpts)| {
+                // A customer's own model (its reports) counts for its mail only.
+                let own_spam = snapshot
+                    .customer_model(&domain.customer_id)
+                    .map(|own| spam_base.with_customer_model(snapshot.spam_model(), own));
+                let spam = own_spam.as_ref().unwrap_or(&spam_base);
+                let signals = Signals::of(&rendered, spam.score);
                 let outcome = snapshot
                     .policies(&domain.customer_id)
                     .evaluate_with(&view, &signals);
@@ -549,12 +562,16 @@ pub async fn finish(ctx: &ScannerContext, env: &Envelope, raw: Vec<u8>) -> Reply
     // Recipients and their customers, per delivery mode, real server and tag header (domains
     // whose `tag` policies matched get their own copy with `X-Moat-Tag`).
     type HostGroup = (Vec<String>, Vec<String>);
-    let mut by_host: BTreeMap<(DeliveryMode, String, String), HostGroup> = BTreeMap::new();
+    // (mode, real server, TLS mode, internal exception, tag header)
+    type HostKey = (DeliveryMode, String, RelayTls, bool, String);
+    let mut by_host: BTreeMap<HostKey, HostGroup> = BTreeMap::new();
     for g in groups.iter().filter(|g| g.action == Action::Deliver) {
         let (rcpts, customers) = by_host
             .entry((
                 g.domain.delivery_mode,
                 g.domain.real_mx_host.clone(),
+                g.domain.tls,
+                g.domain.allow_internal_target,
                 tag_header(&g.outcome.tags()),
             ))
             .or_default();
@@ -567,13 +584,18 @@ pub async fn finish(ctx: &ScannerContext, env: &Envelope, raw: Vec<u8>) -> Reply
         smtputf8: env.smtputf8,
         eight_bit: env.eight_bit,
     };
-    for ((_, host, tag), (rcpts, _)) in by_host
+    for ((_, host, tls, allow_internal, tag), (rcpts, _)) in by_host
         .iter()
-        .filter(|((m, _, _), _)| *m == DeliveryMode::Proxy)
+        .filter(|((m, ..), _)| *m == DeliveryMode::Proxy)
     {
+        let route = Route {
+            hostport: host.clone(),
+            tls: *tls,
+            allow_internal: *allow_internal,
+        };
         let send = |bytes| {
             ctx.relay.send(
-                host.clone(),
+                route.clone(),
                 env.mail_from.clone(),
                 rcpts.clone(),
                 bytes,
@@ -589,7 +611,7 @@ pub async fn finish(ctx: &ScannerContext, env: &Envelope, raw: Vec<u8>) -> Reply
         raw = back;
         m.relay.with_label_values(&["proxy", outcome.label()]).inc();
         match outcome {
-            RelayOutcome::Delivered(_) => delivered = true,
+            RelayOutcome::Delivered { .. } => delivered = true,
             RelayOutcome::TempFail(why) => {
                 tracing::warn!(queue_id = %env.queue_id, host = %host, reason = %why, "relay failed temporarily; answering 451");
                 return format!(
@@ -607,9 +629,9 @@ pub async fn finish(ctx: &ScannerContext, env: &Envelope, raw: Vec<u8>) -> Reply
     // Spool-mode domains: written and fsynced before the reply, delivered afterwards.
     // Each spooled copy, and whether it is the untagged message (`raw` itself).
     let mut spooled: Vec<(SpoolEnvelope, bool)> = Vec::new();
-    for (i, ((_, host, tag), (rcpts, customers))) in by_host
+    for (i, ((_, host, tls, allow_internal, tag), (rcpts, customers))) in by_host
         .into_iter()
-        .filter(|((m, _, _), _)| *m == DeliveryMode::Spool)
+        .filter(|((m, ..), _)| *m == DeliveryMode::Spool)
         .enumerate()
     {
         let spool_env = SpoolEnvelope {
@@ -622,6 +644,8 @@ pub async fn finish(ctx: &ScannerContext, env: &Envelope, raw: Vec<u8>) -> Reply
             smtputf8: env.smtputf8,
             eight_bit: env.eight_bit,
             customers,
+            tls,
+            allow_internal,
         };
         let (result, back) = if tag.is_empty() {
             ctx.spool.write(spool_env.clone(), raw).await

@@ -16,6 +16,7 @@ pub struct Running {
     api: moat_api::ApiServer,
     ctx: Arc<ScannerContext>,
     policy_cache: Arc<PolicyCache>,
+    customer_models: Arc<reload::CustomerModels>,
 }
 
 impl Running {
@@ -35,7 +36,13 @@ impl Running {
     pub fn reload(&self, config_path: Option<&Path>) {
         let model = self.ctx.config.spam_model_path();
         let previous = self.ctx.snapshot.load().spam_model_shared();
-        match reload::load(&self.ctx.store, &model, previous, &self.policy_cache) {
+        match reload::load(
+            &self.ctx.store,
+            &model,
+            previous,
+            &self.policy_cache,
+            &self.customer_models,
+        ) {
             Ok(snapshot) => {
                 tracing::info!(version = snapshot.version, "domains and policies reloaded");
                 self.ctx.snapshot.store(Arc::new(snapshot));
@@ -76,11 +83,15 @@ impl Running {
 pub fn start(config: Config) -> anyhow::Result<Running> {
     let store = store::open(&config).context("opening the store")?;
     let policy_cache = Arc::new(PolicyCache::at(PolicyCache::dir_for(&config.data_dir)));
+    let customer_models = Arc::new(reload::CustomerModels::new(
+        config.policy.reports_per_customer,
+    ));
     let snapshot = reload::start(
         store.clone(),
         config.spam_model_path(),
         Duration::from_millis(config.policy.reload_interval_ms.max(50)),
         policy_cache.clone(),
+        customer_models.clone(),
     )
     .context("loading domains and policies")?;
     let api =
@@ -94,5 +105,6 @@ pub fn start(config: Config) -> anyhow::Result<Running> {
         api,
         ctx,
         policy_cache,
+        customer_models,
     })
 }

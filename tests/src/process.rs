@@ -70,6 +70,8 @@ pub fn setup(dir: &Path, sink: &Sink) -> (std::path::PathBuf, SocketAddr) {
             &real_mx,
             "--customer",
             "acme",
+            // The sink listens on loopback: the operator's exception for this domain.
+            "--allow-internal",
         ],
     );
     let smtp = format!("127.0.0.1:{smtp_port}").parse().expect("addr");

@@ -247,7 +247,7 @@ pub async fn send(
         start,
     )
     .await?;
-    mail(&state.config, &domain, &to, &digest)
+    mail(&state.relay, &state.config, &domain, &to, &digest)
         .await
         .map_err(ApiError::RelayFailed)?;
     Ok(HttpResponse::Ok().json(DigestSent {
@@ -304,6 +304,7 @@ MIME-Version: 1.0\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Transfer
 
 /// Sends the digest to `to` through the domain's real server.
 pub async fn mail(
+    relay: &moat_core::relay::Relay,
     config: &Config,
     domain: &Domain,
     to: &str,
@@ -311,18 +312,18 @@ pub async fn mail(
 ) -> Result<(), String> {
     let raw = message(config, digest, to);
     let from = format!("postmaster@{}", config.hostname);
-    match moat_core::relay::deliver(
-        &domain.real_mx_host,
-        &config.hostname,
-        &from,
-        &[to.to_string()],
-        raw.as_bytes(),
-        Default::default(),
-        std::time::Duration::from_secs(config.relay.timeout_secs),
-    )
-    .await
+    let rcpts = [to.to_string()];
+    let envelope = moat_core::relay::Envelope {
+        mail_from: &from,
+        rcpts: &rcpts,
+        body: raw.as_bytes(),
+        options: Default::default(),
+    };
+    match relay
+        .deliver(&moat_core::relay::Route::to_domain(domain), envelope)
+        .await
     {
-        moat_core::relay::RelayOutcome::Delivered(_) => Ok(()),
+        moat_core::relay::RelayOutcome::Delivered { .. } => Ok(()),
         moat_core::relay::RelayOutcome::TempFail(why) => Err(format!(
             "{} did not take the digest: {why}",
             domain.real_mx_host

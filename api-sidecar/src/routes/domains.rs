@@ -2,7 +2,7 @@
 
 use actix_web::{HttpResponse, web};
 use moat_core::{
-    model::{DeliveryMode, Domain, DomainPatch, DomainStatus, Executive, TokenScope},
+    model::{DeliveryMode, Domain, DomainPatch, DomainStatus, Executive, RelayTls, TokenScope},
     time::now_ms,
     validate,
 };
@@ -40,12 +40,57 @@ pub struct NewDomain {
     /// The domain name (IDN allowed; stored as punycode).
     #[schema(example = "acme.example")]
     pub domain: String,
-    /// `host:port` of the real mail server Moat relays good mail to.
+    /// `host:port` of the real mail server Moat relays good mail to: a public address
+    /// (internal ones only where the operator allows them).
     #[schema(example = "mail.acme.example:25")]
     pub real_mx_host: String,
     /// `spool` (default) or `proxy`.
     #[serde(default)]
     pub delivery_mode: DeliveryMode,
+    /// STARTTLS on the hop to the real server: `opportunistic` (default), `required`, `verify`.
+    #[serde(default)]
+    pub tls: RelayTls,
+}
+
+/// Refuses a real server that is (or resolves only to) an internal address the operator has
+/// not allowed: a tenant must not make Moat relay into the operator's network. The relay
+/// checks again at every connection (a name can change what it resolves to).
+pub async fn check_relay_target(
+    state: &AppState,
+    hostport: &str,
+    domain_allows: bool,
+) -> Result<(), ApiError> {
+    if domain_allows {
+        return Ok(());
+    }
+    let guard = &state.relay.settings().guard;
+    let (host, _) = moat_core::relay::split_host_port(hostport);
+    let refuse = |addrs: String| {
+        ApiError::Unprocessable(format!(
+            "real_mx_host {hostport} is an internal address ({addrs}); Moat relays only to \
+             public addresses unless the operator allows that network"
+        ))
+    };
+    let ips: Vec<std::net::IpAddr> = if let Ok(ip) = host.parse() {
+        vec![ip]
+    } else if host.eq_ignore_ascii_case("localhost") || host.ends_with(".localhost") {
+        vec![std::net::IpAddr::from([127, 0, 0, 1])]
+    } else {
+        // A name that does not resolve yet is accepted (the customer may publish it later);
+        // one that resolves only inward is not.
+        match moat_core::dns::Dns::start(&state.config.dns).await {
+            Ok(dns) => match dns.resolver.lookup_ip(format!("{host}.")).await {
+                Ok(found) => found.iter().collect(),
+                Err(_) => Vec::new(),
+            },
+            Err(_) => Vec::new(),
+        }
+    };
+    if !ips.is_empty() && ips.iter().all(|ip| !guard.permits(*ip, false)) {
+        let shown: Vec<String> = ips.iter().map(ToString::to_string).collect();
+        return Err(refuse(shown.join(", ")));
+    }
+    Ok(())
 }
 
 fn out(d: &Domain, state: &AppState) -> DomainOut {
@@ -76,6 +121,7 @@ pub async fn create(
     let name = validate::domain_name(&body.domain).map_err(ApiError::Unprocessable)?;
     let real_mx_host =
         validate::relay_target(&body.real_mx_host).map_err(ApiError::Unprocessable)?;
+    check_relay_target(&state, &real_mx_host, false).await?;
     let domain = Domain {
         id: uuid::Uuid::now_v7().to_string(),
         customer_id: caller.customer_id().to_string(),
@@ -86,14 +132,19 @@ pub async fn create(
         created_at: now_ms(),
         detection: Default::default(),
         verified_at: None,
+        tls: body.tls,
+        allow_internal_target: false,
+        verification_token: moat_core::token::domain_verification_token(),
     };
+    // Only this customer's own domains can conflict: a pending domain claims no name, so
+    // the answer says nothing about what other tenants protect.
     state
         .store
         .insert_domain(domain.clone())
         .await
         .map_err(|e| match e {
             moat_core::StoreError::Conflict(_) => {
-                ApiError::Conflict(format!("domain {} is already protected", domain.name))
+                ApiError::Conflict(format!("you already have domain {}", domain.name))
             }
             other => other.into(),
         })?;
@@ -131,7 +182,14 @@ pub async fn patch(
     caller.require(TokenScope::Admin)?;
     let mut patch = body.into_inner();
     if let Some(host) = &patch.real_mx_host {
-        patch.real_mx_host = Some(validate::relay_target(host).map_err(ApiError::Unprocessable)?);
+        let host = validate::relay_target(host).map_err(ApiError::Unprocessable)?;
+        let current = state
+            .store
+            .domain(caller.customer_id(), &id)
+            .await?
+            .ok_or(ApiError::NotFound("domain"))?;
+        check_relay_target(&state, &host, current.allow_internal_target).await?;
+        patch.real_mx_host = Some(host);
     }
     if let Some(t) = patch.spam_threshold
         && !(t.is_finite() && (0.5..=100.0).contains(&t))
@@ -176,8 +234,10 @@ pub async fn patch(
     Ok(HttpResponse::Ok().json(out(&d, &state)))
 }
 
-/// Looks up the domain's MX records now; when one names this gateway (`hostname` in Moat's
-/// configuration) the domain becomes `active` and `verified_at` is set.
+/// Proves ownership: looks up the TXT record `_moat-verify.<domain>` now, and when it holds
+/// this domain's `moat-verify=<token>` the domain becomes `active` (Moat takes its mail from
+/// then on). Also reports whether the MX records already name this gateway. A name another
+/// account has active answers 409 (only someone who controls the domain's DNS gets that far).
 #[utoipa::path(post, path = "/v1/domains/{id}/verify", tag = "domains",
     operation_id = "verify_domain",
     params(("id" = String, Path, description = "Domain id")),
@@ -198,35 +258,78 @@ pub async fn verify(
         .hostname
         .trim_end_matches('.')
         .to_ascii_lowercase();
-    let (found, detail) = match mx_hosts(&state, &d.name).await {
+    let (found, mx_detail) = match mx_hosts(&state, &d.name).await {
         Ok(hosts) if hosts.is_empty() => (hosts, Some(format!("{} has no MX records", d.name))),
         Ok(hosts) if !hosts.contains(&ours) => {
-            let detail = format!("no MX record of {} names {ours}", d.name);
+            let detail = format!("no MX record of {} names {ours} yet", d.name);
             (hosts, Some(detail))
         }
         Ok(hosts) => (hosts, None),
         Err(why) => (Vec::new(), Some(why)),
     };
-    let verified = detail.is_none();
-    let d = if verified && d.verified_at.is_none() {
-        let patch = DomainPatch {
-            verified_at: Some(now_ms()),
-            ..Default::default()
-        };
+    let mx_points_here = mx_detail.is_none();
+    let expected = crate::schema::verification_value(&d.verification_token);
+    let txt_name = crate::schema::verification_name(&d.name);
+    let proven = d.status == DomainStatus::Active
+        || txt_values(&state, &txt_name)
+            .await
+            .map_err(ApiError::Unavailable)?
+            .iter()
+            .any(|v| v.trim() == expected);
+    let d = if proven && d.status != DomainStatus::Active {
         state
             .store
-            .update_domain(caller.customer_id(), &id, patch)
-            .await?
+            .activate_domain(caller.customer_id(), &id, now_ms())
+            .await
+            .map_err(|e| match e {
+                moat_core::StoreError::Conflict(_) => ApiError::Conflict(format!(
+                    "{} is already protected by another account; contact the operator",
+                    d.name
+                )),
+                other => other.into(),
+            })?
             .ok_or(ApiError::NotFound("domain"))?
     } else {
         d
     };
+    let detail = if !proven {
+        Some(format!(
+            "publish the TXT record {txt_name} with the value \"{expected}\" and verify again"
+        ))
+    } else {
+        mx_detail
+    };
     Ok(HttpResponse::Ok().json(Verification {
         domain: out(&d, &state),
-        verified,
+        verified: proven,
+        mx_points_here,
         found,
         detail,
     }))
+}
+
+/// The TXT strings at `name` (each record's strings joined); empty when there are none.
+async fn txt_values(state: &AppState, name: &str) -> Result<Vec<String>, String> {
+    let dns = moat_core::dns::Dns::start(&state.config.dns)
+        .await
+        .map_err(|e| format!("DNS is not available: {e}"))?;
+    match dns.resolver.txt_lookup(format!("{name}.")).await {
+        Ok(answer) => Ok(answer
+            .answers()
+            .iter()
+            .filter_map(|r| match &r.data {
+                hickory_resolver::proto::rr::RData::TXT(t) => Some(
+                    t.txt_data
+                        .iter()
+                        .map(|part| String::from_utf8_lossy(part).into_owned())
+                        .collect::<String>(),
+                ),
+                _ => None,
+            })
+            .collect()),
+        Err(e) if e.is_no_records_found() || e.is_nx_domain() => Ok(Vec::new()),
+        Err(e) => Err(format!("the TXT look-up of {name} failed: {e}")),
+    }
 }
 
 /// The MX hosts of `name`, lowest preference first, lower case without the final dot.

@@ -3,14 +3,12 @@
 //! (test token) release never contacts a server. Report-as-spam/not-spam teaches the spam
 //! model. Reading needs any scope; acting needs `quarantine`.
 
-use std::time::Duration;
-
 use actix_web::{HttpResponse, web};
 use moat_core::{
     model::{
         QuarantineFilter, QuarantineItem, QuarantineStatus, ThreatType, TokenKind, TokenScope,
     },
-    relay::{RelayOutcome, deliver},
+    relay::{Envelope, RelayOutcome, Route},
     time::now_ms,
 };
 use serde::{Deserialize, Serialize};
@@ -281,19 +279,18 @@ async fn relay_released(
         .quarantine_raw(customer, &item.id)
         .await?
         .ok_or(ApiError::NotFound("quarantined message"))?;
-    let timeout = Duration::from_secs(state.config.relay.timeout_secs);
-    match deliver(
-        &domain.real_mx_host,
-        &state.config.hostname,
-        &item.mail_from,
-        &item.rcpt_to,
-        &raw,
-        Default::default(),
-        timeout,
-    )
-    .await
+    let envelope = Envelope {
+        mail_from: &item.mail_from,
+        rcpts: &item.rcpt_to,
+        body: &raw,
+        options: Default::default(),
+    };
+    match state
+        .relay
+        .deliver(&Route::to_domain(&domain), envelope)
+        .await
     {
-        RelayOutcome::Delivered(_) => Ok(()),
+        RelayOutcome::Delivered { .. } => Ok(()),
         RelayOutcome::TempFail(why) => Err(ApiError::RelayFailed(format!(
             "{} did not take the message, try again: {why}",
             domain.real_mx_host
@@ -325,16 +322,21 @@ pub struct NewReport {
 pub struct ReportOutcome {
     pub id: String,
     pub kind: ReportKind,
-    /// Whether the spam model learnt from the message (false when its bytes are not mail).
+    /// Whether your spam model learnt from the message now: false for a sandbox, for bytes
+    /// that are not mail, and for a repeat of the message's current label (each message
+    /// counts once; reporting it again with the other kind relabels it).
     pub learned: bool,
-    /// Messages the model now knows as spam.
+    /// Messages your model knows as spam (your reports; the gateway's own model is the
+    /// operator's and no customer's report changes it).
     pub model_spam: u32,
-    /// Messages the model now knows as not spam.
+    /// Messages your model knows as not spam.
     pub model_ham: u32,
 }
 
-/// Reports a quarantined message as spam or not spam: the spam model learns from it (a running
-/// scanner picks the new model up at its next reload).
+/// Reports a quarantined message as spam or not spam. Your own spam model learns from it:
+/// it is added to the gateway's model for your mail only, so no customer's reports move
+/// another customer's verdicts. A running scanner picks the change up at its next reload.
+/// At most `policy.reports_per_day` reports a day per customer (429 beyond).
 #[utoipa::path(post, path = "/v1/quarantine/{id}/report", tag = "quarantine",
     operation_id = "report_quarantined",
     params(("id" = String, Path, description = "Quarantined message id")),
@@ -348,34 +350,64 @@ pub async fn report(
 ) -> Result<HttpResponse, ApiError> {
     caller.require(TokenScope::Quarantine)?;
     let customer = caller.customer_id();
+    // Only a message Moat quarantined for this customer can be reported by it.
     let item = item(&state, &caller, &id).await?;
+    let kind = body.kind;
+    let limit = state.config.policy.reports_per_customer.max(1);
+    let counts = |reports: &[moat_core::model::SpamReportRecord]| {
+        let spam = reports.iter().filter(|r| r.spam).count() as u32;
+        (spam, reports.len() as u32 - spam)
+    };
+    // A sandbox's reports are accepted but teach nothing.
+    if moat_core::token::is_sandbox(customer) {
+        return Ok(HttpResponse::Ok().json(ReportOutcome {
+            id: item.id,
+            kind,
+            learned: false,
+            model_spam: 0,
+            model_ham: 0,
+        }));
+    }
+    let now = now_ms();
+    let per_day = state.config.policy.reports_per_day.max(1);
+    let recent = state.store.spam_reports(customer, per_day).await?;
+    let today = recent
+        .iter()
+        .filter(|r| r.reported_at > now - 86_400_000)
+        .count() as u32;
+    if today >= per_day {
+        let oldest = recent.iter().map(|r| r.reported_at).min().unwrap_or(now);
+        return Err(ApiError::RateLimited {
+            retry_after: ((oldest + 86_400_000 - now) / 1000).max(1),
+        });
+    }
     let raw = state
         .store
         .quarantine_raw(customer, &item.id)
         .await?
         .ok_or(ApiError::NotFound("quarantined message"))?;
-    let kind = body.kind;
-    // A sandbox's reports are accepted but teach nothing: the model is the gateway's.
-    let counts = if moat_core::token::is_sandbox(customer) {
-        None
-    } else {
-        let path = state.config.spam_model_path();
-        let lock = state.model_lock.clone();
-        web::block(move || {
-            let _guard = lock.lock().unwrap_or_else(|p| p.into_inner());
-            moat_core::detect::spam::corpus::learn_report(&path, &raw, kind == ReportKind::Spam)
-        })
+    let tokens = web::block(move || moat_core::detect::spam::corpus::tokens_of(&raw))
         .await
-        .map_err(|e| ApiError::Store(moat_core::StoreError::Backend(e.to_string())))?
-        .map_err(|e| ApiError::Store(moat_core::StoreError::Backend(e.to_string())))?
-    };
-    tracing::info!(quarantine_id = %item.id, customer = %customer, report = ?kind, "message reported");
-    let (spam, ham) = counts.unwrap_or_default();
+        .map_err(|e| ApiError::Store(moat_core::StoreError::Backend(e.to_string())))?;
+    let learned = !tokens.is_empty()
+        && state
+            .store
+            .put_spam_report(moat_core::model::SpamReportRecord {
+                customer_id: customer.to_string(),
+                item_id: item.id.clone(),
+                spam: kind == ReportKind::Spam,
+                tokens,
+                reporter: caller.token.id.clone(),
+                reported_at: now,
+            })
+            .await?;
+    tracing::info!(quarantine_id = %item.id, customer = %customer, report = ?kind, learned, "message reported");
+    let (model_spam, model_ham) = counts(&state.store.spam_reports(customer, limit).await?);
     Ok(HttpResponse::Ok().json(ReportOutcome {
         id: item.id,
         kind,
-        learned: counts.is_some(),
-        model_spam: spam,
-        model_ham: ham,
+        learned,
+        model_spam,
+        model_ham,
     }))
 }

@@ -22,6 +22,8 @@ pub struct Limits {
     pub max_entry: u64,
     /// Inflated / compressed size of an entry larger than 1 MiB.
     pub max_ratio: u64,
+    /// Time the whole inspection may take (every archive of one message together).
+    pub max_time: std::time::Duration,
 }
 
 impl Default for Limits {
@@ -32,6 +34,7 @@ impl Default for Limits {
             max_total: 64 << 20,
             max_entry: 32 << 20,
             max_ratio: 250,
+            max_time: std::time::Duration::from_secs(2),
         }
     }
 }
@@ -49,6 +52,9 @@ pub enum Unscannable {
     Bomb,
     /// It looks like a zip or gzip but does not parse.
     Broken,
+    /// The message's archives together exceed the inspection budget (bytes inflated,
+    /// entries or time across every attachment), so the rest could not be looked at.
+    OverBudget,
 }
 
 impl Unscannable {
@@ -59,6 +65,7 @@ impl Unscannable {
             Unscannable::TooManyEntries => "malware.archive_too_many_entries",
             Unscannable::Bomb => "malware.archive_bomb",
             Unscannable::Broken => "malware.archive_broken",
+            Unscannable::OverBudget => "malware.archive_over_budget",
         }
     }
 }
@@ -85,6 +92,7 @@ struct Walk {
     limits: Limits,
     entries: usize,
     total: u64,
+    deadline: std::time::Instant,
     report: Report,
 }
 
@@ -120,19 +128,51 @@ fn octal(field: &[u8]) -> Option<u64> {
     u64::from_str_radix(std::str::from_utf8(&digits).ok()?, 8).ok()
 }
 
-/// Inspects an archive attachment named `name`.
+/// Inspects an archive attachment named `name` (alone: the limits are its own).
 pub fn inspect(name: &str, data: &[u8], limits: Limits) -> Report {
-    let mut walk = Walk {
-        limits,
-        entries: 0,
-        total: 0,
-        report: Report::default(),
-    };
-    walk.container(name, data, 1);
-    walk.report
+    Inspector::new(limits).inspect(name, data)
+}
+
+/// Inspects every archive of one message under one budget: entries, inflated bytes and time
+/// are counted across attachments, so 500 small archives cannot cost 500 times the limits.
+pub struct Inspector {
+    walk: Walk,
+}
+
+impl Inspector {
+    /// A budget starting now.
+    pub fn new(limits: Limits) -> Inspector {
+        Inspector {
+            walk: Walk {
+                limits,
+                entries: 0,
+                total: 0,
+                deadline: std::time::Instant::now() + limits.max_time,
+                report: Report::default(),
+            },
+        }
+    }
+
+    /// Inspects one attachment with what is left of the budget.
+    pub fn inspect(&mut self, name: &str, data: &[u8]) -> Report {
+        self.walk.report = Report::default();
+        if self.walk.spent() {
+            self.walk.flag(Unscannable::OverBudget, name);
+        } else {
+            self.walk.container(name, data, 1);
+        }
+        std::mem::take(&mut self.walk.report)
+    }
 }
 
 impl Walk {
+    /// Whether the message's budget is used up (time, bytes or entries).
+    fn spent(&self) -> bool {
+        std::time::Instant::now() >= self.deadline
+            || self.total >= self.limits.max_total
+            || self.entries >= self.limits.max_entries
+    }
+
     fn flag(&mut self, why: Unscannable, path: &str) {
         if !self.report.unscannable.iter().any(|(w, _)| *w == why) {
             self.report.unscannable.push((why, path.to_string()));
@@ -141,10 +181,12 @@ impl Walk {
 
     /// Reads at most the entry and total budgets from `reader`; `None` (flagged) past them.
     fn inflate(&mut self, reader: impl Read, compressed: u64, path: &str) -> Option<Vec<u8>> {
-        let room = self
-            .limits
-            .max_entry
-            .min(self.limits.max_total.saturating_sub(self.total));
+        if std::time::Instant::now() >= self.deadline {
+            self.flag(Unscannable::OverBudget, path);
+            return None;
+        }
+        let left = self.limits.max_total.saturating_sub(self.total);
+        let room = self.limits.max_entry.min(left);
         let mut out = Vec::new();
         let read = reader.take(room + 1).read_to_end(&mut out);
         if read.is_err() {
@@ -154,8 +196,13 @@ impl Walk {
         let n = out.len() as u64;
         self.total += n;
         let ratio_bomb = n > (1 << 20) && n / compressed.max(1) > self.limits.max_ratio;
-        if n > room || ratio_bomb {
+        if ratio_bomb || (n > room && room == self.limits.max_entry) {
             self.flag(Unscannable::Bomb, path);
+            return None;
+        }
+        if n > room {
+            // This entry alone is within limits; the message's archives together are not.
+            self.flag(Unscannable::OverBudget, path);
             return None;
         }
         Some(out)
@@ -357,7 +404,30 @@ pub(crate) mod tests {
         let two = zip_of(&[("a", &zeros[..700 << 10]), ("b", &zeros[..700 << 10])]);
         assert_eq!(
             inspect("t.zip", &two, tight).unscannable[0].0,
-            Unscannable::Bomb
+            Unscannable::OverBudget
+        );
+        // ... and across the attachments of one message: each alone is fine, the third finds
+        // the budget spent.
+        let one = zip_of(&[("a", &zeros[..400 << 10])]);
+        let mut message = Inspector::new(tight);
+        assert!(message.inspect("1.zip", &one).unscannable.is_empty());
+        assert!(message.inspect("2.zip", &one).unscannable.is_empty());
+        assert_eq!(
+            message.inspect("3.zip", &one).unscannable[0].0,
+            Unscannable::OverBudget
+        );
+        assert_eq!(
+            message.inspect("4.zip", &one).unscannable[0],
+            (Unscannable::OverBudget, "4.zip".to_string())
+        );
+        // A time budget already spent stops inspection before any work.
+        let mut late = Inspector::new(Limits {
+            max_time: std::time::Duration::ZERO,
+            ..Limits::default()
+        });
+        assert_eq!(
+            late.inspect("x.zip", &one).unscannable[0].0,
+            Unscannable::OverBudget
         );
 
         let mut nested = zip_of(&[("core.txt", b"x")]);

@@ -18,8 +18,8 @@ use crate::{
     error::StoreError,
     model::{
         Action, Customer, Domain, DomainPatch, Policy, QuarantineFilter, QuarantineItem,
-        QuarantineStatus, SenderHistory, SenderRule, TokenInfo, VerdictFilter, VerdictRecord,
-        Webhook, WebhookDelivery,
+        QuarantineStatus, SenderHistory, SenderRule, SpamReportRecord, TokenInfo, VerdictFilter,
+        VerdictRecord, Webhook, WebhookDelivery,
     },
 };
 
@@ -45,7 +45,20 @@ pub trait Store: Send + Sync {
     fn revoke_token(&self, customer_id: &str, id: &str, at: i64) -> StoreFuture<bool>;
 
     /// Adds a domain; `StoreError::Conflict` when its name is already protected.
+    /// Adds a domain (any status). `Conflict` when this customer already has the name, or
+    /// when the domain is `active` and another live domain of the name is.
     fn insert_domain(&self, domain: Domain) -> StoreFuture<()>;
+    /// Marks a domain verified and active, claiming its name: `Conflict` when another live
+    /// domain of that name is active; `None` when the customer has no such domain. Sandbox
+    /// domains become active without claiming anything (the scanner never serves them).
+    fn activate_domain(&self, customer_id: &str, id: &str, at: i64) -> StoreFuture<Option<Domain>>;
+    /// The operator's exception letting a domain's real server be an internal address.
+    fn set_domain_internal_target(
+        &self,
+        customer_id: &str,
+        id: &str,
+        allowed: bool,
+    ) -> StoreFuture<bool>;
     fn domains(&self, customer_id: &str) -> StoreFuture<Vec<Domain>>;
     fn domain(&self, customer_id: &str, id: &str) -> StoreFuture<Option<Domain>>;
     fn delete_domain(&self, customer_id: &str, id: &str) -> StoreFuture<bool>;
@@ -91,6 +104,14 @@ pub trait Store: Send + Sync {
     /// What the domain's delivered mail says about `sender` (lower case): recorded from
     /// verdicts of clean delivered mail as they are written (BEC first-contact detection).
     fn sender_history(&self, domain_id: &str, sender: &str) -> StoreFuture<SenderHistory>;
+    /// Stores a customer's spam report (one per quarantined message: a new label replaces the
+    /// old). True when it changed anything (a repeated identical report does not).
+    fn put_spam_report(&self, report: SpamReportRecord) -> StoreFuture<bool>;
+    /// A customer's newest reports, at most `limit`.
+    fn spam_reports(&self, customer_id: &str, limit: u32) -> StoreFuture<Vec<SpamReportRecord>>;
+    /// Every customer with reports and when its reports last changed (ms), so a reloader
+    /// rebuilds only the models that changed.
+    fn spam_report_heads(&self) -> StoreFuture<Vec<(String, i64)>>;
     /// Verdicts matching `filter`, newest first.
     fn verdicts(&self, customer_id: &str, filter: VerdictFilter)
     -> StoreFuture<Vec<VerdictRecord>>;

@@ -22,8 +22,9 @@ use crate::{
     model::{
         Action, Customer, DeliveryMode, DeliveryStatus, Domain, DomainDetection, DomainPatch,
         DomainStatus, Finding, Policy, PolicyAction, QuarantineFilter, QuarantineItem,
-        QuarantineStatus, SenderHistory, SenderRule, SenderRuleKind, ThreatType, TokenInfo,
-        TokenKind, TokenScope, VerdictFilter, VerdictRecord, Webhook, WebhookDelivery,
+        QuarantineStatus, RelayTls, SenderHistory, SenderRule, SenderRuleKind, SpamReportRecord,
+        ThreatType, TokenInfo, TokenKind, TokenScope, VerdictFilter, VerdictRecord, Webhook,
+        WebhookDelivery,
     },
     time::now_ms,
 };
@@ -186,6 +187,62 @@ CREATE TABLE correspondents (
     PRIMARY KEY (domain_id, sender)
 ) WITHOUT ROWID;
 CREATE INDEX correspondents_since ON correspondents(domain_id, first_seen);
+"#,
+    // Domain names are claimed when ownership is proven, not when a domain is added: any
+    // number of customers may have a pending domain of one name (so adding one reveals
+    // nothing about other tenants), one customer has each name once, and one live domain of a
+    // name is active at a time (sandbox domains never claim a name). Rebuilt to drop the old
+    // UNIQUE(name); the relay's STARTTLS mode, the operator's internal-target exception and
+    // the ownership token are new columns.
+    r#"
+CREATE TABLE domains_v2 (
+    id TEXT PRIMARY KEY,
+    customer_id TEXT NOT NULL REFERENCES customers(id),
+    name TEXT NOT NULL,
+    real_mx_host TEXT NOT NULL,
+    status TEXT NOT NULL,
+    created_at INTEGER NOT NULL,
+    delivery_mode TEXT NOT NULL DEFAULT 'spool',
+    detection TEXT NOT NULL DEFAULT '{}',
+    verified_at INTEGER,
+    tls TEXT NOT NULL DEFAULT 'opportunistic',
+    allow_internal INTEGER NOT NULL DEFAULT 0,
+    verification_token TEXT NOT NULL DEFAULT ''
+);
+INSERT INTO domains_v2 (id, customer_id, name, real_mx_host, status, created_at, delivery_mode,
+    detection, verified_at, verification_token)
+    SELECT id, customer_id, name, real_mx_host, status, created_at, delivery_mode, detection,
+    verified_at, lower(hex(randomblob(16))) FROM domains;
+DROP TABLE domains;
+ALTER TABLE domains_v2 RENAME TO domains;
+CREATE INDEX domains_customer ON domains(customer_id);
+CREATE UNIQUE INDEX domains_customer_name ON domains(customer_id, name);
+CREATE UNIQUE INDEX domains_live_name ON domains(name)
+    WHERE status = 'active' AND customer_id NOT LIKE '%:test';
+CREATE TRIGGER domains_ins AFTER INSERT ON domains BEGIN
+    UPDATE meta SET value = value + 1 WHERE key = 'config_version'; END;
+CREATE TRIGGER domains_upd AFTER UPDATE ON domains BEGIN
+    UPDATE meta SET value = value + 1 WHERE key = 'config_version'; END;
+CREATE TRIGGER domains_del AFTER DELETE ON domains BEGIN
+    UPDATE meta SET value = value + 1 WHERE key = 'config_version'; END;
+"#,
+    // Customers' spam reports: each customer's model learns from its own (one row per
+    // reported message). A change reloads the scanner's snapshot.
+    r#"
+CREATE TABLE spam_reports (
+    customer_id TEXT NOT NULL,
+    item_id TEXT NOT NULL,
+    spam INTEGER NOT NULL,
+    tokens BLOB NOT NULL,
+    reporter TEXT NOT NULL,
+    reported_at INTEGER NOT NULL,
+    PRIMARY KEY (customer_id, item_id)
+) WITHOUT ROWID;
+CREATE INDEX spam_reports_time ON spam_reports(customer_id, reported_at);
+CREATE TRIGGER spam_reports_ins AFTER INSERT ON spam_reports BEGIN
+    UPDATE meta SET value = value + 1 WHERE key = 'config_version'; END;
+CREATE TRIGGER spam_reports_upd AFTER UPDATE ON spam_reports BEGIN
+    UPDATE meta SET value = value + 1 WHERE key = 'config_version'; END;
 "#,
 ];
 
@@ -400,7 +457,7 @@ fn token_row(r: &Row<'_>) -> rusqlite::Result<TokenInfo> {
     })
 }
 
-const DOMAIN_COLS: &str = "id, customer_id, name, real_mx_host, status, created_at, delivery_mode, detection, verified_at";
+const DOMAIN_COLS: &str = "id, customer_id, name, real_mx_host, status, created_at, delivery_mode, detection, verified_at, tls, allow_internal, verification_token";
 
 fn domain_row(r: &Row<'_>) -> rusqlite::Result<Domain> {
     let status: String = r.get(4)?;
@@ -420,6 +477,12 @@ fn domain_row(r: &Row<'_>) -> rusqlite::Result<Domain> {
             serde_json::from_str(&json).map_err(|_| bad_value("domain detection", &json))?
         },
         verified_at: r.get(8)?,
+        tls: {
+            let tls: String = r.get(9)?;
+            RelayTls::parse(&tls).ok_or_else(|| bad_value("relay tls", &tls))?
+        },
+        allow_internal_target: r.get(10)?,
+        verification_token: r.get(11)?,
     })
 }
 
@@ -724,7 +787,8 @@ impl Store for SqliteStore {
         self.write(move |conn| {
             conn.execute(
                 &format!(
-                    "INSERT INTO domains ({DOMAIN_COLS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)"
+                    "INSERT INTO domains ({DOMAIN_COLS}) \
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)"
                 ),
                 params![
                     d.id,
@@ -735,10 +799,61 @@ impl Store for SqliteStore {
                     d.created_at,
                     d.delivery_mode.as_str(),
                     serde_json::to_string(&d.detection).map_err(backend)?,
-                    d.verified_at
+                    d.verified_at,
+                    d.tls.as_str(),
+                    d.allow_internal_target,
+                    d.verification_token
                 ],
-            )?;
+            )
+            .map_err(|e| match StoreError::from(e) {
+                StoreError::Conflict(_) => {
+                    StoreError::Conflict(format!("domain {} is already protected", d.name))
+                }
+                other => other,
+            })?;
             Ok(())
+        })
+    }
+
+    fn activate_domain(&self, customer_id: &str, id: &str, at: i64) -> StoreFuture<Option<Domain>> {
+        let (customer_id, id) = (customer_id.to_string(), id.to_string());
+        self.write(move |conn| {
+            // The partial unique index on live active names refuses a second owner.
+            conn.execute(
+                "UPDATE domains SET status = 'active', verified_at = coalesce(verified_at, ?3) \
+                 WHERE customer_id = ?1 AND id = ?2",
+                params![customer_id, id, at],
+            )
+            .map_err(|e| match StoreError::from(e) {
+                StoreError::Conflict(_) => {
+                    StoreError::Conflict("the domain is already active for another account".into())
+                }
+                other => other,
+            })?;
+            Ok(conn
+                .query_row(
+                    &format!(
+                        "SELECT {DOMAIN_COLS} FROM domains WHERE customer_id = ?1 AND id = ?2"
+                    ),
+                    [&customer_id, &id],
+                    domain_row,
+                )
+                .optional()?)
+        })
+    }
+
+    fn set_domain_internal_target(
+        &self,
+        customer_id: &str,
+        id: &str,
+        allowed: bool,
+    ) -> StoreFuture<bool> {
+        let (customer_id, id) = (customer_id.to_string(), id.to_string());
+        self.write(move |conn| {
+            Ok(conn.execute(
+                "UPDATE domains SET allow_internal = ?3 WHERE customer_id = ?1 AND id = ?2",
+                params![customer_id, id, allowed],
+            )? > 0)
         })
     }
 
@@ -798,11 +913,10 @@ impl Store for SqliteStore {
                     params![customer_id, id, mode.as_str()],
                 )?;
             }
-            if let Some(at) = patch.verified_at {
+            if let Some(tls) = patch.tls {
                 conn.execute(
-                    "UPDATE domains SET status = 'active', verified_at = coalesce(verified_at, ?3) \
-                     WHERE customer_id = ?1 AND id = ?2",
-                    params![customer_id, id, at],
+                    "UPDATE domains SET tls = ?3 WHERE customer_id = ?1 AND id = ?2",
+                    params![customer_id, id, tls.as_str()],
                 )?;
             }
             if patch.spam_threshold.is_some()
@@ -1040,6 +1154,68 @@ impl Store for SqliteStore {
                 }
             }
             Ok(())
+        })
+    }
+
+    fn put_spam_report(&self, r: SpamReportRecord) -> StoreFuture<bool> {
+        self.write(move |conn| {
+            let current: Option<bool> = conn
+                .query_row(
+                    "SELECT spam FROM spam_reports WHERE customer_id = ?1 AND item_id = ?2",
+                    params![r.customer_id, r.item_id],
+                    |row| row.get(0),
+                )
+                .optional()?;
+            if current == Some(r.spam) {
+                return Ok(false);
+            }
+            conn.execute(
+                "INSERT INTO spam_reports (customer_id, item_id, spam, tokens, reporter, reported_at) \
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6) ON CONFLICT (customer_id, item_id) DO UPDATE SET \
+                 spam = excluded.spam, tokens = excluded.tokens, reporter = excluded.reporter, \
+                 reported_at = excluded.reported_at",
+                params![
+                    r.customer_id,
+                    r.item_id,
+                    r.spam,
+                    r.token_bytes(),
+                    r.reporter,
+                    r.reported_at
+                ],
+            )?;
+            Ok(true)
+        })
+    }
+
+    fn spam_reports(&self, customer_id: &str, limit: u32) -> StoreFuture<Vec<SpamReportRecord>> {
+        let customer_id = customer_id.to_string();
+        self.read(move |conn| {
+            let mut stmt = conn.prepare_cached(
+                "SELECT customer_id, item_id, spam, tokens, reporter, reported_at FROM spam_reports \
+                 WHERE customer_id = ?1 ORDER BY reported_at DESC, item_id DESC LIMIT ?2",
+            )?;
+            let rows = stmt.query_map(params![customer_id, limit], |r| {
+                let tokens: Vec<u8> = r.get(3)?;
+                Ok(SpamReportRecord {
+                    customer_id: r.get(0)?,
+                    item_id: r.get(1)?,
+                    spam: r.get(2)?,
+                    tokens: SpamReportRecord::tokens_from(&tokens),
+                    reporter: r.get(4)?,
+                    reported_at: r.get(5)?,
+                })
+            })?;
+            Ok(rows.collect::<Result<_, _>>()?)
+        })
+    }
+
+    fn spam_report_heads(&self) -> StoreFuture<Vec<(String, i64)>> {
+        self.read(move |conn| {
+            let mut stmt = conn.prepare_cached(
+                "SELECT customer_id, MAX(reported_at) FROM spam_reports GROUP BY customer_id",
+            )?;
+            let rows = stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?;
+            Ok(rows.collect::<Result<_, _>>()?)
         })
     }
 

@@ -128,11 +128,9 @@ fn verdicts_raw_quarantine_domain_patch_and_policy_crud() {
     let moat = Moat::start();
     let token = moat.token("acme", TokenKind::Live);
     let other = moat.token("globex", TokenKind::Live);
-    let (_, domain) = moat.call(
-        "POST",
-        "/v1/domains",
-        Some(&token),
-        Some(json!({"domain": "acme.example", "real_mx_host": sink.addr.to_string()})),
+    let domain = moat.create_domain(
+        &token,
+        json!({"domain": "acme.example", "real_mx_host": sink.addr.to_string()}),
     );
     let domain_id = domain["id"].as_str().unwrap_or_default().to_string();
     let (status, policy) = moat.call(

@@ -182,7 +182,8 @@ fn scopes_sandbox_cursors_threats_and_reports() {
             .ok_or_else(|| "not yet".to_string())
     });
 
-    // Report-as-spam teaches the model file the scanner reloads.
+    // Report-as-spam teaches the customer's own model (in the store), never the gateway's
+    // shared model file.
     let second = seen[1].clone();
     let (status, report) = moat.call(
         "POST",
@@ -196,7 +197,17 @@ fn scopes_sandbox_cursors_threats_and_reports() {
         (report["model_spam"].as_u64(), report["model_ham"].as_u64()),
         (Some(1), Some(0))
     );
-    assert!(moat.config.spam_model_path().exists());
+    assert!(!moat.config.spam_model_path().exists());
+    // The same message counts once.
+    let (status, again) = moat.call(
+        "POST",
+        &format!("/v1/quarantine/{second}/report"),
+        Some(&operator),
+        Some(json!({"kind": "spam"})),
+    );
+    assert_eq!(status, 200, "{again}");
+    assert_eq!(again["learned"], false);
+    assert_eq!(again["model_spam"].as_u64(), Some(1));
     let (status, _) = moat.call(
         "POST",
         &format!("/v1/quarantine/{second}/report"),
@@ -277,7 +288,8 @@ fn http_details_405_413_raw_download_and_mx_verification() {
     let zone = zone_dir.path().join("zone");
     std::fs::write(
         &zone,
-        "verified.example MX 10 moat.test\nelsewhere.example MX 10 mx.other.example\n",
+        "verified.example MX 10 moat.test\nelsewhere.example MX 10 mx.other.example\n\
+         mxonly.example MX 10 moat.test\n",
     )
     .expect("zone");
     let moat = Moat::start_with(|c| {
@@ -323,11 +335,15 @@ fn http_details_405_413_raw_download_and_mx_verification() {
         (413, Some("payload_too_large"))
     );
 
+    // Ownership is proven by the domain's own TXT record, never by MX alone: a tenant must
+    // not claim a name whose MX already points here (another tenant's) or take mail for a
+    // domain nobody verified.
     let mut verified = String::new();
-    for (name, expect) in [
-        ("verified.example", true),
-        ("elsewhere.example", false),
-        ("nomx.example", false),
+    for (name, publish, expect_verified, expect_mx) in [
+        ("verified.example", true, true, true),
+        ("elsewhere.example", true, true, false),
+        ("mxonly.example", false, false, true),
+        ("nomx.example", false, false, false),
     ] {
         let (status, d) = moat.call(
             "POST",
@@ -338,6 +354,13 @@ fn http_details_405_413_raw_download_and_mx_verification() {
         assert_eq!(status, 201, "{d}");
         assert_eq!(d["status"], "pending_mx_verification");
         assert_eq!(d["mx_records"][0]["value"], "moat.test");
+        assert_eq!(
+            d["verification_record"]["name"],
+            format!("_moat-verify.{name}")
+        );
+        if publish {
+            moat.publish_verification(&d);
+        }
         let id = d["id"].as_str().unwrap_or_default();
         let (status, v) = moat.call(
             "POST",
@@ -346,14 +369,22 @@ fn http_details_405_413_raw_download_and_mx_verification() {
             None,
         );
         assert_eq!(status, 200, "{v}");
-        assert_eq!(v["verified"], expect, "{name}: {v}");
-        if expect {
+        assert_eq!(v["verified"], expect_verified, "{name}: {v}");
+        assert_eq!(v["mx_points_here"], expect_mx, "{name}: {v}");
+        if expect_verified {
             assert_eq!(v["domain"]["status"], "active");
             assert!(v["domain"]["verified_at"].is_string(), "{v}");
-            verified = id.to_string();
+            if name == "verified.example" {
+                verified = id.to_string();
+            }
         } else {
             assert_eq!(v["domain"]["status"], "pending_mx_verification");
-            assert!(v["detail"].is_string(), "{v}");
+            assert!(
+                v["detail"]
+                    .as_str()
+                    .is_some_and(|d| d.contains("_moat-verify")),
+                "{v}"
+            );
         }
     }
     let (_, d) = moat.call(
@@ -363,6 +394,44 @@ fn http_details_405_413_raw_download_and_mx_verification() {
         None,
     );
     assert_eq!(d["status"], "active");
+    // Another tenant can add the same name (201: nothing tells it the name is taken) but
+    // cannot activate it, not even with its own record published: only one owner at a time.
+    let rival = moat.token("rival", TokenKind::Live);
+    let (status, theirs) = moat.call(
+        "POST",
+        "/v1/domains",
+        Some(&rival),
+        Some(json!({"domain": "verified.example", "real_mx_host": "127.0.0.1:25"})),
+    );
+    assert_eq!(status, 201, "{theirs}");
+    assert_ne!(
+        theirs["verification_record"]["value"],
+        d["verification_record"]["value"]
+    );
+    let their_id = theirs["id"].as_str().unwrap_or_default();
+    let (status, v) = moat.call(
+        "POST",
+        &format!("/v1/domains/{their_id}/verify"),
+        Some(&rival),
+        None,
+    );
+    assert_eq!((status, v["verified"].as_bool()), (200, Some(false)), "{v}");
+    moat.publish_verification(&theirs);
+    let (status, v) = moat.call(
+        "POST",
+        &format!("/v1/domains/{their_id}/verify"),
+        Some(&rival),
+        None,
+    );
+    assert_eq!(status, 409, "{v}");
+    // The same customer cannot add a name twice.
+    let (status, _) = moat.call(
+        "POST",
+        "/v1/domains",
+        Some(&admin),
+        Some(json!({"domain": "verified.example", "real_mx_host": "127.0.0.1:25"})),
+    );
+    assert_eq!(status, 409);
 
     // The spec is served at both paths and names every operation's errors.
     let (status, spec) = moat.call("GET", "/v1/openapi.json", None, None);

@@ -92,23 +92,18 @@ _dmarc.good.example TXT \"v=DMARC1; p=reject\"
 ";
 
 fn moat_with_zone() -> (Moat, Sink, String) {
-    let zone_dir = tempfile::tempdir().expect("dir");
-    let zone = zone_dir.path().join("zone.txt");
-    std::fs::write(&zone, ZONE).expect("zone");
     let sink = Sink::start();
     let moat = Moat::start_with(|c| {
         c.hostname = "mx.moat.test".into();
-        c.dns.static_zone = Some(zone.clone());
+        if let Some(zone) = &c.dns.static_zone {
+            std::fs::write(zone, ZONE).expect("zone");
+        }
     });
-    drop(zone_dir); // read at start-up
     let token = moat.token("acme", TokenKind::Live);
-    let (status, body) = moat.call(
-        "POST",
-        "/v1/domains",
-        Some(&token),
-        Some(json!({"domain": "acme.example", "real_mx_host": sink.addr.to_string(), "delivery_mode": "proxy"})),
+    moat.create_domain(
+        &token,
+        json!({"domain": "acme.example", "real_mx_host": sink.addr.to_string(), "delivery_mode": "proxy"}),
     );
-    assert_eq!(status, 201, "{body}");
     moat.wait_until_accepting("bob@acme.example");
     (moat, sink, token)
 }

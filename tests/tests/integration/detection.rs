@@ -9,13 +9,10 @@ use serde_json::{Value, json};
 /// Customer `name` protecting `domain`, relayed to `sink`; returns (token, domain id).
 fn protect(moat: &Moat, sink: &Sink, name: &str, domain: &str) -> (String, String) {
     let token = moat.token(name, TokenKind::Live);
-    let (status, body) = moat.call(
-        "POST",
-        "/v1/domains",
-        Some(&token),
-        Some(json!({"domain": domain, "real_mx_host": sink.addr.to_string()})),
+    let body = moat.create_domain(
+        &token,
+        json!({"domain": domain, "real_mx_host": sink.addr.to_string()}),
     );
-    assert_eq!(status, 201, "{body}");
     moat.wait_until_accepting(&format!("bob@{domain}"));
     (token, body["id"].as_str().unwrap_or_default().to_string())
 }
@@ -544,4 +541,139 @@ List-Unsubscribe: <https://shop.test/unsub>\r\n\r\nDeals.\r\n";
     assert!(text.contains("X-Moat-Tag: newsletters\r\n"), "{text}\n{v}");
     assert_eq!(v["verdict"], "deliver", "{v}");
     assert!(has(&v, "newsletters", "low"), "{v}");
+}
+
+/// The poisoning attack of a shared model: a tenant quarantines its own copies of ordinary
+/// mail and reports them as spam from many tokens. Its reports teach its own model only: its
+/// own ordinary mail becomes spam, another customer's identical mail does not move. Each
+/// message counts once, and a customer's reports per day are bounded.
+#[test]
+fn one_customers_reports_move_only_its_own_verdicts() {
+    let sink = Sink::start();
+    let moat = Moat::start_with(|c| c.policy.reports_per_day = 100);
+    let (acme, _) = protect(&moat, &sink, "acme", "acme.example");
+    let (mallory, _) = protect(&moat, &sink, "mallory", "mallory.example");
+    // The operator's gateway model, trained elsewhere.
+    let mut trainer = Trainer::new();
+    for i in 0..60 {
+        let spam = format!(
+            "From: s{i}@spam.test\r\nSubject: replica watches {i}\r\n\r\nGenuine replica watches, designer handbags, shipped discreetly worldwide {i}\r\n"
+        );
+        let ham = format!(
+            "From: colleague@acme.example\r\nSubject: project {i}\r\n\r\nThe project review moved to Thursday, agenda attached {i}\r\n"
+        );
+        trainer.learn(
+            &moat_core::detect::spam::corpus::tokens_of(spam.as_bytes()),
+            true,
+        );
+        trainer.learn(
+            &moat_core::detect::spam::corpus::tokens_of(ham.as_bytes()),
+            false,
+        );
+    }
+    trainer
+        .build()
+        .save(&moat.config.spam_model_path())
+        .expect("model written");
+    let ordinary = |to: &str, subject: &str| {
+        format!(
+            "From: Facilities <facilities@supplier.test>\r\nTo: {to}\r\nSubject: {subject}\r\n\
+Date: Tue, 14 Nov 2023 10:00:00 +0000\r\nMessage-ID: <{subject}@supplier.test>\r\n\r\n\
+Please find the maintenance schedule for the boiler room and the elevator inspection \
+dates for next quarter. Regards, facilities team\r\n"
+        )
+    };
+    // Mallory holds all of its own mail and reports every copy as spam, from 12 tokens.
+    let (status, _) = moat.call(
+        "POST",
+        "/v1/policies",
+        Some(&mallory),
+        Some(json!({"name": "hold", "condition": {"subject_contains": ["schedule"]}, "action": "quarantine"})),
+    );
+    assert_eq!(status, 201);
+    std::thread::sleep(std::time::Duration::from_millis(300));
+    for i in 0..110 {
+        let reply = smtplib_send(
+            moat.smtp,
+            "facilities@supplier.test",
+            &["bob@mallory.example"],
+            ordinary("bob@mallory.example", &format!("schedule {i}")).as_bytes(),
+        );
+        assert!(reply.starts_with("250"), "{reply}");
+    }
+    moat.flush_verdicts();
+    let mut items = Vec::new();
+    let mut path = "/v1/quarantine?limit=100".to_string();
+    loop {
+        let (_, page) = moat.call("GET", &path, Some(&mallory), None);
+        items.extend(
+            page["data"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .filter_map(|q| q["id"].as_str().map(String::from)),
+        );
+        match page["next_cursor"].as_str() {
+            Some(c) => path = format!("/v1/quarantine?limit=100&cursor={c}"),
+            None => break,
+        }
+    }
+    assert_eq!(items.len(), 110);
+    let tokens: Vec<String> = (0..12)
+        .map(|_| moat.token("mallory", TokenKind::Live))
+        .collect();
+    let mut refused = 0;
+    for (i, id) in items.iter().enumerate() {
+        let (status, r) = moat.call(
+            "POST",
+            &format!("/v1/quarantine/{id}/report"),
+            Some(&tokens[i % tokens.len()]),
+            Some(json!({"kind": "spam"})),
+        );
+        match status {
+            200 => assert_eq!(r["learned"], true, "{r}"),
+            429 => refused += 1,
+            other => panic!("report answered {other}: {r}"),
+        }
+    }
+    assert_eq!(refused, 10, "100 reports a day, whichever token sends them");
+    // Reporting a message again teaches nothing new.
+    let (status, r) = moat.call(
+        "POST",
+        &format!("/v1/quarantine/{}/report", items[0]),
+        Some(&mallory),
+        Some(json!({"kind": "spam"})),
+    );
+    assert_eq!(status, 429, "the day's budget is spent: {r}");
+    // Mallory's own ordinary mail is spam to Mallory's model now...
+    let v = eventually(10, "mallory's model loaded", || {
+        let subject = format!("note-{}", uuid::Uuid::new_v4().simple());
+        smtplib_send(
+            moat.smtp,
+            "facilities@supplier.test",
+            &["bob@mallory.example"],
+            ordinary("bob@mallory.example", &subject).as_bytes(),
+        );
+        let v = verdict(&moat, &mallory, &subject);
+        if rules(&v).iter().any(|(r, _)| r == "spam.bayes") {
+            Ok(v)
+        } else {
+            Err(v.to_string())
+        }
+    });
+    assert_eq!(v["threat_type"], "spam", "{v}");
+    // ...while the same mail to acme is judged by the gateway's model alone: delivered.
+    smtplib_send(
+        moat.smtp,
+        "facilities@supplier.test",
+        &["bob@acme.example"],
+        ordinary("bob@acme.example", "acme-copy").as_bytes(),
+    );
+    let v = verdict(&moat, &acme, "acme-copy");
+    assert_eq!(v["verdict"], "deliver", "{v}");
+    assert!(
+        !rules(&v).iter().any(|(r, _)| r == "spam.bayes"),
+        "{:?}",
+        rules(&v)
+    );
 }

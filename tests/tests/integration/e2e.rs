@@ -31,6 +31,8 @@ fn acme_with(moat: &Moat, sink: &Sink, mode: &str) -> (String, String) {
     assert_eq!(domain["delivery_mode"], mode);
     assert_eq!(domain["status"], "pending_mx_verification");
     assert_eq!(domain["mx_records"][0]["type"], "MX");
+    assert_eq!(domain["verification_record"]["type"], "TXT");
+    let domain = moat.verify_domain(&token, &domain);
     let (status, policy) = moat.call(
         "POST",
         "/v1/policies",
@@ -275,13 +277,10 @@ fn proxy_mode_unreachable_downstream_answers_451() {
     let closed = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
     let addr = closed.local_addr().expect("addr");
     drop(closed);
-    let (status, _) = moat.call(
-        "POST",
-        "/v1/domains",
-        Some(&token),
-        Some(json!({"domain": "acme.example", "real_mx_host": addr.to_string(), "delivery_mode": "proxy"})),
+    moat.create_domain(
+        &token,
+        json!({"domain": "acme.example", "real_mx_host": addr.to_string(), "delivery_mode": "proxy"}),
     );
-    assert_eq!(status, 201);
     moat.wait_until_accepting("bob@acme.example");
     let reply = smtplib_send(moat.smtp, "alice@sender.test", &["bob@acme.example"], CLEAN);
     assert!(reply.starts_with("451"), "{reply}");

@@ -529,3 +529,75 @@ Content-Transfer-Encoding: base64\r\nContent-Transfer-Encoding: quoted-printable
     }
     assert!(sink.messages().is_empty());
 }
+
+/// A message whose archives each stay within their own limits but together would take
+/// long to inflate (hundreds of small gzip bombs): the message's archives share one budget,
+/// the work runs off the shard, and another client is greeted at once meanwhile. The test
+/// raises the byte budget so the inspection really runs into its time budget (3 s), and
+/// checks that the second client was greeted while it ran.
+#[test]
+fn many_small_archives_neither_block_the_shard_nor_escape_the_budget() {
+    use base64::Engine;
+    use std::io::Write;
+    let (moat, sink) = Moat::protected(|c| {
+        // One shard, so the second client is served by the shard that scans the message.
+        c.smtp.shards = 1;
+        c.smtp.max_message_size = 64 << 20;
+        c.malware.inspect_max_bytes = 1 << 40;
+        c.malware.inspect_budget_ms = 3000;
+    });
+    let token = moat.token("acme", TokenKind::Live);
+    let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::best());
+    gz.write_all(&vec![0u8; 30 << 20]).expect("gzip");
+    let attachment = base64::engine::general_purpose::STANDARD.encode(gz.finish().expect("gzip"));
+    let mut body = String::from(
+        "From: a@sender.test\r\nTo: bob@acme.example\r\nSubject: many archives\r\n\
+Content-Type: multipart/mixed; boundary=b\r\n\r\n--b\r\nContent-Type: text/plain\r\n\r\nsee attached\r\n",
+    );
+    for i in 0..300 {
+        body.push_str(&format!(
+            "--b\r\nContent-Type: application/gzip; name=\"log{i}.gz\"\r\n\
+Content-Transfer-Encoding: base64\r\n\r\n"
+        ));
+        for line in attachment.as_bytes().chunks(76) {
+            body.push_str(std::str::from_utf8(line).expect("ascii"));
+            body.push_str("\r\n");
+        }
+    }
+    body.push_str("--b--\r\n.\r\n");
+    let mut heavy = Conversation::connect(moat.smtp);
+    open_data(&mut heavy);
+    heavy.send(&body);
+    let sent = std::time::Instant::now();
+    // Let the shard read the end of the message and start judging it (300 archives of
+    // 30 MiB each would take far longer than the 3 s budget).
+    std::thread::sleep(Duration::from_millis(700));
+    let started = std::time::Instant::now();
+    let mut other = Conversation::connect(moat.smtp);
+    other.expect("220");
+    let greeted = started.elapsed();
+    other.send("NOOP\r\n");
+    other.expect("250");
+    let reply = heavy.read_reply();
+    let judged = sent.elapsed();
+    assert!(
+        greeted < Duration::from_secs(1),
+        "greeting took {greeted:?}"
+    );
+    assert!(
+        judged > Duration::from_millis(700) + greeted,
+        "the message was judged before the second client was greeted ({judged:?})"
+    );
+    assert!(reply.starts_with("250"), "{reply}");
+    moat.flush_verdicts();
+    let (_, list) = moat.call("GET", "/v1/quarantine", Some(&token), None);
+    let item = &list["data"][0];
+    assert_eq!(item["subject"], "many archives", "{list}");
+    assert_eq!(item["threat_type"], "malware");
+    let rules: Vec<&str> = item["findings"]
+        .as_array()
+        .map(|f| f.iter().filter_map(|f| f["rule"].as_str()).collect())
+        .unwrap_or_default();
+    assert!(rules.contains(&"malware.archive_over_budget"), "{rules:?}");
+    assert!(sink.messages().is_empty());
+}

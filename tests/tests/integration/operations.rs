@@ -65,13 +65,10 @@ fn a_scrape_after_traffic_exports_exactly_the_documented_metrics() {
         ("acme.example", &spool_sink, "spool"),
         ("proxy.example", &proxy_sink, "proxy"),
     ] {
-        let (status, _) = moat.call(
-            "POST",
-            "/v1/domains",
-            Some(&token),
-            Some(json!({"domain": domain, "real_mx_host": sink.addr.to_string(), "delivery_mode": mode})),
+        moat.create_domain(
+            &token,
+            json!({"domain": domain, "real_mx_host": sink.addr.to_string(), "delivery_mode": mode}),
         );
-        assert_eq!(status, 201);
     }
     let (status, _) = moat.call(
         "POST",

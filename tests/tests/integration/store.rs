@@ -92,6 +92,9 @@ async fn contract(s: &SharedStore, tag: &str) {
         created_at: 1,
         detection: Default::default(),
         verified_at: None,
+        tls: Default::default(),
+        allow_internal_target: false,
+        verification_token: String::new(),
     };
     s.insert_domain(d.clone()).await.expect("domain");
     let dup = Domain {
@@ -316,6 +319,9 @@ async fn conflict_contract(s: &SharedStore, tag: &str) {
         created_at: 1,
         detection: Default::default(),
         verified_at: None,
+        tls: Default::default(),
+        allow_internal_target: false,
+        verification_token: String::new(),
     };
     // Queued at once (on SQLite they share a group commit); the middle one conflicts.
     let a = s.insert_domain(d("1", "a"));
@@ -325,6 +331,137 @@ async fn conflict_contract(s: &SharedStore, tag: &str) {
     assert!(b.await.is_err());
     assert!(e.await.is_ok());
     assert_eq!(s.domains(&c.id).await.expect("q").len(), 2);
+}
+
+/// Domain names: pending domains claim nothing, one live domain of a name is active at a
+/// time, a deleted owner frees the name, sandboxes never claim, and an update racing a delete
+/// does not bring the domain back.
+async fn domain_claim_contract(s: &SharedStore, tag: &str) {
+    let a = s
+        .ensure_customer(&format!("claim-a-{tag}"))
+        .await
+        .expect("c");
+    let b = s
+        .ensure_customer(&format!("claim-b-{tag}"))
+        .await
+        .expect("c");
+    let name = format!("claimed-{tag}.example");
+    let pending = |id: &str, customer: &str| Domain {
+        id: format!("{id}-{tag}"),
+        customer_id: customer.to_string(),
+        name: name.clone(),
+        real_mx_host: "h:25".into(),
+        delivery_mode: DeliveryMode::Spool,
+        status: DomainStatus::PendingMxVerification,
+        created_at: 1,
+        detection: Default::default(),
+        verified_at: None,
+        tls: Default::default(),
+        allow_internal_target: false,
+        verification_token: "t".into(),
+    };
+    s.insert_domain(pending("ca", &a.id)).await.expect("a adds");
+    s.insert_domain(pending("cb", &b.id))
+        .await
+        .expect("b adds the same name: pending domains claim nothing");
+    assert!(matches!(
+        s.insert_domain(pending("ca2", &a.id)).await,
+        Err(moat_core::StoreError::Conflict(_))
+    ));
+    let active = s
+        .activate_domain(&a.id, &format!("ca-{tag}"), 5)
+        .await
+        .expect("a activates")
+        .expect("found");
+    assert_eq!(
+        (active.status, active.verified_at),
+        (DomainStatus::Active, Some(5))
+    );
+    // Activating again is harmless; b cannot while a holds the name.
+    assert!(
+        s.activate_domain(&a.id, &format!("ca-{tag}"), 6)
+            .await
+            .is_ok()
+    );
+    assert!(matches!(
+        s.activate_domain(&b.id, &format!("cb-{tag}"), 7).await,
+        Err(moat_core::StoreError::Conflict(_))
+    ));
+    // A sandbox domain of the name becomes active without claiming it.
+    let sandbox = format!("{}{}", a.id, moat_core::token::SANDBOX_SUFFIX);
+    s.ensure_sandbox(&a).await.expect("sandbox");
+    s.insert_domain(pending("cs", &sandbox))
+        .await
+        .expect("sandbox adds");
+    assert!(
+        s.activate_domain(&sandbox, &format!("cs-{tag}"), 8)
+            .await
+            .expect("sandbox activates")
+            .is_some()
+    );
+    // a deletes its domain: the name is free for b.
+    assert!(
+        s.delete_domain(&a.id, &format!("ca-{tag}"))
+            .await
+            .expect("delete")
+    );
+    assert!(
+        s.activate_domain(&b.id, &format!("cb-{tag}"), 9)
+            .await
+            .expect("b activates now")
+            .is_some()
+    );
+    // Unknown ids answer None; an update of a deleted domain does not recreate it.
+    assert_eq!(s.activate_domain(&a.id, "nope", 1).await.expect("q"), None);
+    assert!(
+        s.delete_domain(&b.id, &format!("cb-{tag}"))
+            .await
+            .expect("delete")
+    );
+    let patch = moat_core::model::DomainPatch {
+        real_mx_host: Some("other:25".into()),
+        ..Default::default()
+    };
+    assert_eq!(
+        s.update_domain(&b.id, &format!("cb-{tag}"), patch)
+            .await
+            .expect("q"),
+        None
+    );
+    assert!(
+        s.domain(&b.id, &format!("cb-{tag}"))
+            .await
+            .expect("q")
+            .is_none()
+    );
+    // The operator's internal-target exception.
+    s.insert_domain(pending("cx", &b.id))
+        .await
+        .expect("b adds again");
+    assert!(
+        s.set_domain_internal_target(&b.id, &format!("cx-{tag}"), true)
+            .await
+            .expect("set")
+    );
+    let d = s
+        .domain(&b.id, &format!("cx-{tag}"))
+        .await
+        .expect("q")
+        .expect("found");
+    assert!(d.allow_internal_target);
+    assert!(
+        !s.set_domain_internal_target(&a.id, &format!("cx-{tag}"), true)
+            .await
+            .expect("set"),
+        "only the owner's domain"
+    );
+}
+
+#[test]
+fn domain_names_are_claimed_by_proven_owners_only() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let s = open(dir.path());
+    block_on(domain_claim_contract(&s, "sqlite"));
 }
 
 #[test]
@@ -362,6 +499,7 @@ fn scylla_store_passes_the_same_contract() {
     let tag = uuid::Uuid::new_v4().simple().to_string();
     block_on(contract(&s, &tag));
     block_on(conflict_contract(&s, &tag));
+    block_on(domain_claim_contract(&s, &tag));
 }
 
 /// Without a reachable cluster the ScyllaDB store refuses to open with an error that names the
@@ -444,6 +582,9 @@ fn randomly_interleaved_tenants_only_ever_see_their_own_rows() {
                     created_at: step,
                     detection: Default::default(),
                     verified_at: None,
+                    tls: Default::default(),
+                    allow_internal_target: false,
+                    verification_token: String::new(),
                 };
                 futures::executor::block_on(store.insert_domain(d)).expect("insert");
                 owned.push((t.clone(), format!("d{step}")));

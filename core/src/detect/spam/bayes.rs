@@ -96,12 +96,23 @@ impl Trainer {
     }
 
     /// The model, dropping tokens seen in only one message (they carry noise and most of the
-    /// table's size).
+    /// table's size). For an operator's corpus of thousands of messages.
     pub fn build(&self) -> BayesModel {
+        self.build_keeping(2)
+    }
+
+    /// The model with every token kept: for a customer's reports, where each reported
+    /// message's own tokens are the lesson (pruning singletons would make a first report
+    /// teach nothing new).
+    pub fn build_all(&self) -> BayesModel {
+        self.build_keeping(1)
+    }
+
+    fn build_keeping(&self, min_messages: u32) -> BayesModel {
         let mut rows: Vec<(u64, [u32; 2])> = self
             .counts
             .iter()
-            .filter(|(_, c)| c[0] + c[1] >= 2)
+            .filter(|(_, c)| c[0] + c[1] >= min_messages)
             .map(|(h, c)| (*h, *c))
             .collect();
         rows.sort_unstable_by_key(|r| r.0);
@@ -193,38 +204,66 @@ impl BayesModel {
 
     /// The probability that a message with these tokens is spam, from 0 to 1 (0.5: no opinion).
     pub fn classify(&self, tokens: &[u64]) -> f64 {
-        const UNKNOWN_STRENGTH: f64 = 0.45;
-        const UNKNOWN_PROB: f64 = 0.5;
-        const MIN_STRENGTH: f64 = 0.1;
-        const MAX_TOKENS: usize = 150;
-        let (nspam, nham) = (f64::from(self.data.nspam), f64::from(self.data.nham));
-        if nspam == 0.0 || nham == 0.0 {
-            return 0.5;
-        }
-        let mut clues: Vec<f64> = tokens
-            .iter()
-            .filter_map(|t| self.counts(*t))
-            .map(|[s, h]| {
-                let (s, h) = (f64::from(s), f64::from(h));
-                let (sr, hr) = ((s / nspam).min(1.0), (h / nham).min(1.0));
-                let p = sr / (sr + hr);
-                let n = s + h;
-                (UNKNOWN_STRENGTH * UNKNOWN_PROB + n * p) / (UNKNOWN_STRENGTH + n)
-            })
-            .filter(|f| (f - 0.5).abs() >= MIN_STRENGTH)
-            .collect();
-        if clues.is_empty() {
-            return 0.5;
-        }
-        clues.sort_by(|a, b| (b - 0.5).abs().total_cmp(&(a - 0.5).abs()));
-        clues.truncate(MAX_TOKENS);
-        let n = clues.len();
-        let ln_ham: f64 = clues.iter().map(|f| f.max(1e-12).ln()).sum();
-        let ln_spam: f64 = clues.iter().map(|f| (1.0 - f).max(1e-12).ln()).sum();
-        let s = 1.0 - chi2q(-2.0 * ln_spam, 2 * n);
-        let h = 1.0 - chi2q(-2.0 * ln_ham, 2 * n);
-        ((s - h + 1.0) / 2.0).clamp(0.0, 1.0)
+        classify_with(&[self], tokens)
     }
+}
+
+/// Whether models taken together have seen enough mail of both classes to be asked.
+pub fn usable_together(models: &[&BayesModel]) -> bool {
+    let (s, h) = models.iter().fold((0u64, 0u64), |(s, h), m| {
+        (s + u64::from(m.data.nspam), h + u64::from(m.data.nham))
+    });
+    s >= u64::from(MIN_TRAINED) && h >= u64::from(MIN_TRAINED)
+}
+
+/// Classifies with several models as one: message and token counts are added (the
+/// gateway's model plus a customer's own reports, say), so a customer's lessons move only its
+/// own verdicts.
+pub fn classify_with(models: &[&BayesModel], tokens: &[u64]) -> f64 {
+    const UNKNOWN_STRENGTH: f64 = 0.45;
+    const UNKNOWN_PROB: f64 = 0.5;
+    const MIN_STRENGTH: f64 = 0.1;
+    const MAX_TOKENS: usize = 150;
+    let nspam: f64 = models.iter().map(|m| f64::from(m.data.nspam)).sum();
+    let nham: f64 = models.iter().map(|m| f64::from(m.data.nham)).sum();
+    if nspam == 0.0 || nham == 0.0 {
+        return 0.5;
+    }
+    let counts = |t: u64| {
+        let mut found = false;
+        let mut sum = [0u32; 2];
+        for m in models {
+            if let Some([s, h]) = m.counts(t) {
+                found = true;
+                sum[0] = sum[0].saturating_add(s);
+                sum[1] = sum[1].saturating_add(h);
+            }
+        }
+        found.then_some(sum)
+    };
+    let mut clues: Vec<f64> = tokens
+        .iter()
+        .filter_map(|t| counts(*t))
+        .map(|[s, h]| {
+            let (s, h) = (f64::from(s), f64::from(h));
+            let (sr, hr) = ((s / nspam).min(1.0), (h / nham).min(1.0));
+            let p = sr / (sr + hr);
+            let n = s + h;
+            (UNKNOWN_STRENGTH * UNKNOWN_PROB + n * p) / (UNKNOWN_STRENGTH + n)
+        })
+        .filter(|f| (f - 0.5).abs() >= MIN_STRENGTH)
+        .collect();
+    if clues.is_empty() {
+        return 0.5;
+    }
+    clues.sort_by(|a, b| (b - 0.5).abs().total_cmp(&(a - 0.5).abs()));
+    clues.truncate(MAX_TOKENS);
+    let n = clues.len();
+    let ln_ham: f64 = clues.iter().map(|f| f.max(1e-12).ln()).sum();
+    let ln_spam: f64 = clues.iter().map(|f| (1.0 - f).max(1e-12).ln()).sum();
+    let s = 1.0 - chi2q(-2.0 * ln_spam, 2 * n);
+    let h = 1.0 - chi2q(-2.0 * ln_ham, 2 * n);
+    ((s - h + 1.0) / 2.0).clamp(0.0, 1.0)
 }
 
 /// The chi-square survival function for an even number of degrees of freedom.

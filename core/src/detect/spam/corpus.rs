@@ -8,10 +8,7 @@ use crate::{
     message::{MessageView, parse},
 };
 
-use super::{
-    Trainer, bayes,
-    bayes::{BayesModel, ModelError},
-};
+use super::{Trainer, bayes};
 
 /// Every message file under `path` (recursively for directories), in name order.
 fn files(path: &Path, out: &mut Vec<PathBuf>) -> std::io::Result<()> {
@@ -103,28 +100,6 @@ pub fn learn_path(trainer: &mut Trainer, path: &Path, spam: bool) -> std::io::Re
         }
     }
     Ok(n)
-}
-
-/// Adds one reported message to the model file at `path` (made if absent) and writes it back
-/// atomically; a running scanner picks the new file up at its next reload. Returns the model's
-/// (spam, ham) message counts after learning, or `None` when the bytes are not a message.
-/// Callers serialise concurrent reports (a lost update would drop a report, nothing worse).
-pub fn learn_report(path: &Path, raw: &[u8], spam: bool) -> Result<Option<(u32, u32)>, ModelError> {
-    let tokens = tokens_of(raw);
-    if tokens.is_empty() {
-        return Ok(None);
-    }
-    let mut trainer = match BayesModel::load(path) {
-        Ok(model) => Trainer::from_model(&model),
-        Err(ModelError::Io { source, .. }) if source.kind() == std::io::ErrorKind::NotFound => {
-            Trainer::new()
-        }
-        Err(e) => return Err(e),
-    };
-    trainer.learn(&tokens, spam);
-    let model = trainer.build();
-    model.save(path)?;
-    Ok(Some(model.trained()))
 }
 
 #[cfg(test)]

@@ -31,9 +31,25 @@ pub struct SpamReport {
     pub hits: Vec<Finding>,
     /// The GTUBE test string was found: spam whatever the threshold.
     pub gtube: bool,
+    /// The message's model tokens, kept when a customer's own model may be asked too.
+    pub tokens: Vec<u64>,
 }
 
 impl SpamReport {
+    /// The same message judged with a customer's own model (learnt from its reports) added
+    /// to the gateway's: only the model's part of the score changes. Needs the tokens
+    /// ([`scan_keeping_tokens`]).
+    pub fn with_customer_model(&self, base: Option<&BayesModel>, own: &BayesModel) -> SpamReport {
+        let models: Vec<&BayesModel> = base.into_iter().chain(std::iter::once(own)).collect();
+        let hits: Vec<Finding> = self
+            .hits
+            .iter()
+            .filter(|f| f.rule != "spam.bayes")
+            .cloned()
+            .collect();
+        finish(hits, self.gtube, &models, self.tokens.clone())
+    }
+
     /// Whether the message is spam for a domain with this threshold.
     pub fn is_spam(&self, threshold: f64) -> bool {
         self.gtube || self.score >= threshold
@@ -104,13 +120,45 @@ pub fn scan(
     model: Option<&BayesModel>,
     now_secs: i64,
 ) -> SpamReport {
+    scan_keeping_tokens(view, rendered, model, now_secs, false)
+}
+
+/// As [`scan`]; with `keep_tokens` the report keeps the message's tokens so customers' own
+/// models can be asked afterwards ([`SpamReport::with_customer_model`]).
+pub fn scan_keeping_tokens(
+    view: &MessageView<'_>,
+    rendered: &Rendered,
+    model: Option<&BayesModel>,
+    now_secs: i64,
+    keep_tokens: bool,
+) -> SpamReport {
     let mut hits = rules::evaluate(view, rendered, now_secs);
     let gtube = gtube(view);
     let is_gtube = gtube.is_some();
     hits.extend(gtube);
-    let probability = model
-        .filter(|m| m.is_usable())
-        .map(|m| m.classify(&bayes::tokens(view, rendered)));
+    let usable = model.is_some_and(BayesModel::is_usable);
+    let tokens = if usable || keep_tokens {
+        bayes::tokens(view, rendered)
+    } else {
+        Vec::new()
+    };
+    let models: Vec<&BayesModel> = model.into_iter().collect();
+    let mut report = finish(hits, is_gtube, &models, tokens);
+    if !keep_tokens {
+        report.tokens = Vec::new();
+    }
+    report
+}
+
+/// Adds the models' opinion (when together they are usable) to the rule hits and totals.
+fn finish(
+    mut hits: Vec<Finding>,
+    is_gtube: bool,
+    models: &[&BayesModel],
+    tokens: Vec<u64>,
+) -> SpamReport {
+    let probability = (!models.is_empty() && bayes::usable_together(models))
+        .then(|| bayes::classify_with(models, &tokens));
     if let Some(p) = probability {
         let score = bayes_score(p);
         if score != 0.0 {
@@ -137,6 +185,7 @@ pub fn scan(
         probability,
         hits,
         gtube: is_gtube,
+        tokens,
     }
 }
 

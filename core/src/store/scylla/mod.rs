@@ -35,7 +35,7 @@ use tokio::sync::Semaphore;
 
 use self::rows::{
     CustomerRow, DomainRow, PointerRow, PolicyRow, QuarantineRow, RawChunkRow, SenderRuleRow,
-    TokenRow, VerdictRow, day_of, hour_of,
+    SpamReportRow, TokenRow, VerdictRow, day_of, hour_of,
 };
 use super::{Store, StoreFuture};
 use crate::{
@@ -43,9 +43,10 @@ use crate::{
     error::StoreError,
     metrics::metrics,
     model::{
-        Action, Customer, DeliveryStatus, Domain, DomainPatch, Policy, QuarantineFilter,
-        QuarantineItem, QuarantineStatus, SenderHistory, SenderRule, TokenInfo, VerdictFilter,
-        VerdictRecord, Webhook, WebhookDelivery, is_after,
+        Action, Customer, DeliveryStatus, Domain, DomainPatch, DomainStatus, Policy,
+        QuarantineFilter, QuarantineItem, QuarantineStatus, SenderHistory, SenderRule,
+        SpamReportRecord, TokenInfo, VerdictFilter, VerdictRecord, Webhook, WebhookDelivery,
+        is_after,
     },
 };
 
@@ -125,6 +126,12 @@ struct Statements {
     revoke_token_by_customer: PreparedStatement,
     claim_domain_name: PreparedStatement,
     release_domain_name: PreparedStatement,
+    domain_name_holder: PreparedStatement,
+    claim_customer_domain_name: PreparedStatement,
+    release_customer_domain_name: PreparedStatement,
+    activate_domain: PreparedStatement,
+    update_domain: PreparedStatement,
+    set_domain_internal: PreparedStatement,
     insert_domain: PreparedStatement,
     domains_of_customer: PreparedStatement,
     domain: PreparedStatement,
@@ -176,7 +183,14 @@ struct Statements {
     note_correspondence_since: PreparedStatement,
     correspondent: PreparedStatement,
     correspondence_since: PreparedStatement,
+    spam_report_label: PreparedStatement,
+    insert_spam_report: PreparedStatement,
+    spam_reports_of: PreparedStatement,
+    put_spam_report_head: PreparedStatement,
+    spam_report_heads: PreparedStatement,
 }
+
+const SPAM_REPORT_COLS: &str = "customer_id, item_id, spam, tokens, reporter, reported_at";
 
 const DELIVERY_COLS: &str = "customer_id, webhook_id, id, created_at, doc";
 const QUEUE_COLS: &str = "bucket, next_attempt_at, id, customer_id, webhook_id";
@@ -187,7 +201,8 @@ fn queue_bucket(at_ms: i64) -> i64 {
 }
 
 const TOKEN_COLS: &str = "hash, id, customer_id, kind, prefix, created_at, revoked_at, scope";
-const DOMAIN_COLS: &str = "customer_id, id, name, real_mx_host, delivery_mode, status, created_at, detection, verified_at";
+const DOMAIN_COLS: &str = "customer_id, id, name, real_mx_host, delivery_mode, status, created_at, \
+    detection, verified_at, tls, allow_internal, verification_token";
 const POLICY_COLS: &str =
     "customer_id, id, name, condition, action, notify_admin, enabled, created_at, shadow";
 const VERDICT_COLS: &str = "customer_id, day, received_at, id, queue_id, domain_id, client_ip, \
@@ -258,6 +273,32 @@ impl Statements {
             .await?,
             release_domain_name: p(format!(
                 "DELETE FROM {ks}.domain_names WHERE name = ? IF id = ?"
+            ))
+            .await?,
+            domain_name_holder: p(format!("SELECT id FROM {ks}.domain_names WHERE name = ?"))
+                .await?,
+            claim_customer_domain_name: p(format!(
+                "INSERT INTO {ks}.customer_domain_names (customer_id, name, id) VALUES (?, ?, ?) \
+                 IF NOT EXISTS"
+            ))
+            .await?,
+            release_customer_domain_name: p(format!(
+                "DELETE FROM {ks}.customer_domain_names WHERE customer_id = ? AND name = ? IF id = ?"
+            ))
+            .await?,
+            // Conditional updates: a domain deleted meanwhile is not written back to life.
+            activate_domain: p(format!(
+                "UPDATE {ks}.domains SET status = 'active', verified_at = ? \
+                 WHERE customer_id = ? AND id = ? IF EXISTS"
+            ))
+            .await?,
+            update_domain: p(format!(
+                "UPDATE {ks}.domains SET real_mx_host = ?, delivery_mode = ?, detection = ?, tls = ? \
+                 WHERE customer_id = ? AND id = ? IF EXISTS"
+            ))
+            .await?,
+            set_domain_internal: p(format!(
+                "UPDATE {ks}.domains SET allow_internal = ? WHERE customer_id = ? AND id = ? IF EXISTS"
             ))
             .await?,
             insert_domain: p(insert("domains", DOMAIN_COLS)).await?,
@@ -393,6 +434,21 @@ impl Statements {
             .await?,
             correspondence_since: p(format!(
                 "SELECT since FROM {ks}.correspondence_since WHERE domain_id = ?"
+            ))
+            .await?,
+            spam_report_label: p(format!(
+                "SELECT spam FROM {ks}.spam_reports WHERE customer_id = ? AND item_id = ?"
+            ))
+            .await?,
+            insert_spam_report: p(insert("spam_reports", SPAM_REPORT_COLS)).await?,
+            spam_reports_of: p(format!(
+                "SELECT {SPAM_REPORT_COLS} FROM {ks}.spam_reports WHERE customer_id = ?"
+            ))
+            .await?,
+            put_spam_report_head: p(insert("spam_report_heads", "customer_id, updated_at"))
+                .await?,
+            spam_report_heads: p(format!(
+                "SELECT customer_id, updated_at FROM {ks}.spam_report_heads"
             ))
             .await?,
             insert_webhook: p(insert("webhooks", "customer_id, id, doc")).await?,
@@ -652,6 +708,21 @@ impl Inner {
         ))
     }
 
+    /// Claims `d`'s name cluster-wide for it; true when it holds the claim (already did, or
+    /// won it now).
+    async fn claim_live_name(&self, d: &Domain) -> Result<bool, StoreError> {
+        if self
+            .lwt(&self.st.claim_domain_name, (&d.name, &d.customer_id, &d.id))
+            .await?
+        {
+            return Ok(true);
+        }
+        let holder = self
+            .first::<(Option<String>,)>(&self.st.domain_name_holder, (&d.name,))
+            .await?;
+        Ok(holder.and_then(|(id,)| id).as_deref() == Some(d.id.as_str()))
+    }
+
     /// A quarantined message's row, found through its id pointer.
     async fn quarantine_row(
         &self,
@@ -844,13 +915,27 @@ impl Store for ScyllaStore {
 
     fn insert_domain(&self, domain: Domain) -> StoreFuture<()> {
         self.run(move |db| async move {
-            let claimed = db
+            let mine = db
                 .lwt(
-                    &db.st.claim_domain_name,
-                    (&domain.name, &domain.customer_id, &domain.id),
+                    &db.st.claim_customer_domain_name,
+                    (&domain.customer_id, &domain.name, &domain.id),
                 )
                 .await?;
-            if !claimed {
+            if !mine {
+                return Err(StoreError::Conflict(format!(
+                    "domain {} is already protected",
+                    domain.name
+                )));
+            }
+            if domain.status == DomainStatus::Active
+                && !crate::token::is_sandbox(&domain.customer_id)
+                && !db.claim_live_name(&domain).await?
+            {
+                db.lwt(
+                    &db.st.release_customer_domain_name,
+                    (&domain.customer_id, &domain.name, &domain.id),
+                )
+                .await?;
                 return Err(StoreError::Conflict(format!(
                     "domain {} is already protected",
                     domain.name
@@ -859,6 +944,55 @@ impl Store for ScyllaStore {
             db.exec(&db.st.insert_domain, DomainRow::from(&domain))
                 .await?;
             db.bump_config().await
+        })
+    }
+
+    fn activate_domain(&self, customer_id: &str, id: &str, at: i64) -> StoreFuture<Option<Domain>> {
+        let (customer_id, id) = (customer_id.to_string(), id.to_string());
+        self.run(move |db| async move {
+            let Some(row) = db
+                .first::<DomainRow>(&db.st.domain, (&customer_id, &id))
+                .await?
+            else {
+                return Ok(None);
+            };
+            let mut d = row.into_model()?;
+            if !crate::token::is_sandbox(&customer_id) && !db.claim_live_name(&d).await? {
+                return Err(StoreError::Conflict(
+                    "the domain is already active for another account".into(),
+                ));
+            }
+            let at = d.verified_at.unwrap_or(at);
+            if !db
+                .lwt(&db.st.activate_domain, (at, &customer_id, &id))
+                .await?
+            {
+                // Deleted meanwhile: give the name back.
+                db.lwt(&db.st.release_domain_name, (&d.name, &id)).await?;
+                return Ok(None);
+            }
+            d.status = DomainStatus::Active;
+            d.verified_at = Some(at);
+            db.bump_config().await?;
+            Ok(Some(d))
+        })
+    }
+
+    fn set_domain_internal_target(
+        &self,
+        customer_id: &str,
+        id: &str,
+        allowed: bool,
+    ) -> StoreFuture<bool> {
+        let (customer_id, id) = (customer_id.to_string(), id.to_string());
+        self.run(move |db| async move {
+            let done = db
+                .lwt(&db.st.set_domain_internal, (allowed, &customer_id, &id))
+                .await?;
+            if done {
+                db.bump_config().await?;
+            }
+            Ok(done)
         })
     }
 
@@ -897,6 +1031,11 @@ impl Store for ScyllaStore {
             };
             db.exec(&db.st.delete_domain, (&customer_id, &id)).await?;
             db.lwt(&db.st.release_domain_name, (&d.name, &id)).await?;
+            db.lwt(
+                &db.st.release_customer_domain_name,
+                (&customer_id, &d.name, &id),
+            )
+            .await?;
             db.bump_config().await?;
             Ok(true)
         })
@@ -932,11 +1071,27 @@ impl Store for ScyllaStore {
             if let Some(admin) = patch.admin_email {
                 d.detection.admin_email = Some(admin).filter(|a| !a.is_empty());
             }
-            if let Some(at) = patch.verified_at {
-                d.status = crate::model::DomainStatus::Active;
-                d.verified_at.get_or_insert(at);
+            if let Some(tls) = patch.tls {
+                d.tls = tls;
             }
-            db.exec(&db.st.insert_domain, DomainRow::from(&d)).await?;
+            let row = DomainRow::from(&d);
+            let written = db
+                .lwt(
+                    &db.st.update_domain,
+                    (
+                        &row.real_mx_host,
+                        &row.delivery_mode,
+                        &row.detection,
+                        &row.tls,
+                        &customer_id,
+                        &id,
+                    ),
+                )
+                .await?;
+            if !written {
+                // Deleted between the read and the write: not brought back.
+                return Ok(None);
+            }
             db.bump_config().await?;
             Ok(Some(d))
         })
@@ -1149,6 +1304,50 @@ impl Store for ScyllaStore {
                 .collect()
                 .await;
             results.into_iter().collect()
+        })
+    }
+
+    fn put_spam_report(&self, r: SpamReportRecord) -> StoreFuture<bool> {
+        self.run(move |db| async move {
+            let current = db
+                .first::<(Option<bool>,)>(&db.st.spam_report_label, (&r.customer_id, &r.item_id))
+                .await?
+                .and_then(|(spam,)| spam);
+            if current == Some(r.spam) {
+                return Ok(false);
+            }
+            db.exec(&db.st.insert_spam_report, SpamReportRow::from(&r))
+                .await?;
+            db.exec(&db.st.put_spam_report_head, (&r.customer_id, r.reported_at))
+                .await?;
+            db.bump_config().await?;
+            Ok(true)
+        })
+    }
+
+    fn spam_reports(&self, customer_id: &str, limit: u32) -> StoreFuture<Vec<SpamReportRecord>> {
+        let customer_id = customer_id.to_string();
+        self.run(move |db| async move {
+            let mut out: Vec<SpamReportRecord> = db
+                .rows::<SpamReportRow>(&db.st.spam_reports_of, (&customer_id,))
+                .await?
+                .into_iter()
+                .map(SpamReportRow::into_model)
+                .collect();
+            out.sort_by(|a, b| (b.reported_at, &b.item_id).cmp(&(a.reported_at, &a.item_id)));
+            out.truncate(limit as usize);
+            Ok(out)
+        })
+    }
+
+    fn spam_report_heads(&self) -> StoreFuture<Vec<(String, i64)>> {
+        self.run(move |db| async move {
+            Ok(db
+                .rows::<(String, Option<i64>)>(&db.st.spam_report_heads, ())
+                .await?
+                .into_iter()
+                .map(|(c, t)| (c, t.unwrap_or(0)))
+                .collect())
         })
     }
 

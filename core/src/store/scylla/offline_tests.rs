@@ -12,10 +12,11 @@ use scylla::{
 };
 
 use super::{
-    DOMAIN_COLS, POLICY_COLS, QUARANTINE_COLS, SENDER_RULE_COLS, TOKEN_COLS, VERDICT_COLS,
+    DOMAIN_COLS, POLICY_COLS, QUARANTINE_COLS, SENDER_RULE_COLS, SPAM_REPORT_COLS, TOKEN_COLS,
+    VERDICT_COLS,
     rows::{
         CustomerRow, DomainRow, PointerRow, PolicyRow, QuarantineRow, RawChunkRow, SenderRuleRow,
-        TokenRow, VerdictRow,
+        SpamReportRow, TokenRow, VerdictRow,
     },
     schema,
 };
@@ -145,8 +146,62 @@ fn every_written_row_matches_the_schema() {
         created_at: 1,
         detection: Default::default(),
         verified_at: None,
+        tls: Default::default(),
+        allow_internal_target: false,
+        verification_token: "t".into(),
     };
     serializes(&DomainRow::from(&domain), "domains", DOMAIN_COLS);
+    let row = DomainRow::from(&domain);
+    serializes(
+        &(
+            &row.real_mx_host,
+            &row.delivery_mode,
+            &row.detection,
+            &row.tls,
+            &domain.customer_id,
+            &domain.id,
+        ),
+        "domains",
+        "real_mx_host, delivery_mode, detection, tls, customer_id, id",
+    );
+    serializes(
+        &(1i64, &domain.customer_id, &domain.id),
+        "domains",
+        "verified_at, customer_id, id",
+    );
+    serializes(
+        &(true, &domain.customer_id, &domain.id),
+        "domains",
+        "allow_internal, customer_id, id",
+    );
+    serializes(
+        &(&domain.customer_id, &domain.name, &domain.id),
+        "customer_domain_names",
+        "customer_id, name, id",
+    );
+    reads::<(Option<String>,)>("domain_names", "id");
+    let report = crate::model::SpamReportRecord {
+        customer_id: "c".into(),
+        item_id: "q".into(),
+        spam: true,
+        tokens: vec![1, 2, 3],
+        reporter: "t".into(),
+        reported_at: 5,
+    };
+    serializes(
+        &SpamReportRow::from(&report),
+        "spam_reports",
+        SPAM_REPORT_COLS,
+    );
+    reads::<SpamReportRow>("spam_reports", SPAM_REPORT_COLS);
+    assert_eq!(SpamReportRow::from(&report).into_model(), report);
+    reads::<(Option<bool>,)>("spam_reports", "spam");
+    serializes(
+        &(&report.customer_id, 5i64),
+        "spam_report_heads",
+        "customer_id, updated_at",
+    );
+    reads::<(String, Option<i64>)>("spam_report_heads", "customer_id, updated_at");
     let policy = Policy {
         id: "p".into(),
         customer_id: "c".into(),

@@ -8,8 +8,8 @@ use crate::{
     error::StoreError,
     model::{
         Action, Customer, DeliveryMode, Domain, DomainStatus, Policy, QuarantineItem,
-        QuarantineStatus, SenderRule, SenderRuleKind, ThreatType, TokenInfo, TokenKind, TokenScope,
-        VerdictRecord,
+        QuarantineStatus, RelayTls, SenderRule, SenderRuleKind, ThreatType, TokenInfo, TokenKind,
+        TokenScope, VerdictRecord,
     },
 };
 
@@ -115,6 +115,10 @@ pub struct DomainRow {
     /// JSON of the domain's detection settings; absent on rows written before it existed.
     pub detection: Option<String>,
     pub verified_at: Option<i64>,
+    /// Absent on rows written before these existed: opportunistic, not allowed, no token.
+    pub tls: Option<String>,
+    pub allow_internal: Option<bool>,
+    pub verification_token: Option<String>,
 }
 
 impl From<&Domain> for DomainRow {
@@ -129,6 +133,9 @@ impl From<&Domain> for DomainRow {
             created_at: d.created_at,
             detection: serde_json::to_string(&d.detection).ok(),
             verified_at: d.verified_at,
+            tls: Some(d.tls.as_str().into()),
+            allow_internal: Some(d.allow_internal_target),
+            verification_token: Some(d.verification_token.clone()),
         }
     }
 }
@@ -152,7 +159,50 @@ impl DomainRow {
                 }
             },
             verified_at: self.verified_at,
+            tls: match self.tls.as_deref() {
+                None | Some("") => RelayTls::default(),
+                Some(t) => RelayTls::parse(t).ok_or_else(|| corrupt("relay tls", t))?,
+            },
+            allow_internal_target: self.allow_internal.unwrap_or(false),
+            verification_token: self.verification_token.unwrap_or_default(),
         })
+    }
+}
+
+/// A customer's spam report (`spam_reports`).
+#[derive(Debug, Clone, SerializeRow, DeserializeRow)]
+pub struct SpamReportRow {
+    pub customer_id: String,
+    pub item_id: String,
+    pub spam: bool,
+    pub tokens: Vec<u8>,
+    pub reporter: String,
+    pub reported_at: i64,
+}
+
+impl From<&crate::model::SpamReportRecord> for SpamReportRow {
+    fn from(r: &crate::model::SpamReportRecord) -> Self {
+        SpamReportRow {
+            customer_id: r.customer_id.clone(),
+            item_id: r.item_id.clone(),
+            spam: r.spam,
+            tokens: r.token_bytes(),
+            reporter: r.reporter.clone(),
+            reported_at: r.reported_at,
+        }
+    }
+}
+
+impl SpamReportRow {
+    pub fn into_model(self) -> crate::model::SpamReportRecord {
+        crate::model::SpamReportRecord {
+            tokens: crate::model::SpamReportRecord::tokens_from(&self.tokens),
+            customer_id: self.customer_id,
+            item_id: self.item_id,
+            spam: self.spam,
+            reporter: self.reporter,
+            reported_at: self.reported_at,
+        }
     }
 }
 

@@ -99,6 +99,24 @@ pub const MIGRATIONS: &[&[&str]] = &[
         "CREATE TABLE IF NOT EXISTS {ks}.correspondence_since (
         domain_id text PRIMARY KEY, since bigint)",
     ],
+    // Names are claimed cluster-wide (`domain_names`) when ownership is proven, not when a
+    // domain is added; each customer has a name once (`customer_domain_names`). The relay's
+    // STARTTLS mode, the operator's internal-target exception and the ownership token.
+    &[
+        "CREATE TABLE IF NOT EXISTS {ks}.customer_domain_names (
+        customer_id text, name text, id text, PRIMARY KEY (customer_id, name))",
+        "ALTER TABLE {ks}.domains ADD tls text",
+        "ALTER TABLE {ks}.domains ADD allow_internal boolean",
+        "ALTER TABLE {ks}.domains ADD verification_token text",
+        // Customers' spam reports (kept as long as quarantined messages), and when each
+        // customer's reports last changed (the scanner rebuilds only changed models).
+        "CREATE TABLE IF NOT EXISTS {ks}.spam_reports (
+        customer_id text, item_id text, spam boolean, tokens blob, reporter text,
+        reported_at bigint, PRIMARY KEY (customer_id, item_id))
+        WITH default_time_to_live = {qttl}",
+        "CREATE TABLE IF NOT EXISTS {ks}.spam_report_heads (
+        customer_id text PRIMARY KEY, updated_at bigint)",
+    ],
 ];
 
 /// The keyspace statement (`NetworkTopologyStrategy`, so a second data centre can be added).
@@ -167,7 +185,7 @@ mod tests {
     #[test]
     fn every_table_has_columns_and_statements_render() {
         let tables = tables();
-        assert_eq!(tables.len(), 22);
+        assert_eq!(tables.len(), 25);
         let verdicts = tables
             .iter()
             .find(|(t, _)| t == "verdicts_by_day")
