@@ -39,6 +39,7 @@ same key with another body answers 422, and a retry while the first runs answers
         routes::quarantine::delete, routes::quarantine::release, routes::quarantine::report,
         routes::bulk::start, routes::bulk::get,
         routes::digest::digest, routes::digest::send, routes::digest::confirm, routes::digest::release,
+        routes::digest::revoke_links,
         routes::verdicts::list, routes::verdicts::get,
         routes::threats::list,
         routes::stats::stats,

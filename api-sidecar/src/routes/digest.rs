@@ -1,16 +1,25 @@
 //! The quarantine digest: `GET /v1/domains/{id}/digest?day=YYYY-MM-DD` summarises a domain's
 //! day (verdict counts) and lists what was quarantined, each with a one-click release link
 //! that works without a token: `/v1/release/{link}`, where the link seals (tenant, message,
-//! expiry) with the API's signing key, valid for 7 days.
+//! expiry, the customer's link epoch) with the API's signing key, valid for 7 days.
 //!
 //! Opening a link shows the message's sender and subject and a Release button; only the
 //! button's POST releases. Mail security products (ours included) open links in mail to scan
 //! them, so a GET that released would release on its own.
+//!
+//! A link is a bearer credential, so: reading a digest needs the `quarantine` scope; a link
+//! releases its message once (a released message stays released); revoking any of the
+//! customer's tokens, or `POST /v1/release-links/revoke`, moves the customer's link epoch on
+//! and every earlier link stops working; and malware is never one-click releasable (no link
+//! is minted for it and a link cannot release it: an admin token must).
 
 use actix_web::{HttpRequest, HttpResponse, web};
 use moat_core::{
     config::Config,
-    model::{Domain, QuarantineFilter, QuarantineStatus, TokenKind, TokenScope, VerdictFilter},
+    model::{
+        Domain, QuarantineFilter, QuarantineStatus, ThreatType, TokenKind, TokenScope,
+        VerdictFilter,
+    },
     store::SharedStore,
     time::{now_ms, rfc3339},
 };
@@ -35,7 +44,8 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             resource("/release/{link}", "GET, POST")
                 .route(web::get().to(confirm))
                 .route(web::post().to(release)),
-        );
+        )
+        .service(resource("/release-links/revoke", "POST").route(web::post().to(revoke_links)));
 }
 
 /// The day of a digest.
@@ -57,10 +67,12 @@ pub struct DigestItem {
     pub threat_type: moat_core::model::ThreatType,
     #[schema(format = DateTime)]
     pub received_at: String,
-    /// Opens a page with a Release button; works without a token until `link_expires_at`.
-    pub release_url: String,
+    /// Opens a page with a Release button; works without a token until `link_expires_at`
+    /// or until the customer's links are revoked. Null for malware, which only an admin
+    /// token can release.
+    pub release_url: Option<String>,
     #[schema(format = DateTime)]
-    pub link_expires_at: String,
+    pub link_expires_at: Option<String>,
 }
 
 /// A domain's day.
@@ -74,16 +86,33 @@ pub struct Digest {
     pub quarantined: Vec<DigestItem>,
 }
 
-/// A release link for one message of `tenant`.
-pub fn link(signing: &SigningKey, tenant: &str, message_id: &str, expires_at: i64) -> String {
-    let payload = serde_json::to_vec(&(tenant, message_id, expires_at)).unwrap_or_default();
+/// A release link for one message of `tenant`, valid under the customer's link `epoch`.
+pub fn link(
+    signing: &SigningKey,
+    tenant: &str,
+    message_id: &str,
+    expires_at: i64,
+    epoch: i64,
+) -> String {
+    let payload = serde_json::to_vec(&(tenant, message_id, expires_at, epoch)).unwrap_or_default();
     signing.seal(LINK_CONTEXT, &payload)
 }
 
-fn open_link(state: &AppState, link: &str) -> Option<(String, String)> {
+/// The tenant and message of a link that is authentic, unexpired and of the customer's
+/// current epoch.
+async fn open_link(state: &AppState, link: &str) -> Option<(String, String)> {
     let payload = state.signing.open(LINK_CONTEXT, link)?;
-    let (tenant, id, expires_at): (String, String, i64) = serde_json::from_slice(&payload).ok()?;
-    (expires_at > now_ms()).then_some((tenant, id))
+    let (tenant, id, expires_at, epoch): (String, String, i64, i64) =
+        serde_json::from_slice(&payload).ok()?;
+    if expires_at <= now_ms() {
+        return None;
+    }
+    let current = state
+        .store
+        .link_epoch(moat_core::token::customer_of(&tenant))
+        .await
+        .ok()?;
+    (epoch == current).then_some((tenant, id))
 }
 
 fn day_start(day: &str) -> Option<i64> {
@@ -132,20 +161,28 @@ pub async fn build(
         )
         .await?;
     let expires_at = now_ms() + LINK_TTL_MS;
+    let epoch = store
+        .link_epoch(moat_core::token::customer_of(customer))
+        .await?;
     let quarantined = held
         .iter()
-        .map(|q| DigestItem {
-            id: q.id.clone(),
-            from: q.from_header.clone(),
-            subject: q.subject.clone(),
-            threat_type: q.threat_type,
-            received_at: rfc3339(q.received_at),
-            release_url: format!(
-                "{}/v1/release/{}",
-                base.trim_end_matches('/'),
-                link(signing, customer, &q.id, expires_at)
-            ),
-            link_expires_at: rfc3339(expires_at),
+        .map(|q| {
+            let linked = q.threat_type != moat_core::model::ThreatType::Malware;
+            DigestItem {
+                id: q.id.clone(),
+                from: q.from_header.clone(),
+                subject: q.subject.clone(),
+                threat_type: q.threat_type,
+                received_at: rfc3339(q.received_at),
+                release_url: linked.then(|| {
+                    format!(
+                        "{}/v1/release/{}",
+                        base.trim_end_matches('/'),
+                        link(signing, customer, &q.id, expires_at, epoch)
+                    )
+                }),
+                link_expires_at: linked.then(|| rfc3339(expires_at)),
+            }
         })
         .collect();
     Ok(Digest {
@@ -188,6 +225,8 @@ pub async fn digest(
     id: web::Path<String>,
     query: web::Query<DigestQuery>,
 ) -> Result<HttpResponse, ApiError> {
+    // The digest's links release mail without a token: only who may release may see them.
+    caller.require(TokenScope::Quarantine)?;
     let domain = state
         .store
         .domain(caller.customer_id(), &id)
@@ -287,6 +326,8 @@ pub fn message(config: &Config, digest: &Digest, to: &str) -> String {
                 line(&item.from),
                 line(&item.subject),
                 item.release_url
+                    .as_deref()
+                    .unwrap_or("(malware: not releasable by link; ask your administrator)")
             ));
         }
     }
@@ -383,13 +424,16 @@ fn invalid() -> HttpResponse {
         (status = 404, description = "Unknown or expired link", content_type = "text/html",
         body = String)))]
 pub async fn confirm(state: web::Data<AppState>, link: web::Path<String>) -> HttpResponse {
-    let Some((tenant, id)) = open_link(&state, &link) else {
+    let Some((tenant, id)) = open_link(&state, &link).await else {
         return invalid();
     };
     let Ok(Some(item)) = state.store.quarantine_get(&tenant, &id).await else {
         return invalid();
     };
     let body = match item.status {
+        QuarantineStatus::Quarantined if item.threat_type == ThreatType::Malware => {
+            MALWARE_PAGE.into()
+        }
         QuarantineStatus::Quarantined => format!(
             "<p>From: {}<br>Subject: {}<br>Held as: {}</p>\
              <form method=\"post\"><button type=\"submit\">Release this message</button></form>",
@@ -422,9 +466,27 @@ pub async fn confirm(state: web::Data<AppState>, link: web::Path<String>) -> Htt
         (status = 503, description = "The store is unavailable", content_type = "text/html",
         body = String)))]
 pub async fn release(state: web::Data<AppState>, link: web::Path<String>) -> HttpResponse {
-    let Some((tenant, id)) = open_link(&state, &link) else {
+    let Some((tenant, id)) = open_link(&state, &link).await else {
         return invalid();
     };
+    match state.store.quarantine_get(&tenant, &id).await {
+        Ok(Some(item)) if item.threat_type == ThreatType::Malware => {
+            return page(
+                actix_web::http::StatusCode::CONFLICT,
+                "Not released",
+                MALWARE_PAGE,
+            );
+        }
+        Ok(Some(_)) => {}
+        Ok(None) => return invalid(),
+        Err(e) => {
+            return page(
+                actix_web::http::StatusCode::SERVICE_UNAVAILABLE,
+                "Not released",
+                &format!("<p>{}</p>", escape(&e.to_string())),
+            );
+        }
+    }
     let kind = if moat_core::token::is_sandbox(&tenant) {
         TokenKind::Test
     } else {
@@ -446,6 +508,33 @@ pub async fn release(state: web::Data<AppState>, link: web::Path<String>) -> Htt
             )
         }
     }
+}
+
+const MALWARE_PAGE: &str = "<p>This message holds malware. It cannot be released from a \
+link; an administrator can release it through the API.</p>";
+
+/// What revoking the links did.
+#[derive(Serialize, ToSchema)]
+pub struct LinksRevoked {
+    /// The customer's new link epoch: every link minted before it no longer works.
+    pub epoch: i64,
+}
+
+/// Revokes every release link minted so far for the customer (a forwarded or leaked digest,
+/// say). Revoking a token does the same.
+#[utoipa::path(post, path = "/v1/release-links/revoke", tag = "quarantine",
+    operation_id = "revoke_release_links",
+    responses((status = 200, body = LinksRevoked)))]
+pub async fn revoke_links(
+    caller: Caller,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, ApiError> {
+    caller.require(TokenScope::Admin)?;
+    let epoch = state
+        .store
+        .bump_link_epoch(moat_core::token::customer_of(caller.customer_id()))
+        .await?;
+    Ok(HttpResponse::Ok().json(LinksRevoked { epoch }))
 }
 
 #[cfg(test)]

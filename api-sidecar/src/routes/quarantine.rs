@@ -212,6 +212,15 @@ pub async fn release(
     id: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
     caller.require(TokenScope::Quarantine)?;
+    let held = state
+        .store
+        .quarantine_get(caller.customer_id(), &id)
+        .await?
+        .ok_or(ApiError::NotFound("quarantined message"))?;
+    if held.threat_type == moat_core::model::ThreatType::Malware {
+        // Releasing malware is a deliberate act of an administrator.
+        caller.require(TokenScope::Admin)?;
+    }
     let item = release_item(&state, caller.customer_id(), caller.token.kind, &id).await?;
     Ok(HttpResponse::Ok().json(QuarantineOut::of(&item)))
 }

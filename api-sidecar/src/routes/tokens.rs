@@ -134,6 +134,11 @@ pub async fn revoke(
     }
     for tenant in managed_tenants(&caller) {
         if state.store.revoke_token(&tenant, &id, now_ms()).await? {
+            // Release links minted while the token was trusted stop working too.
+            state
+                .store
+                .bump_link_epoch(moat_core::token::customer_of(&tenant))
+                .await?;
             return Ok(HttpResponse::NoContent().finish());
         }
     }

@@ -285,6 +285,8 @@ pub async fn deliveries(
     id: web::Path<String>,
     query: web::Query<DeliveryQuery>,
 ) -> Result<HttpResponse, ApiError> {
+    // Payloads of `report.daily` carry the digest's release links.
+    caller.require(TokenScope::Quarantine)?;
     let limit = limit_param(query.limit)?;
     webhook(&state, &caller, &id).await?;
     let list = state

@@ -104,6 +104,11 @@ pub trait Store: Send + Sync {
     /// What the domain's delivered mail says about `sender` (lower case): recorded from
     /// verdicts of clean delivered mail as they are written (BEC first-contact detection).
     fn sender_history(&self, domain_id: &str, sender: &str) -> StoreFuture<SenderHistory>;
+    /// The customer's release-link epoch: links minted under an older epoch no longer work.
+    fn link_epoch(&self, customer_id: &str) -> StoreFuture<i64>;
+    /// Moves the customer's release-link epoch on (every link minted before stops working);
+    /// returns the new epoch.
+    fn bump_link_epoch(&self, customer_id: &str) -> StoreFuture<i64>;
     /// Stores a customer's spam report (one per quarantined message: a new label replaces the
     /// old). True when it changed anything (a repeated identical report does not).
     fn put_spam_report(&self, report: SpamReportRecord) -> StoreFuture<bool>;

@@ -243,6 +243,10 @@ CREATE TRIGGER spam_reports_ins AFTER INSERT ON spam_reports BEGIN
     UPDATE meta SET value = value + 1 WHERE key = 'config_version'; END;
 CREATE TRIGGER spam_reports_upd AFTER UPDATE ON spam_reports BEGIN
     UPDATE meta SET value = value + 1 WHERE key = 'config_version'; END;
+CREATE TABLE link_epochs (
+    customer_id TEXT PRIMARY KEY,
+    epoch INTEGER NOT NULL
+) WITHOUT ROWID;
 "#,
 ];
 
@@ -1154,6 +1158,32 @@ impl Store for SqliteStore {
                 }
             }
             Ok(())
+        })
+    }
+
+    fn link_epoch(&self, customer_id: &str) -> StoreFuture<i64> {
+        let customer_id = customer_id.to_string();
+        self.read(move |conn| {
+            Ok(conn
+                .query_row(
+                    "SELECT epoch FROM link_epochs WHERE customer_id = ?1",
+                    [&customer_id],
+                    |r| r.get(0),
+                )
+                .optional()?
+                .unwrap_or(0))
+        })
+    }
+
+    fn bump_link_epoch(&self, customer_id: &str) -> StoreFuture<i64> {
+        let customer_id = customer_id.to_string();
+        self.write(move |conn| {
+            Ok(conn.query_row(
+                "INSERT INTO link_epochs (customer_id, epoch) VALUES (?1, 1) \
+                 ON CONFLICT (customer_id) DO UPDATE SET epoch = epoch + 1 RETURNING epoch",
+                [&customer_id],
+                |r| r.get(0),
+            )?)
         })
     }
 

@@ -897,3 +897,128 @@ fn a_concurrent_burst_gets_exactly_the_minute_budget() {
     let limited = codes.iter().filter(|c| **c == 429).count();
     assert_eq!((ok, limited), (60, 140), "{codes:?}");
 }
+
+/// Release links are bearer credentials: reading them needs the `quarantine` scope (the
+/// digest and the webhook delivery log that carries `report.daily`), revoking a token or all
+/// links kills every link minted before, and malware is never released by a link (an admin
+/// token must release it).
+#[test]
+fn release_links_need_the_scope_die_with_revocation_and_never_release_malware() {
+    let (moat, sink) = Moat::protected(|_| {});
+    let admin = moat.token("acme", TokenKind::Live);
+    let reader = moat.scoped_token("acme", TokenKind::Live, TokenScope::ReadOnly);
+    let clerk = moat.scoped_token("acme", TokenKind::Live, TokenScope::Quarantine);
+    send(&moat, "Spam one", GTUBE);
+    send(&moat, "Spam two", GTUBE);
+    let eicar = "X5O!P%@AP[4\\PZX54(P^)7CC)7}$EICAR-STANDARD-ANTIVIRUS-TEST-FILE!$H+H*";
+    send(&moat, "Malware", eicar);
+    eventually(10, "three quarantined", || {
+        let (_, q) = moat.call("GET", "/v1/quarantine", Some(&admin), None);
+        (ids(&q, "data").len() == 3)
+            .then_some(())
+            .ok_or(q.to_string())
+    });
+    let (_, domains) = moat.call("GET", "/v1/domains", Some(&admin), None);
+    let domain = domains["data"][0]["id"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string();
+    let today = moat_core::time::rfc3339(moat_core::time::now_ms())[..10].to_string();
+    let path = format!("/v1/domains/{domain}/digest?day={today}");
+    assert_eq!(moat.call("GET", &path, Some(&reader), None).0, 403);
+    let (status, digest) = moat.call("GET", &path, Some(&clerk), None);
+    assert_eq!(status, 200, "{digest}");
+    let items = digest["quarantined"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default();
+    assert_eq!(items.len(), 3);
+    let malware = items
+        .iter()
+        .find(|i| i["threat_type"] == "malware")
+        .expect("malware listed");
+    assert!(malware["release_url"].is_null(), "{malware}");
+    let urls: Vec<String> = items
+        .iter()
+        .filter_map(|i| i["release_url"].as_str().map(String::from))
+        .collect();
+    assert_eq!(urls.len(), 2);
+    // A link minted for the malware item (with the real key) still cannot release it.
+    let key = moat_api::signing::SigningKey::load_or_create(moat.dir.path()).expect("key");
+    let tenant = moat.call("GET", "/v1/me", Some(&admin), None).1["customer"]["id"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string();
+    let forged = format!(
+        "{}/v1/release/{}",
+        moat.api,
+        moat_api::routes::digest::link(
+            &key,
+            &tenant,
+            malware["id"].as_str().unwrap_or_default(),
+            moat_core::time::now_ms() + 60_000,
+            0
+        )
+    );
+    match ureq::post(&forged).call() {
+        Err(ureq::Error::Status(409, _)) => {}
+        other => panic!("malware by link: {other:?}"),
+    }
+    // Releasing malware through the API is an admin's act.
+    let malware_id = malware["id"].as_str().unwrap_or_default();
+    let release = format!("/v1/quarantine/{malware_id}/release");
+    assert_eq!(moat.call("POST", &release, Some(&clerk), None).0, 403);
+    // One link works once: the message is released, the link then says so.
+    let done = ureq::post(&urls[0]).call().expect("link releases");
+    assert!(done.into_string().unwrap_or_default().contains("Released"));
+    assert_eq!(sink.wait_for(1, 10).len(), 1);
+    let again = ureq::get(&urls[0]).call().expect("link opens");
+    assert!(
+        again
+            .into_string()
+            .unwrap_or_default()
+            .contains("already released")
+    );
+    // Revoking any token of the customer kills every link minted before.
+    let (_, spare) = moat.call("POST", "/v1/tokens", Some(&admin), Some(json!({})));
+    let spare_id = spare["id"].as_str().unwrap_or_default();
+    assert_eq!(
+        moat.call(
+            "DELETE",
+            &format!("/v1/tokens/{spare_id}"),
+            Some(&admin),
+            None
+        )
+        .0,
+        204
+    );
+    match ureq::post(&urls[1]).call() {
+        Err(ureq::Error::Status(404, _)) => {}
+        other => panic!("link after a revocation: {other:?}"),
+    }
+    // New links work, until the customer revokes them all.
+    let (_, digest) = moat.call("GET", &path, Some(&clerk), None);
+    let fresh: Vec<String> = digest["quarantined"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|i| i["release_url"].as_str().map(String::from))
+        .collect();
+    assert_eq!(fresh.len(), 1, "{digest}");
+    assert!(ureq::get(&fresh[0]).call().is_ok());
+    assert_eq!(
+        moat.call("POST", "/v1/release-links/revoke", Some(&clerk), None)
+            .0,
+        403
+    );
+    let (status, revoked) = moat.call("POST", "/v1/release-links/revoke", Some(&admin), None);
+    assert_eq!(status, 200, "{revoked}");
+    match ureq::get(&fresh[0]).call() {
+        Err(ureq::Error::Status(404, _)) => {}
+        other => panic!("link after revoking all: {other:?}"),
+    }
+    assert_eq!(sink.messages().len(), 1);
+    // The admin releases the malware deliberately.
+    assert_eq!(moat.call("POST", &release, Some(&admin), None).0, 200);
+    assert_eq!(sink.wait_for(2, 10).len(), 2);
+}

@@ -188,6 +188,8 @@ struct Statements {
     spam_reports_of: PreparedStatement,
     put_spam_report_head: PreparedStatement,
     spam_report_heads: PreparedStatement,
+    link_epoch: PreparedStatement,
+    bump_link_epoch: PreparedStatement,
 }
 
 const SPAM_REPORT_COLS: &str = "customer_id, item_id, spam, tokens, reporter, reported_at";
@@ -449,6 +451,14 @@ impl Statements {
                 .await?,
             spam_report_heads: p(format!(
                 "SELECT customer_id, updated_at FROM {ks}.spam_report_heads"
+            ))
+            .await?,
+            link_epoch: p(format!(
+                "SELECT epoch FROM {ks}.link_epochs WHERE customer_id = ?"
+            ))
+            .await?,
+            bump_link_epoch: p(format!(
+                "UPDATE {ks}.link_epochs SET epoch = epoch + 1 WHERE customer_id = ?"
             ))
             .await?,
             insert_webhook: p(insert("webhooks", "customer_id, id, doc")).await?,
@@ -1304,6 +1314,29 @@ impl Store for ScyllaStore {
                 .collect()
                 .await;
             results.into_iter().collect()
+        })
+    }
+
+    fn link_epoch(&self, customer_id: &str) -> StoreFuture<i64> {
+        let customer_id = customer_id.to_string();
+        self.run(move |db| async move {
+            Ok(db
+                .first::<(Option<scylla::value::Counter>,)>(&db.st.link_epoch, (&customer_id,))
+                .await?
+                .and_then(|(c,)| c)
+                .map_or(0, |c| c.0))
+        })
+    }
+
+    fn bump_link_epoch(&self, customer_id: &str) -> StoreFuture<i64> {
+        let customer_id = customer_id.to_string();
+        self.run(move |db| async move {
+            db.exec(&db.st.bump_link_epoch, (&customer_id,)).await?;
+            Ok(db
+                .first::<(Option<scylla::value::Counter>,)>(&db.st.link_epoch, (&customer_id,))
+                .await?
+                .and_then(|(c,)| c)
+                .map_or(0, |c| c.0))
         })
     }
 

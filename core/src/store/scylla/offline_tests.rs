@@ -202,6 +202,8 @@ fn every_written_row_matches_the_schema() {
         "customer_id, updated_at",
     );
     reads::<(String, Option<i64>)>("spam_report_heads", "customer_id, updated_at");
+    reads::<(Option<scylla::value::Counter>,)>("link_epochs", "epoch");
+    serializes(&(&report.customer_id,), "link_epochs", "customer_id");
     let policy = Policy {
         id: "p".into(),
         customer_id: "c".into(),

@@ -116,6 +116,9 @@ pub const MIGRATIONS: &[&[&str]] = &[
         WITH default_time_to_live = {qttl}",
         "CREATE TABLE IF NOT EXISTS {ks}.spam_report_heads (
         customer_id text PRIMARY KEY, updated_at bigint)",
+        // Release links minted under an older epoch stop working (token revocation moves it).
+        "CREATE TABLE IF NOT EXISTS {ks}.link_epochs (
+        customer_id text PRIMARY KEY, epoch counter)",
     ],
 ];
 
@@ -185,7 +188,7 @@ mod tests {
     #[test]
     fn every_table_has_columns_and_statements_render() {
         let tables = tables();
-        assert_eq!(tables.len(), 25);
+        assert_eq!(tables.len(), 26);
         let verdicts = tables
             .iter()
             .find(|(t, _)| t == "verdicts_by_day")
