@@ -92,6 +92,20 @@ impl FromRequest for Caller {
                 return Err(fail());
             };
             let decision = state.limiter.check(&token.id, now);
+            // The customer's budget too: tokens are cheap to mint, so a per-token budget alone
+            // is no limit. The tighter of the two is what the headers report.
+            let decision = if decision.allowed {
+                let customer = state
+                    .customer_limiter
+                    .check(token::customer_of(&token.customer_id), now);
+                if !customer.allowed || customer.remaining < decision.remaining {
+                    customer
+                } else {
+                    decision
+                }
+            } else {
+                decision
+            };
             req.extensions_mut().insert(decision);
             if !decision.allowed {
                 metrics()

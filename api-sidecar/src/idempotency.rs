@@ -7,6 +7,12 @@
 //!
 //! Kept in memory per API process (like the rate limiter): API hosts behind a load balancer
 //! should route a token to one host, or a retry reaching another host runs again.
+//!
+//! Nothing is replayed to a caller that does not authenticate now: the presented token is
+//! checked (and must not be revoked) before a kept answer is looked up, so a revoked token's
+//! retries get 401, never the answer it once had. Secrets are never kept: a handler marks
+//! fields with [`RedactOnReplay`] and the kept copy lacks them (a replayed token creation
+//! answers without the secret).
 
 use std::{
     collections::HashMap,
@@ -45,6 +51,11 @@ enum Entry {
         at: Instant,
     },
 }
+
+/// Fields of a JSON answer that must not be kept for replays (secrets shown once); a handler
+/// puts this in its response's extensions.
+#[derive(Clone, Copy)]
+pub struct RedactOnReplay(pub &'static [&'static str]);
 
 /// The kept answers, by (token hash, path, key).
 #[derive(Default)]
@@ -151,6 +162,24 @@ pub async fn middleware(
         .and_then(|v| v.to_str().ok())
         .unwrap_or("")
         .to_string();
+    // Authenticate before anything kept is consulted: without a live token, the request runs
+    // as if it had no key (and its handler answers 401).
+    let presented = token
+        .strip_prefix("Bearer ")
+        .or_else(|| token.strip_prefix("bearer "))
+        .map(str::trim)
+        .unwrap_or("");
+    let live = moat_core::token::parse(presented).is_some()
+        && matches!(
+            state
+                .store
+                .token_by_hash(&moat_core::token::hash(presented))
+                .await,
+            Ok(Some(_))
+        );
+    if !live {
+        return Ok(next.call(req).await?.map_into_boxed_body());
+    }
     // Read the body to fingerprint it, then hand it on unchanged.
     let mut body = web::BytesMut::new();
     let mut payload = req.take_payload();
@@ -211,16 +240,34 @@ pub async fn middleware(
                 .headers()
                 .get(actix_web::http::header::CONTENT_TYPE)
                 .cloned();
+            let redact = res.response().extensions().get::<RedactOnReplay>().copied();
             let (req, resp) = res.into_parts();
             let (head, body) = resp.into_parts();
             let bytes = actix_web::body::to_bytes(body).await.unwrap_or_default();
+            let kept = match redact {
+                None => bytes.clone(),
+                Some(RedactOnReplay(fields)) => {
+                    match serde_json::from_slice::<serde_json::Value>(&bytes) {
+                        Ok(mut v) => {
+                            if let Some(obj) = v.as_object_mut() {
+                                for f in fields {
+                                    obj.remove(*f);
+                                }
+                            }
+                            Bytes::from(serde_json::to_vec(&v).unwrap_or_default())
+                        }
+                        // Not JSON: keep nothing rather than a secret.
+                        Err(_) => Bytes::new(),
+                    }
+                }
+            };
             state.idempotency.finish(
                 slot,
                 Some(Entry::Done {
                     fingerprint,
                     status,
                     content_type,
-                    body: bytes.clone(),
+                    body: kept,
                     at: Instant::now(),
                 }),
             );

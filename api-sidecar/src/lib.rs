@@ -13,6 +13,7 @@ pub mod ratelimit;
 pub mod routes;
 pub mod schema;
 pub mod signing;
+pub mod tls;
 pub mod webhooks;
 
 use std::{net::SocketAddr, sync::mpsc, thread};
@@ -24,7 +25,12 @@ use moat_core::{config::Config, store::SharedStore};
 pub struct AppState {
     pub store: SharedStore,
     pub config: Config,
+    /// Per-token budgets.
     pub limiter: ratelimit::RateLimiter,
+    /// Per-customer budgets (all its tokens together).
+    pub customer_limiter: ratelimit::RateLimiter,
+    /// Token creations per customer per hour.
+    pub token_creations: ratelimit::RateLimiter,
     /// Failed authentications per client address.
     pub auth_failures: auth::AuthFailures,
     /// Seals pagination cursors.
@@ -35,6 +41,19 @@ pub struct AppState {
     pub jobs: routes::bulk::Jobs,
     /// Outbound SMTP (releases, digests), with its deadlines, limits and address guard.
     pub relay: std::sync::Arc<moat_core::relay::Relay>,
+    /// The base of links the API hands out (set once the listener is bound; see
+    /// [`webhooks::public_base`]): never taken from a request's `Host`.
+    pub link_base: std::sync::Arc<std::sync::OnceLock<String>>,
+}
+
+impl AppState {
+    /// Where links point: `api.public_url`, else this API's own scheme, address and port.
+    pub fn link_base(&self) -> String {
+        self.link_base
+            .get()
+            .cloned()
+            .unwrap_or_else(|| webhooks::public_base(&self.config, self.config.api.listen))
+    }
 }
 
 /// Largest JSON body accepted.
@@ -122,10 +141,20 @@ async fn metrics_text(
                 sha2::Sha256::digest(t.trim().as_bytes())
                     == sha2::Sha256::digest(expected.as_bytes())
             }),
-        None => req.peer_addr().is_some_and(|a| match a.ip() {
-            std::net::IpAddr::V4(v4) => v4.is_loopback() || v4.is_private(),
-            std::net::IpAddr::V6(v6) => v6.is_loopback() || (v6.segments()[0] & 0xfe00) == 0xfc00,
-        }),
+        None => {
+            // A request a proxy forwarded comes from the proxy's (often loopback) address but
+            // from anyone behind it: refused.
+            let forwarded = ["forwarded", "x-forwarded-for", "x-real-ip"]
+                .iter()
+                .any(|h| req.headers().contains_key(*h));
+            !forwarded
+                && req.peer_addr().is_some_and(|a| match a.ip() {
+                    std::net::IpAddr::V4(v4) => v4.is_loopback() || v4.is_private(),
+                    std::net::IpAddr::V6(v6) => {
+                        v6.is_loopback() || (v6.segments()[0] & 0xfe00) == 0xfc00
+                    }
+                })
+        }
     };
     if !allowed {
         return actix_web::ResponseError::error_response(&error::ApiError::NotFound("route"));
@@ -135,15 +164,30 @@ async fn metrics_text(
         .body(moat_core::metrics::metrics().render())
 }
 
+/// The metrics alone, for `api.metrics_listen` (a port a reverse proxy does not forward).
+async fn metrics_only() -> actix_web::HttpResponse {
+    actix_web::HttpResponse::Ok()
+        .content_type("text/plain; version=0.0.4")
+        .body(moat_core::metrics::metrics().render())
+}
+
 /// The API running on its own actix system thread.
 pub struct ApiServer {
     pub addr: SocketAddr,
+    /// The HTTPS certificate (SIGHUP reloads it), when the API terminates TLS itself.
+    pub certificate: Option<std::sync::Arc<tls::ApiCertificate>>,
     thread: thread::JoinHandle<()>,
 }
 
 impl ApiServer {
     /// Binds `config.api.listen` and serves until the process ends.
     pub fn start(config: Config, store: SharedStore) -> std::io::Result<ApiServer> {
+        let certificate = tls::ApiCertificate::load(&config).map_err(std::io::Error::other)?;
+        let tls_config = certificate
+            .as_ref()
+            .map(|c| c.server_config())
+            .transpose()
+            .map_err(std::io::Error::other)?;
         let (tx, rx) = mpsc::channel::<std::io::Result<SocketAddr>>();
         let thread = thread::Builder::new()
             .name("moat-api".into())
@@ -157,6 +201,20 @@ impl ApiServer {
                 let limiter = ratelimit::RateLimiter::new(
                     config.api.rate_limit_per_hour,
                     config.api.rate_limit_per_minute,
+                );
+                let customer_limiter = ratelimit::RateLimiter::new(
+                    config
+                        .api
+                        .customer_rate_limit_per_hour
+                        .unwrap_or(config.api.rate_limit_per_hour.saturating_mul(2)),
+                    config
+                        .api
+                        .customer_rate_limit_per_minute
+                        .unwrap_or(config.api.rate_limit_per_minute.saturating_mul(2)),
+                );
+                let token_creations = ratelimit::RateLimiter::new(
+                    config.api.token_creations_per_hour,
+                    config.api.token_creations_per_hour,
                 );
                 let signing = match signing::SigningKey::load_or_create(&config.data_dir) {
                     Ok(key) => key,
@@ -172,12 +230,14 @@ impl ApiServer {
                         return;
                     }
                 };
+                let link_base = std::sync::Arc::new(std::sync::OnceLock::new());
                 let _dispatcher = if config.api.webhooks {
                     match webhooks::Dispatcher::start(
                         store.clone(),
                         &config,
                         signing.clone(),
                         relay.clone(),
+                        link_base.clone(),
                     ) {
                         Ok(d) => Some(d),
                         Err(e) => {
@@ -189,44 +249,83 @@ impl ApiServer {
                     None
                 };
                 let auth_failures = auth::AuthFailures::new(config.api.auth_failures_per_minute);
+                let metrics_listen = config.api.metrics_listen;
+                let hsts = tls_config.is_some();
                 let state = web::Data::new(AppState {
                     store,
                     config,
                     limiter,
+                    customer_limiter,
+                    token_creations,
                     auth_failures,
                     signing,
                     idempotency: Default::default(),
                     jobs: Default::default(),
                     relay,
+                    link_base: link_base.clone(),
                 });
+                let for_base = state.clone();
                 actix_web::rt::System::new().block_on(async move {
                     let server = HttpServer::new(move || {
                         let state = state.clone();
                         App::new()
                             .wrap(actix_web::middleware::from_fn(idempotency::middleware))
-                            .wrap_fn(|req, srv| {
+                            .wrap_fn(move |req, srv| {
                                 let started = std::time::Instant::now();
                                 let fut = srv.call(req);
                                 async move {
                                     let mut res = fut.await?;
                                     record_request(&res, started);
                                     rate_limit_headers(&mut res);
+                                    if hsts {
+                                        res.headers_mut().insert(
+                                            actix_web::http::header::STRICT_TRANSPORT_SECURITY,
+                                            actix_web::http::header::HeaderValue::from_static(
+                                                "max-age=31536000",
+                                            ),
+                                        );
+                                    }
                                     Ok(res)
                                 }
                             })
                             .configure(move |c| configure(c, state))
                     })
                     .workers(workers)
-                    .disable_signals()
-                    .bind(listen);
+                    .disable_signals();
+                    let server = match tls_config {
+                        Some(tls) => server.bind_rustls_0_23(listen, tls),
+                        None => server.bind(listen),
+                    };
+                    let server = match (server, metrics_listen) {
+                        (Ok(s), Some(m)) => HttpServer::new(|| {
+                            App::new().route("/metrics", web::get().to(metrics_only))
+                        })
+                        .workers(1)
+                        .disable_signals()
+                        .bind(m)
+                        .map(|metrics| (s, Some(metrics))),
+                        (Ok(s), None) => Ok((s, None)),
+                        (Err(e), _) => Err(e),
+                    };
                     match server {
                         Err(e) => {
                             let _ = tx.send(Err(e));
                         }
-                        Ok(server) => {
+                        Ok((server, metrics)) => {
                             let addr = server.addrs().first().copied().unwrap_or(listen);
+                            let _ = for_base
+                                .link_base
+                                .set(webhooks::public_base(&for_base.config, addr));
+                            if !hsts && !addr.ip().is_loopback() {
+                                tracing::warn!(%addr, "the API serves plain HTTP on a non-loopback address: put a TLS-terminating proxy in front or set api.tls_cert and api.tls_key");
+                            }
                             let _ = tx.send(Ok(addr));
-                            if let Err(e) = server.run().await {
+                            let api = server.run();
+                            let result = match metrics {
+                                Some(m) => futures::future::try_join(api, m.run()).await.map(|_| ()),
+                                None => api.await,
+                            };
+                            if let Err(e) = result {
                                 tracing::error!(error = %e, "API server stopped");
                             }
                         }
@@ -236,8 +335,12 @@ impl ApiServer {
         let addr = rx
             .recv()
             .map_err(|_| std::io::Error::other("API thread stopped before binding"))??;
-        tracing::info!(%addr, "API listening");
-        Ok(ApiServer { addr, thread })
+        tracing::info!(%addr, tls = certificate.is_some(), "API listening");
+        Ok(ApiServer {
+            addr,
+            certificate,
+            thread,
+        })
     }
 
     /// Blocks until the API thread ends.

@@ -195,12 +195,21 @@ async fn scan_verdicts(store: &SharedStore, w: &mut Webhook) -> Result<(), moat_
 }
 
 /// The base of release links in mailed digests and `report.daily` events.
-pub fn public_base(config: &Config) -> String {
-    config
-        .api
-        .public_url
-        .clone()
-        .unwrap_or_else(|| format!("http://{}:{}", config.hostname, config.api.listen.port()))
+pub fn public_base(config: &Config, bound: SocketAddr) -> String {
+    if let Some(url) = &config.api.public_url {
+        return url.trim_end_matches('/').to_string();
+    }
+    let scheme = if config.api.tls_cert.is_some() {
+        "https"
+    } else {
+        "http"
+    };
+    let host = match bound.ip() {
+        ip if ip.is_unspecified() => config.hostname.clone(),
+        IpAddr::V6(v6) => format!("[{v6}]"),
+        IpAddr::V4(v4) => v4.to_string(),
+    };
+    format!("{scheme}://{host}:{}", bound.port())
 }
 
 /// Yesterday's start (UTC) and name, and today's start.
@@ -228,7 +237,7 @@ async fn daily_report(
     let mut digests = Vec::new();
     for domain in store.domains(&w.customer_id).await? {
         digests.push(
-            crate::routes::digest::build(store, &ctx.signing, &ctx.base, &domain, start).await?,
+            crate::routes::digest::build(store, &ctx.signing, &ctx.base(), &domain, start).await?,
         );
     }
     let data = json!({ "day": day, "domains": digests });
@@ -264,7 +273,7 @@ async fn daily_mail(store: &SharedStore, ctx: &mut Context) -> Result<(), moat_c
         }
         ctx.tried.insert(domain.id.clone(), now);
         let digest =
-            crate::routes::digest::build(store, &ctx.signing, &ctx.base, &domain, start).await?;
+            crate::routes::digest::build(store, &ctx.signing, &ctx.base(), &domain, start).await?;
         match crate::routes::digest::mail(&ctx.relay, &ctx.config, &domain, &to, &digest).await {
             Ok(()) => {
                 ctx.sent.insert(domain.id.clone(), day.clone());
@@ -284,11 +293,22 @@ async fn daily_mail(store: &SharedStore, ctx: &mut Context) -> Result<(), moat_c
     Ok(())
 }
 
+impl Context {
+    /// The base of links in events and mailed digests.
+    fn base(&self) -> String {
+        self.base
+            .get()
+            .cloned()
+            .unwrap_or_else(|| public_base(&self.config, self.config.api.listen))
+    }
+}
+
 /// What the scheduler keeps between passes.
 struct Context {
     config: Config,
     signing: crate::signing::SigningKey,
-    base: String,
+    /// Where links point (set once the API is bound).
+    base: Arc<std::sync::OnceLock<String>>,
     /// Domain id → last day whose digest was mailed.
     sent: std::collections::HashMap<String, String>,
     /// Domain id → last attempt (Unix ms).
@@ -428,6 +448,7 @@ impl Dispatcher {
         config: &Config,
         signing: crate::signing::SigningKey,
         relay: Arc<moat_core::relay::Relay>,
+        base: Arc<std::sync::OnceLock<String>>,
     ) -> std::io::Result<Dispatcher> {
         let sent = std::fs::read(config.data_dir.join("digest-sent.json"))
             .ok()
@@ -436,7 +457,7 @@ impl Dispatcher {
         let mut ctx = Context {
             config: config.clone(),
             signing,
-            base: public_base(config),
+            base,
             sent,
             tried: Default::default(),
             mail_checked: 0,

@@ -207,13 +207,31 @@ pub struct ApiConfig {
     pub rate_limit_per_hour: u32,
     /// Burst: requests each token may make per minute.
     pub rate_limit_per_minute: u32,
+    /// Requests all of one customer's tokens may make together per hour (minting more tokens
+    /// does not multiply the budget); unset: twice `rate_limit_per_hour`.
+    pub customer_rate_limit_per_hour: Option<u32>,
+    /// The same per minute; unset: twice `rate_limit_per_minute`.
+    pub customer_rate_limit_per_minute: Option<u32>,
+    /// Tokens a customer may hold (not revoked) at once.
+    pub max_tokens_per_customer: u32,
+    /// Tokens a customer may create per hour.
+    pub token_creations_per_hour: u32,
     /// The API's address as customers' browsers reach it (`https://moat.example.net`), for the
     /// release links of daily digests; unset: `http://<hostname>:<port of listen>` for mailed
     /// digests and the address the client used for `GET …/digest`.
     pub public_url: Option<String>,
     /// A bearer token Prometheus must present for `GET /metrics`; unset: metrics answer
-    /// only loopback and private-network clients (never the internet).
+    /// only loopback and private-network clients whose request was not forwarded by a
+    /// proxy (no `Forwarded`/`X-Forwarded-For`/`X-Real-IP`), never the internet.
     pub metrics_token: Option<String>,
+    /// Also serve `GET /metrics` (only that) on this address, to any client that reaches it
+    /// (a port a reverse proxy does not forward), e.g. `127.0.0.1:9464`.
+    pub metrics_listen: Option<SocketAddr>,
+    /// PEM certificate chain for HTTPS on `listen` (reloaded on SIGHUP); with `tls_key`. Unset:
+    /// plain HTTP, for a TLS-terminating reverse proxy in front (or loopback only).
+    pub tls_cert: Option<PathBuf>,
+    /// PEM private key for HTTPS.
+    pub tls_key: Option<PathBuf>,
     /// Failed authentications (401) one client address may cause per minute; more answer 429
     /// until the minute is over, so tokens cannot be guessed at speed.
     pub auth_failures_per_minute: u32,
@@ -390,12 +408,21 @@ impl Default for SmtpConfig {
 impl Default for ApiConfig {
     fn default() -> Self {
         ApiConfig {
-            listen: SocketAddr::from(([0, 0, 0, 0], 8080)),
+            // Loopback: tokens must not cross a network in clear text; a reverse proxy with TLS
+            // (or `tls_cert`) is what faces customers.
+            listen: SocketAddr::from(([127, 0, 0, 1], 8080)),
             workers: 0,
             rate_limit_per_hour: 600,
             rate_limit_per_minute: 60,
+            customer_rate_limit_per_hour: None,
+            customer_rate_limit_per_minute: None,
+            max_tokens_per_customer: 100,
+            token_creations_per_hour: 30,
             public_url: None,
             metrics_token: None,
+            metrics_listen: None,
+            tls_cert: None,
+            tls_key: None,
             auth_failures_per_minute: 60,
             webhooks: true,
             webhook_workers: 4,
@@ -480,6 +507,25 @@ impl Config {
         }
     }
 
+    /// Makes `data_dir` (if needed) and keeps it private to Moat's user (mode 0700 on Unix):
+    /// it holds the database, the spool, quarantined mail and keys, and files created in it
+    /// under a permissive umask must not be readable by other local users through it.
+    pub fn prepare_data_dir(&self) -> std::io::Result<()> {
+        std::fs::create_dir_all(&self.data_dir)?;
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            let mode = std::fs::metadata(&self.data_dir)?.permissions().mode() & 0o777;
+            if mode & 0o077 != 0 {
+                std::fs::set_permissions(
+                    &self.data_dir,
+                    std::fs::Permissions::from_mode(mode & 0o700),
+                )?;
+            }
+        }
+        Ok(())
+    }
+
     /// Shards to run: the configured count, or one per core.
     pub fn shard_count(&self) -> usize {
         if self.smtp.shards > 0 {
@@ -525,6 +571,23 @@ mod tests {
             }
             other => panic!("expected a ScyllaDB store, got {other:?}"),
         }
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn the_data_dir_is_private() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().expect("tmp");
+        let data = dir.path().join("data");
+        std::fs::create_dir(&data).expect("dir");
+        std::fs::set_permissions(&data, std::fs::Permissions::from_mode(0o755)).expect("chmod");
+        let config = Config {
+            data_dir: data.clone(),
+            ..Config::default()
+        };
+        config.prepare_data_dir().expect("prepared");
+        let mode = std::fs::metadata(&data).expect("meta").permissions().mode() & 0o777;
+        assert_eq!(mode, 0o700);
     }
 
     #[test]

@@ -17,6 +17,9 @@ pub enum StoreError {
     Corrupt(String),
     #[error("cannot open store at {path}: {reason}")]
     Open { path: String, reason: String },
+    /// The caller asked for something invalid (a malformed name, say).
+    #[error("{0}")]
+    Invalid(String),
 }
 
 #[cfg(feature = "sqlite")]

@@ -93,7 +93,8 @@ pub async fn issue(
     kind: TokenKind,
     scope: crate::model::TokenScope,
 ) -> Result<(crate::model::TokenInfo, String), crate::StoreError> {
-    let customer = store.ensure_customer(customer).await?;
+    let name = crate::validate::customer_name(customer).map_err(crate::StoreError::Invalid)?;
+    let customer = store.ensure_customer(&name).await?;
     if kind == TokenKind::Test {
         store.ensure_sandbox(&customer).await?;
     }

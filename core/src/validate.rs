@@ -28,6 +28,24 @@ pub fn domain_name(input: &str) -> Result<String, String> {
     Ok(name)
 }
 
+/// Checks a customer name: 1 to 100 characters of letters, digits and `. _ - @ +`. Never a
+/// `:`, which the sandbox tenants' names use (`acme:test`), so no name can reach a sandbox
+/// row or pass for one.
+pub fn customer_name(input: &str) -> Result<String, String> {
+    let name = input.trim();
+    let ok = (1..=100).contains(&name.chars().count())
+        && name
+            .chars()
+            .all(|c| c.is_alphanumeric() || matches!(c, '.' | '_' | '-' | '@' | '+'));
+    if ok {
+        Ok(name.to_string())
+    } else {
+        Err(format!(
+            "`{input}` is not a customer name (1 to 100 letters, digits or . _ - @ +)"
+        ))
+    }
+}
+
 /// Checks a `host[:port]` relay target; returns it normalised to `host:port`.
 pub fn relay_target(input: &str) -> Result<String, String> {
     let (host, port) = crate::relay::split_host_port(input.trim());
@@ -59,6 +77,16 @@ mod tests {
         assert!(domain_name("-a.b").is_err());
         assert!(domain_name("exa mple.com").is_err());
         assert!(domain_name(&format!("{}.com", "a".repeat(64))).is_err());
+    }
+
+    #[test]
+    fn customer_names_cannot_name_a_sandbox() {
+        assert_eq!(customer_name(" acme-2 ").as_deref(), Ok("acme-2"));
+        assert!(customer_name("acme2:test").is_err());
+        assert!(customer_name("").is_err());
+        assert!(customer_name("a b").is_err());
+        assert!(customer_name("a\nb").is_err());
+        assert!(customer_name(&"x".repeat(101)).is_err());
     }
 
     #[test]

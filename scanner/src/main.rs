@@ -224,10 +224,30 @@ fn open_store(config: &Config) -> anyhow::Result<SharedStore> {
     store::open(config).context("opening the store (check data_dir and [store] in the config)")
 }
 
+/// The customer of this name, which must exist (a typo is an error, not a new customer).
+fn existing_customer(
+    store: &SharedStore,
+    name: &str,
+) -> anyhow::Result<moat_core::model::Customer> {
+    let name = validate::customer_name(name).map_err(anyhow::Error::msg)?;
+    block(store.customer_by_name(&name))?.with_context(|| {
+        format!("no customer named {name} (`moat token create --customer {name}` makes one)")
+    })
+}
+
+/// The customer of this name, made if new (the name is checked first).
+fn creating_customer(
+    store: &SharedStore,
+    name: &str,
+) -> anyhow::Result<moat_core::model::Customer> {
+    let name = validate::customer_name(name).map_err(anyhow::Error::msg)?;
+    Ok(block(store.ensure_customer(&name))?)
+}
+
 /// A customer's domain by name (the customer must exist already).
 fn customer_domain(store: &SharedStore, customer: &str, name: &str) -> anyhow::Result<Domain> {
     let name = validate::domain_name(name).map_err(anyhow::Error::msg)?;
-    let customer = block(store.ensure_customer(customer))?;
+    let customer = existing_customer(store, customer)?;
     block(store.domains(&customer.id))?
         .into_iter()
         .find(|d| d.name == name)
@@ -286,8 +306,10 @@ fn run(cli: Cli) -> anyhow::Result<()> {
                 Signals::new([SIGTERM, SIGINT, SIGHUP]).context("installing signal handlers")?;
             let running = moat_scanner::up::start(config)?;
             println!(
-                "moat is up: SMTP on {}, API on http://{}/v1",
-                running.smtp_addr, running.api_addr
+                "moat is up: SMTP on {}, API on {}://{}/v1",
+                running.smtp_addr,
+                running.api_scheme(),
+                running.api_addr
             );
             for signal in signals.forever() {
                 if signal == SIGHUP {
@@ -301,14 +323,32 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         }
         Command::Api => {
             let mut signals =
-                Signals::new([SIGTERM, SIGINT]).context("installing signal handlers")?;
+                Signals::new([SIGTERM, SIGINT, SIGHUP]).context("installing signal handlers")?;
             let store = open_store(&config)?;
             let api = moat_api::ApiServer::start(config.clone(), store.clone())
                 .context("starting the API")?;
-            println!("moat API is up on http://{}/v1", api.addr);
-            if signals.forever().next().is_some() {
+            let scheme = if api.certificate.is_some() {
+                "https"
+            } else {
+                "http"
+            };
+            println!("moat API is up on {scheme}://{}/v1", api.addr);
+            for signal in signals.forever() {
+                if signal == SIGHUP {
+                    // The API's certificate is what a reload can change here.
+                    if let (Some(cert), Ok(new)) =
+                        (&api.certificate, Config::load(cli.config.as_deref()))
+                    {
+                        match cert.reload(&new) {
+                            Ok(()) => tracing::info!("API certificate reloaded"),
+                            Err(e) => tracing::error!(error = %e, "API certificate not reloaded"),
+                        }
+                    }
+                    continue;
+                }
                 block(store.flush())?;
                 tracing::info!("API stopped");
+                break;
             }
         }
         Command::Token(TokenCmd::Create {
@@ -337,7 +377,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             let name = validate::domain_name(&domain).map_err(anyhow::Error::msg)?;
             let real_mx_host = validate::relay_target(&real_mx).map_err(anyhow::Error::msg)?;
             let store = open_store(&config)?;
-            let customer = block(store.ensure_customer(&customer))?;
+            let customer = creating_customer(&store, &customer)?;
             let now = now_ms();
             let d = Domain {
                 id: uuid::Uuid::now_v7().to_string(),
@@ -384,7 +424,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         }
         Command::Domain(DomainCmd::List { customer }) => {
             let store = open_store(&config)?;
-            let customer = block(store.ensure_customer(&customer))?;
+            let customer = existing_customer(&store, &customer)?;
             for d in block(store.domains(&customer.id))? {
                 println!(
                     "{}\t{}\t{}\t{}",
@@ -409,7 +449,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Policy(PolicyCmd::Add { file, customer }) => {
             let new = read_policies(&file)?;
             let store = open_store(&config)?;
-            let customer = block(store.ensure_customer(&customer))?;
+            let customer = existing_customer(&store, &customer)?;
             let policies = build_policies(new, &customer.id);
             // The customer's stored policies and the new ones must compile together, as the
             // scanner will compile them; otherwise nothing is stored.
@@ -460,7 +500,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
                 anyhow::bail!("--limit must be between 1 and 500");
             }
             let store = open_store(&config)?;
-            let customer = block(store.ensure_customer(&customer))?;
+            let customer = existing_customer(&store, &customer)?;
             let filter = QuarantineFilter {
                 status,
                 limit,
@@ -499,7 +539,7 @@ fn store_location(config: &Config) -> String {
 
 /// `moat quarantine release`: the same path as the API's release, from the command line.
 fn release(config: &Config, store: &SharedStore, customer: &str, id: &str) -> anyhow::Result<()> {
-    let customer = block(store.ensure_customer(customer))?;
+    let customer = existing_customer(store, customer)?;
     let item = block(store.quarantine_get(&customer.id, id))?
         .with_context(|| format!("no quarantined message {id} for this customer"))?;
     match item.status {
@@ -633,7 +673,7 @@ fn check(
         .into_iter()
         .find(|d| d.name == to);
     let customer_id = match customer {
-        Some(name) => Some(block(store.ensure_customer(&name))?.id),
+        Some(name) => Some(existing_customer(&store, &name)?.id),
         None => domain.as_ref().map(|d| d.customer_id.clone()),
     };
     let policies = match &customer_id {

@@ -547,9 +547,10 @@ pub async fn finish(ctx: &ScannerContext, env: &Envelope, raw: Vec<u8>) -> Reply
             .map(|m| m.name.as_str())
             .collect();
         tracing::info!(queue_id = %env.queue_id, verdict = "reject", policies = ?names, "message rejected");
+        // The policy's name is the customer's business (it may name a confidential project):
+        // it stays in the verdict and the log; the sender gets the queue id to quote.
         return format!(
-            "550 5.7.1 Message rejected by policy ({}) [{}]\r\n",
-            names.join(", "),
+            "550 5.7.1 Message rejected by policy [{}]\r\n",
             env.queue_id
         );
     }

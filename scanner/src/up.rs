@@ -20,6 +20,15 @@ pub struct Running {
 }
 
 impl Running {
+    /// `https` when the API terminates TLS itself, else `http`.
+    pub fn api_scheme(&self) -> &'static str {
+        if self.api.certificate.is_some() {
+            "https"
+        } else {
+            "http"
+        }
+    }
+
     /// The store the scanner writes verdicts through.
     pub fn store(&self) -> &store::SharedStore {
         &self.ctx.store
@@ -50,15 +59,25 @@ impl Running {
             Err(e) => tracing::error!(error = %e, "reload of domains and policies failed"),
         }
         match Config::load(config_path) {
-            Ok(new) => match tls::server_config(&new) {
-                Ok(tls) => {
-                    self.ctx.tls.store(tls);
-                    tracing::info!("STARTTLS certificate reloaded");
+            Ok(new) => {
+                match tls::server_config(&new) {
+                    Ok(tls) => {
+                        self.ctx.tls.store(tls);
+                        tracing::info!("STARTTLS certificate reloaded");
+                    }
+                    Err(e) => {
+                        tracing::error!(error = %e, "TLS reload failed; keeping the current certificate")
+                    }
                 }
-                Err(e) => {
-                    tracing::error!(error = %e, "TLS reload failed; keeping the current certificate")
+                if let Some(cert) = &self.api.certificate {
+                    match cert.reload(&new) {
+                        Ok(()) => tracing::info!("API certificate reloaded"),
+                        Err(e) => {
+                            tracing::error!(error = %e, "API certificate reload failed; keeping the current one")
+                        }
+                    }
                 }
-            },
+            }
             Err(e) => tracing::error!(error = %e, "config file unreadable; nothing else reloaded"),
         }
     }

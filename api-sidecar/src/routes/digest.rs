@@ -13,7 +13,7 @@
 //! and every earlier link stops working; and malware is never one-click releasable (no link
 //! is minted for it and a link cannot release it: an admin token must).
 
-use actix_web::{HttpRequest, HttpResponse, web};
+use actix_web::{HttpResponse, web};
 use moat_core::{
     config::Config,
     model::{
@@ -119,12 +119,6 @@ fn day_start(day: &str) -> Option<i64> {
     moat_core::time::parse_rfc3339(&format!("{day}T00:00:00Z"))
 }
 
-/// The absolute base of links: `scheme://host` the client used to reach the API.
-fn base_url(req: &HttpRequest) -> String {
-    let info = req.connection_info();
-    format!("{}://{}", info.scheme(), info.host())
-}
-
 /// Builds a domain's digest for the UTC day starting at `start`, with release links under
 /// `base` (used by the endpoint, the daily email and the `report.daily` event).
 pub async fn build(
@@ -203,16 +197,6 @@ fn start_of(day: Option<&str>) -> Result<i64, ApiError> {
     }
 }
 
-/// The base of release links: `api.public_url`, else how the client reached the API.
-fn link_base(state: &AppState, req: &HttpRequest) -> String {
-    state
-        .config
-        .api
-        .public_url
-        .clone()
-        .unwrap_or_else(|| base_url(req))
-}
-
 /// A domain's day: verdict counts and the quarantined messages with release links.
 #[utoipa::path(get, path = "/v1/domains/{id}/digest", tag = "domains",
     operation_id = "get_domain_digest",
@@ -221,7 +205,6 @@ fn link_base(state: &AppState, req: &HttpRequest) -> String {
 pub async fn digest(
     caller: Caller,
     state: web::Data<AppState>,
-    req: HttpRequest,
     id: web::Path<String>,
     query: web::Query<DigestQuery>,
 ) -> Result<HttpResponse, ApiError> {
@@ -236,7 +219,7 @@ pub async fn digest(
     let digest = build(
         &state.store,
         &state.signing,
-        &link_base(&state, &req),
+        &state.link_base(),
         &domain,
         start,
     )
@@ -261,7 +244,6 @@ pub struct DigestSent {
 pub async fn send(
     caller: Caller,
     state: web::Data<AppState>,
-    req: HttpRequest,
     id: web::Path<String>,
     query: web::Query<DigestQuery>,
 ) -> Result<HttpResponse, ApiError> {
@@ -281,7 +263,7 @@ pub async fn send(
     let digest = build(
         &state.store,
         &state.signing,
-        &link_base(&state, &req),
+        &state.link_base(),
         &domain,
         start,
     )

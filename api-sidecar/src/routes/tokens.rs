@@ -90,6 +90,23 @@ pub async fn create(
             need: "a live token to create live tokens",
         });
     }
+    let customer_id = token::customer_of(caller.customer_id()).to_string();
+    let creation = state.token_creations.check(&customer_id, now_ms());
+    if !creation.allowed {
+        return Err(ApiError::RateLimited {
+            retry_after: creation.retry_after,
+        });
+    }
+    let mut held = 0;
+    for tenant in managed_tenants(&caller) {
+        held += state.store.tokens(&tenant).await?.len();
+    }
+    if held >= state.config.api.max_tokens_per_customer as usize {
+        return Err(ApiError::Conflict(format!(
+            "a customer holds at most {} tokens; revoke one first",
+            state.config.api.max_tokens_per_customer
+        )));
+    }
     if body.kind == TokenKind::Test {
         let customer = state
             .store
@@ -113,7 +130,11 @@ pub async fn create(
         .await?;
     let mut out = TokenOut::of(&info);
     out.token = Some(secret);
-    Ok(HttpResponse::Created().json(out))
+    let mut resp = HttpResponse::Created().json(out);
+    // An Idempotency-Key replay answers without the secret: it is shown once.
+    resp.extensions_mut()
+        .insert(crate::idempotency::RedactOnReplay(&["token"]));
+    Ok(resp)
 }
 
 /// Revokes a token: it stops working at once. A token cannot revoke itself (409), so a

@@ -31,6 +31,8 @@ pub trait Store: Send + Sync {
     /// Returns the customer with this name, creating it if needed.
     fn ensure_customer(&self, name: &str) -> StoreFuture<Customer>;
     fn customer(&self, id: &str) -> StoreFuture<Option<Customer>>;
+    /// The customer of this name, without creating one.
+    fn customer_by_name(&self, name: &str) -> StoreFuture<Option<Customer>>;
     /// Makes the customer's sandbox tenant (`<id>:test`, see `token::tenant_of`) exist, so test
     /// tokens and sandbox objects have an owner row. Idempotent.
     fn ensure_sandbox(&self, customer: &Customer) -> StoreFuture<()>;
@@ -183,6 +185,10 @@ pub type SharedStore = Arc<dyn Store>;
 
 /// Opens the store the configuration names, creating and migrating it as needed.
 pub fn open(config: &Config) -> Result<SharedStore, StoreError> {
+    config.prepare_data_dir().map_err(|e| StoreError::Open {
+        path: config.data_dir.display().to_string(),
+        reason: e.to_string(),
+    })?;
     match &config.store {
         #[cfg(feature = "sqlite")]
         StoreConfig::Sqlite { readers, .. } => {

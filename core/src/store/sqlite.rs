@@ -667,6 +667,25 @@ fn like_pattern(s: &str) -> String {
 }
 
 impl Store for SqliteStore {
+    fn customer_by_name(&self, name: &str) -> StoreFuture<Option<Customer>> {
+        let name = name.to_string();
+        self.read(move |conn| {
+            Ok(conn
+                .query_row(
+                    "SELECT id, name, created_at FROM customers WHERE name = ?1",
+                    [&name],
+                    |r| {
+                        Ok(Customer {
+                            id: r.get(0)?,
+                            name: r.get(1)?,
+                            created_at: r.get(2)?,
+                        })
+                    },
+                )
+                .optional()?)
+        })
+    }
+
     fn ensure_customer(&self, name: &str) -> StoreFuture<Customer> {
         let name = name.to_string();
         self.write(move |conn| {

@@ -2,7 +2,7 @@
 
 use moat_core::model::TokenKind;
 use moat_tests::{eventually, harness::Moat};
-use serde_json::json;
+use serde_json::{Value, json};
 
 /// Status and the rate-limit headers of one call.
 fn call_with_headers(
@@ -51,8 +51,98 @@ fn tokens_are_rate_limited_per_token_with_headers_and_retry_after() {
     let (_, body) = moat.call("GET", "/v1/me", Some(&a), None);
     assert_eq!(body["code"], "rate_limited");
     assert_eq!(body["status"], 429);
-    // Another token of the same customer has its own budget.
+    // Another token of the same customer has its own budget...
     assert_eq!(call_with_headers(&moat, &b).0, 200);
+    // ...but all of a customer's tokens share the customer's (twice a token's by default):
+    // minting more tokens does not buy more requests.
+    for _ in 0..4 {
+        assert_eq!(call_with_headers(&moat, &b).0, 200);
+    }
+    let c = moat.token("acme", TokenKind::Live);
+    let (status, _, retry_after, _) = call_with_headers(&moat, &c);
+    assert_eq!(status, 429);
+    assert!(retry_after.is_some());
+    let globex = moat.token("globex", TokenKind::Live);
+    assert_eq!(call_with_headers(&moat, &globex).0, 200, "per customer");
+}
+
+#[test]
+fn token_creation_is_bounded_and_its_secret_is_never_replayed() {
+    let moat = Moat::start_with(|c| {
+        c.api.max_tokens_per_customer = 4;
+        c.api.token_creations_per_hour = 5;
+    });
+    let admin = moat.token("acme", TokenKind::Live);
+    let post = |token: &str, key: &str| {
+        let resp = ureq::post(&format!("{}/v1/tokens", moat.api))
+            .set("Authorization", &format!("Bearer {token}"))
+            .set("Idempotency-Key", key)
+            .send_json(json!({}));
+        let resp = match resp {
+            Ok(r) => r,
+            Err(ureq::Error::Status(_, r)) => r,
+            Err(e) => panic!("{e}"),
+        };
+        let replayed = resp.header("idempotent-replayed") == Some("true");
+        (
+            resp.status(),
+            replayed,
+            resp.into_json::<Value>().unwrap_or(Value::Null),
+        )
+    };
+    let (status, replayed, first) = post(&admin, "mint-1");
+    assert_eq!((status, replayed), (201, false), "{first}");
+    let secret = first["token"].as_str().unwrap_or_default().to_string();
+    assert!(secret.starts_with("moat_live_"));
+    // A retry with the key gets the same token, without its secret.
+    let (status, replayed, again) = post(&admin, "mint-1");
+    assert_eq!((status, replayed), (201, true), "{again}");
+    assert_eq!(again["id"], first["id"]);
+    assert!(again.get("token").is_none(), "{again}");
+    // The minted token revokes the one that minted it; the revoked token's retry is refused,
+    // not answered from what was kept.
+    let admin_id = moat.call("GET", "/v1/me", Some(&admin), None).1["token"]["id"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string();
+    let (status, _) = moat.call(
+        "DELETE",
+        &format!("/v1/tokens/{admin_id}"),
+        Some(&secret),
+        None,
+    );
+    assert_eq!(status, 204);
+    let (status, replayed, refused) = post(&admin, "mint-1");
+    assert_eq!((status, replayed), (401, false), "{refused}");
+    // At most four tokens held (the second and first are counted; the revoked one is not).
+    for i in 0..3 {
+        let (status, _, body) = post(&secret, &format!("more-{i}"));
+        assert_eq!(status, 201, "{body}");
+    }
+    let (status, _, body) = post(&secret, "one-too-many");
+    assert_eq!(status, 409, "{body}");
+    // And at most five creations an hour, revoked or not.
+    let list = moat.call("GET", "/v1/tokens", Some(&secret), None).1;
+    let spare = list["data"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|t| t["id"].as_str())
+        .find(|id| *id != first["id"].as_str().unwrap_or_default())
+        .unwrap_or_default()
+        .to_string();
+    assert_eq!(
+        moat.call(
+            "DELETE",
+            &format!("/v1/tokens/{spare}"),
+            Some(&secret),
+            None
+        )
+        .0,
+        204
+    );
+    let (status, _, body) = post(&secret, "sixth");
+    assert_eq!(status, 429, "{body}");
 }
 
 #[test]

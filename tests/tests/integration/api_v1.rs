@@ -575,6 +575,26 @@ fn bulk_jobs_and_the_digest_with_release_links() {
         url.starts_with("http://127.0.0.1:") && url.contains("/v1/release/"),
         "{url}"
     );
+    // Links never take their host from the request (a Host or X-Forwarded-Host header an
+    // attacker sends would otherwise point the digest's links at the attacker).
+    let spoofed: Value = ureq::get(&format!(
+        "{}/v1/domains/{domain}/digest?day={today}",
+        moat.api
+    ))
+    .set("Authorization", &format!("Bearer {admin}"))
+    .set("Host", "evil.example")
+    .set("X-Forwarded-Host", "evil.example")
+    .set("X-Forwarded-Proto", "https")
+    .call()
+    .expect("digest")
+    .into_json()
+    .expect("json");
+    assert!(
+        spoofed["quarantined"][0]["release_url"]
+            .as_str()
+            .is_some_and(|u| u.starts_with(&moat.api)),
+        "{spoofed}"
+    );
     // Opening the link shows a page (and does not release: link scanners open links).
     let page = ureq::get(&url).call().expect("link opens");
     assert_eq!(page.content_type(), "text/html");
@@ -1021,4 +1041,33 @@ fn release_links_need_the_scope_die_with_revocation_and_never_release_malware() 
     // The admin releases the malware deliberately.
     assert_eq!(moat.call("POST", &release, Some(&admin), None).0, 200);
     assert_eq!(sink.wait_for(2, 10).len(), 2);
+}
+
+/// Without a metrics token, /metrics answers loopback clients, but never a request a proxy
+/// forwarded (everyone behind a local reverse proxy arrives from loopback).
+#[test]
+fn metrics_refuse_forwarded_requests_and_have_their_own_listener() {
+    let metrics_port = moat_tests::harness::free_port();
+    let moat = Moat::start_with(|c| {
+        c.api.metrics_listen = Some(format!("127.0.0.1:{metrics_port}").parse().expect("addr"));
+    });
+    let url = format!("{}/metrics", moat.api);
+    assert_eq!(
+        ureq::get(&url).call().expect("loopback scrape").status(),
+        200
+    );
+    for header in ["X-Forwarded-For", "X-Real-IP", "Forwarded"] {
+        match ureq::get(&url).set(header, "203.0.113.7").call() {
+            Err(ureq::Error::Status(404, _)) => {}
+            other => panic!("{header}: {other:?}"),
+        }
+    }
+    let own = ureq::get(&format!("http://127.0.0.1:{metrics_port}/metrics"))
+        .call()
+        .expect("metrics listener");
+    assert!(own.into_string().unwrap_or_default().contains("moat_"));
+    match ureq::get(&format!("http://127.0.0.1:{metrics_port}/v1/me")).call() {
+        Err(ureq::Error::Status(404, _)) => {}
+        other => panic!("the metrics listener serves only /metrics: {other:?}"),
+    }
 }

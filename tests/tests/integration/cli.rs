@@ -34,6 +34,15 @@ fn admin_commands_check_configs_list_and_release_quarantine() {
     assert!(err.contains("listen_port"), "{err}");
     assert!(moat(&config, &["migrate"]).contains("schema is current"));
 
+    // Customer names: no sandbox separator (`acme:test` would reach acme's sandbox row and
+    // come out a live token for acme), and a typo is an error, never a new customer.
+    let err = moat_fails(&config, &["token", "create", "--customer", "acme:test"]);
+    assert!(err.contains("not a customer name"), "{err}");
+    let err = moat_fails(&config, &["quarantine", "list", "--customer", "acme-typo"]);
+    assert!(err.contains("no customer named acme-typo"), "{err}");
+    let err = moat_fails(&config, &["domain", "list", "--customer", "acme-typo"]);
+    assert!(err.contains("no customer named"), "{err}");
+
     // A policy from a file, validated first.
     let policy = dir.path().join("crypto.json");
     std::fs::write(
@@ -308,4 +317,112 @@ fn tokens_never_reach_the_logs() {
             "a token reached the log:\n{text}"
         );
     }
+}
+
+/// A CA and a `localhost` certificate it signed, as PEM files `<stem>-ca.pem`, `<stem>.pem`
+/// and `<stem>-key.pem` in `dir`.
+fn pki(dir: &std::path::Path, stem: &str) {
+    use rcgen::{BasicConstraints, CertificateParams, DnType, IsCa, Issuer, KeyPair};
+    let ca_key = KeyPair::generate().expect("key");
+    let mut ca = CertificateParams::new(Vec::<String>::new()).expect("params");
+    ca.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+    ca.distinguished_name
+        .push(DnType::CommonName, format!("Moat test CA {stem}"));
+    let ca_cert = ca.self_signed(&ca_key).expect("ca");
+    let issuer = Issuer::new(ca, ca_key);
+    let key = KeyPair::generate().expect("key");
+    let mut leaf = CertificateParams::new(vec!["localhost".to_string()]).expect("params");
+    leaf.distinguished_name
+        .push(DnType::CommonName, "localhost");
+    let cert = leaf.signed_by(&key, &issuer).expect("cert");
+    std::fs::write(dir.join(format!("{stem}-ca.pem")), ca_cert.pem()).expect("write");
+    std::fs::write(dir.join(format!("{stem}.pem")), cert.pem()).expect("write");
+    std::fs::write(dir.join(format!("{stem}-key.pem")), key.serialize_pem()).expect("write");
+}
+
+/// `curl` over HTTPS trusting only `ca`; the response headers, or why it failed.
+fn curl_https(port: u16, ca: &std::path::Path) -> Result<String, String> {
+    let out = std::process::Command::new("curl")
+        .args([
+            "-sS",
+            "-D",
+            "-",
+            "-o",
+            "/dev/null",
+            "--max-time",
+            "5",
+            "--cacert",
+        ])
+        .arg(ca)
+        .arg(format!("https://localhost:{port}/v1/openapi.json"))
+        .output()
+        .map_err(|e| e.to_string())?;
+    if out.status.success() {
+        Ok(String::from_utf8_lossy(&out.stdout).to_lowercase())
+    } else {
+        Err(String::from_utf8_lossy(&out.stderr).to_string())
+    }
+}
+
+#[test]
+fn the_api_serves_https_with_hsts_and_reloads_its_certificate_on_sighup() {
+    let dir = tempfile::tempdir().expect("dir");
+    pki(dir.path(), "first");
+    pki(dir.path(), "second");
+    let (cert, key) = (dir.path().join("api.pem"), dir.path().join("api-key.pem"));
+    std::fs::copy(dir.path().join("first.pem"), &cert).expect("copy");
+    std::fs::copy(dir.path().join("first-key.pem"), &key).expect("copy");
+    let api_port = moat_tests::harness::free_port();
+    let smtp_port = moat_tests::harness::free_port();
+    let config = moat_tests::process::write_config(dir.path(), smtp_port, api_port);
+    let text = std::fs::read_to_string(&config).expect("config");
+    std::fs::write(
+        &config,
+        text.replace(
+            "[api]\n",
+            &format!(
+                "[api]\ntls_cert = \"{}\"\ntls_key = \"{}\"\n",
+                cert.display(),
+                key.display()
+            ),
+        ),
+    )
+    .expect("config");
+    let child = std::process::Command::new(moat_binary())
+        .arg("--config")
+        .arg(&config)
+        .arg("api")
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("moat api starts");
+    let _running = moat_tests::process::Running(child);
+    let pid = _running.0.id().to_string();
+    let first_ca = dir.path().join("first-ca.pem");
+    let second_ca = dir.path().join("second-ca.pem");
+    let headers = moat_tests::eventually(20, "HTTPS answers", || curl_https(api_port, &first_ca));
+    assert!(headers.starts_with("http/1.1 200"), "{headers}");
+    assert!(
+        headers.contains("strict-transport-security: max-age=31536000"),
+        "{headers}"
+    );
+    // Plain HTTP on the TLS port gets nowhere.
+    assert!(
+        ureq::get(&format!("http://127.0.0.1:{api_port}/v1/openapi.json"))
+            .call()
+            .is_err()
+    );
+    assert!(curl_https(api_port, &second_ca).is_err());
+    // A renewed certificate is taken on SIGHUP, without a restart.
+    std::fs::copy(dir.path().join("second.pem"), &cert).expect("copy");
+    std::fs::copy(dir.path().join("second-key.pem"), &key).expect("copy");
+    let status = std::process::Command::new("kill")
+        .args(["-HUP", &pid])
+        .status()
+        .expect("kill runs");
+    assert!(status.success());
+    moat_tests::eventually(20, "the new certificate is served", || {
+        curl_https(api_port, &second_ca)
+    });
+    assert!(curl_https(api_port, &first_ca).is_err());
 }

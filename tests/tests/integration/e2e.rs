@@ -423,7 +423,18 @@ fn reject_policy_refuses_with_550_and_bad_policies_get_422() {
             Err(reply)
         }
     });
-    assert!(reply.contains("no-wire"), "{reply}");
+    // The sender learns it was a policy and the queue id, never the policy's name (a
+    // customer's policy names can be confidential); the verdict keeps the name.
+    assert!(reply.contains("rejected by policy ["), "{reply}");
+    assert!(!reply.contains("no-wire"), "{reply}");
+    let verdict = eventually(10, "reject verdict", || {
+        let (_, v) = moat.call("GET", "/v1/verdicts?limit=5", Some(&token), None);
+        v["data"]
+            .as_array()
+            .and_then(|d| d.iter().find(|v| v["verdict"] == "reject").cloned())
+            .ok_or_else(|| v.to_string())
+    });
+    assert!(verdict.to_string().contains("no-wire"), "{verdict}");
 }
 
 #[test]

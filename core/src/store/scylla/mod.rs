@@ -822,6 +822,16 @@ fn sort_tokens(mut t: Vec<TokenRow>) -> Vec<TokenRow> {
 }
 
 impl Store for ScyllaStore {
+    fn customer_by_name(&self, name: &str) -> StoreFuture<Option<Customer>> {
+        let name = name.to_string();
+        self.run(move |db| async move {
+            Ok(db
+                .first::<CustomerRow>(&db.st.customer_by_name, (&name,))
+                .await?
+                .map(Into::into))
+        })
+    }
+
     fn ensure_customer(&self, name: &str) -> StoreFuture<Customer> {
         let name = name.to_string();
         self.run(move |db| async move {
