@@ -4,6 +4,7 @@
 
 pub mod auth;
 pub mod body;
+pub mod compile;
 pub mod cursor;
 pub mod error;
 pub mod idempotency;
@@ -44,6 +45,8 @@ pub struct AppState {
     /// The base of links the API hands out (set once the listener is bound; see
     /// [`webhooks::public_base`]): never taken from a request's `Host`.
     pub link_base: std::sync::Arc<std::sync::OnceLock<String>>,
+    /// Compiles policies off the HTTP workers.
+    pub compiler: compile::PolicyCompiler,
 }
 
 impl AppState {
@@ -249,6 +252,13 @@ impl ApiServer {
                     None
                 };
                 let auth_failures = auth::AuthFailures::new(config.api.auth_failures_per_minute);
+                let compiler = match compile::PolicyCompiler::start(2) {
+                    Ok(c) => c,
+                    Err(e) => {
+                        let _ = tx.send(Err(e));
+                        return;
+                    }
+                };
                 let metrics_listen = config.api.metrics_listen;
                 let hsts = tls_config.is_some();
                 let state = web::Data::new(AppState {
@@ -263,6 +273,7 @@ impl ApiServer {
                     jobs: Default::default(),
                     relay,
                     link_base: link_base.clone(),
+                    compiler,
                 });
                 let for_base = state.clone();
                 actix_web::rt::System::new().block_on(async move {

@@ -6,7 +6,7 @@ use moat_core::{
     model::{
         Action, AuthSummary, DeliveryMode, Domain, DomainStatus, Executive, Finding, Policy,
         PolicyAction, QuarantineItem, QuarantineStatus, RelayTls, SenderRule, SenderRuleKind,
-        Severity, ThreatType, TokenInfo, TokenKind, TokenScope, VerdictRecord,
+        Severity, ThreatType, TokenInfo, TokenKind, TokenScope, Transport, VerdictRecord,
     },
     policy::Condition,
     time::rfc3339,
@@ -300,6 +300,8 @@ pub struct VerdictOut {
     pub threat_type: Option<ThreatType>,
     pub findings: Vec<Finding>,
     pub auth: Option<AuthSummary>,
+    /// Whether the message's hops were encrypted (TLS versions).
+    pub transport: Option<Transport>,
 }
 
 impl VerdictOut {
@@ -319,6 +321,7 @@ impl VerdictOut {
             threat_type: v.threat_type,
             findings: v.findings.clone(),
             auth: v.auth.clone(),
+            transport: v.transport.clone(),
         }
     }
 }

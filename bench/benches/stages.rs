@@ -124,6 +124,10 @@ fn verdict(i: usize) -> VerdictRecord {
                 reason: None,
             },
         }),
+        transport: Some(moat_core::model::Transport {
+            inbound_tls: Some("TLSv1.3".into()),
+            outbound_tls: None,
+        }),
     }
 }
 

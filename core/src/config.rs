@@ -147,6 +147,9 @@ pub struct SpoolConfig {
     pub dsn_relay: Option<String>,
     /// Port used when delivering to MX hosts (25; other values are for tests and labs).
     pub mx_port: u16,
+    /// Days messages stay in `spool/failed/` (refused or expired, kept for the operator)
+    /// before they are deleted.
+    pub failed_retention_days: u32,
 }
 
 impl Default for SpoolConfig {
@@ -159,6 +162,7 @@ impl Default for SpoolConfig {
             writers: 2,
             dsn_relay: None,
             mx_port: 25,
+            failed_retention_days: 30,
         }
     }
 }

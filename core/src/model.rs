@@ -681,6 +681,20 @@ pub struct VerdictRecord {
     /// SPF, DKIM, ARC and DMARC results (absent when authentication is switched off).
     #[serde(default)]
     pub auth: Option<AuthSummary>,
+    /// Whether the hops of the message were encrypted (absent on verdicts stored before).
+    #[serde(default)]
+    pub transport: Option<Transport>,
+}
+
+/// Encryption of a message's hops.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct Transport {
+    /// TLS version of the hop that brought the message to Moat (`TLSv1.3`); null: clear text.
+    pub inbound_tls: Option<String>,
+    /// TLS version of the hop to the real server when Moat relayed the message while the
+    /// sender waited (proxy mode); null otherwise: clear text, or a spooled delivery that
+    /// happens later (the spool logs its TLS version per delivery).
+    pub outbound_tls: Option<String>,
 }
 
 /// Lifecycle of a quarantined message.

@@ -75,8 +75,18 @@ pub struct Session {
     bdat: bool,
     /// The DATA reader saw a bare CR, LF or NUL in this message.
     tainted: bool,
-    tls_active: bool,
+    /// The session's TLS, once STARTTLS completed.
+    tls: Option<TlsSession>,
     queue_id: String,
+}
+
+/// What the STARTTLS handshake negotiated (for the Received header and the verdict).
+#[derive(Debug, Clone)]
+pub struct TlsSession {
+    /// `TLSv1.3`
+    pub version: String,
+    /// `TLS13_AES_256_GCM_SHA384`
+    pub cipher: String,
 }
 
 /// What the IO loop should do after a command.
@@ -137,7 +147,7 @@ impl Session {
             body_start: 0,
             bdat: false,
             tainted: false,
-            tls_active: false,
+            tls: None,
             queue_id: new_queue_id(),
         }
     }
@@ -287,7 +297,7 @@ impl Session {
                 self.reset();
                 self.helo = Some(host);
                 self.esmtp = true;
-                let starttls = if ctx.tls.load().is_some() && !self.tls_active {
+                let starttls = if ctx.tls.load().is_some() && self.tls.is_none() {
                     "250-STARTTLS\r\n"
                 } else {
                     ""
@@ -406,7 +416,7 @@ impl Session {
                 if ctx.tls.load().is_none() {
                     return self.error("502 5.5.1 STARTTLS not offered\r\n", out);
                 }
-                if self.tls_active {
+                if self.tls.is_some() {
                     return self.error("503 5.5.1 TLS already active\r\n", out);
                 }
                 if self.mail_from.is_some() {
@@ -445,13 +455,22 @@ impl Session {
     fn received_header(&self) -> String {
         let helo = self.helo.as_deref().unwrap_or("unknown");
         let helo: String = helo.chars().filter(|c| !c.is_control()).take(255).collect();
-        let with = if self.esmtp { "ESMTP" } else { "SMTP" };
+        // RFC 3848: ESMTPS for a session under TLS; the version and cipher as MTAs write them.
+        let (with, tls) = match (&self.tls, self.esmtp) {
+            (Some(t), true) => (
+                "ESMTPS",
+                format!("\r\n\t(using {} with cipher {})", t.version, t.cipher),
+            ),
+            (Some(t), false) => ("SMTPS", format!("\r\n\t(using {})", t.version)),
+            (None, true) => ("ESMTP", String::new()),
+            (None, false) => ("SMTP", String::new()),
+        };
         let rcpt = match self.rcpts.as_slice() {
             [(one, _)] => format!("\r\n\tfor <{one}>"),
             _ => String::new(),
         };
         format!(
-            "Received: from {helo} ({ip})\r\n\tby {host} (Moat) with {with} id {id}{rcpt};\r\n\t{date}\r\n",
+            "Received: from {helo} ({ip}){tls}\r\n\tby {host} (Moat) with {with} id {id}{rcpt};\r\n\t{date}\r\n",
             ip = self.peer.ip(),
             host = self.ctx.config.hostname,
             id = self.queue_id,
@@ -469,15 +488,16 @@ impl Session {
             rcpts: self.rcpts.clone(),
             smtputf8: self.mail_flags & MAIL_SMTPUTF8 != 0,
             eight_bit: self.mail_flags & MAIL_BODY_8BITMIME != 0,
+            tls: self.tls.as_ref().map(|t| t.version.clone()),
         }
     }
 
     /// After the TLS handshake: everything learnt before it is forgotten (RFC 3207 4.2).
-    fn tls_started(&mut self) {
+    fn tls_started(&mut self, tls: TlsSession) {
         self.reset();
         self.helo = None;
         self.esmtp = false;
-        self.tls_active = true;
+        self.tls = Some(tls);
     }
 }
 
@@ -730,8 +750,17 @@ pub async fn serve(stream: TcpStream, peer: SocketAddr, ctx: Arc<ScannerContext>
             let _ = tcp.set_read_timeout(Some(idle));
             match futures_rustls::TlsAcceptor::from(config).accept(tcp).await {
                 Ok(tls) => {
+                    let (_, state) = tls.get_ref();
+                    let negotiated = TlsSession {
+                        version: state
+                            .protocol_version()
+                            .map_or_else(|| "TLS".into(), moat_core::relay::tls::version_name),
+                        cipher: state
+                            .negotiated_cipher_suite()
+                            .map_or_else(String::new, |c| format!("{:?}", c.suite())),
+                    };
                     conn = Conn::Tls(Box::new(tls));
-                    session.tls_started();
+                    session.tls_started(negotiated);
                 }
                 Err(e) => {
                     tracing::debug!(client_ip = %peer.ip(), error = %e, "TLS handshake failed");

@@ -81,6 +81,23 @@ fn write_file(dirs: &Dirs, env: &SpoolEnvelope, body: &[u8]) -> io::Result<()> {
     result
 }
 
+/// Deletes files in `dir` last modified more than `older_than` ago; returns how many.
+pub fn prune_failed(dir: &Path, older_than: Duration) -> usize {
+    let Ok(entries) = fs::read_dir(dir) else {
+        return 0;
+    };
+    let now = std::time::SystemTime::now();
+    entries
+        .flatten()
+        .filter(|e| {
+            e.metadata()
+                .and_then(|m| m.modified())
+                .is_ok_and(|t| now.duration_since(t).is_ok_and(|age| age > older_than))
+        })
+        .filter(|e| fs::remove_file(e.path()).is_ok())
+        .count()
+}
+
 fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|p| p.into_inner())
 }
@@ -137,6 +154,22 @@ impl Spool {
             },
         };
         runtime.spawn(manager.run(drx));
+        // spool/failed/ keeps what could not be delivered for the operator, not forever.
+        let failed = dirs.failed.clone();
+        let retention = Duration::from_secs(u64::from(config.spool.failed_retention_days) * 86_400);
+        runtime.spawn(async move {
+            let mut tick = tokio::time::interval(Duration::from_secs(3600));
+            loop {
+                tick.tick().await;
+                let failed = failed.clone();
+                let pruned = tokio::task::spawn_blocking(move || prune_failed(&failed, retention))
+                    .await
+                    .unwrap_or(0);
+                if pruned > 0 {
+                    tracing::info!(files = pruned, "old messages removed from spool/failed/");
+                }
+            }
+        });
         // The spool's depth and oldest age, refreshed for /metrics every second.
         let gauges = pending.clone();
         runtime.spawn(async move {
@@ -445,5 +478,31 @@ impl Manager {
                 }
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn old_failed_messages_are_pruned_and_recent_ones_kept() {
+        let dir = tempfile::tempdir().expect("dir");
+        let old = dir.path().join("old.msg");
+        let new = dir.path().join("new.msg");
+        fs::write(&old, b"x").expect("write");
+        fs::write(&new, b"y").expect("write");
+        let past = std::time::SystemTime::now() - Duration::from_secs(40 * 86_400);
+        File::options()
+            .write(true)
+            .open(&old)
+            .and_then(|f| f.set_modified(past))
+            .expect("mtime");
+        assert_eq!(
+            prune_failed(dir.path(), Duration::from_secs(30 * 86_400)),
+            1
+        );
+        assert!(!old.exists() && new.exists());
+        assert_eq!(prune_failed(&dir.path().join("missing"), Duration::ZERO), 0);
     }
 }

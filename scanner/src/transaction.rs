@@ -46,6 +46,8 @@ pub struct Envelope {
     pub smtputf8: bool,
     /// The client declared BODY=8BITMIME (passed on to the downstream server).
     pub eight_bit: bool,
+    /// TLS version of the client's session (`TLSv1.3`); `None`: clear text.
+    pub tls: Option<String>,
 }
 
 /// One recipient domain's share of a message.
@@ -279,6 +281,7 @@ fn verdict(
     (from_header, subject): (&str, &str),
     size: u64,
     auth: Option<&AuthOutcome>,
+    outbound_tls: Option<String>,
 ) -> VerdictRecord {
     VerdictRecord {
         id: uuid::Uuid::now_v7().to_string(),
@@ -297,6 +300,10 @@ fn verdict(
         notify_admin: g.outcome.notify_admin(),
         findings: g.findings(),
         auth: auth.map(|a| a.summary.clone()),
+        transport: Some(moat_core::model::Transport {
+            inbound_tls: env.tls.clone(),
+            outbound_tls,
+        }),
     }
 }
 
@@ -530,7 +537,17 @@ pub async fn finish(ctx: &ScannerContext, env: &Envelope, raw: Vec<u8>) -> Reply
         );
     }
 
-    let record = |g: &Group| verdict(env, g, (&from_header, &subject), size, auth.as_ref());
+    let record_with = |g: &Group, outbound_tls: Option<String>| {
+        verdict(
+            env,
+            g,
+            (&from_header, &subject),
+            size,
+            auth.as_ref(),
+            outbound_tls,
+        )
+    };
+    let record = |g: &Group| record_with(g, None);
 
     if groups.iter().all(|g| g.action == Action::Reject) {
         let verdicts = groups.iter().map(record).collect();
@@ -560,6 +577,8 @@ pub async fn finish(ctx: &ScannerContext, env: &Envelope, raw: Vec<u8>) -> Reply
     let mut raw = raw;
     let mut perm_fail: Option<(u16, String)> = None;
     let mut delivered = false;
+    // The TLS version of each proxy-mode hop, by real server, for the verdicts.
+    let mut proxy_tls: HashMap<String, Option<String>> = HashMap::new();
     // Recipients and their customers, per delivery mode, real server and tag header (domains
     // whose `tag` policies matched get their own copy with `X-Moat-Tag`).
     type HostGroup = (Vec<String>, Vec<String>);
@@ -612,7 +631,10 @@ pub async fn finish(ctx: &ScannerContext, env: &Envelope, raw: Vec<u8>) -> Reply
         raw = back;
         m.relay.with_label_values(&["proxy", outcome.label()]).inc();
         match outcome {
-            RelayOutcome::Delivered { .. } => delivered = true,
+            RelayOutcome::Delivered { tls, .. } => {
+                delivered = true;
+                proxy_tls.insert(host.clone(), tls);
+            }
             RelayOutcome::TempFail(why) => {
                 tracing::warn!(queue_id = %env.queue_id, host = %host, reason = %why, "relay failed temporarily; answering 451");
                 return format!(
@@ -721,7 +743,14 @@ pub async fn finish(ctx: &ScannerContext, env: &Envelope, raw: Vec<u8>) -> Reply
     let others: Vec<VerdictRecord> = groups
         .iter()
         .filter(|g| g.action != Action::Quarantine)
-        .map(record)
+        .map(|g| {
+            let tls = if g.domain.delivery_mode == DeliveryMode::Proxy {
+                proxy_tls.get(&g.domain.real_mx_host).cloned().flatten()
+            } else {
+                None
+            };
+            record_with(g, tls)
+        })
         .collect();
     if !others.is_empty() {
         drop(ctx.store.record_verdicts(others));

@@ -4,7 +4,6 @@
 use actix_web::{HttpResponse, web};
 use moat_core::{
     model::{NewPolicy, Policy, TokenScope},
-    policy::PolicySet,
     time::now_ms,
 };
 
@@ -41,9 +40,10 @@ pub async fn list(caller: Caller, state: web::Data<AppState>) -> Result<HttpResp
     }))
 }
 
-/// Checks a submitted policy and builds it; compiled exactly as the scanner will, so what is
-/// stored always compiles.
-fn build(
+/// Checks a submitted policy and builds it; compiled exactly as the scanner will (off the HTTP
+/// workers, bounded in size and time), so what is stored always compiles.
+async fn build(
+    state: &AppState,
     new: NewPolicy,
     id: String,
     customer_id: &str,
@@ -66,8 +66,14 @@ fn build(
         created_at,
         shadow: new.shadow,
     };
-    policy.condition.validate()?;
-    PolicySet::compile(std::slice::from_ref(&policy))?;
+    let others: Vec<Policy> = state
+        .store
+        .policies(customer_id)
+        .await?
+        .into_iter()
+        .filter(|p| p.id != policy.id)
+        .collect();
+    state.compiler.check(&policy, &others).await?;
     Ok(policy)
 }
 
@@ -82,11 +88,13 @@ pub async fn create(
 ) -> Result<HttpResponse, ApiError> {
     caller.require(TokenScope::Admin)?;
     let policy = build(
+        &state,
         body.into_inner(),
         uuid::Uuid::now_v7().to_string(),
         caller.customer_id(),
         now_ms(),
-    )?;
+    )
+    .await?;
     state.store.insert_policy(policy.clone()).await?;
     Ok(HttpResponse::Created().json(PolicyOut::of(&policy)))
 }
@@ -126,11 +134,13 @@ pub async fn replace(
         .await?
         .ok_or(ApiError::NotFound("policy"))?;
     let policy = build(
+        &state,
         body.into_inner(),
         existing.id,
         caller.customer_id(),
         existing.created_at,
-    )?;
+    )
+    .await?;
     if !state.store.update_policy(policy.clone()).await? {
         return Err(ApiError::NotFound("policy"));
     }

@@ -4,32 +4,74 @@
 
 use super::headers::scan;
 
-/// The authserv-id of an `Authentication-Results` value: the first token, before `;`, without
-/// comments or white space.
-fn authserv_id(value: &[u8]) -> String {
-    let mut out = String::new();
-    let mut depth = 0usize;
-    for &b in value {
-        match b {
-            b'(' => depth += 1,
-            b')' => depth = depth.saturating_sub(1),
-            _ if depth > 0 => {}
-            b';' => break,
-            b' ' | b'\t' | b'\r' | b'\n' => {
-                if !out.is_empty() {
-                    break;
+/// Skips folding white space and comments (RFC 5322 3.2.2: nested, with quoted-pairs).
+fn skip_cfws(value: &[u8], at: &mut usize) {
+    while *at < value.len() {
+        match value[*at] {
+            b' ' | b'\t' | b'\r' | b'\n' => *at += 1,
+            b'(' => {
+                let mut depth = 0usize;
+                while *at < value.len() {
+                    match value[*at] {
+                        b'\\' => *at += 1,
+                        b'(' => depth += 1,
+                        b')' => {
+                            depth -= 1;
+                            if depth == 0 {
+                                *at += 1;
+                                break;
+                            }
+                        }
+                        _ => {}
+                    }
+                    *at += 1;
                 }
             }
-            _ => out.push(char::from(b.to_ascii_lowercase())),
+            _ => return,
         }
     }
-    out
+}
+
+/// The authserv-id of an `Authentication-Results` value (RFC 8601 2.2: `value`, a token or a
+/// quoted-string, after optional comments and folding white space), lower case and without a
+/// trailing dot, so every spelling a receiver would read as the same id compares equal.
+fn authserv_id(value: &[u8]) -> String {
+    let mut at = 0;
+    skip_cfws(value, &mut at);
+    let mut out = Vec::new();
+    if value.get(at) == Some(&b'"') {
+        at += 1;
+        while at < value.len() {
+            match value[at] {
+                b'\\' => {
+                    at += 1;
+                    if let Some(&b) = value.get(at) {
+                        out.push(b);
+                    }
+                }
+                b'"' => break,
+                b'\r' | b'\n' => {}
+                b => out.push(b),
+            }
+            at += 1;
+        }
+    } else {
+        while let Some(&b) = value.get(at) {
+            if b.is_ascii_whitespace() || b"();\"".contains(&b) {
+                break;
+            }
+            out.push(b);
+            at += 1;
+        }
+    }
+    let id = String::from_utf8_lossy(&out).trim().to_lowercase();
+    id.trim_end_matches('.').to_string()
 }
 
 /// Byte ranges of `raw`'s header fields named `Authentication-Results` whose authserv-id is
 /// `ours` (compared without case).
 pub fn forged_ranges(raw: &[u8], ours: &str) -> Vec<std::ops::Range<usize>> {
-    let ours = ours.to_ascii_lowercase();
+    let ours = ours.to_lowercase().trim_end_matches('.').to_string();
     scan(raw)
         .fields
         .into_iter()
@@ -84,5 +126,38 @@ Subject: x\r\n\r\nAuthentication-Results: moat.example; body is not header\r\n";
 Authentication-Results: other.example; dkim=pass\r\n\
 Subject: x\r\n\r\nAuthentication-Results: moat.example; body is not header\r\n"
         );
+    }
+
+    #[test]
+    fn every_rfc_spelling_of_our_id_is_removed() {
+        for forged in [
+            "(\\() moat.example; dmarc=pass",
+            "(a (nested) comment)moat.example;dmarc=pass",
+            "\"moat.example\"; dkim=pass",
+            "\"moat\\.example\"; dkim=pass",
+            "moat.example.; spf=pass",
+            "MOAT.EXAMPLE. 1; spf=pass",
+            "\r\n\t(x)\r\n moat.example (y); arc=pass",
+            "moat.example",
+        ] {
+            let raw = format!("Authentication-Results: {forged}\r\nSubject: x\r\n\r\nb\r\n");
+            assert_eq!(
+                forged_ranges(raw.as_bytes(), "moat.example").len(),
+                1,
+                "{forged:?}"
+            );
+        }
+        for kept in [
+            "moat.example.evil; dmarc=pass",
+            "(moat.example) other.example; dmarc=pass",
+            "\"other.example\"; dkim=pass",
+            "evil-moat.example; spf=pass",
+        ] {
+            let raw = format!("Authentication-Results: {kept}\r\nSubject: x\r\n\r\nb\r\n");
+            assert!(
+                forged_ranges(raw.as_bytes(), "moat.example").is_empty(),
+                "{kept:?}"
+            );
+        }
     }
 }

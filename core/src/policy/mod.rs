@@ -68,6 +68,19 @@ pub enum Condition {
 }
 
 impl Condition {
+    /// Bytes of regular expressions in the condition (the cost driver of compiling it).
+    pub fn regex_bytes(&self) -> usize {
+        match self {
+            Condition::SubjectMatches(l) | Condition::BodyMatches(l) => {
+                l.iter().map(String::len).sum()
+            }
+            Condition::HeaderMatches { patterns, .. } => patterns.iter().map(String::len).sum(),
+            Condition::All(c) | Condition::Any(c) => c.iter().map(Condition::regex_bytes).sum(),
+            Condition::Not(c) => c.regex_bytes(),
+            _ => 0,
+        }
+    }
+
     /// Checks that the condition can be compiled; the API calls this before storing a policy.
     pub fn validate(&self) -> Result<(), PolicyError> {
         self.validate_at(0, true)

@@ -247,6 +247,7 @@ CREATE TABLE link_epochs (
     customer_id TEXT PRIMARY KEY,
     epoch INTEGER NOT NULL
 ) WITHOUT ROWID;
+ALTER TABLE verdicts ADD COLUMN transport TEXT;
 "#,
 ];
 
@@ -529,7 +530,8 @@ fn policy_row(r: &Row<'_>) -> rusqlite::Result<Policy> {
 }
 
 const VERDICT_COLS: &str = "id, queue_id, received_at, customer_id, domain_id, client_ip, \
-    mail_from, rcpt_to, from_header, subject, size, action, threat_type, notify_admin, findings, auth";
+    mail_from, rcpt_to, from_header, subject, size, action, threat_type, notify_admin, findings, auth, \
+    transport";
 
 fn verdict_row(r: &Row<'_>) -> rusqlite::Result<VerdictRecord> {
     Ok(VerdictRecord {
@@ -552,13 +554,17 @@ fn verdict_row(r: &Row<'_>) -> rusqlite::Result<VerdictRecord> {
             .get::<_, Option<String>>(15)?
             .map(|a| from_json(&a))
             .transpose()?,
+        transport: r
+            .get::<_, Option<String>>(16)?
+            .map(|t| from_json(&t))
+            .transpose()?,
     })
 }
 
 fn insert_verdict(conn: &Connection, v: &VerdictRecord) -> Result<(), StoreError> {
     conn.prepare_cached(&format!(
         "INSERT INTO verdicts ({VERDICT_COLS}) \
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16)"
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17)"
     ))?
     .execute(params![
         v.id,
@@ -577,6 +583,7 @@ fn insert_verdict(conn: &Connection, v: &VerdictRecord) -> Result<(), StoreError
         v.notify_admin,
         json(&v.findings)?,
         v.auth.as_ref().map(json).transpose()?,
+        v.transport.as_ref().map(json).transpose()?,
     ])?;
     Ok(())
 }

@@ -1071,3 +1071,70 @@ fn metrics_refuse_forwarded_requests_and_have_their_own_listener() {
         other => panic!("the metrics listener serves only /metrics: {other:?}"),
     }
 }
+
+/// Hyperscan compilation of a hostile policy takes seconds of CPU: it runs off the HTTP
+/// workers (the harness runs one), one at a time per customer, within size bounds, so another
+/// tenant's requests are answered meanwhile.
+#[test]
+fn compiling_a_heavy_policy_does_not_stall_other_tenants() {
+    let moat = Moat::start();
+    let mallory = moat.token("mallory", TokenKind::Live);
+    let acme = moat.token("acme", TokenKind::Live);
+    let heavy = json!({
+        "name": "heavy",
+        "condition": {"body_matches": [
+            "(?s)x[^y]{0,900}y[^z]{0,900}z",
+            "(?s)a[^b]{0,900}b[^c]{0,900}c",
+            "(?s)d[^e]{0,900}e[^f]{0,900}f",
+        ]},
+        "action": "tag"
+    });
+    let api = moat.api.clone();
+    let post = move |token: String, body: Value| {
+        let api = api.clone();
+        std::thread::spawn(move || {
+            match ureq::post(&format!("{api}/v1/policies"))
+                .set("Authorization", &format!("Bearer {token}"))
+                .send_json(body)
+            {
+                Ok(r) => r.status(),
+                Err(ureq::Error::Status(s, _)) => s,
+                Err(e) => panic!("{e}"),
+            }
+        })
+    };
+    let first = post(mallory.clone(), heavy.clone());
+    std::thread::sleep(std::time::Duration::from_millis(300));
+    // The same customer's second compilation waits its turn: 429 at once.
+    let second = post(mallory.clone(), heavy.clone()).join().expect("second");
+    assert_eq!(second, 429);
+    // Another tenant is served while Mallory's policy compiles.
+    let started = std::time::Instant::now();
+    let (status, _) = moat.call("GET", "/v1/me", Some(&acme), None);
+    assert_eq!(status, 200);
+    assert!(
+        started.elapsed() < std::time::Duration::from_secs(1),
+        "GET /v1/me took {:?} while a policy compiled",
+        started.elapsed()
+    );
+    assert!(
+        !first.is_finished(),
+        "the heavy compilation should still be running (make the patterns heavier)"
+    );
+    assert_eq!(first.join().expect("first"), 201);
+    // Size bounds come before any compiling.
+    let long = format!("x{}", "ab".repeat(450));
+    let (status, body) = moat.call(
+        "POST",
+        "/v1/policies",
+        Some(&acme),
+        Some(json!({"name": "too-big", "condition": {"body_matches": [long.clone(), long.clone(), long.clone(), long.clone(), long]}, "action": "tag"})),
+    );
+    assert_eq!(status, 422, "{body}");
+    assert!(
+        body["detail"]
+            .as_str()
+            .is_some_and(|d| d.contains("bytes of regular expressions")),
+        "{body}"
+    );
+}

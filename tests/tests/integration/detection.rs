@@ -206,6 +206,7 @@ fn a_first_contact_asking_for_money_is_flagged_and_a_delivered_sender_becomes_kn
         notify_admin: false,
         findings: vec![],
         auth: None,
+        transport: None,
     };
     let customer =
         futures::executor::block_on(moat.store.ensure_customer("acme")).expect("customer");

@@ -935,3 +935,87 @@ fn clamd_down_tempfails_by_default_and_is_noted_when_configured_to_accept() {
         "{v}"
     );
 }
+
+/// A domain that requires TLS to its real server gets nothing over clear text: in proxy mode
+/// the sender is told to retry (451) while the server offers no STARTTLS; once the domain
+/// accepts opportunistic TLS, the message goes (recorded as a clear-text hop).
+#[test]
+fn a_domain_requiring_tls_is_not_relayed_in_clear_text() {
+    let sink = Sink::start();
+    let moat = Moat::start();
+    let token = moat.token("acme", TokenKind::Live);
+    let domain = moat.create_domain(
+        &token,
+        json!({"domain": "acme.example", "real_mx_host": sink.addr.to_string(),
+               "delivery_mode": "proxy", "tls": "required"}),
+    );
+    assert_eq!(domain["tls"], "required");
+    moat.wait_until_accepting("bob@acme.example");
+    let reply = smtplib_send(moat.smtp, "alice@sender.test", &["bob@acme.example"], CLEAN);
+    assert!(reply.starts_with("451"), "{reply}");
+    assert!(sink.messages().is_empty());
+    let id = domain["id"].as_str().unwrap_or_default();
+    let (status, patched) = moat.call(
+        "PATCH",
+        &format!("/v1/domains/{id}"),
+        Some(&token),
+        Some(json!({"tls": "opportunistic"})),
+    );
+    assert_eq!(status, 200, "{patched}");
+    let reply = eventually(10, "the new TLS mode applies", || {
+        let r = smtplib_send(moat.smtp, "alice@sender.test", &["bob@acme.example"], CLEAN);
+        if r.starts_with("250") { Ok(r) } else { Err(r) }
+    });
+    assert!(reply.starts_with("250"));
+    assert_eq!(sink.wait_for(1, 10).len(), 1);
+    moat.flush_verdicts();
+    let (_, v) = moat.call("GET", "/v1/verdicts?limit=1", Some(&token), None);
+    assert_eq!(v["data"][0]["verdict"], "deliver", "{v}");
+    assert!(v["data"][0]["transport"]["outbound_tls"].is_null(), "{v}");
+}
+
+/// The open relay of old: a tenant registers someone else's domain (or any domain) with its
+/// own server. A domain takes mail only once its owner proved control in DNS, and a real
+/// server on an internal address is refused unless the operator allows that network.
+#[test]
+fn unverified_domains_take_no_mail_and_internal_targets_are_refused() {
+    let sink = Sink::start();
+    let moat = Moat::start();
+    let token = moat.token("mallory", TokenKind::Live);
+    let (status, pending) = moat.call(
+        "POST",
+        "/v1/domains",
+        Some(&token),
+        Some(json!({"domain": "gmail.com", "real_mx_host": sink.addr.to_string()})),
+    );
+    assert_eq!(status, 201, "{pending}");
+    assert_eq!(pending["status"], "pending_mx_verification");
+    // Long enough for any reload: the scanner never serves a pending domain.
+    std::thread::sleep(std::time::Duration::from_millis(500));
+    let reply = smtplib_send(moat.smtp, "a@sender.test", &["victim@gmail.com"], CLEAN);
+    assert!(reply.starts_with("RCPT 550"), "{reply}");
+    assert!(sink.messages().is_empty());
+    // Internal real servers: loopback is allowed to tests by the operator's network list;
+    // anything else internal, and names for it, are refused.
+    for target in [
+        "10.0.0.5:25",
+        "169.254.169.254:25",
+        "[::ffff:192.168.1.1]:25",
+        "[64:ff9b::a00:1]:25",
+        "[fd00::1]:25",
+    ] {
+        let (status, body) = moat.call(
+            "POST",
+            "/v1/domains",
+            Some(&token),
+            Some(json!({"domain": "internal.example", "real_mx_host": target})),
+        );
+        assert_eq!(status, 422, "{target}: {body}");
+        assert!(
+            body["detail"]
+                .as_str()
+                .is_some_and(|d| d.contains("internal")),
+            "{body}"
+        );
+    }
+}

@@ -331,7 +331,19 @@ fn smtplib_delivers_over_starttls_with_the_generated_certificate() {
     );
     let got = sink.wait_for(1, 10);
     assert_eq!(got.len(), 1);
-    assert!(String::from_utf8_lossy(&got[0].data).contains("secret"));
+    let text = String::from_utf8_lossy(&got[0].data);
+    assert!(text.contains("secret"));
+    // The trace says the hop was encrypted, as MTAs write it (RFC 3848 ESMTPS)...
+    assert!(text.contains("with ESMTPS id"), "{text}");
+    assert!(text.contains("(using TLSv1."), "{text}");
+    // ...and so does the verdict.
+    moat.flush_verdicts();
+    let token = moat.token("acme", TokenKind::Live);
+    let (_, v) = moat.call("GET", "/v1/verdicts?limit=1", Some(&token), None);
+    let tls = v["data"][0]["transport"]["inbound_tls"]
+        .as_str()
+        .unwrap_or_default();
+    assert!(tls.starts_with("TLSv1."), "{v}");
 }
 
 #[test]

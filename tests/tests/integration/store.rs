@@ -39,6 +39,10 @@ fn verdict(customer: &str, domain: &str, action: Action) -> VerdictRecord {
         notify_admin: false,
         findings: vec![],
         auth: None,
+        transport: Some(moat_core::model::Transport {
+            inbound_tls: Some("TLSv1.3".into()),
+            outbound_tls: None,
+        }),
     }
 }
 

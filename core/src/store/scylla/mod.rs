@@ -208,7 +208,8 @@ const DOMAIN_COLS: &str = "customer_id, id, name, real_mx_host, delivery_mode, s
 const POLICY_COLS: &str =
     "customer_id, id, name, condition, action, notify_admin, enabled, created_at, shadow";
 const VERDICT_COLS: &str = "customer_id, day, received_at, id, queue_id, domain_id, client_ip, \
-    mail_from, rcpt_to, from_header, subject, size, action, threat_type, notify_admin, findings, auth";
+    mail_from, rcpt_to, from_header, subject, size, action, threat_type, notify_admin, findings, auth, \
+    transport";
 const SENDER_RULE_COLS: &str =
     "customer_id, domain_id, id, kind, sender, require_auth, expires_at, created_at";
 const QUARANTINE_COLS: &str = "customer_id, day, received_at, id, verdict_id, domain_id, \

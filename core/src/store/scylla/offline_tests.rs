@@ -110,6 +110,7 @@ fn sample_verdict() -> VerdictRecord {
             score: None,
         }],
         auth: Some(AuthSummary::default()),
+        transport: Some(crate::model::Transport::default()),
     }
 }
 

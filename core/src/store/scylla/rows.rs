@@ -270,6 +270,7 @@ pub struct VerdictRow {
     pub notify_admin: bool,
     pub findings: String,
     pub auth: Option<String>,
+    pub transport: Option<String>,
 }
 
 impl VerdictRow {
@@ -292,6 +293,7 @@ impl VerdictRow {
             notify_admin: v.notify_admin,
             findings: json(&v.findings)?,
             auth: v.auth.as_ref().map(json).transpose()?,
+            transport: v.transport.as_ref().map(json).transpose()?,
         })
     }
 
@@ -304,6 +306,7 @@ impl VerdictRow {
                 .transpose()?,
             findings: from_json(&self.findings)?,
             auth: self.auth.map(|a| from_json(&a)).transpose()?,
+            transport: self.transport.map(|t| from_json(&t)).transpose()?,
             id: self.id,
             queue_id: self.queue_id,
             received_at: self.received_at,

@@ -119,6 +119,7 @@ pub const MIGRATIONS: &[&[&str]] = &[
         // Release links minted under an older epoch stop working (token revocation moves it).
         "CREATE TABLE IF NOT EXISTS {ks}.link_epochs (
         customer_id text PRIMARY KEY, epoch counter)",
+        "ALTER TABLE {ks}.verdicts_by_day ADD transport text",
     ],
 ];
 
