@@ -441,8 +441,13 @@ Date: Mon, 23 Nov 2026 10:00:00 +0000\r\nMessage-ID: <u1@partner.test>\r\nConten
         link.as_bytes(),
     );
     assert!(
-        reply.contains("550") && reply.contains("no-evil-links"),
+        reply.contains("550") && reply.contains("rejected by policy"),
         "{reply}"
+    );
+    let rejected = verdict(&moat, &token, "invoice");
+    assert!(
+        rules(&rejected).iter().any(|(r, _)| r == "no-evil-links"),
+        "{rejected}"
     );
     // No Date, no Message-ID, a shouting subject: rules add up past 3 without being spam (5).
     let shouty = "From: Ann <ann@partner.test>\r\nTo: bob@acme.example\r\n\
