@@ -13,4 +13,5 @@ pub mod links;
 pub mod lookalike;
 pub mod malware;
 pub mod phishing;
+pub mod sa;
 pub mod spam;
