@@ -52,6 +52,9 @@ rate_limit_per_minute = 10000000
 auth_failures_per_minute = 10000000
 [dns]
 static_zone = "$work/zone"
+[relay]
+# The sink below is the customers' real server, on loopback.
+allow_internal_targets = ["127.0.0.0/8"]
 EOF
 printf 'acme.example MX 10 moat.localhost\n' >"$work/zone"
 # The customers' real mail server: a small SMTP sink on loopback, so releases are delivered.
@@ -91,7 +94,8 @@ for _ in $(seq 150); do
   sleep 0.2
 done
 
-MOAT_API="$base" MOAT_TOKEN="$token" MOAT_SMTP_PORT="$smtp_port" MOAT_SINK="127.0.0.1:$sink_port" python3 - <<'PY'
+MOAT_API="$base" MOAT_TOKEN="$token" MOAT_SMTP_PORT="$smtp_port" MOAT_SINK="127.0.0.1:$sink_port" \
+  MOAT_ZONE="$work/zone" python3 - <<'PY'
 """Seeds the running Moat: a domain (verified through the static zone), the crypto policy, and
 three messages over SMTP."""
 import json, os, smtplib, time, urllib.request
@@ -107,6 +111,10 @@ def call(method, path, body=None):
 
 domain = call("POST", "/v1/domains", {"domain": "acme.example", "real_mx_host": os.environ["MOAT_SINK"], "delivery_mode": "spool"})
 assert domain["status"] == "pending_mx_verification", domain
+# Ownership: the verification TXT record, published in the static zone.
+record = domain["verification_record"]
+with open(os.environ["MOAT_ZONE"], "a") as zone:
+    zone.write(f'{record["name"]} TXT "{record["value"]}"\n')
 verified = call("POST", f"/v1/domains/{domain['id']}/verify")
 assert verified["verified"] and verified["domain"]["status"] == "active", verified
 call("POST", "/v1/policies", {"name": "crypto", "condition": {"subject_contains": ["bitcoin", "crypto wallet"]}, "action": "quarantine"})

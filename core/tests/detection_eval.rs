@@ -28,6 +28,9 @@ struct Sample {
     rule_names: Vec<String>,
     gtube: bool,
     tokens: Vec<u64>,
+    /// SpamAssassin rules' score (Debian's rule files through Moat's engine).
+    sa: f64,
+    sa_hits: Vec<(String, f64)>,
 }
 
 fn corpus_dir() -> PathBuf {
@@ -46,7 +49,15 @@ fn corpus_dir() -> PathBuf {
     dir
 }
 
+fn sa_engine() -> Option<moat_core::detect::sa::SaEngine> {
+    let settings = moat_core::detect::sa::SaSettings::debian_default(Some(
+        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../target/sa-cache"),
+    ));
+    moat_core::detect::sa::SaEngine::load(&settings).ok()
+}
+
 fn load(dir: &Path) -> Vec<Sample> {
+    let engine = sa_engine();
     let mut samples = Vec::new();
     for (sub, spam) in [
         ("easy-ham-1", false),
@@ -71,7 +82,16 @@ fn load(dir: &Path) -> Vec<Sample> {
             } else {
                 &raw[..]
             };
-            let (rules, rule_names, gtube, tokens) = match parse(body) {
+            let parsed = parse(body);
+            let (sa, sa_hits) = engine.as_ref().map_or((0.0, Vec::new()), |e| {
+                let m = moat_core::detect::sa::input::SaMessage::new(body, parsed.as_ref(), None);
+                let r = e.check(&m, 1_120_000_000);
+                (
+                    r.score,
+                    r.hits.iter().map(|h| (h.name.clone(), h.score)).collect(),
+                )
+            });
+            let (rules, rule_names, gtube, tokens) = match parsed {
                 Some(msg) => {
                     let view = MessageView::new(&msg, "");
                     let rendered = Rendered::of(&view);
@@ -96,6 +116,8 @@ fn load(dir: &Path) -> Vec<Sample> {
                 rule_names,
                 gtube,
                 tokens,
+                sa,
+                sa_hits,
             });
         }
     }
@@ -168,6 +190,45 @@ fn spamassassin_corpus_precision_and_recall() {
     let mut rules_only = Confusion::default();
     for s in &samples {
         rules_only.add(s.spam, s.gtube || s.rules >= DEFAULT_THRESHOLD);
+    }
+    if std::env::var_os("MOAT_EVAL_EXPERIMENT").is_some() {
+        for (name, f) in [
+            ("sa only", (|s: &Sample| s.sa) as fn(&Sample) -> f64),
+            ("sa + moat", |s: &Sample| s.sa + s.rules),
+            ("moat only", |s: &Sample| s.rules),
+        ] {
+            for t in [4.0, 5.0, 6.0, 7.0] {
+                let mut c = Confusion::default();
+                for s in &samples {
+                    c.add(s.spam, s.gtube || f(s) >= t);
+                }
+                println!("{}", c.row(&format!("{name} @ {t}")));
+            }
+        }
+        let mut fp_rules: std::collections::BTreeMap<String, (usize, f64)> = Default::default();
+        let mut tp_rules: std::collections::BTreeMap<String, usize> = Default::default();
+        for s in &samples {
+            if s.sa >= 5.0 && !s.spam {
+                for (n, sc) in &s.sa_hits {
+                    let e = fp_rules.entry(n.clone()).or_default();
+                    e.0 += 1;
+                    e.1 = *sc;
+                }
+            }
+            if s.spam {
+                for (n, _) in &s.sa_hits {
+                    *tp_rules.entry(n.clone()).or_default() += 1;
+                }
+            }
+        }
+        let mut v: Vec<_> = fp_rules.into_iter().collect();
+        v.sort_by_key(|(_, (c, _))| std::cmp::Reverse(*c));
+        for (n, (c, sc)) in v.iter().take(40) {
+            println!(
+                "fp-rule {n} {c} score {sc} spam-hits {}",
+                tp_rules.get(n).copied().unwrap_or(0)
+            );
+        }
     }
 
     let mut combined = Confusion::default();

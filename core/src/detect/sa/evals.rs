@@ -357,26 +357,33 @@ fn mime_stats(m: &SaMessage<'_>) -> MimeStats {
                     s.qp_long_line = true;
                 }
                 s.qp_bytes += line.len() as f64;
+                // `=(?:09|3[0-9ABCEF]|[2456][0-9A-F]|7[0-9A-E])`: encoded printable bytes.
                 let b = line.as_bytes();
+                let mut n = 0.0;
                 let mut i = 0;
-                while i + 2 < b.len() + 1 && i < b.len() {
-                    if b[i] == b'=' && i + 2 < b.len() {
-                        let hex = &line[i + 1..i + 3];
-                        let plain = matches!(hex.as_bytes()[0], b'2' | b'4' | b'5' | b'6')
-                            && hex.as_bytes()[1].is_ascii_hexdigit()
-                            && hex.as_bytes()[1].is_ascii_digit()
-                                | hex.as_bytes()[1].is_ascii_uppercase()
-                            || hex == "09"
-                            || (hex.as_bytes()[0] == b'3'
-                                && b"0123456789ABCEF".contains(&hex.as_bytes()[1]))
-                            || (hex.as_bytes()[0] == b'7'
-                                && b"0123456789ABCDE".contains(&hex.as_bytes()[1]));
+                while i + 2 < b.len() {
+                    if b[i] == b'=' {
+                        let (h, l) = (b[i + 1], b[i + 2]);
+                        let hex = |c: u8| c.is_ascii_digit() || (b'A'..=b'F').contains(&c);
+                        let plain = (h == b'0' && l == b'9')
+                            || (h == b'3' && (l.is_ascii_digit() || b"ABCEF".contains(&l)))
+                            || (matches!(h, b'2' | b'4' | b'5' | b'6') && hex(l))
+                            || (h == b'7' && (l.is_ascii_digit() || b"ABCDE".contains(&l)));
                         if plain {
-                            s.qp_count += 1.0;
+                            n += 1.0;
+                            i += 3;
+                            continue;
                         }
                     }
                     i += 1;
                 }
+                // Trailing encoded blanks (=09, =20) are not counted.
+                let mut t = line.trim_end();
+                while let Some(rest) = t.strip_suffix("=20").or_else(|| t.strip_suffix("=09")) {
+                    n -= 1.0;
+                    t = rest;
+                }
+                s.qp_count += n;
             }
             if p.ctype == "text/plain"
                 && (p.charset.is_empty() || p.charset == "us-ascii")
@@ -767,10 +774,7 @@ pub fn run(function: &str, args: &[String], m: &SaMessage<'_>, ctx: &Ctx<'_>) ->
                     .iter()
                     .any(|p| !p.ctype.starts_with("text/") && !p.ctype.starts_with("multipart/")))
         }
-        "check_body_length" => {
-            let len = m.rendered.trim().len() as f64;
-            b(len < num(args, 0).unwrap_or(0.0))
-        }
+        "check_body_length" => b((m.body_len as f64) <= num(args, 0).unwrap_or(0.0)),
         "multipart_alternative_difference" | "multipart_alternative_difference_count" => 0.0,
         "check_blank_line_ratio" => 0.0,
         "html_test" => html_any(&|h| h.flags.get(arg(args, 0)).copied().unwrap_or(false)),

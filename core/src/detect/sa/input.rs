@@ -87,6 +87,10 @@ pub struct SaMessage<'a> {
     pub uris: Vec<String>,
     pub html: Vec<HtmlFacts>,
     pub relays: Vec<Relay>,
+    /// How many `Received` headers from the top are trusted (internal).
+    pub trusted_received: usize,
+    /// Bytes of the body as received (SpamAssassin's `pristine_body_length`).
+    pub body_len: usize,
     /// MAIL FROM when known (Moat's SMTP envelope), else derived as SpamAssassin does.
     pub envelope_from: Option<String>,
     /// The body text (rendered) without the Subject line, for BodyEval tests.
@@ -134,6 +138,23 @@ pub fn header_fields(raw: &[u8]) -> Vec<Field> {
         });
     }
     out
+}
+
+/// Where the body starts: after the first empty line.
+fn header_end(raw: &[u8]) -> usize {
+    let mut i = 0;
+    while i < raw.len() {
+        let end = raw[i..]
+            .iter()
+            .position(|b| *b == b'\n')
+            .map_or(raw.len(), |e| i + e + 1);
+        let line = &raw[i..end];
+        if line == b"\n" || line == b"\r\n" {
+            return end;
+        }
+        i = end;
+    }
+    raw.len()
 }
 
 /// Header names whose value SpamAssassin never MIME-decodes.
@@ -400,8 +421,8 @@ fn canonical_variants(uri: &str, out: &mut Vec<String>) {
 }
 
 /// Parses the common `Received` forms into relays (newest first, as the header order).
-fn parse_relays(fields: &[Field]) -> Vec<Relay> {
-    let mut out = Vec::new();
+fn parse_relays(fields: &[Field]) -> (Vec<Relay>, usize) {
+    let mut entries: Vec<Option<Relay>> = Vec::new();
     for f in fields
         .iter()
         .filter(|f| f.name.eq_ignore_ascii_case("received"))
@@ -419,6 +440,7 @@ fn parse_relays(fields: &[Field]) -> Vec<Relay> {
             })
         };
         if !lower.starts_with("from") {
+            entries.push(None);
             continue;
         }
         let mut r = Relay {
@@ -456,6 +478,7 @@ fn parse_relays(fields: &[Field]) -> Vec<Relay> {
         }
         if r.ip.is_empty() {
             // No IP: SpamAssassin skips relays it cannot place.
+            entries.push(None);
             continue;
         }
         if lower.contains("authenticated") || lower.contains("esmtpa") || lower.contains("esmtpsa")
@@ -465,10 +488,19 @@ fn parse_relays(fields: &[Field]) -> Vec<Relay> {
         r.envfrom = word_after("envelope-from ")
             .trim_matches(['<', '>'])
             .to_string();
-        out.push(r);
+        entries.push(Some(r));
     }
     let mut in_trusted = true;
-    for r in &mut out {
+    // Received headers from the top that are trusted (unparseable ones inherit the trust).
+    let mut trusted_received = 0;
+    let mut out = Vec::new();
+    for r in entries {
+        let Some(mut r) = r else {
+            if in_trusted {
+                trusted_received += 1;
+            }
+            continue;
+        };
         if in_trusted {
             let private = r.ip.parse::<std::net::IpAddr>().is_ok_and(|ip| match ip {
                 std::net::IpAddr::V4(v4) => {
@@ -483,8 +515,12 @@ fn parse_relays(fields: &[Field]) -> Vec<Relay> {
             in_trusted = private || !r.auth.is_empty();
         }
         r.trusted = in_trusted;
+        if in_trusted {
+            trusted_received += 1;
+        }
+        out.push(r);
     }
-    out
+    (out, trusted_received)
 }
 
 impl<'a> SaMessage<'a> {
@@ -603,7 +639,8 @@ impl<'a> SaMessage<'a> {
         for u in &uris {
             canonical_variants(u, &mut variants);
         }
-        let relays = parse_relays(&fields);
+        let (relays, trusted_received) = parse_relays(&fields);
+        let body_len = raw.len() - header_end(raw);
         SaMessage {
             raw,
             fields,
@@ -613,6 +650,8 @@ impl<'a> SaMessage<'a> {
             uris: variants,
             html,
             relays,
+            trusted_received,
+            body_len,
             envelope_from: envelope_from.map(str::to_string),
             rendered: norm,
             cache: Default::default(),
@@ -674,20 +713,15 @@ impl<'a> SaMessage<'a> {
         let (raw, addr, nm) = (has("raw"), has("addr"), has("name"));
         let lower = name.to_ascii_lowercase();
         let mut results: Vec<String> = match name {
-            "ALL" | "ALL-UNTRUSTED" | "ALL-EXTERNAL" => {
-                if raw {
-                    self.fields
-                        .iter()
-                        .map(|f| format!("{}:{}", f.name, f.raw))
-                        .collect()
-                } else {
-                    self.fields
-                        .iter()
-                        .map(|f| format!("{}: {}\n", f.name, decoded(f)))
-                        .collect()
-                }
+            "ALL" => self.all_headers(raw, None, None),
+            // Below the last trusted relay: from the first untrusted `Received` on.
+            "ALL-UNTRUSTED" | "ALL-EXTERNAL" => {
+                self.all_headers(raw, Some(self.trusted_received), None)
             }
-            "ALL-TRUSTED" | "ALL-INTERNAL" => Vec::new(),
+            // Above it: down to and including the first untrusted `Received`.
+            "ALL-TRUSTED" | "ALL-INTERNAL" => {
+                self.all_headers(raw, None, Some(self.trusted_received))
+            }
             "MESSAGEID" => [
                 "X-Message-Id",
                 "Resent-Message-Id",
@@ -776,6 +810,31 @@ impl<'a> SaMessage<'a> {
             return None;
         }
         Some(results.into_iter().map(String::into_bytes).collect())
+    }
+
+    /// Header lines (`Name: value\n`, decoded or raw) whose `Received` index lies in
+    /// [`start`, `end`] (SpamAssassin's `get_all_hdrs_in_rcvd_index_range`).
+    fn all_headers(&self, raw: bool, start: Option<usize>, end: Option<usize>) -> Vec<String> {
+        let mut out = Vec::new();
+        let mut index: i64 = -1;
+        for f in &self.fields {
+            if f.name.eq_ignore_ascii_case("received") {
+                index += 1;
+            }
+            let after_start = start.is_none_or(|s| index >= s as i64);
+            let before_end = end.is_none_or(|e| index <= e as i64);
+            if after_start && before_end {
+                out.push(if raw {
+                    format!("{}:{}", f.name, f.raw)
+                } else {
+                    format!("{}: {}\n", f.name, decoded(f))
+                });
+            }
+            if end.is_some_and(|e| index == e as i64) && f.name.eq_ignore_ascii_case("received") {
+                break;
+            }
+        }
+        out
     }
 
     /// The value header rules match: the values joined (with `\n` unless they end in one).

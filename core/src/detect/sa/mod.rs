@@ -536,11 +536,12 @@ impl SaEngine {
                 skip("with score 0");
                 continue;
             }
-            if d.tflags.net && (set == 0 || set == 2) {
+            let is_eval = matches!(d.test, Test::Eval { .. });
+            if is_eval && d.tflags.net && (set == 0 || set == 2) {
                 skip("network tests");
                 continue;
             }
-            if d.tflags.learn && set < 2 {
+            if is_eval && d.tflags.learn && set < 2 {
                 skip("Bayes tests");
                 continue;
             }
