@@ -9,6 +9,10 @@ cd "$(dirname "$0")/.."
 ./deploy/install-packages.sh
 
 cargo build --release -p moat-scanner --bin moat
+# SpamAssassin's rules are compiled to Hyperscan once (a minute or two) and cached in the data
+# directory; later starts load them in a fraction of a second.
+echo "Loading SpamAssassin's rules (the first time compiles them: a minute or two)..."
+./target/release/moat spam rules
 echo
 echo "Moat is starting. In another shell, as a first customer:"
 echo "  ./target/release/moat token create --customer acme"

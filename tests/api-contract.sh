@@ -55,6 +55,9 @@ static_zone = "$work/zone"
 [relay]
 # The sink below is the customers' real server, on loopback.
 allow_internal_targets = ["127.0.0.0/8"]
+[spamassassin]
+# Compiled once per checkout, shared with the other tests.
+cache_dir = "$PWD/target/sa-cache"
 EOF
 printf 'acme.example MX 10 moat.localhost\n' >"$work/zone"
 # The customers' real mail server: a small SMTP sink on loopback, so releases are delivered.

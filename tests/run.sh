@@ -30,6 +30,12 @@ fi
 log=target/test-output.log
 # The durability tests run the real binary (and SIGKILL it), so build it first.
 cargo build -p moat-scanner --bin moat
+# SpamAssassin's rules (Debian's package) compiled to Hyperscan once for every test, which share
+# target/sa-cache; later runs load them from it.
+sa_conf=$(mktemp)
+printf 'data_dir = "%s"\n[spamassassin]\nrequired = true\ncache_dir = "%s"\n' "$PWD/target/sa-data" "$PWD/target/sa-cache" >"$sa_conf"
+./target/debug/moat --config "$sa_conf" spam rules
+rm -f "$sa_conf"
 set +e
 cargo test --workspace 2>&1 | tee "$log"
 status=${PIPESTATUS[0]}

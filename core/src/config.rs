@@ -22,6 +22,41 @@ pub struct Config {
     pub auth: AuthConfig,
     pub policy: PolicyConfig,
     pub malware: MalwareConfig,
+    pub spamassassin: SpamAssassinConfig,
+}
+
+/// SpamAssassin's rule set, read at start from the rule files an operator already maintains
+/// (Debian's `spamassassin` package, `sa-update`'s channel, `/etc/spamassassin/local.cf`).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct SpamAssassinConfig {
+    /// Use the rules when they are found (when none are, the scanner logs it and goes on
+    /// with Moat's own rules, unless `required`).
+    pub enabled: bool,
+    /// Refuse to start without them.
+    pub required: bool,
+    /// Rule directories read in order (later definitions win); empty: Debian's locations
+    /// (`/usr/share/spamassassin`, or the newest `sa-update` channel under
+    /// `/var/lib/spamassassin` when there is one, then `/etc/spamassassin`).
+    pub rule_dirs: Vec<PathBuf>,
+    /// Where the `*.pre` files naming the loaded plugins are; default `/etc/spamassassin`.
+    pub pre_dir: Option<PathBuf>,
+    /// Compiled Hyperscan databases are kept here (the first start compiles them, a minute
+    /// or two; later starts load them in a fraction of a second); default
+    /// `<data_dir>/sa-cache`.
+    pub cache_dir: Option<PathBuf>,
+}
+
+impl Default for SpamAssassinConfig {
+    fn default() -> Self {
+        SpamAssassinConfig {
+            enabled: true,
+            required: false,
+            rule_dirs: Vec::new(),
+            pre_dir: None,
+            cache_dir: None,
+        }
+    }
 }
 
 /// What to do with a message when the configured virus scanner cannot scan it.
@@ -361,6 +396,23 @@ impl PolicyConfig {
 }
 
 impl Config {
+    /// Where SpamAssassin's rules are read from and their compiled databases kept.
+    pub fn spamassassin_settings(&self) -> crate::detect::sa::SaSettings {
+        let sa = &self.spamassassin;
+        let cache = sa
+            .cache_dir
+            .clone()
+            .unwrap_or_else(|| self.data_dir.join("sa-cache"));
+        let mut settings = crate::detect::sa::SaSettings::debian_default(Some(cache));
+        if !sa.rule_dirs.is_empty() {
+            settings.rule_dirs = sa.rule_dirs.clone();
+        }
+        if sa.pre_dir.is_some() {
+            settings.pre_dir = sa.pre_dir.clone();
+        }
+        settings
+    }
+
     /// Where the spam model is read from and written to.
     pub fn spam_model_path(&self) -> PathBuf {
         self.policy
@@ -384,6 +436,7 @@ impl Default for Config {
             auth: AuthConfig::default(),
             policy: PolicyConfig::default(),
             malware: MalwareConfig::default(),
+            spamassassin: SpamAssassinConfig::default(),
         }
     }
 }

@@ -22,5 +22,6 @@ pub mod store;
 pub mod time;
 pub mod token;
 pub mod validate;
+pub mod verdict;
 
 pub use error::{PolicyError, StoreError};

@@ -25,6 +25,8 @@ pub struct ScannerContext {
     pub clamd: Option<crate::clamd::ClamdHandle>,
     /// Archive inspection threads.
     pub inspect: crate::inspect::InspectHandle,
+    /// SpamAssassin's rule set (`None`: disabled or not installed).
+    pub spamassassin: Option<Arc<moat_core::detect::sa::SaEngine>>,
     /// STARTTLS configuration; swapped on SIGHUP so renewed certificates apply at once.
     pub tls: ArcSwapOption<rustls::ServerConfig>,
     pub spool: Spool,
@@ -63,6 +65,9 @@ impl ScannerContext {
         };
         let clamd = crate::clamd::ClamdHandle::start(&config)?;
         let inspect = crate::inspect::InspectHandle::start(&config)?;
+        let spamassassin = moat_core::detect::sa::load_configured(&config)
+            .context("loading SpamAssassin's rules")?
+            .map(Arc::new);
         let tls = crate::tls::server_config(&config)?;
         let spool =
             Spool::start(&config, relay.runtime(), relay.relay()).context("opening the spool")?;
@@ -74,6 +79,7 @@ impl ScannerContext {
             auth,
             clamd,
             inspect,
+            spamassassin,
             tls: ArcSwapOption::new(tls),
             spool,
             per_ip: Mutex::new(HashMap::new()),

@@ -6,22 +6,20 @@ use anyhow::Context;
 use clap::{Parser, Subcommand};
 use moat_core::{
     config::Config,
-    detect::{
-        bec,
-        links::Rendered,
-        phishing,
-        spam::{self, BayesModel},
-    },
-    message::{MessageView, domain_of, parse},
     model::{
-        Action, DeliveryMode, Domain, DomainStatus, NewPolicy, Policy, PolicyAction,
-        QuarantineFilter, QuarantineStatus, RelayTls, Severity, ThreatType, TokenKind, TokenScope,
+        DeliveryMode, Domain, DomainStatus, NewPolicy, Policy, QuarantineFilter, QuarantineStatus,
+        RelayTls, TokenKind, TokenScope,
     },
-    policy::{PolicySet, Signals as MessageSignals},
+    policy::PolicySet,
     store::{self, SharedStore},
     time::{now_ms, rfc3339},
     token, validate,
 };
+mod cli {
+    pub mod check;
+    pub(crate) use super::{block, existing_customer, open_store};
+}
+
 use signal_hook::{
     consts::{SIGHUP, SIGINT, SIGTERM},
     iterator::Signals,
@@ -57,14 +55,18 @@ enum Command {
     Policy(PolicyCmd),
     /// Judge a message file offline and print the verdict as JSON (or `--human`).
     Check {
-        /// The message (RFC 5322, as received).
-        file: PathBuf,
+        /// Message files (RFC 5322, as received) or directories of them.
+        #[arg(required = true)]
+        files: Vec<PathBuf>,
         /// Apply this customer's policies (default: the owner of the To: address's domain).
         #[arg(long)]
         customer: Option<String>,
-        /// A short human-readable report instead of JSON.
+        /// Each finding with its rule, score and description instead of JSON.
         #[arg(long)]
         human: bool,
+        /// Only count the verdicts (for a folder of messages).
+        #[arg(long)]
+        summary: bool,
     },
     /// List or release quarantined messages.
     #[command(subcommand)]
@@ -97,6 +99,12 @@ enum SpamCmd {
     },
     /// Print what the current model was trained on.
     Status,
+    /// Load (and on first use compile) SpamAssassin's rules as the scanner will, and print
+    /// what was loaded; `--list` prints every active rule with its score and how it runs.
+    Rules {
+        #[arg(long)]
+        list: bool,
+    },
 }
 
 #[derive(Subcommand)]
@@ -216,16 +224,16 @@ fn main() {
     }
 }
 
-fn block<T>(f: impl Future<Output = T>) -> T {
+pub(crate) fn block<T>(f: impl Future<Output = T>) -> T {
     futures::executor::block_on(f)
 }
 
-fn open_store(config: &Config) -> anyhow::Result<SharedStore> {
+pub(crate) fn open_store(config: &Config) -> anyhow::Result<SharedStore> {
     store::open(config).context("opening the store (check data_dir and [store] in the config)")
 }
 
 /// The customer of this name, which must exist (a typo is an error, not a new customer).
-fn existing_customer(
+pub(crate) fn existing_customer(
     store: &SharedStore,
     name: &str,
 ) -> anyhow::Result<moat_core::model::Customer> {
@@ -466,10 +474,19 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             }
         }
         Command::Check {
-            file,
+            files,
             customer,
             human,
-        } => check(&config, &file, customer, human)?,
+            summary,
+        } => cli::check::run(
+            &config,
+            cli::check::CheckArgs {
+                paths: files,
+                customer,
+                human,
+                summary,
+            },
+        )?,
         Command::Spam(cmd) => spam_cmd(&config, cmd)?,
         Command::Migrate => {
             open_store(&config)?;
@@ -623,6 +640,37 @@ fn spam_cmd(config: &Config, cmd: SpamCmd) -> anyhow::Result<()> {
                 }
             );
         }
+        SpamCmd::Rules { list } => {
+            let started = std::time::Instant::now();
+            match moat_core::detect::sa::load_configured(config)? {
+                None => println!("SpamAssassin rules: not loaded (disabled or not installed)"),
+                Some(engine) => {
+                    println!(
+                        "SpamAssassin rules: {} ({} files, {} in {:.1} s)",
+                        engine.report,
+                        engine.report.files,
+                        if engine.report.from_cache {
+                            "loaded from the cache"
+                        } else {
+                            "compiled"
+                        },
+                        started.elapsed().as_secs_f64()
+                    );
+                    if list {
+                        for r in engine.rules() {
+                            println!(
+                                "{:<32} {:>7.3} {:?} {}",
+                                r.name,
+                                moat_core::detect::spam::weights::shipped()
+                                    .sa_score(&r.name, r.score),
+                                r.tier,
+                                r.describe.as_deref().unwrap_or("")
+                            );
+                        }
+                    }
+                }
+            }
+        }
         SpamCmd::Status => {
             if !path.exists() {
                 println!(
@@ -644,155 +692,6 @@ fn spam_cmd(config: &Config, cmd: SpamCmd) -> anyhow::Result<()> {
                 );
             }
         }
-    }
-    Ok(())
-}
-
-/// `moat check`: the verdict the scanner would reach, computed offline.
-fn check(
-    config: &Config,
-    file: &PathBuf,
-    customer: Option<String>,
-    human: bool,
-) -> anyhow::Result<()> {
-    let raw = std::fs::read(file).with_context(|| format!("reading {}", file.display()))?;
-    let store = open_store(config)?;
-    let parsed = parse(&raw);
-    let view = match &parsed {
-        Some(m) => MessageView::new(m, ""),
-        None => MessageView::envelope_only(""),
-    };
-    let to = parsed
-        .as_ref()
-        .and_then(|m| m.to())
-        .and_then(|a| a.first())
-        .and_then(|a| a.address())
-        .map(domain_of)
-        .unwrap_or_default();
-    let domain = block(store.all_domains())?
-        .into_iter()
-        .find(|d| d.name == to);
-    let customer_id = match customer {
-        Some(name) => Some(existing_customer(&store, &name)?.id),
-        None => domain.as_ref().map(|d| d.customer_id.clone()),
-    };
-    let policies = match &customer_id {
-        Some(id) => block(store.policies(id))?,
-        None => Vec::new(),
-    };
-    let set = PolicySet::compile(&policies)?;
-    // Moat's own detections, as the scanner applies them (without sender authentication and
-    // sender rules, which need the SMTP envelope).
-    let rendered = Rendered::of(&view);
-    let model_path = config.spam_model_path();
-    let model = model_path
-        .exists()
-        .then(|| BayesModel::load(&model_path))
-        .transpose()?;
-    let threshold = domain
-        .as_ref()
-        .and_then(|d| d.detection.spam_threshold)
-        .unwrap_or(config.policy.spam_threshold);
-    // The customer's own model (its reports), as the scanner adds it for its mail.
-    let own = match &customer_id {
-        Some(id) => {
-            let reports = block(store.spam_reports(id, config.policy.reports_per_customer))?;
-            let mut trainer = spam::Trainer::new();
-            for r in &reports {
-                trainer.learn(&r.tokens, r.spam);
-            }
-            (!reports.is_empty()).then(|| trainer.build_all())
-        }
-        None => None,
-    };
-    let report = spam::scan_keeping_tokens(
-        &view,
-        &rendered,
-        model.as_ref(),
-        now_ms() / 1000,
-        own.is_some(),
-    );
-    let report = match &own {
-        Some(own) => report.with_customer_model(model.as_ref(), own),
-        None => report,
-    };
-    let outcome = set.evaluate_with(&view, &MessageSignals::of(&rendered, report.score));
-    let waived = outcome
-        .matched
-        .iter()
-        .any(|m| m.action == PolicyAction::Deliver);
-    let spam = report.findings(threshold);
-    let mut graded = phishing::scan(&view, &rendered);
-    if let Some(d) = &domain {
-        graded.extend(phishing::scan_for_domain(&rendered, &d.name));
-        let sender = if bec::asks_for_payment(&view, &rendered) {
-            let history = block(store.sender_history(&d.id, view.from_address))?;
-            bec::Correspondence::of(history, now_ms(), config.policy.first_contact_learning_ms())
-        } else {
-            bec::Correspondence::Unknown
-        };
-        graded.extend(bec::scan(
-            &view,
-            &rendered,
-            &d.name,
-            &d.detection.executives,
-            sender,
-        ));
-    }
-    let mut malware = moat_core::detect::malware::scan(&view);
-    malware.extend(moat_core::detect::ambiguity::scan(&raw));
-    let mut verdict = outcome.action;
-    let mut threat_type = outcome.threat_type();
-    let acting_graded = graded.iter().find(|f| f.severity >= Severity::High);
-    let content = [
-        (!spam.is_empty()).then_some(ThreatType::Spam),
-        acting_graded.map(|f| f.threat_type),
-    ];
-    for t in content.into_iter().flatten() {
-        if !waived && verdict < Action::Quarantine {
-            verdict = Action::Quarantine;
-            threat_type = Some(t);
-        }
-    }
-    if !malware.is_empty() {
-        verdict = verdict.max(Action::Quarantine);
-        threat_type = Some(ThreatType::Malware);
-    }
-    let findings: Vec<_> = malware
-        .into_iter()
-        .chain(spam)
-        .chain(graded)
-        .chain(outcome.findings())
-        .collect();
-    let report = serde_json::json!({
-        "file": file.display().to_string(),
-        "parsed": parsed.is_some(),
-        "customer_id": customer_id,
-        "subject": view.subject,
-        "from": view.from_address,
-        "verdict": verdict,
-        "threat_type": threat_type,
-        "matched_policies": outcome.matched.iter().map(|m| &m.name).collect::<Vec<_>>(),
-        "findings": findings,
-    });
-    if human {
-        println!("{}: {}", file.display(), verdict.as_str());
-        for f in &findings {
-            println!(
-                "  {} matched {:?} in {}{}",
-                f.rule,
-                f.matched,
-                f.field,
-                f.range
-                    .map(|(a, b)| format!(" at bytes {a}..{b}"))
-                    .unwrap_or_default()
-            );
-        }
-    } else {
-        println!("{}", serde_json::to_string_pretty(&report)?);
-    }
-    if customer_id.is_none() && policies.is_empty() {
-        eprintln!("note: no customer matched (use --customer NAME); no policies applied");
     }
     Ok(())
 }

@@ -11,19 +11,20 @@ use std::{
 };
 
 use moat_core::{
-    auth::AuthOutcome,
     config::ScannerDown,
+    detect::bec,
     detect::clamd::ClamdVerdict,
-    detect::{bec, links::Rendered, phishing, spam},
     message::{MessageView, parse},
     model::{
-        Action, AuthResult, DeliveryMode, Domain, Finding, PolicyAction, QuarantineItem,
-        QuarantineStatus, RelayTls, SenderRule, SenderRuleKind, Severity, ThreatType,
-        VerdictRecord,
+        Action, DeliveryMode, Domain, Finding, PolicyAction, QuarantineItem, QuarantineStatus,
+        RelayTls, Severity, ThreatType, VerdictRecord,
     },
-    policy::{PolicyOutcome, Signals},
     relay::{MailOptions, RelayOutcome, Route},
     time::now_ms,
+    verdict::{
+        Delivery, DomainContext, DomainVerdict, Scan, Sender, judge, scan::Detectors,
+        verdict_record,
+    },
 };
 
 use moat_core::metrics::metrics;
@@ -48,180 +49,6 @@ pub struct Envelope {
     pub eight_bit: bool,
     /// TLS version of the client's session (`TLSv1.3`); `None`: clear text.
     pub tls: Option<String>,
-}
-
-/// One recipient domain's share of a message.
-struct Group {
-    domain: Arc<Domain>,
-    rcpts: Vec<String>,
-    outcome: PolicyOutcome,
-    /// The action taken: the policies' unless authentication demands more.
-    action: Action,
-    /// Findings of Moat's own checks (authentication, malware) that raised the action; they
-    /// lead the findings list and decide the threat type.
-    forced: Vec<Finding>,
-    /// The reply for a rejection Moat's own checks decided (authentication, a block rule).
-    reject_reply: Option<String>,
-    /// The allow rule that let the message through, if one did.
-    allowed_by: Option<Finding>,
-    /// Findings of Moat's own classes too weak to act on alone (recorded with the verdict).
-    noted: Vec<Finding>,
-}
-
-impl Group {
-    fn new(domain: Arc<Domain>, rcpts: Vec<String>, outcome: PolicyOutcome) -> Group {
-        Group {
-            action: outcome.action,
-            domain,
-            rcpts,
-            outcome,
-            forced: Vec::new(),
-            reject_reply: None,
-            allowed_by: None,
-            noted: Vec::new(),
-        }
-    }
-
-    /// A customer policy with action `deliver` matched: the customer says "let this through".
-    fn allowed_by_policy(&self) -> bool {
-        self.outcome
-            .matched
-            .iter()
-            .any(|m| m.action == PolicyAction::Deliver)
-    }
-
-    /// Applies what authentication requires (a DMARC policy, an unusable From), unless one of
-    /// the customer's policies with action `deliver` matched: that is the customer saying
-    /// "let this through".
-    fn apply_auth(&mut self, auth: &AuthOutcome) {
-        let Some(d) = &auth.disposition else {
-            return;
-        };
-        if self.allowed_by_policy() {
-            tracing::info!(rule = %d.finding.rule, domain = %self.domain.name, "authentication disposition waived by a deliver policy");
-            return;
-        }
-        if d.action > self.action {
-            self.action = d.action;
-            if d.action == Action::Reject {
-                self.reject_reply = Some(d.reply.clone());
-            }
-            self.forced.insert(0, d.finding.clone());
-        }
-    }
-
-    /// A content class's findings (spam, phishing, BEC): when `act` they quarantine the message
-    /// unless a customer policy with action `deliver` matched; otherwise, or when waived, they
-    /// are recorded with the verdict.
-    fn apply_content(&mut self, findings: Vec<Finding>, act: bool) {
-        if findings.is_empty() {
-            return;
-        }
-        if !act || self.allowed_by_policy() {
-            self.noted.extend(findings);
-            return;
-        }
-        if self.action < Action::Quarantine {
-            self.action = Action::Quarantine;
-        }
-        self.forced.extend(findings);
-    }
-
-    /// Phishing and BEC act on their own at `high` or `critical`.
-    fn apply_graded(&mut self, findings: Vec<Finding>) {
-        let act = findings.iter().any(|f| f.severity >= Severity::High);
-        self.apply_content(findings, act);
-    }
-
-    /// Malware quarantines the message whatever the customer's policies say (an allowing
-    /// policy does not let malware through); a policy's reject still rejects.
-    fn apply_malware(&mut self, findings: &[Finding]) {
-        if findings.is_empty() {
-            return;
-        }
-        if self.action < Action::Quarantine {
-            self.action = Action::Quarantine;
-        }
-        self.forced.splice(0..0, findings.iter().cloned());
-    }
-
-    /// Applies the domain's sender rules (block before allow); returns the rule that applied.
-    /// An allow rule skips content verdicts (policies, spam, DMARC dispositions) but not
-    /// malware, which is applied after it; with `require_auth` it applies only when the
-    /// sender authenticates: DMARC pass for a From match, SPF pass for an envelope match.
-    fn apply_sender_rules<'r>(
-        &mut self,
-        rules: &'r [SenderRule],
-        envelope_from: &str,
-        author: &str,
-        auth: Option<&AuthOutcome>,
-    ) -> Option<&'r SenderRule> {
-        let now = now_ms();
-        let passed = |r: AuthResult| r == AuthResult::Pass;
-        let dmarc_pass = auth.is_some_and(|a| passed(a.summary.dmarc.result));
-        let spf_pass = auth.is_some_and(|a| passed(a.summary.spf.result));
-        for rule in rules.iter().filter(|r| r.is_live(now)) {
-            let env_match = !envelope_from.is_empty() && rule.covers(envelope_from);
-            let from_match = !author.is_empty() && rule.covers(author);
-            let finding = |what: &str| Finding {
-                rule: format!("sender_rule.{}", rule.kind.as_str()),
-                threat_type: ThreatType::Policy,
-                field: what.to_string(),
-                part: None,
-                range: None,
-                matched: rule.sender.clone(),
-                severity: match rule.kind {
-                    SenderRuleKind::Block => Severity::High,
-                    SenderRuleKind::Allow => Severity::Low,
-                },
-                score: None,
-            };
-            let field = if from_match { "from" } else { "envelope_from" };
-            match rule.kind {
-                SenderRuleKind::Block if env_match || from_match => {
-                    self.action = Action::Reject;
-                    self.forced.insert(0, finding(field));
-                    self.reject_reply =
-                        Some("550 5.7.1 Sender is blocked by the recipient domain's rules".into());
-                    return Some(rule);
-                }
-                SenderRuleKind::Allow => {
-                    let authenticated =
-                        !rule.require_auth || (from_match && dmarc_pass) || (env_match && spf_pass);
-                    if (env_match || from_match) && authenticated {
-                        self.action = Action::Deliver;
-                        self.noted.append(&mut self.forced);
-                        self.reject_reply = None;
-                        self.allowed_by = Some(finding(field));
-                        return Some(rule);
-                    }
-                }
-                SenderRuleKind::Block => {}
-            }
-        }
-        None
-    }
-
-    fn threat_type(&self) -> Option<ThreatType> {
-        if self.action == Action::Deliver {
-            return None;
-        }
-        match self.forced.first() {
-            Some(f) => Some(f.threat_type),
-            None => self.outcome.threat_type(),
-        }
-    }
-
-    fn findings(&self) -> Vec<Finding> {
-        self.allowed_by
-            .iter()
-            .chain(self.forced.iter())
-            .cloned()
-            .chain(self.outcome.findings())
-            .chain(self.noted.iter().cloned())
-            .chain(self.outcome.shadow_findings())
-            .collect()
-    }
 }
 
 /// The `X-Moat-Tag` header naming matched `tag` policies (empty when none): visible ASCII
@@ -267,45 +94,8 @@ fn clamav_finding(rule: &str, matched: String, severity: Severity) -> Finding {
     }
 }
 
-/// A domain's spam threshold, or the gateway's default.
-fn domain_threshold(domain: &Domain, default: f64) -> f64 {
-    domain.detection.spam_threshold.unwrap_or(default)
-}
-
 /// The SMTP reply for the end of DATA.
 pub type Reply = String;
-
-fn verdict(
-    env: &Envelope,
-    g: &Group,
-    (from_header, subject): (&str, &str),
-    size: u64,
-    auth: Option<&AuthOutcome>,
-    outbound_tls: Option<String>,
-) -> VerdictRecord {
-    VerdictRecord {
-        id: uuid::Uuid::now_v7().to_string(),
-        queue_id: env.queue_id.clone(),
-        received_at: now_ms(),
-        customer_id: g.domain.customer_id.clone(),
-        domain_id: g.domain.id.clone(),
-        client_ip: env.client_ip.clone(),
-        mail_from: env.mail_from.clone(),
-        rcpt_to: g.rcpts.clone(),
-        from_header: from_header.to_string(),
-        subject: subject.to_string(),
-        size,
-        action: g.action,
-        threat_type: g.threat_type(),
-        notify_admin: g.outcome.notify_admin(),
-        findings: g.findings(),
-        auth: auth.map(|a| a.summary.clone()),
-        transport: Some(moat_core::model::Transport {
-            inbound_tls: env.tls.clone(),
-            outbound_tls,
-        }),
-    }
-}
 
 /// The longest the scanner waits for the store's answer about a sender's history.
 const HISTORY_WAIT: Duration = Duration::from_secs(2);
@@ -427,25 +217,22 @@ pub async fn finish(ctx: &ScannerContext, env: &Envelope, raw: Vec<u8>) -> Reply
             None => MessageView::envelope_only(&env.mail_from),
         };
         view.auth = auth.as_ref().map(|a| &a.summary);
-        let (mut malware, archives) = moat_core::detect::malware::scan_deferred(&view);
-        malware.extend(ctx.inspect.inspect(archives).await);
-        // A structure two parsers read two ways is unscannable, like an encrypted archive.
-        malware.extend(moat_core::detect::ambiguity::scan(&raw));
+        let detectors = Detectors {
+            spam_model: snapshot.spam_model(),
+            spamassassin: ctx.spamassassin.as_deref(),
+            keep_tokens: snapshot.has_customer_models(),
+            now_secs: now_ms() / 1000,
+        };
+        let mut scan = Scan::of(&view, &raw, parsed.as_ref(), &detectors);
+        let archives = std::mem::take(&mut scan.archives);
+        scan.add_malware(ctx.inspect.inspect(archives).await);
         // An unavailable ClamAV is recorded, never acted on.
         let (found, unavailable): (Vec<Finding>, Vec<Finding>) = clamav
             .into_iter()
             .partition(|f| f.severity == Severity::Critical);
-        malware.extend(found);
-        let rendered = Rendered::of(&view);
-        let spam_base = spam::scan_keeping_tokens(
-            &view,
-            &rendered,
-            snapshot.spam_model(),
-            now_ms() / 1000,
-            snapshot.has_customer_models(),
-        );
-        let phishing = phishing::scan(&view, &rendered);
-        let senders = if bec::asks_for_payment(&view, &rendered) {
+        scan.add_malware(found);
+        scan.noted.extend(unavailable);
+        let senders = if scan.asks_for_payment {
             correspondence(
                 ctx,
                 view.from_address,
@@ -455,53 +242,33 @@ pub async fn finish(ctx: &ScannerContext, env: &Envelope, raw: Vec<u8>) -> Reply
         } else {
             HashMap::new()
         };
-        let mut rule_hits: Vec<String> = Vec::new();
-        let groups: Vec<Group> = by_domain
+        let sender = Sender {
+            envelope_from: &env.mail_from,
+            auth: auth.as_ref(),
+        };
+        let groups: Vec<DomainVerdict> = by_domain
             .into_values()
             .map(|(domain, rcpts)| {
-                // A customer's own model (its reports) counts for its mail only.
-                let own_spam = snapshot
-                    .customer_model(&domain.customer_id)
-                    .map(|own| spam_base.with_customer_model(snapshot.spam_model(), own));
-                let spam = own_spam.as_ref().unwrap_or(&spam_base);
-                let signals = Signals::of(&rendered, spam.score);
-                let outcome = snapshot
-                    .policies(&domain.customer_id)
-                    .evaluate_with(&view, &signals);
-                let mut group = Group::new(domain, rcpts, outcome);
-                if let Some(a) = &auth {
-                    group.apply_auth(a);
-                }
-                let threshold = domain_threshold(&group.domain, ctx.config.policy.spam_threshold);
-                let spam_findings = spam.findings(threshold);
-                let is_spam = !spam_findings.is_empty();
-                group.apply_content(spam_findings, is_spam);
-                let mut phish = phishing.clone();
-                phish.extend(phishing::scan_for_domain(&rendered, &group.domain.name));
-                group.apply_graded(phish);
-                group.apply_graded(bec::scan(
-                    &view,
-                    &rendered,
-                    &group.domain.name,
-                    &group.domain.detection.executives,
-                    senders
-                        .get(&group.domain.id)
-                        .copied()
-                        .unwrap_or(bec::Correspondence::Unknown),
-                ));
-                let rules = snapshot.sender_rules(&group.domain.id);
-                if let Some(rule) = group.apply_sender_rules(
-                    rules,
-                    &env.mail_from,
-                    view.from_address,
-                    auth.as_ref(),
-                ) {
-                    rule_hits.push(rule.id.clone());
-                }
-                group.apply_malware(&malware);
-                group.noted.extend(unavailable.iter().cloned());
-                group
+                let correspondence = senders
+                    .get(&domain.id)
+                    .copied()
+                    .unwrap_or(bec::Correspondence::Unknown);
+                let context = DomainContext {
+                    policies: snapshot.policies(&domain.customer_id),
+                    gateway_model: snapshot.spam_model(),
+                    customer_model: snapshot.customer_model(&domain.customer_id),
+                    sender_rules: snapshot.sender_rules(&domain.id),
+                    correspondence,
+                    default_threshold: ctx.config.policy.spam_threshold,
+                    domain,
+                    rcpts,
+                };
+                judge(&view, &scan, &sender, context)
             })
+            .collect();
+        let rule_hits: Vec<String> = groups
+            .iter()
+            .filter_map(|g| g.sender_rule.clone())
             .collect();
         let from_header = if view.from_name.is_empty() {
             view.from_address.to_string()
@@ -537,17 +304,20 @@ pub async fn finish(ctx: &ScannerContext, env: &Envelope, raw: Vec<u8>) -> Reply
         );
     }
 
-    let record_with = |g: &Group, outbound_tls: Option<String>| {
-        verdict(
-            env,
-            g,
-            (&from_header, &subject),
-            size,
-            auth.as_ref(),
-            outbound_tls,
-        )
+    let delivery = Delivery {
+        queue_id: &env.queue_id,
+        client_ip: &env.client_ip,
+        mail_from: &env.mail_from,
+        from_header: &from_header,
+        subject: &subject,
+        size,
+        auth: auth.as_ref(),
+        inbound_tls: env.tls.as_deref(),
     };
-    let record = |g: &Group| record_with(g, None);
+    let record_with = |g: &DomainVerdict, outbound_tls: Option<String>| {
+        verdict_record(&delivery, g, outbound_tls)
+    };
+    let record = |g: &DomainVerdict| record_with(g, None);
 
     if groups.iter().all(|g| g.action == Action::Reject) {
         let verdicts = groups.iter().map(record).collect();
@@ -691,7 +461,7 @@ pub async fn finish(ctx: &ScannerContext, env: &Envelope, raw: Vec<u8>) -> Reply
     }
 
     // Quarantine: committed durably before the reply.
-    let quarantined: Vec<&Group> = groups
+    let quarantined: Vec<&DomainVerdict> = groups
         .iter()
         .filter(|g| g.action == Action::Quarantine)
         .collect();

@@ -21,6 +21,11 @@ pub struct Moat {
     _running: moat_scanner::up::Running,
 }
 
+/// The compiled SpamAssassin databases every test shares (`target/sa-cache`).
+pub fn sa_cache() -> std::path::PathBuf {
+    std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../target/sa-cache")
+}
+
 impl Moat {
     /// Starts Moat with test-friendly settings; `tweak` may change the config first.
     pub fn start_with(tweak: impl FnOnce(&mut Config)) -> Moat {
@@ -49,6 +54,9 @@ impl Moat {
         let zone = dir.path().join("zone.txt");
         std::fs::write(&zone, "# test zone: empty\n").expect("zone written");
         config.dns.static_zone = Some(zone);
+        // SpamAssassin's rules (Debian's package) are compiled once per workspace, not once
+        // per test.
+        config.spamassassin.cache_dir = Some(sa_cache());
         tweak(&mut config);
         let running = moat_scanner::up::start(config.clone()).expect("moat starts");
         // A second handle on the same file, as the CLI would open it.

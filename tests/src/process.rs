@@ -29,9 +29,11 @@ pub fn write_config(dir: &Path, smtp: u16, api: u16) -> std::path::PathBuf {
         format!(
             "data_dir = \"{}\"\n[smtp]\nlisten = \"127.0.0.1:{smtp}\"\nshards = 2\npin_shards = false\nshutdown_grace_secs = 10\n\
              [api]\nlisten = \"127.0.0.1:{api}\"\nworkers = 1\n[policy]\nreload_interval_ms = 50\n\
-             [spool]\nretry_initial_secs = 1\nretry_max_secs = 1\n[dns]\nstatic_zone = \"{}\"\n",
+             [spool]\nretry_initial_secs = 1\nretry_max_secs = 1\n[dns]\nstatic_zone = \"{}\"\n\
+             [spamassassin]\ncache_dir = \"{}\"\n",
             dir.join("data").display(),
-            dir.join("zone.txt").display()
+            dir.join("zone.txt").display(),
+            crate::harness::sa_cache().display()
         ),
     )
     .expect("config written");

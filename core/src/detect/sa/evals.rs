@@ -102,6 +102,27 @@ pub struct Ctx<'a> {
     /// Compiled argument regexes (`html_text_match`, FreeMail), by source text.
     pub regexes: &'a HashMap<String, pcre2::bytes::Regex>,
     pub now: i64,
+    /// The MIME statistics, worked out once per message (several evals read them).
+    mime: std::cell::OnceCell<MimeStats>,
+}
+
+impl<'a> Ctx<'a> {
+    pub fn new(
+        conf: &'a Conf,
+        regexes: &'a HashMap<String, pcre2::bytes::Regex>,
+        now: i64,
+    ) -> Ctx<'a> {
+        Ctx {
+            conf,
+            regexes,
+            now,
+            mime: std::cell::OnceCell::new(),
+        }
+    }
+
+    fn mime(&self, m: &SaMessage<'_>) -> &MimeStats {
+        self.mime.get_or_init(|| mime_stats(m))
+    }
 }
 
 /// Parses an RFC 5322 date (as SpamAssassin's `parse_rfc822_date`, through mail-parser).
@@ -300,10 +321,16 @@ fn mime_stats(m: &SaMessage<'_>) -> MimeStats {
         ..MimeStats::default()
     };
     let top_ct = m.get1("Content-Type").to_ascii_lowercase();
+    static ALTERNATIVE: std::sync::OnceLock<Option<aho_corasick::AhoCorasick>> =
+        std::sync::OnceLock::new();
+    let alternative = ALTERNATIVE.get_or_init(|| {
+        aho_corasick::AhoCorasick::builder()
+            .ascii_case_insensitive(true)
+            .build(["multipart/alternative"])
+            .ok()
+    });
     s.multipart_alternative = top_ct.starts_with("multipart/alternative")
-        || m.raw
-            .windows(21)
-            .any(|w| w.eq_ignore_ascii_case(b"multipart/alternative"));
+        || alternative.as_ref().is_some_and(|a| a.is_match(m.raw));
     let (mut normal, mut unicode) = (0usize, 0usize);
     let mut text_bytes: Option<usize> = None;
     let mut html_bytes: Option<usize> = None;
@@ -712,7 +739,7 @@ pub fn run(function: &str, args: &[String], m: &SaMessage<'_>, ctx: &Ctx<'_>) ->
         | "check_for_faraway_charset"
         | "html_charset_faraway" => 0.0,
         "check_for_mime" => {
-            let s = mime_stats(m);
+            let s = ctx.mime(m);
             match arg(args, 0) {
                 "mime_attachment" => b(s.attachment),
                 "mime_bad_iso_charset" => b(s.bad_iso_charset),
@@ -725,24 +752,24 @@ pub fn run(function: &str, args: &[String], m: &SaMessage<'_>, ctx: &Ctx<'_>) ->
             }
         }
         "check_for_mime_html" => {
-            let s = mime_stats(m);
+            let s = ctx.mime(m);
             b(s.body_html_count > 0)
         }
         "check_for_mime_html_only" => {
-            let s = mime_stats(m);
+            let s = ctx.mime(m);
             b(s.body_html_count > 0 && s.body_text_count == 0)
         }
         "check_mime_multipart_ratio" => {
-            let s = mime_stats(m);
+            let s = ctx.mime(m);
             let r = s.multipart_ratio;
             b(s.multipart_alternative
                 && r >= num(args, 0).unwrap_or(0.0)
                 && r < num(args, 1).unwrap_or(f64::MAX))
         }
         "check_msg_parse_flags" => 0.0,
-        "check_for_ascii_text_illegal" => b(mime_stats(m).ascii_text_illegal > 0),
+        "check_for_ascii_text_illegal" => b(ctx.mime(m).ascii_text_illegal > 0),
         "check_abundant_unicode_ratio" => {
-            let s = mime_stats(m);
+            let s = ctx.mime(m);
             b(s.text_unicode_ratio >= num(args, 0).unwrap_or(f64::MAX))
         }
         "check_base64_length" => {
@@ -768,7 +795,7 @@ pub fn run(function: &str, args: &[String], m: &SaMessage<'_>, ctx: &Ctx<'_>) ->
             b(pct >= num(args, 0).unwrap_or(0.0) && pct <= num(args, 1).unwrap_or(100.0))
         }
         "check_ma_non_text" => {
-            let s = mime_stats(m);
+            let s = ctx.mime(m);
             b(s.multipart_alternative
                 && m.parts
                     .iter()

@@ -102,6 +102,44 @@ impl SaSettings {
     }
 }
 
+/// Loads the rule set a configuration asks for: `Ok(None)` when it is disabled, or when no
+/// rule files are found and they are not required (logged either way, with the load report).
+pub fn load_configured(config: &crate::config::Config) -> Result<Option<SaEngine>, SaError> {
+    let sa = &config.spamassassin;
+    if !sa.enabled {
+        tracing::info!("SpamAssassin rules disabled ([spamassassin] enabled = false)");
+        return Ok(None);
+    }
+    let settings = config.spamassassin_settings();
+    if let Some(dir) = &settings.cache_dir {
+        // A cache that cannot be made only costs a compilation at every start.
+        if let Err(e) = std::fs::create_dir_all(dir) {
+            tracing::warn!(dir = %dir.display(), error = %e, "cannot create the SpamAssassin cache directory");
+        }
+    }
+    let started = std::time::Instant::now();
+    match SaEngine::load(&settings) {
+        Ok(engine) => {
+            tracing::info!(
+                report = %engine.report,
+                files = engine.report.files,
+                from_cache = engine.report.from_cache,
+                ms = started.elapsed().as_millis() as u64,
+                "SpamAssassin rules loaded"
+            );
+            for e in engine.report.errors.iter().take(20) {
+                tracing::debug!(error = %e, "SpamAssassin rule not loaded");
+            }
+            Ok(Some(engine))
+        }
+        Err(SaError::NoRules(dirs)) if !sa.required => {
+            tracing::warn!(looked_in = %dirs, "no SpamAssassin rules found (apt-get install spamassassin); spam is scored by Moat's own rules");
+            Ok(None)
+        }
+        Err(e) => Err(e),
+    }
+}
+
 /// How a rule runs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Tier {
@@ -186,6 +224,8 @@ struct Matcher {
     fallback: Vec<usize>,
     /// Every regex rule's PCRE2 form (confirmations, counts, fallbacks).
     pcre: HashMap<usize, pcre2::bytes::Regex>,
+    /// The database came from the disk cache (or there was nothing to compile).
+    from_cache: bool,
 }
 
 /// Header rules that share a subject.
@@ -215,7 +255,8 @@ pub struct SaEngine {
     regexes: HashMap<String, pcre2::bytes::Regex>,
     conf: Conf,
     scratch: Mutex<Vec<Scratch>>,
-    prototype: Option<Scratch>,
+    /// Cloned when the pool is empty (behind a lock: a scratch space is not `Sync`).
+    prototype: Mutex<Option<Scratch>>,
     pub report: LoadReport,
 }
 
@@ -317,6 +358,7 @@ impl Matcher {
             let db: BlockDatabase = hyperscan::Serialized::deserialize(&bytes).ok()?;
             Some((plan.tiers, Some(db)))
         });
+        m.from_cache = cached.is_some() || cands.is_empty();
         let (tiers, db) = match cached {
             Some(c) => c,
             None => {
@@ -390,13 +432,19 @@ impl Matcher {
                         db_sha256: hex::encode(Sha256::digest(&bytes)),
                     };
                     let _ = std::fs::create_dir_all(dir);
-                    let written = std::fs::write(dir.join(format!("sa-{key}.hsdb")), &bytes)
-                        .and_then(|()| {
-                            std::fs::write(
-                                dir.join(format!("sa-{key}.json")),
-                                serde_json::to_vec(&plan).unwrap_or_default(),
-                            )
-                        });
+                    // Written aside and renamed, so a process starting meanwhile never reads
+                    // half a file (it would only recompile: the plan names the bytes' hash).
+                    let put = |name: String, bytes: &[u8]| {
+                        let tmp = dir.join(format!(".{name}.{}", std::process::id()));
+                        std::fs::write(&tmp, bytes)
+                            .and_then(|()| std::fs::rename(&tmp, dir.join(&name)))
+                    };
+                    let written = put(format!("sa-{key}.hsdb"), &bytes).and_then(|()| {
+                        put(
+                            format!("sa-{key}.json"),
+                            &serde_json::to_vec(&plan).unwrap_or_default(),
+                        )
+                    });
                     if let Err(e) = written {
                         tracing::warn!(error = %e, "SpamAssassin rule cache not written");
                     }
@@ -404,6 +452,8 @@ impl Matcher {
                 (tiers, db)
             }
         };
+        // Nothing for Hyperscan to compile costs nothing either.
+        m.from_cache |= db.is_none();
         // Database ids follow the order of the candidates Hyperscan took.
         for (i, c) in cands.iter().enumerate() {
             match tiers[i] {
@@ -734,6 +784,12 @@ impl SaEngine {
             }
         }
         report.rules = rules.len();
+        report.from_cache = header_groups
+            .iter()
+            .chain(mimeheader_groups.iter())
+            .map(|g| &g.matcher)
+            .chain([&body, &rawbody, &uri, &full])
+            .all(|m| m.from_cache);
         // One scratch space that fits every database; cloned per scan.
         let mut prototype: Option<Scratch> = None;
         let dbs = header_groups
@@ -765,7 +821,7 @@ impl SaEngine {
             regexes: arg_regexes,
             conf,
             scratch: Mutex::new(Vec::new()),
-            prototype,
+            prototype: Mutex::new(prototype),
             report,
         })
     }
@@ -782,7 +838,12 @@ impl SaEngine {
 
     fn take_scratch(&self) -> Option<Scratch> {
         let pooled = self.scratch.lock().unwrap_or_else(|p| p.into_inner()).pop();
-        pooled.or_else(|| self.prototype.clone())
+        pooled.or_else(|| {
+            self.prototype
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .clone()
+        })
     }
 
     /// Applies every rule to a message.
@@ -869,11 +930,7 @@ impl SaEngine {
                 values[*r] = 1.0;
             }
         }
-        let ctx = evals::Ctx {
-            conf: &self.conf,
-            regexes: &self.regexes,
-            now,
-        };
+        let ctx = evals::Ctx::new(&self.conf, &self.regexes, now);
         for (r, f, args) in &self.evals {
             if let Some(v) = evals::run(f, args, m, &ctx) {
                 values[*r] = v;

@@ -1,14 +1,16 @@
-//! The spam class: a score per message from hand-written rules (`rules`) and, when an operator
-//! has trained one, a statistical model (`bayes`), compared with each recipient domain's
+//! The spam class: a score per message from hand-written rules (`rules`), SpamAssassin's rule
+//! set when it is loaded (combined by Moat's score set, `weights`) and, when an operator has
+//! trained one, a statistical model (`bayes`), compared with each recipient domain's
 //! threshold. SpamAssassin's GTUBE test string is always spam, so operators can test the spam
 //! path end to end the way EICAR tests the malware path.
 
 pub mod bayes;
 pub mod corpus;
 pub mod rules;
+pub mod weights;
 
 use crate::{
-    detect::links::Rendered,
+    detect::{links::Rendered, sa::SaResult},
     message::MessageView,
     model::{Finding, Severity, ThreatType},
 };
@@ -38,7 +40,7 @@ pub struct SpamReport {
 impl SpamReport {
     /// The same message judged with a customer's own model (learnt from its reports) added
     /// to the gateway's: only the model's part of the score changes. Needs the tokens
-    /// ([`scan_keeping_tokens`]).
+    /// ([`SpamInputs::keep_tokens`]).
     pub fn with_customer_model(&self, base: Option<&BayesModel>, own: &BayesModel) -> SpamReport {
         let models: Vec<&BayesModel> = base.into_iter().chain(std::iter::once(own)).collect();
         let hits: Vec<Finding> = self
@@ -113,38 +115,62 @@ fn gtube(view: &MessageView<'_>) -> Option<Finding> {
     })
 }
 
-/// Scores a message. `model` is asked only when it has been trained on enough of both classes.
+/// What the spam class is given besides the message.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct SpamInputs<'a> {
+    /// The gateway's model; asked only when trained on enough of both classes.
+    pub model: Option<&'a BayesModel>,
+    /// Keep the message's tokens so customers' own models can be asked afterwards
+    /// ([`SpamReport::with_customer_model`]).
+    pub keep_tokens: bool,
+    /// Seconds since the epoch ("now" for date checks).
+    pub now_secs: i64,
+    /// SpamAssassin's rules' result, when they are loaded: Moat's score set then combines it
+    /// with Moat's own rules ([`weights`]).
+    pub spamassassin: Option<&'a SaResult>,
+}
+
+/// Scores a message with Moat's rules alone (no SpamAssassin rules, tokens not kept).
 pub fn scan(
     view: &MessageView<'_>,
     rendered: &Rendered,
     model: Option<&BayesModel>,
     now_secs: i64,
 ) -> SpamReport {
-    scan_keeping_tokens(view, rendered, model, now_secs, false)
+    scan_with(
+        view,
+        rendered,
+        &SpamInputs {
+            model,
+            now_secs,
+            ..SpamInputs::default()
+        },
+    )
 }
 
-/// As [`scan`]; with `keep_tokens` the report keeps the message's tokens so customers' own
-/// models can be asked afterwards ([`SpamReport::with_customer_model`]).
-pub fn scan_keeping_tokens(
+/// Scores a message.
+pub fn scan_with(
     view: &MessageView<'_>,
     rendered: &Rendered,
-    model: Option<&BayesModel>,
-    now_secs: i64,
-    keep_tokens: bool,
+    inputs: &SpamInputs<'_>,
 ) -> SpamReport {
-    let mut hits = rules::evaluate(view, rendered, now_secs);
+    let mut hits = rules::evaluate(view, rendered, inputs.now_secs);
     let gtube = gtube(view);
     let is_gtube = gtube.is_some();
     hits.extend(gtube);
+    if let Some(sa) = inputs.spamassassin {
+        hits = weights::shipped().apply(hits, sa);
+    }
+    let model = inputs.model;
     let usable = model.is_some_and(BayesModel::is_usable);
-    let tokens = if usable || keep_tokens {
+    let tokens = if usable || inputs.keep_tokens {
         bayes::tokens(view, rendered)
     } else {
         Vec::new()
     };
     let models: Vec<&BayesModel> = model.into_iter().collect();
     let mut report = finish(hits, is_gtube, &models, tokens);
-    if !keep_tokens {
+    if !inputs.keep_tokens {
         report.tokens = Vec::new();
     }
     report
@@ -160,6 +186,9 @@ fn finish(
     let probability = (!models.is_empty() && bayes::usable_together(models))
         .then(|| bayes::classify_with(models, &tokens));
     if let Some(p) = probability {
+        // The score set's baseline places the rules-only decision; with a model, the model's
+        // bands take its place (docs/DETECTION.md).
+        hits.retain(|f| f.rule != "spam.baseline");
         let score = bayes_score(p);
         if score != 0.0 {
             hits.push(Finding {
