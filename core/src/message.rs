@@ -29,6 +29,9 @@ pub struct Attachment<'a> {
     pub declared_type: String,
     /// The decoded content.
     pub content: &'a [u8],
+    /// The message inside, when the part is a forwarded message (`message/rfc822`, or the
+    /// default part type of a `multipart/digest`).
+    pub nested: Option<&'a Message<'a>>,
 }
 
 impl Attachment<'_> {
@@ -159,6 +162,10 @@ impl<'a> MessageView<'a> {
                 names: name_candidates(&raw_names),
                 declared_type,
                 content: p.contents(),
+                nested: match &p.body {
+                    mail_parser::PartType::Message(m) => Some(m),
+                    _ => None,
+                },
             });
         }
         MessageView {

@@ -10,54 +10,86 @@
 //! false positives (a BEC message also flagged as phishing is not a false alarm). The table is
 //! printed and written to `target/conformance/phishing-bec.txt`.
 
-use std::path::{Path, PathBuf};
+use std::{
+    path::{Path, PathBuf},
+    sync::Arc,
+};
 
 use moat_core::{
-    detect::{bec, links::Rendered, phishing},
+    detect::bec,
     message::{MessageView, parse},
-    model::{Executive, Finding, Severity},
+    model::{
+        DeliveryMode, Domain, DomainDetection, DomainStatus, Executive, Finding, RelayTls,
+        ThreatType,
+    },
+    policy::PolicySet,
+    verdict::{ACTING_SEVERITY, DomainContext, Scan, Sender, judge as verdict, scan::Detectors},
 };
 
 fn dir() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../tests/fixtures/phishing-bec")
 }
 
-fn acts(findings: &[Finding]) -> bool {
-    findings.iter().any(|f| f.severity >= Severity::High)
+fn acme() -> Domain {
+    Domain {
+        id: "d1".into(),
+        customer_id: "c1".into(),
+        name: "acme.example".into(),
+        real_mx_host: "127.0.0.1:25".into(),
+        delivery_mode: DeliveryMode::Proxy,
+        status: DomainStatus::Active,
+        created_at: 0,
+        detection: DomainDetection {
+            executives: vec![
+                Executive {
+                    name: "Jane Doe".into(),
+                    addresses: vec!["jane.doe@acme.example".into()],
+                },
+                Executive {
+                    name: "Mark Lee".into(),
+                    addresses: vec!["mark.lee@acme.example".into()],
+                },
+            ],
+            ..DomainDetection::default()
+        },
+        verified_at: Some(0),
+        tls: RelayTls::default(),
+        allow_internal_target: false,
+        verification_token: String::new(),
+    }
 }
 
-/// (phishing caught, bec caught, rules) for one message.
+/// (phishing acts, BEC acts, the acting rules) for one message, judged as the scanner judges
+/// it for acme.example (the verdict library; spam is left out: these are the other classes).
 fn judge(path: &Path) -> (bool, bool, Vec<String>) {
     let raw = std::fs::read(path).expect("sample");
     let msg = parse(&raw).expect("sample parses");
     let view = MessageView::new(&msg, "");
-    let rendered = Rendered::of(&view);
-    let executives = vec![
-        Executive {
-            name: "Jane Doe".into(),
-            addresses: vec!["jane.doe@acme.example".into()],
-        },
-        Executive {
-            name: "Mark Lee".into(),
-            addresses: vec!["mark.lee@acme.example".into()],
-        },
-    ];
-    let mut phish = phishing::scan(&view, &rendered);
-    phish.extend(phishing::scan_for_domain(&rendered, "acme.example"));
-    let b = bec::scan(
+    let scan = Scan::of(&view, &raw, Some(&msg), &Detectors::default());
+    let policies = PolicySet::compile(&[]).expect("no policies");
+    let v = verdict(
         &view,
-        &rendered,
-        "acme.example",
-        &executives,
-        bec::Correspondence::Unknown,
+        &scan,
+        &Sender::default(),
+        DomainContext {
+            domain: Arc::new(acme()),
+            rcpts: vec!["bob@acme.example".into()],
+            policies: &policies,
+            gateway_model: None,
+            customer_model: None,
+            sender_rules: &[],
+            correspondence: bec::Correspondence::Unknown,
+            default_threshold: f64::INFINITY,
+        },
     );
-    let rules = phish
-        .iter()
-        .chain(&b)
-        .filter(|f| f.severity >= Severity::High)
-        .map(|f| f.rule.clone())
+    let acting: Vec<Finding> = v
+        .findings()
+        .into_iter()
+        .filter(|f| f.severity >= ACTING_SEVERITY)
         .collect();
-    (acts(&phish), acts(&b), rules)
+    let acts = |t: ThreatType| acting.iter().any(|f| f.threat_type == t);
+    let rules = acting.iter().map(|f| f.rule.clone()).collect();
+    (acts(ThreatType::Phishing), acts(ThreatType::Bec), rules)
 }
 
 fn files(class: &str) -> Vec<PathBuf> {

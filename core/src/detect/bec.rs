@@ -12,7 +12,7 @@ use aho_corasick::{AhoCorasick, AhoCorasickBuilder, MatchKind};
 use crate::{
     detect::{
         links::Rendered,
-        lookalike::{imitates, name_label, registrable},
+        lookalike::{BRANDS, imitates, name_label, registrable},
     },
     message::{MessageView, domain_of},
     model::{Executive, Finding, Severity, ThreatType},
@@ -181,7 +181,24 @@ pub fn scan(
         })
         && !exec.addresses.iter().any(|a| a.eq_ignore_ascii_case(&from))
     {
-        let severity = if payment.is_some() || reply_elsewhere {
+        // "Jane Doe (via Google Docs)" from google.com: a service telling of something Jane
+        // did (a share, a signature request), not Jane herself.
+        // (The parenthesised part is an RFC 5322 comment: only the raw field keeps it.)
+        let raw_from = view
+            .headers
+            .iter()
+            .find(|(n, _)| n == "from")
+            .map(|(_, v)| String::from_utf8_lossy(v).to_ascii_lowercase())
+            .unwrap_or_default();
+        let via_service = (view.from_name.to_ascii_lowercase().contains(" via ")
+            || raw_from.contains("(via ")
+            || raw_from.contains(" via "))
+            && BRANDS
+                .iter()
+                .any(|(_, genuine)| genuine.contains(&from_reg.as_str()));
+        let severity = if via_service && !reply_elsewhere {
+            Severity::Low
+        } else if payment.is_some() || reply_elsewhere {
             Severity::Critical
         } else {
             Severity::High

@@ -1,5 +1,7 @@
 //! What a reader sees and where it leads: the visible text of HTML parts and every link of a
-//! message (HTML anchors with their visible text, bare URLs in text). Spam scoring counts links,
+//! message (HTML anchors with their visible text, bare URLs in text), including the links of
+//! HTML attachments, of forwarded (nested) messages and of PDF attachments' URI actions, and
+//! what HTML documents would do if opened (`pages`). Spam scoring counts links,
 //! phishing compares a link's text with its target, and the statistical filter learns their
 //! hosts, so they are extracted once per message.
 
@@ -15,8 +17,35 @@ pub struct Link {
     pub host: String,
     /// The visible text of an HTML anchor (empty for bare URLs).
     pub text: String,
+    /// Where the link was found.
+    pub origin: LinkOrigin,
     /// Byte range of the link within its part's text.
     pub range: (u32, u32),
+}
+
+/// Where a link was found.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum LinkOrigin {
+    /// A body part of the message.
+    #[default]
+    Body,
+    /// An HTML attachment.
+    HtmlAttachment,
+    /// A body of a forwarded message (a `message/rfc822` part); `part` is that part.
+    Nested,
+    /// A URI action of a PDF attachment; the range is the action's offset in the file.
+    Pdf,
+}
+
+impl LinkOrigin {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            LinkOrigin::Body => "body",
+            LinkOrigin::HtmlAttachment => "html attachment",
+            LinkOrigin::Nested => "forwarded message",
+            LinkOrigin::Pdf => "pdf attachment",
+        }
+    }
 }
 
 /// The visible text of every body part (HTML converted) and every link.
@@ -25,7 +54,12 @@ pub struct Rendered {
     /// `(part, visible text, part is HTML)`.
     pub texts: Vec<(u32, String, bool)>,
     pub links: Vec<Link>,
+    /// What the HTML bodies and HTML attachments would do if opened.
+    pub traits: Vec<super::pages::PageTrait>,
 }
+
+/// How deep forwarded messages are opened.
+const MAX_NESTING: usize = 3;
 
 impl Rendered {
     pub fn of(view: &MessageView<'_>) -> Rendered {
@@ -35,12 +69,76 @@ impl Rendered {
                 let (text, links) = render_html(b.part, &b.text);
                 out.texts.push((b.part, text, true));
                 out.links.extend(links);
+                out.traits
+                    .extend(super::pages::scan(b.part, &b.text, false));
             } else {
                 out.links.extend(bare_urls(b.part, &b.text));
                 out.texts.push((b.part, b.text.to_string(), false));
             }
         }
+        out.attachments(view, 0);
         out
+    }
+
+    /// Links and page traits of attachments: HTML documents, PDFs and forwarded messages
+    /// (their bodies and, down to [`MAX_NESTING`], their own attachments).
+    fn attachments(&mut self, view: &MessageView<'_>, depth: usize) {
+        for a in &view.attachments {
+            let part = a.part;
+            if let Some(inner) = a.nested {
+                if depth >= MAX_NESTING {
+                    continue;
+                }
+                let inner_view = MessageView::new(inner, "");
+                for b in &inner_view.bodies {
+                    // The forwarded text is read like the message's own (under the part that
+                    // carries it).
+                    let mut links = if b.html {
+                        self.traits.extend(super::pages::scan(part, &b.text, false));
+                        let (text, links) = render_html(part, &b.text);
+                        self.texts.push((part, text, true));
+                        links
+                    } else {
+                        self.texts.push((part, b.text.to_string(), false));
+                        bare_urls(part, &b.text)
+                    };
+                    for l in &mut links {
+                        l.origin = LinkOrigin::Nested;
+                    }
+                    self.links.extend(links);
+                }
+                let mut nested = Rendered::default();
+                nested.attachments(&inner_view, depth + 1);
+                for mut l in nested.links {
+                    l.part = part;
+                    l.origin = LinkOrigin::Nested;
+                    self.links.push(l);
+                }
+                self.traits.extend(nested.traits.into_iter().map(|mut t| {
+                    t.part = part;
+                    t
+                }));
+            } else if super::pdf::is_pdf(a.content) {
+                for (at, uri) in super::pdf::uris(a.content) {
+                    self.links.push(Link {
+                        part,
+                        host: host_of(&uri),
+                        href: uri,
+                        text: String::new(),
+                        origin: LinkOrigin::Pdf,
+                        range: (at as u32, at as u32 + 4),
+                    });
+                }
+            } else if super::pages::is_html_attachment(&a.declared_type, &a.names, a.content) {
+                let html = String::from_utf8_lossy(a.content);
+                let (_, mut links) = render_html(part, &html);
+                for l in &mut links {
+                    l.origin = LinkOrigin::HtmlAttachment;
+                }
+                self.links.extend(links);
+                self.traits.extend(super::pages::scan(part, &html, true));
+            }
+        }
     }
 
     /// Whether the message has a text part that is not HTML.
@@ -93,6 +191,7 @@ fn bare_urls(part: u32, text: &str) -> Vec<Link> {
                 href: href.to_string(),
                 host,
                 text: String::new(),
+                origin: LinkOrigin::Body,
                 range: (start as u32, (start + href.len()) as u32),
             });
         }
@@ -150,7 +249,7 @@ fn decode_entities(s: &str) -> String {
 }
 
 /// The value of attribute `name` in a tag's inside (`a href="…" class=x`).
-fn attribute<'t>(tag: &'t str, name: &str) -> Option<&'t str> {
+pub(crate) fn attribute<'t>(tag: &'t str, name: &str) -> Option<&'t str> {
     let lower = tag.to_ascii_lowercase();
     let mut from = 0;
     while let Some(at) = lower[from..].find(name).map(|i| from + i) {
@@ -248,6 +347,7 @@ fn anchor(part: u32, href: String, text: &str, start: usize, end: usize) -> Link
         host: host_of(&href),
         text: text.trim().to_string(),
         href,
+        origin: LinkOrigin::Body,
         range: (start as u32, end as u32),
     }
 }

@@ -11,10 +11,12 @@ use aho_corasick::{AhoCorasick, AhoCorasickBuilder, MatchKind};
 
 use crate::{
     detect::{
-        links::{Link, Rendered, host_of},
+        hosting::hosted,
+        links::{Link, LinkOrigin, Rendered, host_of},
         lookalike::{
             BRANDS, Imitation, imitated_brand, imitates, name_label, registrable, unicode_host,
         },
+        pages::TraitKind,
     },
     message::{MessageView, domain_of},
     model::{Finding, Severity, ThreatType},
@@ -51,7 +53,155 @@ const CREDENTIAL_PHRASES: &[&str] = &[
     "confirm your billing",
     "enter your credentials",
     "re-enter your password",
+    "sign in to view",
+    "sign in to download",
+    "sign in to access",
+    "log in to view",
+    "log in to access",
+    "login to view",
+    "verify your email",
+    "confirm your email",
+    "validate your email",
+    "email password",
+    "increase quota",
+    "mailbox is almost full",
+    "storage is full",
+    "messages are on hold",
+    "pending messages",
 ];
+
+/// Words with which a message claims to come from an IT department or a mail system (they
+/// name no company, so no sender can be genuine for them).
+const DESK_WORDS: &[&str] = &[
+    "help desk",
+    "helpdesk",
+    "it support",
+    "it department",
+    "it service desk",
+    "service desk",
+    "it team",
+    "mail admin",
+    "email admin",
+    "mailbox admin",
+    "webmail",
+    "web mail",
+    "system administrator",
+    "systems administrator",
+    "administrator",
+    "postmaster",
+    "mail server",
+    "mail delivery system",
+    "email support",
+    "mail support",
+    "account team",
+    "security team",
+    "security alert",
+    "voicemail",
+    "voice mail",
+    "e-fax",
+    "efax",
+];
+
+/// Brand names as people write them in a display name or a subject, with the brand (a key of
+/// `BRANDS`) each stands for.
+const BRAND_WORDS: &[(&str, &str)] = &[
+    ("office 365", "microsoft"),
+    ("office365", "microsoft"),
+    ("microsoft 365", "microsoft"),
+    ("microsoft", "microsoft"),
+    ("outlook", "microsoft"),
+    ("onedrive", "microsoft"),
+    ("one drive", "microsoft"),
+    ("sharepoint", "microsoft"),
+    ("share point", "microsoft"),
+    ("teams", "microsoft"),
+    ("paypal", "paypal"),
+    ("apple id", "apple"),
+    ("apple", "apple"),
+    ("icloud", "apple"),
+    ("google", "google"),
+    ("gmail", "google"),
+    ("amazon", "amazon"),
+    ("netflix", "netflix"),
+    ("facebook", "facebook"),
+    ("instagram", "instagram"),
+    ("linkedin", "linkedin"),
+    ("dropbox", "dropbox"),
+    ("docusign", "docusign"),
+    ("docu sign", "docusign"),
+    ("wells fargo", "wellsfargo"),
+    ("bank of america", "bankofamerica"),
+    ("chase", "chase"),
+    ("citibank", "citibank"),
+    ("american express", "americanexpress"),
+    ("amex", "americanexpress"),
+    ("hsbc", "hsbc"),
+    ("barclays", "barclays"),
+    ("coinbase", "coinbase"),
+    ("binance", "binance"),
+    ("adobe", "adobe"),
+    ("ebay", "ebay"),
+    ("dhl", "dhl"),
+    ("fedex", "fedex"),
+    ("usps", "usps"),
+];
+
+fn desk_words() -> &'static AhoCorasick {
+    static AC: OnceLock<AhoCorasick> = OnceLock::new();
+    AC.get_or_init(|| {
+        AhoCorasickBuilder::new()
+            .ascii_case_insensitive(true)
+            .match_kind(MatchKind::LeftmostLongest)
+            .build(DESK_WORDS)
+            .expect("the static word list compiles")
+    })
+}
+
+fn brand_words() -> &'static AhoCorasick {
+    static AC: OnceLock<AhoCorasick> = OnceLock::new();
+    AC.get_or_init(|| {
+        AhoCorasickBuilder::new()
+            .ascii_case_insensitive(true)
+            .match_kind(MatchKind::LeftmostLongest)
+            .build(BRAND_WORDS.iter().map(|(w, _)| w))
+            .expect("the static word list compiles")
+    })
+}
+
+/// A whole-word match of `ac` in `text`: `(start, end, pattern index)`.
+fn word_match(ac: &AhoCorasick, text: &str) -> Option<(usize, usize, usize)> {
+    let bytes = text.as_bytes();
+    ac.find_iter(text).find_map(|m| {
+        let before = m.start().checked_sub(1).map(|i| bytes[i]);
+        let after = bytes.get(m.end()).copied();
+        let boundary = |b: Option<u8>| b.is_none_or(|b| !b.is_ascii_alphanumeric());
+        (boundary(before) && boundary(after)).then(|| (m.start(), m.end(), m.pattern().as_usize()))
+    })
+}
+
+/// What the display name or subject claims the sender is, when the From domain does not back
+/// the claim: `(field, words, brand or None for an IT-desk claim)`.
+fn unbacked_claim(view: &MessageView<'_>) -> Option<(&'static str, String, Option<&'static str>)> {
+    let from_reg = registrable(&domain_of(view.from_address));
+    // A brand's own domain may call itself anything ("Microsoft account team").
+    if BRANDS
+        .iter()
+        .any(|(_, domains)| domains.contains(&from_reg.as_str()))
+    {
+        return None;
+    }
+    for (field, text) in [("from", view.from_name), ("subject", view.subject)] {
+        if let Some((start, end, i)) = word_match(brand_words(), text)
+            && !from_reg.is_empty()
+        {
+            return Some((field, text[start..end].to_string(), Some(BRAND_WORDS[i].1)));
+        }
+        if let Some((start, end, _)) = word_match(desk_words(), text) {
+            return Some((field, text[start..end].to_string(), None));
+        }
+    }
+    None
+}
 
 fn credential_phrases() -> &'static AhoCorasick {
     static AC: OnceLock<AhoCorasick> = OnceLock::new();
@@ -104,8 +254,47 @@ fn host_in_text(text: &str) -> Option<String> {
         .then_some(host)
 }
 
+/// An email address in a URL's fragment (`…#bob@acme.example`, or base64 of one): how
+/// credential pages pre-fill the victim's address without it reaching any server log.
+fn address_in_fragment(href: &str) -> Option<String> {
+    let (_, fragment) = href.split_once('#')?;
+    let looks_like_address = |s: &str| {
+        let s = s.trim_matches(|c: char| !c.is_ascii_alphanumeric());
+        let (local, domain) = s.rsplit_once('@')?;
+        (!local.is_empty()
+            && domain.contains('.')
+            && domain
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '.' || c == '-'))
+        .then(|| s.to_string())
+    };
+    let candidates = fragment.split(['&', '=', '/', '?']);
+    for c in candidates {
+        if let Some(a) = looks_like_address(c) {
+            return Some(a);
+        }
+        use base64::Engine;
+        if c.len() >= 8
+            && let Ok(bytes) = base64::engine::general_purpose::STANDARD.decode(
+                c.trim_end_matches('=').to_string()
+                    + &"=".repeat((4 - c.trim_end_matches('=').len() % 4) % 4),
+            )
+            && let Ok(text) = String::from_utf8(bytes)
+            && let Some(a) = looks_like_address(&text)
+        {
+            return Some(a);
+        }
+    }
+    None
+}
+
 fn link_finding(rule: &str, severity: Severity, l: &Link, matched: String) -> Finding {
-    finding(rule, severity, "body", Some(l.part), Some(l.range), matched)
+    let field = match l.origin {
+        LinkOrigin::Body => "body",
+        LinkOrigin::HtmlAttachment | LinkOrigin::Pdf => "attachment",
+        LinkOrigin::Nested => "forwarded_message",
+    };
+    finding(rule, severity, field, Some(l.part), Some(l.range), matched)
 }
 
 /// Findings that do not depend on the recipient domain.
@@ -127,6 +316,7 @@ pub fn scan(view: &MessageView<'_>, rendered: &Rendered) -> Vec<Finding> {
             })
         });
     let has_links = !rendered.links.is_empty();
+    let claim = unbacked_claim(view);
     let mut brand_of_host: std::collections::HashMap<&str, Option<(&'static str, Imitation)>> =
         std::collections::HashMap::new();
     for l in &rendered.links {
@@ -175,6 +365,32 @@ pub fn scan(view: &MessageView<'_>, rendered: &Rendered) -> Vec<Finding> {
                 l.href.clone(),
             ));
         }
+        if let Some(h) = hosted(&l.host, &l.href) {
+            let severity = if credential.is_some() || claim.is_some() {
+                Severity::High
+            } else {
+                Severity::Medium
+            };
+            let where_ = if l.origin == LinkOrigin::Body {
+                String::new()
+            } else {
+                format!(" (in a {})", l.origin.as_str())
+            };
+            out.push(link_finding(
+                "phishing.link_free_hosting",
+                severity,
+                l,
+                format!("{} is {} anyone can publish on{where_}", l.host, h.category),
+            ));
+        }
+        if let Some(address) = address_in_fragment(&l.href) {
+            out.push(link_finding(
+                "phishing.recipient_in_link",
+                Severity::Medium,
+                l,
+                format!("the link carries {address} after '#' (a pre-filled sign-in page)"),
+            ));
+        }
         // A newsletter repeats one host dozens of times: each host is judged once.
         let verdict = match brand_of_host.get(l.host.as_str()) {
             Some(v) => *v,
@@ -209,36 +425,79 @@ pub fn scan(view: &MessageView<'_>, rendered: &Rendered) -> Vec<Finding> {
         }
     }
     let from_domain = domain_of(view.from_address);
-    let shown_name: String = view
-        .from_name
-        .to_lowercase()
-        .chars()
-        .filter(|c| c.is_alphanumeric())
-        .collect();
-    if !from_domain.is_empty() {
-        if let Some((brand, how)) = imitated_brand(&from_domain) {
-            out.push(finding(
-                "phishing.lookalike_sender",
-                Severity::High,
-                "from",
-                None,
-                None,
-                format!("{from_domain} imitates {brand} ({})", how.as_str()),
-            ));
-        } else if let Some((brand, genuine)) = BRANDS.iter().find(|(b, _)| shown_name.contains(b))
-            && !genuine.contains(&registrable(&from_domain).as_str())
-            && credential.is_some()
-        {
-            // "PayPal Service <alerts@random.example>" asking to confirm a password.
-            out.push(finding(
-                "phishing.brand_display_name",
-                Severity::High,
-                "from",
-                None,
-                None,
-                format!("display name says {brand}, sender is {from_domain}"),
-            ));
-        }
+    if !from_domain.is_empty()
+        && let Some((brand, how)) = imitated_brand(&from_domain)
+    {
+        out.push(finding(
+            "phishing.lookalike_sender",
+            Severity::High,
+            "from",
+            None,
+            None,
+            format!("{from_domain} imitates {brand} ({})", how.as_str()),
+        ));
+    }
+    for t in &rendered.traits {
+        // An attachment opens in a browser, with its forms and scripts; a body is shown by a
+        // mail client that runs no script, and newsletters carry search forms.
+        let severity = match (t.kind, t.attachment) {
+            (TraitKind::PasswordInput, _) => Severity::High,
+            (TraitKind::FormElsewhere | TraitKind::ObfuscatedScript, true) => Severity::Medium,
+            (_, true) => Severity::High,
+            (TraitKind::DataDocument | TraitKind::JavascriptLink, false) => Severity::Medium,
+            (_, false) => Severity::Low,
+        };
+        let rule = match t.kind {
+            TraitKind::PasswordInput => "phishing.credential_form",
+            TraitKind::FormElsewhere => "phishing.form_posts_elsewhere",
+            _ => "phishing.page_redirect",
+        };
+        let place = if t.attachment {
+            "an HTML attachment"
+        } else {
+            "the message"
+        };
+        let detail = if t.detail.is_empty() {
+            String::new()
+        } else {
+            format!(": {}", t.detail)
+        };
+        out.push(finding(
+            rule,
+            severity,
+            if t.attachment { "attachment" } else { "body" },
+            Some(t.part),
+            Some(t.range),
+            format!("{} in {place}{detail}", t.kind.as_str()),
+        ));
+    }
+    if let Some((field, words, brand)) = &claim {
+        let suspicious = out.iter().any(|f| {
+            f.severity >= Severity::Medium
+                && (f.rule.starts_with("phishing.link_")
+                    || f.rule == "phishing.lookalike_link"
+                    || f.rule == "phishing.credential_form"
+                    || f.rule == "phishing.page_redirect")
+        });
+        let severity = if credential.is_some() || suspicious {
+            Severity::High
+        } else if has_links {
+            Severity::Medium
+        } else {
+            Severity::Low
+        };
+        let from_domain = domain_of(view.from_address);
+        out.push(finding(
+            "phishing.brand_impersonation",
+            severity,
+            field,
+            None,
+            None,
+            match brand {
+                Some(b) => format!("{field} says \"{words}\" ({b}), sender is {from_domain}"),
+                None => format!("{field} says \"{words}\", sender is {from_domain}"),
+            },
+        ));
     }
     if let Some((part, start, end, phrase)) = credential
         && has_links
@@ -257,7 +516,66 @@ pub fn scan(view: &MessageView<'_>, rendered: &Rendered) -> Vec<Finding> {
             phrase.to_string(),
         ));
     }
+    if many_sites(rendered) {
+        // A newsletter or digest links to many sites; a lure leads to one place. Its weak
+        // link signals stay on record without adding up.
+        for f in &mut out {
+            if f.severity == Severity::Medium
+                && matches!(
+                    f.rule.as_str(),
+                    "phishing.link_free_hosting"
+                        | "phishing.link_to_ip"
+                        | "phishing.link_text_mismatch"
+                        | "phishing.punycode_link"
+                )
+            {
+                f.severity = Severity::Low;
+            }
+        }
+    }
+    agree(&mut out);
     out
+}
+
+/// Distinct sites (registrable domains) a message's links lead to, from which it reads as a
+/// newsletter or digest rather than a lure.
+const MANY_SITES: usize = 8;
+
+fn many_sites(rendered: &Rendered) -> bool {
+    let mut sites: Vec<String> = rendered
+        .links
+        .iter()
+        .filter(|l| !l.host.is_empty())
+        .map(|l| registrable(&l.host))
+        .collect();
+    sites.sort_unstable();
+    sites.dedup();
+    sites.len() > MANY_SITES
+}
+
+/// Severity rises with agreement: two independent signals of at least medium severity make
+/// each medium one high, three make the strongest critical.
+fn agree(out: &mut [Finding]) {
+    let mut kinds: Vec<&str> = out
+        .iter()
+        .filter(|f| f.severity >= Severity::Medium)
+        .map(|f| f.rule.as_str())
+        .collect();
+    kinds.sort_unstable();
+    kinds.dedup();
+    let n = kinds.len();
+    if n >= 2 {
+        for f in out.iter_mut() {
+            if f.severity == Severity::Medium {
+                f.severity = Severity::High;
+            }
+        }
+    }
+    if n >= 3
+        && let Some(top) = out.iter_mut().max_by_key(|f| f.severity)
+    {
+        top.severity = Severity::Critical;
+    }
 }
 
 /// Findings about the recipient domain itself: links and senders imitating it.
@@ -419,7 +737,8 @@ mod tests {
     }
 
     #[test]
-    fn brand_in_display_name_only_counts_with_credential_phrasing() {
+    fn brand_in_display_name_acts_only_with_other_signals() {
+        // A partner's webinar invitation naming Microsoft Teams: recorded, never acted on.
         let f = findings(
             &html(
                 "Microsoft Teams <news@events.example>",
@@ -428,7 +747,11 @@ mod tests {
             ),
             "acme.example",
         );
-        assert!(f.is_empty(), "{f:?}");
+        assert_eq!(
+            rules(&f),
+            [("phishing.brand_impersonation", Severity::Medium)],
+            "{f:?}"
+        );
         let f = findings(
             &html(
                 "Microsoft Support <help@random.example>",
@@ -439,8 +762,159 @@ mod tests {
         );
         let r = rules(&f);
         assert!(
-            r.contains(&("phishing.brand_display_name", Severity::High)),
+            r.contains(&("phishing.brand_impersonation", Severity::High)),
             "{r:?}"
         );
+    }
+
+    fn multipart(from: &str, subject: &str, text: &str, attachment: &str) -> String {
+        format!(
+            "From: {from}\r\nTo: u@acme.example\r\nSubject: {subject}\r\n\
+Content-Type: multipart/mixed; boundary=b\r\n\r\n--b\r\nContent-Type: text/plain\r\n\r\n{text}\r\n\
+--b\r\n{attachment}\r\n--b--\r\n"
+        )
+    }
+
+    #[test]
+    fn free_hosting_alone_is_noted_and_with_a_brand_claim_acts() {
+        let alone = findings(
+            &html(
+                "Tom <tom@partner.example>",
+                "slides",
+                "<a href=\"https://tom-slides.web.app/deck\">the deck</a>",
+            ),
+            "acme.example",
+        );
+        assert_eq!(
+            rules(&alone),
+            [("phishing.link_free_hosting", Severity::Medium)]
+        );
+        let claimed = findings(
+            &html(
+                "SharePoint Online <noreply@files.example>",
+                "Payroll shared with you",
+                "<a href=\"https://payroll-q4.web.app/view\">Open</a>",
+            ),
+            "acme.example",
+        );
+        let r = rules(&claimed);
+        assert!(
+            r.contains(&("phishing.link_free_hosting", Severity::High)),
+            "{r:?}"
+        );
+        assert!(
+            r.contains(&("phishing.brand_impersonation", Severity::High)),
+            "{r:?}"
+        );
+        assert!(claimed[0].matched.contains("hosting anyone can publish on"));
+    }
+
+    #[test]
+    fn a_genuine_sender_may_name_its_brand() {
+        let f = findings(
+            &html(
+                "Microsoft account team <security@accountprotection.microsoft.com>",
+                "Microsoft account security info was added",
+                "<a href=\"https://account.live.com/acsr\">review</a>",
+            ),
+            "acme.example",
+        );
+        assert!(f.is_empty(), "{f:?}");
+    }
+
+    #[test]
+    fn html_attachments_are_opened_and_their_forms_and_scripts_judged() {
+        let page = "<form action=\"https://collect.example/p.php\"><input type=password></form>";
+        let raw = multipart(
+            "AP <ap@vendor.example>",
+            "Remittance",
+            "see attached",
+            &format!("Content-Type: application/octet-stream; name=\"r.html\"\r\n\r\n{page}"),
+        );
+        let f = findings(&raw, "acme.example");
+        let r = rules(&f);
+        assert!(
+            r.contains(&("phishing.credential_form", Severity::High)),
+            "{r:?}"
+        );
+        assert!(
+            r.contains(&("phishing.form_posts_elsewhere", Severity::High)),
+            "{r:?}"
+        );
+        assert!(
+            f.iter()
+                .all(|f| f.field == "attachment" && f.part.is_some())
+        );
+        let redirect = multipart(
+            "eFax <fax@fax.example>",
+            "New fax",
+            "open the attachment",
+            "Content-Type: text/html; name=\"fax.htm\"\r\n\r\n<script>window.location.href='https://x.example/'</script>",
+        );
+        // (The display name's "eFax" is an unbacked claim too, raised by the redirect.)
+        assert_eq!(
+            rules(&findings(&redirect, "acme.example")),
+            [
+                ("phishing.page_redirect", Severity::High),
+                ("phishing.brand_impersonation", Severity::High)
+            ]
+        );
+    }
+
+    #[test]
+    fn links_in_forwarded_messages_and_pdfs_are_seen() {
+        let inner = "From: PayPal <service@paypal.com>\r\nSubject: limited\r\nContent-Type: text/html\r\n\r\n\
+<p>Your account has been limited. <a href=\"https://www.paypa1-help.com/x\">Log in</a></p>";
+        let raw = multipart(
+            "Friend <f@freemail.example>",
+            "Fwd: limited",
+            "see below",
+            &format!("Content-Type: message/rfc822\r\n\r\n{inner}"),
+        );
+        let f = findings(&raw, "acme.example");
+        assert!(
+            f.iter().any(|f| f.rule == "phishing.lookalike_link"
+                && f.field == "forwarded_message"
+                && f.severity == Severity::Critical),
+            "{f:?}"
+        );
+        let pdf = "%PDF-1.4\n1 0 obj << /A << /S /URI /URI (https://ipfs.io/ipfs/bafy/x.html#dTFAYWNtZS5leGFtcGxl) >> >> endobj\n%%EOF";
+        let raw = multipart(
+            "Billing <b@invoices.example>",
+            "Invoice",
+            "attached",
+            &format!("Content-Type: application/pdf; name=\"i.pdf\"\r\n\r\n{pdf}"),
+        );
+        let f = findings(&raw, "acme.example");
+        let r = rules(&f);
+        assert!(
+            r.contains(&("phishing.link_free_hosting", Severity::High)),
+            "{r:?}"
+        );
+        assert!(
+            r.contains(&("phishing.recipient_in_link", Severity::High)),
+            "{r:?}"
+        );
+        assert!(f[0].matched.contains("pdf attachment"), "{f:?}");
+    }
+
+    #[test]
+    fn three_kinds_of_evidence_make_one_critical() {
+        let f = findings(
+            &html(
+                "Mail Admin <admin@notify.example>",
+                "Mailbox quota",
+                "Your mailbox is full. <a href=\"http://198.51.100.9/q#u@acme.example\">increase</a>",
+            ),
+            "acme.example",
+        );
+        assert_eq!(
+            f.iter()
+                .filter(|f| f.severity == Severity::Critical)
+                .count(),
+            1,
+            "{f:?}"
+        );
+        assert!(f.iter().all(|f| f.severity >= Severity::High), "{f:?}");
     }
 }

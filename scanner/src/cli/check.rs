@@ -226,10 +226,11 @@ fn print_human(file: &Path, v: &DomainVerdict) {
 }
 
 fn print_finding(f: &Finding) {
+    // Scored findings show their points; graded ones (phishing, BEC, malware) their severity.
     let score = f
         .score
-        .map(|s| format!("{s:>7.2}"))
-        .unwrap_or_else(|| " ".repeat(7));
+        .map(|s| format!("{s:>8.2}"))
+        .unwrap_or_else(|| format!("{:>8}", f.severity.as_str()));
     let place = match (f.field.as_str(), f.range) {
         ("message", None) => String::new(),
         (field, Some((a, b))) => format!(" [{field} {a}..{b}]"),
