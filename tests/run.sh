@@ -37,7 +37,7 @@ printf 'data_dir = "%s"\n[spamassassin]\nrequired = true\ncache_dir = "%s"\n' "$
 ./target/debug/moat --config "$sa_conf" spam rules
 rm -f "$sa_conf"
 set +e
-cargo test --workspace 2>&1 | tee "$log"
+cargo test --workspace --no-fail-fast 2>&1 | tee "$log"
 status=${PIPESTATUS[0]}
 # The API against its OpenAPI document: a generated Python client and schemathesis.
 ./tests/api-contract.sh

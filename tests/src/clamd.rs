@@ -1,6 +1,6 @@
-//! A real ClamAV daemon for tests: Debian's `clamd` started in a temporary directory with the
-//! offline test database from `../shared/corpora/eicar/clamav-test.hdb` (EICAR and ClamAV's
-//! test file), listening on a unix socket; stopped when dropped.
+//! A real ClamAV daemon for tests: Debian's `clamd` started in a temporary directory with an
+//! offline test database of two MD5 signatures (EICAR's file and ClamAV's own test file,
+//! `clam.exe` of Debian's clamav-testfiles), listening on a unix socket; stopped when dropped.
 
 use std::{
     io::{Read, Write},
@@ -28,14 +28,13 @@ impl Clamd {
         let dir = tempfile::tempdir().expect("tempdir");
         let db = dir.path().join("db");
         std::fs::create_dir(&db).expect("db dir");
-        std::fs::copy(
-            concat!(
-                env!("CARGO_MANIFEST_DIR"),
-                "/../../shared/corpora/eicar/clamav-test.hdb"
-            ),
+        // `md5:size:name` lines (ClamAV's hash signature format).
+        std::fs::write(
             db.join("clamav-test.hdb"),
+            "44d88612fea8a8f36de82e1278abb02f:68:Eicar-Test-Signature\n\
+             aa15bcf478d165efd2065190eb473bcb:544:ClamAV-Test-File\n",
         )
-        .expect("clamav-test.hdb in ../shared/corpora/eicar");
+        .expect("test signatures written");
         let socket = dir.path().join("clamd.sock");
         let conf = dir.path().join("clamd.conf");
         std::fs::write(

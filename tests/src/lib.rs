@@ -9,6 +9,9 @@ pub mod harness;
 pub mod process;
 pub mod sink;
 
+/// SpamAssassin's sample spam as Debian's `spamassassin` package installs it (the set-up does).
+pub const SA_SAMPLE_SPAM: &str = "/usr/share/doc/spamassassin/examples/sample-spam.txt";
+
 /// Polls `probe` every 50 ms until it returns `Ok`, for at most `secs` seconds; then fails the
 /// test with `what` and the probe's last `Err` (what it saw). For state that changes
 /// asynchronously: batched verdicts, spool files, snapshot reloads.

@@ -691,11 +691,8 @@ fn eicar_and_disguised_programs_are_quarantined_as_malware_even_for_allowed_send
         Some(json!({"name": "trust-partner", "condition": {"sender_domain_in": ["partner.test"]}, "action": "deliver"})),
     );
     assert_eq!(status, 201);
-    let eicar = std::fs::read(concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/../../shared/corpora/eicar/eicar.com"
-    ))
-    .expect("EICAR test file in ../shared/corpora");
+    // The EICAR test file is exactly its 68-byte signature.
+    let eicar = moat_core::detect::malware::EICAR.to_vec();
     let with_attachment = |name: &str, ctype: &str, bytes: &[u8]| {
         format!(
             "From: Partner <ops@partner.test>\r\nSubject: files\r\nMIME-Version: 1.0\r\n\
@@ -783,11 +780,9 @@ fn gtube_is_quarantined_as_spam_unless_a_deliver_policy_matches() {
     let sink = Sink::start();
     let moat = Moat::start();
     let (token, _) = acme(&moat, &sink);
-    let sample = std::fs::read(concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/../../shared/corpora/spamassassin/sample-spam.txt"
-    ))
-    .expect("SpamAssassin sample in ../shared/corpora");
+    // SpamAssassin's own sample spam, from Debian's package (the set-up installs it).
+    let sample = std::fs::read(moat_tests::SA_SAMPLE_SPAM)
+        .expect("SpamAssassin's sample-spam.txt (apt-get install spamassassin)");
     // The sample has LF line ends; SMTP wants CRLF.
     let sample = String::from_utf8_lossy(&sample)
         .replace("\r\n", "\n")
@@ -849,17 +844,16 @@ fn every_clamav_test_file_is_quarantined_through_a_real_clamd() {
         .filter_map(|e| e.ok().map(|e| e.path()))
         .collect();
     files.sort();
-    files.push(
-        concat!(
-            env!("CARGO_MANIFEST_DIR"),
-            "/../../shared/corpora/eicar/eicar.com"
-        )
-        .into(),
-    );
+    // EICAR last (its file is exactly its signature).
+    files.push("eicar.com".into());
     assert!(files.len() > 40, "{files:?}");
     let (mut by_clamav, mut by_moat) = (0, 0);
     for (i, path) in files.iter().enumerate() {
-        let bytes = std::fs::read(path).expect("test file");
+        let bytes = if path.as_os_str() == "eicar.com" {
+            moat_core::detect::malware::EICAR.to_vec()
+        } else {
+            std::fs::read(path).expect("test file")
+        };
         let name = path
             .file_name()
             .map_or(String::new(), |n| n.to_string_lossy().into());
