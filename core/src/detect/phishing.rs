@@ -144,7 +144,118 @@ const BRAND_WORDS: &[(&str, &str)] = &[
     ("dhl", "dhl"),
     ("fedex", "fedex"),
     ("usps", "usps"),
+    ("mcafee", "mcafee"),
+    ("norton", "norton"),
+    ("geek squad", "geeksquad"),
+    ("lowe's", "lowes"),
+    ("lowes", "lowes"),
+    ("kohl's", "kohls"),
+    ("costco", "costco"),
+    ("walmart", "walmart"),
+    ("t-mobile", "tmobile"),
+    ("at&t", "att"),
+    ("verizon", "verizon"),
+    ("xfinity", "comcast"),
+    ("comcast", "comcast"),
+    ("home depot", "homedepot"),
+    ("best buy", "bestbuy"),
+    ("royal mail", "royalmail"),
+    ("zelle", "zelle"),
+    ("venmo", "venmo"),
+    ("cash app", "cashapp"),
+    ("capital one", "capitalone"),
+    ("quickbooks", "intuit"),
+    ("intuit", "intuit"),
+    ("walgreens", "walgreens"),
+    ("yahoo", "yahoo"),
+    ("aol", "aol"),
+    ("wetransfer", "wetransfer"),
+    ("irs", "irs"),
+    ("hmrc", "hmrc"),
 ];
+
+/// The genuine domains of brands `BRAND_WORDS` names that the lookalike list (`BRANDS`) does
+/// not carry (names too short or too common to judge hosts by).
+const MORE_BRANDS: &[(&str, &[&str])] = &[
+    ("mcafee", &["mcafee.com"]),
+    ("norton", &["norton.com", "nortonlifelock.com", "gen.com"]),
+    ("geeksquad", &["geeksquad.com", "bestbuy.com"]),
+    ("lowes", &["lowes.com"]),
+    ("kohls", &["kohls.com"]),
+    ("costco", &["costco.com"]),
+    ("walmart", &["walmart.com"]),
+    ("tmobile", &["t-mobile.com"]),
+    ("att", &["att.com", "att.net"]),
+    ("verizon", &["verizon.com", "verizonwireless.com"]),
+    ("comcast", &["comcast.net", "comcast.com", "xfinity.com"]),
+    ("homedepot", &["homedepot.com"]),
+    ("bestbuy", &["bestbuy.com"]),
+    ("royalmail", &["royalmail.com", "royalmail.co.uk"]),
+    ("zelle", &["zellepay.com"]),
+    ("venmo", &["venmo.com"]),
+    ("cashapp", &["cash.app", "square.com", "squareup.com"]),
+    ("capitalone", &["capitalone.com"]),
+    ("intuit", &["intuit.com", "quickbooks.com"]),
+    ("walgreens", &["walgreens.com"]),
+    ("yahoo", &["yahoo.com", "yahoo.co.uk", "yahoo.co.jp"]),
+    ("aol", &["aol.com"]),
+    ("wetransfer", &["wetransfer.com"]),
+    ("irs", &["irs.gov"]),
+    ("hmrc", &["hmrc.gov.uk", "gov.uk"]),
+];
+
+/// Cyrillic and Greek letters that look like Latin ones, folded to them so a display name
+/// spelled with them still names its brand.
+fn fold_confusables(text: &str) -> String {
+    text.chars()
+        .map(|c| match c {
+            'а' | 'α' => 'a',
+            'А' | 'Α' => 'A',
+            'в' => 'b',
+            'В' | 'Β' => 'B',
+            'с' | 'ϲ' => 'c',
+            'С' => 'C',
+            'ԁ' => 'd',
+            'е' | 'ε' | 'ё' => 'e',
+            'Е' | 'Ε' => 'E',
+            'һ' => 'h',
+            'Н' | 'Η' => 'H',
+            'і' | 'ι' => 'i',
+            'І' | 'Ι' => 'I',
+            'ј' => 'j',
+            'Ј' => 'J',
+            'к' | 'κ' => 'k',
+            'К' | 'Κ' => 'K',
+            'М' | 'Μ' => 'M',
+            'Ν' => 'N',
+            'о' | 'ο' | 'օ' => 'o',
+            'О' | 'Ο' => 'O',
+            'р' | 'ρ' => 'p',
+            'Р' | 'Ρ' => 'P',
+            'ѕ' => 's',
+            'Ѕ' => 'S',
+            'Т' | 'Τ' => 'T',
+            'у' => 'y',
+            'У' | 'Υ' => 'Y',
+            'х' | 'χ' => 'x',
+            'Х' | 'Χ' => 'X',
+            'Ζ' => 'Z',
+            c => c,
+        })
+        .collect()
+}
+
+/// A word mixing Latin letters with Cyrillic or Greek ones ("Pеnding" with a Cyrillic `е`):
+/// how lures dodge word filters. Words wholly in one script (Russian, Greek) are fine.
+fn mixed_script_word(text: &str) -> Option<String> {
+    text.split(|c: char| !c.is_alphanumeric())
+        .find(|w| {
+            let latin = w.chars().any(|c| c.is_ascii_alphabetic());
+            let other = w.chars().any(|c| matches!(c as u32, 0x0370..=0x052F));
+            latin && other
+        })
+        .map(str::to_string)
+}
 
 fn desk_words() -> &'static AhoCorasick {
     static AC: OnceLock<AhoCorasick> = OnceLock::new();
@@ -186,11 +297,13 @@ fn unbacked_claim(view: &MessageView<'_>) -> Option<(&'static str, String, Optio
     // A brand's own domain may call itself anything ("Microsoft account team").
     if BRANDS
         .iter()
+        .chain(MORE_BRANDS)
         .any(|(_, domains)| domains.contains(&from_reg.as_str()))
     {
         return None;
     }
     for (field, text) in [("from", view.from_name), ("subject", view.subject)] {
+        let text = &fold_confusables(text);
         if let Some((start, end, i)) = word_match(brand_words(), text)
             && !from_reg.is_empty()
         {
@@ -366,7 +479,9 @@ pub fn scan(view: &MessageView<'_>, rendered: &Rendered) -> Vec<Finding> {
             ));
         }
         if let Some(h) = hosted(&l.host, &l.href) {
-            let severity = if credential.is_some() || claim.is_some() {
+            let severity = if credential.is_some()
+                || claim.as_ref().is_some_and(|(field, _, _)| *field == "from")
+            {
                 Severity::High
             } else {
                 Severity::Medium
@@ -437,6 +552,19 @@ pub fn scan(view: &MessageView<'_>, rendered: &Rendered) -> Vec<Finding> {
             format!("{from_domain} imitates {brand} ({})", how.as_str()),
         ));
     }
+    for (field, text) in [("from", view.from_name), ("subject", view.subject)] {
+        if let Some(word) = mixed_script_word(text) {
+            out.push(finding(
+                "phishing.mixed_script",
+                Severity::Medium,
+                field,
+                None,
+                None,
+                format!("\"{word}\" mixes Latin with Cyrillic or Greek letters"),
+            ));
+            break;
+        }
+    }
     for t in &rendered.traits {
         // An attachment opens in a browser, with its forms and scripts; a body is shown by a
         // mail client that runs no script, and newsletters carry search forms.
@@ -479,9 +607,10 @@ pub fn scan(view: &MessageView<'_>, rendered: &Rendered) -> Vec<Finding> {
                     || f.rule == "phishing.credential_form"
                     || f.rule == "phishing.page_redirect")
         });
-        let severity = if credential.is_some() || suspicious {
+        // Headlines name brands all the time: a subject's claim needs a credential request.
+        let severity = if credential.is_some() || (suspicious && *field == "from") {
             Severity::High
-        } else if has_links {
+        } else if has_links && *field == "from" {
             Severity::Medium
         } else {
             Severity::Low
@@ -916,5 +1045,51 @@ Content-Type: multipart/mixed; boundary=b\r\n\r\n--b\r\nContent-Type: text/plain
             "{f:?}"
         );
         assert!(f.iter().all(|f| f.severity >= Severity::High), "{f:?}");
+    }
+
+    #[test]
+    fn lookalike_letters_in_names_are_seen_through() {
+        // "Lоwеs" and "Pеnding" with Cyrillic о and е.
+        let f = findings(
+            &html(
+                "L\u{43e}w\u{435}s <promo@eagle-offers.example>",
+                "P\u{435}nding order",
+                "<a href=\"https://survey-reward.example/x\">claim</a>",
+            ),
+            "acme.example",
+        );
+        let r = rules(&f);
+        assert!(
+            r.contains(&("phishing.mixed_script", Severity::High)),
+            "{r:?}"
+        );
+        assert!(
+            r.contains(&("phishing.brand_impersonation", Severity::High)),
+            "{r:?}"
+        );
+        assert!(f.iter().any(|f| f.matched.contains("(lowes)")), "{f:?}");
+        // A name wholly in Cyrillic is just Russian.
+        let f = findings(
+            &html(
+                "\u{418}\u{432}\u{430}\u{43d} <ivan@example.ru>",
+                "\u{41f}\u{440}\u{438}\u{432}\u{435}\u{442}",
+                "<a href=\"https://example.ru/\">x</a>",
+            ),
+            "acme.example",
+        );
+        assert!(f.is_empty(), "{f:?}");
+    }
+
+    #[test]
+    fn a_headline_naming_a_brand_is_not_a_claim_to_be_it() {
+        let f = findings(
+            &html(
+                "Media Digest <news@digest.example>",
+                "AOL Keyword: Fraud Probe",
+                "<a href=\"https://tinyurl.com/abc\">story</a>",
+            ),
+            "acme.example",
+        );
+        assert!(f.iter().all(|f| f.severity < Severity::High), "{f:?}");
     }
 }
