@@ -46,6 +46,16 @@ impl AuthHandle {
         })
     }
 
+    /// The client's forward-confirmed reverse DNS name (`None`: none, or DNS too slow).
+    pub fn confirmed_name(&self, ip: IpAddr) -> impl Future<Output = Option<String>> + use<> {
+        let (tx, rx) = oneshot::channel();
+        let auth = self.auth.clone();
+        self.runtime.spawn(async move {
+            let _ = tx.send(auth.confirmed_name(ip).await);
+        });
+        async move { rx.await.ok().flatten() }
+    }
+
     /// Authenticates a message; gives back the outcome and the message to pass on.
     pub fn check(
         &self,

@@ -77,6 +77,8 @@ pub struct Session {
     tainted: bool,
     /// The session's TLS, once STARTTLS completed.
     tls: Option<TlsSession>,
+    /// The client's confirmed reverse DNS name, once asked: `Some(None)` when it has none.
+    pub(crate) rdns: Option<Option<String>>,
     queue_id: String,
 }
 
@@ -148,6 +150,7 @@ impl Session {
             bdat: false,
             tainted: false,
             tls: None,
+            rdns: None,
             queue_id: new_queue_id(),
         }
     }
@@ -454,6 +457,13 @@ impl Session {
     /// The trace header Moat puts on top of every message it accepts (RFC 5321 4.4).
     fn received_header(&self) -> String {
         let helo = self.helo.as_deref().unwrap_or("unknown");
+        // "name [ip]" as MTAs write it, "unknown [ip]" when the address has no confirmed
+        // name; just "ip" when no DNS was asked (authentication off).
+        let client = match &self.rdns {
+            Some(Some(name)) => format!("{name} [{}]", self.peer.ip()),
+            Some(None) => format!("unknown [{}]", self.peer.ip()),
+            None => self.peer.ip().to_string(),
+        };
         let helo: String = helo.chars().filter(|c| !c.is_control()).take(255).collect();
         // RFC 3848: ESMTPS for a session under TLS; the version and cipher as MTAs write them.
         let (with, tls) = match (&self.tls, self.esmtp) {
@@ -470,8 +480,7 @@ impl Session {
             _ => String::new(),
         };
         format!(
-            "Received: from {helo} ({ip}){tls}\r\n\tby {host} (Moat) with {with} id {id}{rcpt};\r\n\t{date}\r\n",
-            ip = self.peer.ip(),
+            "Received: from {helo} ({client}){tls}\r\n\tby {host} (Moat) with {with} id {id}{rcpt};\r\n\t{date}\r\n",
             host = self.ctx.config.hostname,
             id = self.queue_id,
             date = rfc5322_now()
@@ -558,8 +567,19 @@ pub async fn serve(stream: TcpStream, peer: SocketAddr, ctx: Arc<ScannerContext>
         "421 4.4.2 {} Error: timeout exceeded\r\n",
         session.ctx.config.hostname
     );
+    // The client's name is looked up at connect, as MTAs do, and awaited once (cached by the
+    // resolver, bounded by the authentication deadline) before the first command is read: the
+    // Received field and SpamAssassin's relay rules need it.
+    let lookup = session
+        .ctx
+        .auth
+        .as_ref()
+        .map(|a| a.confirmed_name(peer.ip()));
     if conn.write_all(session.greeting().as_bytes()).await.is_err() {
         return;
+    }
+    if let Some(lookup) = lookup {
+        session.rdns = Some(lookup.await);
     }
     let max_size = session.ctx.config.smtp.max_message_size;
     let mut input: Vec<u8> = Vec::with_capacity(READ_CHUNK);

@@ -141,6 +141,49 @@ impl Authenticator {
         }
     }
 
+    /// The client's forward-confirmed reverse DNS name (its PTR name, when that name resolves
+    /// back to the address), as MTAs write it in `Received` fields; `None` when there is none
+    /// or DNS does not answer within the authentication deadline.
+    pub async fn confirmed_name(&self, ip: IpAddr) -> Option<String> {
+        let lookup = async {
+            let names = self
+                .inner
+                .ptr_lookup(ip, Some(&self.caches.ptr))
+                .await
+                .ok()?;
+            for name in names.rrset.iter().take(3) {
+                let name = name.trim_end_matches('.');
+                if name.is_empty() {
+                    continue;
+                }
+                let strategy = if ip.is_ipv4() {
+                    mail_auth::IpLookupStrategy::Ipv4Only
+                } else {
+                    mail_auth::IpLookupStrategy::Ipv6Only
+                };
+                let back = self
+                    .inner
+                    .ip_lookup(
+                        name,
+                        strategy,
+                        16,
+                        Some(&self.caches.ipv4),
+                        Some(&self.caches.ipv6),
+                    )
+                    .await
+                    .unwrap_or_default();
+                if back.contains(&ip) {
+                    return Some(name.to_ascii_lowercase());
+                }
+            }
+            None
+        };
+        timeout_at(Instant::now() + self.deadline, lookup)
+            .await
+            .ok()
+            .flatten()
+    }
+
     /// Runs every check on one message.
     pub async fn check(&self, input: &AuthInput<'_>) -> AuthOutcome {
         let timer = metrics().auth_duration.start_timer();

@@ -88,7 +88,12 @@ impl<'a> Judge<'a> {
     }
 
     /// The verdict on one message, and the JSON report of it.
-    fn check(&mut self, file: &Path) -> anyhow::Result<(DomainVerdict, serde_json::Value)> {
+    /// The verdict, the JSON report, and the spam class's hits (shown even below the
+    /// threshold, where the verdict records none).
+    fn check(
+        &mut self,
+        file: &Path,
+    ) -> anyhow::Result<(DomainVerdict, serde_json::Value, Vec<Finding>)> {
         let raw = std::fs::read(file).with_context(|| format!("reading {}", file.display()))?;
         // A file saved from an mbox starts with a "From " line: it is not a header.
         let raw = match raw.strip_prefix(b"From ") {
@@ -170,7 +175,8 @@ impl<'a> Judge<'a> {
             "matched_policies": verdict.outcome.matched.iter().map(|m| &m.name).collect::<Vec<_>>(),
             "findings": verdict.findings(),
         });
-        Ok((verdict, report))
+        let spam_hits = scan.spam.hits.clone();
+        Ok((verdict, report, spam_hits))
     }
 }
 
@@ -211,7 +217,7 @@ fn detached(name: &str, customer: Option<&CustomerSetup>) -> Domain {
     }
 }
 
-fn print_human(file: &Path, v: &DomainVerdict) {
+fn print_human(file: &Path, v: &DomainVerdict, spam_hits: &[Finding]) {
     let threat = v.threat_type().map(|t| format!(" ({})", t.as_str()));
     println!(
         "{}: {}{} spam score {:.2}",
@@ -220,8 +226,19 @@ fn print_human(file: &Path, v: &DomainVerdict) {
         threat.unwrap_or_default(),
         v.spam_score
     );
-    for f in v.findings() {
-        print_finding(&f);
+    let findings = v.findings();
+    for f in &findings {
+        print_finding(f);
+    }
+    // Below the threshold the verdict records no spam findings: show what added up anyway.
+    if !findings.iter().any(|f| f.rule == "spam.score") && !spam_hits.is_empty() {
+        println!("  spam rules (under the threshold):");
+        for f in spam_hits
+            .iter()
+            .filter(|f| f.score.is_some_and(|s| s != 0.0))
+        {
+            print_finding(f);
+        }
     }
 }
 
@@ -270,7 +287,7 @@ pub fn run(config: &Config, args: CheckArgs) -> anyhow::Result<()> {
     let mut failed = 0usize;
     for file in &files {
         match judge.check(file) {
-            Ok((verdict, report)) => {
+            Ok((verdict, report, spam_hits)) => {
                 let key = match (verdict.action, verdict.threat_type()) {
                     (Action::Deliver, _) | (_, None) => verdict.action.as_str().to_string(),
                     (a, Some(t)) => format!("{} ({})", a.as_str(), t.as_str()),
@@ -280,7 +297,7 @@ pub fn run(config: &Config, args: CheckArgs) -> anyhow::Result<()> {
                     continue;
                 }
                 if args.human {
-                    print_human(file, &verdict);
+                    print_human(file, &verdict, &spam_hits);
                 } else if many {
                     println!("{}", serde_json::to_string(&report)?);
                 } else {

@@ -88,6 +88,8 @@ _dmarc.reject.example TXT \"v=DMARC1; p=reject\"
 quarantine.example TXT \"v=spf1 ip4:192.0.2.0/24 -all\"
 _dmarc.quarantine.example TXT \"v=DMARC1; p=quarantine\"
 good.example TXT \"v=spf1 ip4:127.0.0.0/8 -all\"
+1.0.0.127.in-addr.arpa PTR client.good.example
+client.good.example A 127.0.0.1
 _dmarc.good.example TXT \"v=DMARC1; p=reject\"
 ";
 
@@ -124,6 +126,34 @@ fn newest_verdict(moat: &Moat, token: &str) -> Value {
     let (status, list) = moat.call("GET", "/v1/verdicts?limit=1", Some(token), None);
     assert_eq!(status, 200, "{list}");
     list["data"][0].clone()
+}
+
+/// The client is named in Moat's Received field as MTAs name it: its reverse DNS name when
+/// that name resolves back to its address (looked up at connect).
+#[test]
+fn the_received_field_names_the_client_by_its_confirmed_reverse_name() {
+    let (moat, sink, _token) = moat_with_zone();
+    let reply = smtplib_send(
+        moat.smtp,
+        "a@good.example",
+        &["bob@acme.example"],
+        &message("a@good.example", ""),
+    );
+    assert!(reply.starts_with("250"), "{reply}");
+    let got = sink.wait_for(1, 10);
+    let text = String::from_utf8_lossy(&got[0].data).to_string();
+    // The zone names 127.0.0.1 client.good.example; a machine's hosts file may name it first
+    // (the resolver reads it too). Either way a confirmed name, never "unknown".
+    let at = text.find("Received: from ").expect("Received field");
+    let client = text[at..]
+        .split_once('(')
+        .and_then(|(_, rest)| rest.split_once(" [127.0.0.1])\r\n\tby mx.moat.test (Moat)"))
+        .map(|(name, _)| name.to_string())
+        .unwrap_or_default();
+    assert!(
+        !client.is_empty() && client != "unknown" && !client.contains(' '),
+        "{text}"
+    );
 }
 
 #[test]
