@@ -42,6 +42,7 @@ impl SpoolEnvelope {
             hostport: self.host.clone(),
             tls: self.tls,
             allow_internal: self.allow_internal,
+            tls_name: None,
         }
     }
 }

@@ -10,8 +10,8 @@ use moat_core::{config::Config, dns::Dns};
 /// Where to deliver a domain's mail.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum MxRoute {
-    /// `ip:port` targets, most preferred first.
-    Hosts(Vec<String>),
+    /// `(MX host name, ip:port)` targets, most preferred first.
+    Hosts(Vec<(String, String)>),
     /// The domain accepts no mail (null MX).
     NullMx,
 }
@@ -34,28 +34,57 @@ impl MxResolver {
         })
     }
 
-    async fn addresses(&self, host: &str, out: &mut Vec<String>) -> Result<(), String> {
+    async fn addresses(&self, host: &str, out: &mut Vec<(String, String)>) -> Result<(), String> {
         let ips = self
             .dns
             .resolver
             .lookup_ip(format!("{}.", host.trim_end_matches('.')))
             .await
             .map_err(|e| format!("{host}: {e}"))?;
+        let name = host.trim_end_matches('.').to_ascii_lowercase();
         for ip in ips.iter() {
             let target = SocketAddr::new(ip, self.port).to_string();
-            if !out.contains(&target) {
-                out.push(target);
+            if !out.iter().any(|(_, t)| *t == target) {
+                out.push((name.clone(), target));
             }
         }
         Ok(())
     }
 
+    /// The id of the domain's MTA-STS record (`_mta-sts.<domain>` TXT `v=STSv1; id=…`), when
+    /// it publishes one (RFC 8461 3.1).
+    pub async fn mta_sts_id(&self, domain: &str) -> Option<String> {
+        let name = format!("_mta-sts.{}.", domain.trim_end_matches('.'));
+        let txt = self.dns.resolver.txt_lookup(name).await.ok()?;
+        let ids: Vec<String> = txt
+            .answers()
+            .iter()
+            .filter_map(|r| match &r.data {
+                RData::TXT(t) => {
+                    let text: String = t
+                        .txt_data
+                        .iter()
+                        .map(|d| String::from_utf8_lossy(d).to_string())
+                        .collect();
+                    moat_core::relay::mta_sts::record_id(&text)
+                }
+                _ => None,
+            })
+            .collect();
+        // More than one record: treat as none (RFC 8461 3.1).
+        match ids.as_slice() {
+            [one] => Some(one.clone()),
+            _ => None,
+        }
+    }
+
     /// Resolves where mail for `domain` goes.
     pub async fn route(&self, domain: &str) -> Result<MxRoute, String> {
         if let Ok(ip) = domain.trim_matches(['[', ']']).parse::<IpAddr>() {
-            return Ok(MxRoute::Hosts(vec![
+            return Ok(MxRoute::Hosts(vec![(
+                ip.to_string(),
                 SocketAddr::new(ip, self.port).to_string(),
-            ]));
+            )]));
         }
         let fqdn = format!("{}.", domain.trim_end_matches('.'));
         let mut targets = Vec::new();

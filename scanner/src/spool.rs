@@ -25,7 +25,7 @@ use moat_core::{
     dsn::{self, FailedRecipient},
     message::domain_of,
     metrics::metrics,
-    relay::{Envelope, MailOptions, Relay, RelayOutcome, Route},
+    relay::{Envelope, MailOptions, Relay, RelayOutcome},
     spoolfile::header,
     time::{now_ms, rfc5322},
 };
@@ -144,6 +144,7 @@ impl Spool {
             helo: config.hostname.clone(),
             pending: pending.clone(),
             permits: Arc::new(Semaphore::new(config.spool.concurrency.max(1))),
+            sts: Arc::new(relay.mta_sts_fetcher()),
             relay,
             mx: match MxResolver::new(config, runtime) {
                 Ok(r) => Some(r),
@@ -290,6 +291,8 @@ struct Manager {
     relay: Arc<Relay>,
     /// Routes `mx:<domain>` targets (DSNs without a `dsn_relay`).
     mx: Option<MxResolver>,
+    /// MTA-STS policies of the domains DSNs go to.
+    sts: Arc<moat_core::relay::mta_sts::Fetcher>,
 }
 
 impl Manager {
@@ -370,6 +373,27 @@ impl Manager {
         }
     }
 
+    /// The domain's MTA-STS policy in force: fetched when its record's id is new, the cached
+    /// one otherwise (or when a fetch fails); `None` without one.
+    async fn mta_sts(
+        &self,
+        mx: &MxResolver,
+        domain: &str,
+    ) -> Option<moat_core::relay::mta_sts::Policy> {
+        let id = mx.mta_sts_id(domain).await;
+        let sts = self.sts.clone();
+        let name = domain.to_string();
+        let fetched = tokio::task::spawn_blocking(move || sts.policy(&name, id.as_deref())).await;
+        match fetched {
+            Ok(Ok(policy)) => policy,
+            Ok(Err(why)) => {
+                tracing::warn!(domain, error = %why, "MTA-STS policy not fetched");
+                self.sts.cached(domain)
+            }
+            Err(_) => self.sts.cached(domain),
+        }
+    }
+
     /// One delivery attempt: to the spooled host, or for `mx:<domain>` to each MX target in
     /// turn until one takes or refuses the message. A destination's own slot is waited for
     /// before one of the spool's, so a slow destination never holds slots others could use.
@@ -385,7 +409,13 @@ impl Manager {
                     return RelayOutcome::TempFail("no DNS resolver for MX look-ups".into());
                 };
                 match mx.route(domain).await {
-                    Ok(MxRoute::Hosts(t)) => t.into_iter().map(Route::to_mx).collect(),
+                    Ok(MxRoute::Hosts(t)) => {
+                        let policy = self.mta_sts(mx, domain).await;
+                        match moat_core::relay::mta_sts::routes(domain, t, policy.as_ref()) {
+                            Ok(routes) => routes,
+                            Err(why) => return RelayOutcome::TempFail(why),
+                        }
+                    }
                     Ok(MxRoute::NullMx) => {
                         return RelayOutcome::PermFail {
                             code: 556,

@@ -382,6 +382,7 @@ pub async fn finish(ctx: &ScannerContext, env: &Envelope, raw: Vec<u8>) -> Reply
             hostport: host.clone(),
             tls: *tls,
             allow_internal: *allow_internal,
+            tls_name: None,
         };
         let send = |bytes| {
             ctx.relay.send(

@@ -10,6 +10,7 @@
 //! [`crate::netguard`] at connection time. STARTTLS follows the domain's [`RelayTls`] mode.
 
 pub mod limits;
+pub mod mta_sts;
 pub mod tls;
 
 use std::{
@@ -93,6 +94,9 @@ pub struct Route {
     pub tls: RelayTls,
     /// The operator allowed this destination to be an internal address.
     pub allow_internal: bool,
+    /// The name the server's certificate must carry under `verify`, when `hostport` is an
+    /// address (an MX host found by Moat, under an MTA-STS policy); `None`: `hostport`'s host.
+    pub tls_name: Option<String>,
 }
 
 impl Route {
@@ -102,6 +106,7 @@ impl Route {
             hostport: d.real_mx_host.clone(),
             tls: d.tls,
             allow_internal: d.allow_internal_target,
+            tls_name: None,
         }
     }
 
@@ -112,15 +117,28 @@ impl Route {
             hostport,
             tls: RelayTls::Opportunistic,
             allow_internal: false,
+            tls_name: None,
+        }
+    }
+
+    /// To an MX host under an enforced MTA-STS policy: TLS with a certificate valid for the
+    /// MX host's name (RFC 8461 4.2).
+    pub fn to_mx_enforced(hostport: String, mx_name: &str) -> Route {
+        Route {
+            hostport,
+            tls: RelayTls::Verify,
+            allow_internal: false,
+            tls_name: Some(mx_name.trim_end_matches('.').to_ascii_lowercase()),
         }
     }
 
     fn pool_key(&self) -> String {
         format!(
-            "{}|{}|{}",
+            "{}|{}|{}|{}",
             self.tls.as_str(),
             self.allow_internal,
-            self.hostport.to_ascii_lowercase()
+            self.hostport.to_ascii_lowercase(),
+            self.tls_name.as_deref().unwrap_or("")
         )
     }
 }
@@ -145,6 +163,7 @@ pub enum RelaySetupError {
 }
 
 /// What every session of a process shares: identity, deadlines, the address guard and TLS.
+#[derive(Clone)]
 pub struct RelaySettings {
     pub helo: String,
     /// Each step's deadline.
@@ -191,6 +210,14 @@ impl Relay {
             pool: RelayPool::new(max_idle_per_host, Duration::from_secs(30)),
             settings: Arc::new(settings),
         }
+    }
+
+    /// An MTA-STS policy fetcher with this relay's trust anchors and address guard.
+    pub fn mta_sts_fetcher(&self) -> mta_sts::Fetcher {
+        mta_sts::Fetcher::new(
+            self.settings.tls.verified_config.clone(),
+            self.settings.guard.clone(),
+        )
     }
 
     /// A relay configured from `config`.
@@ -591,8 +618,9 @@ async fn open(
             RelayTls::Verify => &settings.tls.verified,
             RelayTls::Opportunistic | RelayTls::Required => &settings.tls.any_certificate,
         };
-        let name = tls::server_name(host)
-            .ok_or_else(|| Failure::Handshake(format!("{host} is not a valid TLS name")))?;
+        let expected = route.tls_name.as_deref().unwrap_or(host);
+        let name = tls::server_name(expected)
+            .ok_or_else(|| Failure::Handshake(format!("{expected} is not a valid TLS name")))?;
         let upgraded = tokio::time::timeout(timeout, connector.connect(name, tcp))
             .await
             .map_err(|_| Failure::Handshake("timed out".into()))?
@@ -783,6 +811,7 @@ mod tests {
             hostport: addr.to_string(),
             tls: RelayTls::Opportunistic,
             allow_internal: false,
+            tls_name: None,
         }
     }
 
@@ -1123,6 +1152,111 @@ mod tests {
         )
     }
 
+    /// A loopback HTTPS server answering every request with `status`, `content_type` and
+    /// `body`, over `config`.
+    fn https_server(
+        config: rustls::ServerConfig,
+        status: &'static str,
+        content_type: &'static str,
+        body: String,
+    ) -> u16 {
+        use std::io::{Read, Write};
+        let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
+        let port = listener.local_addr().expect("addr").port();
+        let config = Arc::new(config);
+        std::thread::spawn(move || {
+            for stream in listener.incoming().flatten() {
+                let Ok(conn) = rustls::ServerConnection::new(config.clone()) else {
+                    continue;
+                };
+                let mut tls = rustls::StreamOwned::new(conn, stream);
+                let mut buf = [0u8; 4096];
+                let mut req = Vec::new();
+                while !req.windows(4).any(|w| w == b"\r\n\r\n") {
+                    match tls.read(&mut buf) {
+                        Ok(0) | Err(_) => break,
+                        Ok(n) => req.extend_from_slice(&buf[..n]),
+                    }
+                }
+                let _ = write!(
+                    tls,
+                    "HTTP/1.1 {status}\r\nContent-Type: {content_type}\r\nLocation: https://elsewhere.example/\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+                    body.len()
+                );
+                let _ = tls.flush();
+            }
+        });
+        port
+    }
+
+    /// MTA-STS: the policy is fetched over HTTPS with the relay's trust anchors and address
+    /// guard (no redirect, text/plain only), and an enforced route checks the MX host's name
+    /// although it connects to an address.
+    #[test]
+    fn mta_sts_policies_are_fetched_verified_and_enforced() {
+        use super::mta_sts::Mode;
+        let dir = tempfile::tempdir().expect("dir");
+        let (ca, config) = test_pki(dir.path(), &["localhost"]);
+        let policy = "version: STSv1\r\nmode: enforce\r\nmx: localhost\r\nmax_age: 600\r\n";
+        let good = https_server(config.clone(), "200 OK", "text/plain", policy.into());
+        let redirect = https_server(
+            config.clone(),
+            "301 Moved Permanently",
+            "text/plain",
+            String::new(),
+        );
+        let html = https_server(config.clone(), "200 OK", "text/html", policy.into());
+        let relay = tls_relay(Some(&ca));
+        let fetcher = relay.mta_sts_fetcher();
+        let url = |port: u16| format!("https://localhost:{port}/.well-known/mta-sts.txt");
+        let p = fetcher.fetch(&url(good)).expect("policy fetched");
+        assert_eq!(
+            (p.mode, p.mx.clone(), p.max_age),
+            (Mode::Enforce, vec!["localhost".to_string()], 600)
+        );
+        assert!(
+            fetcher.fetch(&url(redirect)).is_err(),
+            "no redirect is followed"
+        );
+        assert!(fetcher.fetch(&url(html)).is_err(), "text/plain only");
+        // Without the pinned CA the certificate is not trusted.
+        assert!(tls_relay(None).mta_sts_fetcher().fetch(&url(good)).is_err());
+        // The address guard applies: loopback is refused unless the operator allows it.
+        let guarded = Relay::new(
+            RelaySettings {
+                guard: TargetGuard::new(&[]).expect("guard"),
+                ..(*tls_relay(Some(&ca)).settings).clone()
+            },
+            1,
+        );
+        let e = guarded
+            .mta_sts_fetcher()
+            .fetch(&url(good))
+            .expect_err("internal");
+        assert!(e.contains("internal"), "{e}");
+
+        // Enforced: the route connects to 127.0.0.1 and verifies the certificate for the MX
+        // host's name.
+        let (ok_port, ok_seen) = starttls_server(Some(config));
+        let routes = super::mta_sts::routes(
+            "example.test",
+            vec![("localhost".into(), format!("127.0.0.1:{ok_port}"))],
+            Some(&p),
+        )
+        .expect("the MX host is named");
+        let wrong = Route::to_mx_enforced(format!("127.0.0.1:{ok_port}"), "mx.other.example");
+        rt().block_on(async {
+            let out = send_route(&relay, &routes[0], &["b@a.test"]).await;
+            assert!(out.is_delivered(), "{out:?}");
+            let out = send_route(&relay, &wrong, &["b@a.test"]).await;
+            assert!(
+                matches!(&out, RelayOutcome::TempFail(why) if why.contains("TLS")),
+                "{out:?}"
+            );
+        });
+        assert_eq!(ok_seen.lock().expect("lock").messages.len(), 1);
+    }
+
     #[test]
     fn starttls_modes_encrypt_require_and_verify() {
         let dir = tempfile::tempdir().expect("dir");
@@ -1139,6 +1273,7 @@ mod tests {
             hostport: format!("localhost:{port}"),
             tls,
             allow_internal: false,
+            tls_name: None,
         };
         rt().block_on(async {
             // Opportunistic: encrypted when offered, clear text when not.

@@ -38,6 +38,8 @@ pub struct TlsClients {
     pub any_certificate: TlsConnector,
     /// Encrypts and checks chain and name.
     pub verified: TlsConnector,
+    /// The same checks for HTTPS clients (MTA-STS policy fetches).
+    pub verified_config: Arc<ClientConfig>,
 }
 
 /// Why the TLS clients could not be built.
@@ -112,9 +114,11 @@ impl TlsClients {
         let any = Arc::new(AnyCertificate {
             algorithms: provider().signature_verification_algorithms,
         });
+        let verified_config = Arc::new(config(verified)?);
         Ok(TlsClients {
             any_certificate: TlsConnector::from(Arc::new(config(any)?)),
-            verified: TlsConnector::from(Arc::new(config(verified)?)),
+            verified: TlsConnector::from(verified_config.clone()),
+            verified_config,
         })
     }
 }
