@@ -23,6 +23,32 @@ pub struct Config {
     pub policy: PolicyConfig,
     pub malware: MalwareConfig,
     pub spamassassin: SpamAssassinConfig,
+    pub reputation: ReputationConfig,
+}
+
+/// DNS reputation lists. None is queried by default: the lists operators use (Spamhaus ZEN and
+/// DBL, SURBL, URIBL, Barracuda) require registration (or a paid feed) for commercial or
+/// high-volume use, which a gateway for ISPs and MSPs is; `deploy/moat.example.toml` shows each
+/// list's settings to copy.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ReputationConfig {
+    /// Lists the client's address is looked up in.
+    pub ip_lists: Vec<crate::detect::reputation::ListConfig>,
+    /// Lists the HELO name, the envelope sender's domain and link domains are looked up in.
+    pub domain_lists: Vec<crate::detect::reputation::ListConfig>,
+    /// Distinct link domains looked up per message (the first ones in the message).
+    pub max_domains: usize,
+}
+
+impl Default for ReputationConfig {
+    fn default() -> Self {
+        ReputationConfig {
+            ip_lists: Vec::new(),
+            domain_lists: Vec::new(),
+            max_domains: 20,
+        }
+    }
 }
 
 /// SpamAssassin's rule set, read at start from the rule files an operator already maintains
@@ -437,6 +463,7 @@ impl Default for Config {
             policy: PolicyConfig::default(),
             malware: MalwareConfig::default(),
             spamassassin: SpamAssassinConfig::default(),
+            reputation: ReputationConfig::default(),
         }
     }
 }

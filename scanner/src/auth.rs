@@ -56,6 +56,27 @@ impl AuthHandle {
         async move { rx.await.ok().flatten() }
     }
 
+    /// Looks the sender up in the configured reputation lists (empty: no listing, or no list
+    /// configured).
+    pub fn reputation(
+        &self,
+        lists: moat_core::config::ReputationConfig,
+        client_ip: IpAddr,
+        helo: String,
+        mail_from: String,
+        link_domains: Vec<String>,
+    ) -> impl Future<Output = Vec<moat_core::model::Finding>> + use<> {
+        let (tx, rx) = oneshot::channel();
+        let auth = self.auth.clone();
+        self.runtime.spawn(async move {
+            let found = auth
+                .reputation(&lists, client_ip, &helo, &mail_from, &link_domains)
+                .await;
+            let _ = tx.send(found);
+        });
+        async move { rx.await.unwrap_or_default() }
+    }
+
     /// Authenticates a message; gives back the outcome and the message to pass on.
     pub fn check(
         &self,

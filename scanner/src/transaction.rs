@@ -224,6 +224,29 @@ pub async fn finish(ctx: &ScannerContext, env: &Envelope, raw: Vec<u8>) -> Reply
             now_secs: now_ms() / 1000,
         };
         let mut scan = Scan::of(&view, &raw, parsed.as_ref(), &detectors);
+        // Reputation lists, when configured: the client, HELO, envelope and link domains.
+        let rep = &ctx.config.reputation;
+        if let Some(handle) = &ctx.auth
+            && (!rep.ip_lists.is_empty() || !rep.domain_lists.is_empty())
+            && let Ok(ip) = env.client_ip.parse()
+        {
+            let mut domains: Vec<String> = Vec::new();
+            for l in &scan.rendered.links {
+                if !l.host.is_empty() && !domains.contains(&l.host) {
+                    domains.push(l.host.clone());
+                }
+            }
+            let found = handle
+                .reputation(
+                    rep.clone(),
+                    ip,
+                    env.helo.clone(),
+                    env.mail_from.clone(),
+                    domains,
+                )
+                .await;
+            scan.spam.add_hits(found);
+        }
         let archives = std::mem::take(&mut scan.archives);
         scan.add_malware(ctx.inspect.inspect(archives).await);
         // An unavailable ClamAV is recorded, never acted on.

@@ -178,10 +178,100 @@ impl Authenticator {
             }
             None
         };
-        timeout_at(Instant::now() + self.deadline, lookup)
+        // A client waits for this before its first command is read: at most 5 s.
+        let wait = self.deadline.min(Duration::from_secs(5));
+        timeout_at(Instant::now() + wait, lookup)
             .await
             .ok()
             .flatten()
+    }
+
+    /// Looks the client's address up in the configured IP lists and the HELO name, the
+    /// envelope sender's domain and `link_domains` in the domain lists, all at once, within
+    /// the authentication deadline; answers are cached by their TTL. Refusals are logged.
+    pub async fn reputation(
+        &self,
+        lists: &crate::config::ReputationConfig,
+        client_ip: IpAddr,
+        helo: &str,
+        mail_from: &str,
+        link_domains: &[String],
+    ) -> Vec<Finding> {
+        use crate::detect::reputation::{self as rep, Answer};
+        let mut queries: Vec<(String, &rep::ListConfig, String, String)> = Vec::new();
+        if rep::worth_asking(client_ip) {
+            for l in &lists.ip_lists {
+                queries.push((
+                    rep::ip_query(client_ip, &l.zone),
+                    l,
+                    "client_ip".into(),
+                    format!("client address {client_ip}"),
+                ));
+            }
+        }
+        let mut domains: Vec<(&str, String)> = Vec::new();
+        let envelope_domain = crate::message::domain_of(mail_from);
+        for (field, d) in [
+            ("helo", helo.to_string()),
+            ("envelope_from", envelope_domain),
+        ]
+        .into_iter()
+        .chain(
+            link_domains
+                .iter()
+                .take(lists.max_domains)
+                .map(|d| ("link", d.clone())),
+        ) {
+            if !d.is_empty() && !domains.iter().any(|(_, x)| *x == d) {
+                domains.push((field, d));
+            }
+        }
+        for l in &lists.domain_lists {
+            for (field, d) in &domains {
+                if let Some(q) = rep::domain_query(d, &l.zone) {
+                    queries.push((q, l, (*field).to_string(), format!("{field} domain {d}")));
+                }
+            }
+        }
+        // Several hosts of one registrable domain ask one name.
+        queries.sort_by(|a, b| a.0.cmp(&b.0));
+        queries.dedup_by(|a, b| a.0 == b.0);
+        let lookups = queries.iter().map(|(name, ..)| async move {
+            self.inner
+                .ipv4_lookup(name, Some(&self.caches.ipv4))
+                .await
+                .map(|r| r.rrset.to_vec())
+                .unwrap_or_default()
+        });
+        let answers = match timeout_at(
+            Instant::now() + self.deadline,
+            futures::future::join_all(lookups),
+        )
+        .await
+        {
+            Ok(a) => a,
+            Err(_) => {
+                tracing::warn!("reputation look-ups took longer than the auth deadline");
+                return Vec::new();
+            }
+        };
+        let mut out = Vec::new();
+        for ((name, list, field, what), addrs) in queries.iter().zip(answers) {
+            let mut listed = None;
+            for a in addrs {
+                match list.read(a) {
+                    Answer::Listed => listed = listed.or(Some(a)),
+                    Answer::Refused => {
+                        tracing::warn!(query = %name, answer = %a, "reputation list refused the query (registration or resolver needed); not counted")
+                    }
+                    Answer::NotCounted => {}
+                }
+            }
+            if let Some(a) = listed {
+                out.push(rep::finding(field, list, what, a));
+            }
+        }
+        out
     }
 
     /// Runs every check on one message.

@@ -16,5 +16,6 @@ pub mod malware;
 pub mod pages;
 pub mod pdf;
 pub mod phishing;
+pub mod reputation;
 pub mod sa;
 pub mod spam;

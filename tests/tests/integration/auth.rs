@@ -411,3 +411,102 @@ fn sender_rules_block_allow_authenticated_senders_only_and_count_hits() {
         404
     );
 }
+
+/// Reputation lists through the real resolver and a static zone: the client's address, the
+/// HELO name, the envelope domain and link domains are each looked up; a list's refusal
+/// (`127.255.255.x`) never counts; codes and bitmasks decide what a listing is.
+#[test]
+fn reputation_lists_count_listings_and_never_refusals() {
+    use moat_core::{config::ReputationConfig, detect::reputation::ListConfig};
+    let zone = Zone::parse(
+        "8.8.8.8.zen.test A 127.0.0.4\n\
+         9.9.9.9.zen.test A 127.255.255.254\n\
+         evil.test.dbl.test A 127.0.1.2\n\
+         quota.test.dbl.test A 127.255.255.252\n\
+         grey.test.multi.test A 127.0.0.8\n\
+         bad.test.multi.test A 127.0.0.2\n",
+    )
+    .expect("zone");
+    let lists = ReputationConfig {
+        ip_lists: vec![ListConfig {
+            zone: "zen.test".into(),
+            score: 3.0,
+            codes: Vec::new(),
+            mask: None,
+        }],
+        domain_lists: vec![
+            ListConfig {
+                zone: "dbl.test".into(),
+                score: 2.5,
+                codes: vec!["127.0.1.2".parse().expect("ip")],
+                mask: None,
+            },
+            ListConfig {
+                zone: "multi.test".into(),
+                score: 1.5,
+                codes: Vec::new(),
+                mask: Some(0b10),
+            },
+        ],
+        max_domains: 20,
+    };
+    let rt = tokio::runtime::Runtime::new().expect("runtime");
+    rt.block_on(async {
+        let config = Config::default();
+        let dns = Dns::with_zone(zone, &config.dns)
+            .await
+            .expect("zone server");
+        let auth = Authenticator::with_dns(dns, &config);
+        let links = vec![
+            "www.evil.test".to_string(),
+            "login.evil.test".to_string(),
+            "quota.test".to_string(),
+            "grey.test".to_string(),
+            "bad.test".to_string(),
+            "clean.test".to_string(),
+        ];
+        let found = auth
+            .reputation(
+                &lists,
+                "8.8.8.8".parse().expect("ip"),
+                "mx.bad.test",
+                "a@clean.test",
+                &links,
+            )
+            .await;
+        let mut got: Vec<(String, String)> = found
+            .iter()
+            .map(|f| (f.rule.clone(), f.matched.clone()))
+            .collect();
+        got.sort();
+        assert_eq!(
+            got,
+            [
+                (
+                    "reputation.domain_listed".to_string(),
+                    "helo domain mx.bad.test is listed by multi.test (127.0.0.2)".to_string()
+                ),
+                (
+                    "reputation.domain_listed".to_string(),
+                    "link domain www.evil.test is listed by dbl.test (127.0.1.2)".to_string()
+                ),
+                (
+                    "reputation.ip_listed".to_string(),
+                    "client address 8.8.8.8 is listed by zen.test (127.0.0.4)".to_string()
+                ),
+            ],
+            "{found:?}"
+        );
+        assert!(found.iter().all(|f| f.score.is_some_and(|s| s > 0.0)));
+        // A refusal for the client address is not a listing.
+        let refused = auth
+            .reputation(&lists, "9.9.9.9".parse().expect("ip"), "", "", &[])
+            .await;
+        assert!(refused.is_empty(), "{refused:?}");
+        // Internal addresses are never asked about.
+        let internal = auth
+            .reputation(&lists, "10.0.0.1".parse().expect("ip"), "", "", &[])
+            .await;
+        assert!(internal.is_empty());
+    });
+}

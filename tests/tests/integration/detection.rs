@@ -683,3 +683,50 @@ dates for next quarter. Regards, facilities team\r\n"
         rules(&v)
     );
 }
+
+/// A link domain on a configured reputation list scores as spam through real SMTP (the list
+/// answered by the test's static zone); the same message without the listed link is clean.
+#[test]
+fn a_link_on_a_reputation_list_makes_the_message_spam() {
+    use moat_core::detect::reputation::ListConfig;
+    let sink = Sink::start();
+    let moat = Moat::start_with(|c| {
+        if let Some(zone) = &c.dns.static_zone {
+            std::fs::write(zone, "evil.test.dbl.test A 127.0.1.2\n").expect("zone");
+        }
+        c.reputation.domain_lists = vec![ListConfig {
+            zone: "dbl.test".into(),
+            score: 20.0,
+            codes: Vec::new(),
+            mask: None,
+        }];
+    });
+    let (token, _) = protect(&moat, &sink, "acme", "acme.example");
+    let send = |subject: &str, link: &str| {
+        let msg = format!(
+            "From: Tom <tom@partner.example>\r\nTo: bob@acme.example\r\nSubject: {subject}\r\n\
+Date: Tue, 17 Nov 2026 10:21:00 +0000\r\nMessage-ID: <{subject}@partner.example>\r\n\r\n\
+Hello Bob, the notes are at {link} as promised.\r\n"
+        );
+        let reply = smtplib_send(
+            moat.smtp,
+            "tom@partner.example",
+            &["bob@acme.example"],
+            msg.as_bytes(),
+        );
+        assert!(reply.starts_with("250"), "{reply}");
+    };
+    send("listed", "https://files.evil.test/notes");
+    send("unlisted", "https://files.partner.example/notes");
+    let listed = verdict(&moat, &token, "listed");
+    assert_eq!(listed["verdict"], "quarantine", "{listed}");
+    assert_eq!(listed["threat_type"], "spam", "{listed}");
+    assert!(
+        rules(&listed)
+            .iter()
+            .any(|(r, _)| r == "reputation.domain_listed"),
+        "{listed}"
+    );
+    let unlisted = verdict(&moat, &token, "unlisted");
+    assert_eq!(unlisted["verdict"], "deliver", "{unlisted}");
+}

@@ -52,6 +52,14 @@ impl SpamReport {
         finish(hits, self.gtube, &models, self.tokens.clone())
     }
 
+    /// Adds findings scored elsewhere (reputation lists, answered after the scan) to the total.
+    pub fn add_hits(&mut self, hits: Vec<Finding>) {
+        self.score += hits.iter().filter_map(|f| f.score).sum::<f64>();
+        self.hits.extend(hits);
+        self.hits
+            .sort_by(|a, b| b.score.unwrap_or(0.0).total_cmp(&a.score.unwrap_or(0.0)));
+    }
+
     /// Whether the message is spam for a domain with this threshold.
     pub fn is_spam(&self, threshold: f64) -> bool {
         self.gtube || self.score >= threshold
