@@ -125,6 +125,9 @@ pub struct Conf {
     pub scores: HashMap<String, [f64; 4]>,
     pub required_score: f64,
     pub freemail_domains: Vec<String>,
+    /// `freemail_domains` split by [`Conf::finish`]: exact names, and glob patterns.
+    pub freemail_exact: HashSet<String>,
+    pub freemail_globs: Vec<String>,
     pub freemail_whitelist: Vec<String>,
     pub url_shorteners: HashSet<String>,
     pub util_rb_tld: HashSet<String>,
@@ -659,6 +662,14 @@ impl Conf {
 
     /// Applies ReplaceTags to the rules `replace_rules` names (after every file is read).
     pub fn finish(&mut self) {
+        // Freemail look-ups run several times per message: exact names in a set.
+        let (globs, exact): (Vec<String>, Vec<String>) = self
+            .freemail_domains
+            .iter()
+            .cloned()
+            .partition(|d| d.contains(['*', '?']));
+        self.freemail_exact = exact.into_iter().collect();
+        self.freemail_globs = globs;
         let names = std::mem::take(&mut self.replace_rules);
         for name in names {
             let tags = &self.replace_tags;

@@ -197,13 +197,7 @@ fn is_freemail(conf: &Conf, email: &str) -> bool {
     if welcome.contains(&local) || local.starts_with("undisclosed") {
         return false;
     }
-    conf.freemail_domains.iter().any(|d| {
-        if d.contains(['*', '?']) {
-            glob(d, domain)
-        } else {
-            d == domain
-        }
-    })
+    conf.freemail_exact.contains(domain) || conf.freemail_globs.iter().any(|d| glob(d, domain))
 }
 
 fn lower_addrs(m: &SaMessage<'_>, spec: &str) -> Vec<String> {
