@@ -35,6 +35,8 @@ pub enum LinkOrigin {
     Nested,
     /// A URI action of a PDF attachment; the range is the action's offset in the file.
     Pdf,
+    /// A QR code in an image attachment or in a PDF's image.
+    QrCode,
 }
 
 impl LinkOrigin {
@@ -44,6 +46,7 @@ impl LinkOrigin {
             LinkOrigin::HtmlAttachment => "html attachment",
             LinkOrigin::Nested => "forwarded message",
             LinkOrigin::Pdf => "pdf attachment",
+            LinkOrigin::QrCode => "QR code",
         }
     }
 }
@@ -83,8 +86,34 @@ impl Rendered {
     /// Links and page traits of attachments: HTML documents, PDFs and forwarded messages
     /// (their bodies and, down to [`MAX_NESTING`], their own attachments).
     fn attachments(&mut self, view: &MessageView<'_>, depth: usize) {
+        let mut images = 0usize;
         for a in &view.attachments {
             let part = a.part;
+            // QR codes: in images, and in a PDF's JPEG images (a bounded number per message).
+            let pictures: Vec<&[u8]> = if super::qr::is_image(a.content) {
+                vec![a.content]
+            } else if super::pdf::is_pdf(a.content) {
+                super::qr::pdf_jpegs(a.content)
+            } else {
+                Vec::new()
+            };
+            for picture in pictures {
+                if images >= super::qr::MAX_IMAGES {
+                    break;
+                }
+                images += 1;
+                for text in super::qr::decode(picture) {
+                    let host = host_of(&text);
+                    self.links.push(Link {
+                        part,
+                        host,
+                        href: text,
+                        text: String::new(),
+                        origin: LinkOrigin::QrCode,
+                        range: (0, 0),
+                    });
+                }
+            }
             if let Some(inner) = a.nested {
                 if depth >= MAX_NESTING {
                     continue;

@@ -16,6 +16,7 @@ pub mod malware;
 pub mod pages;
 pub mod pdf;
 pub mod phishing;
+pub mod qr;
 pub mod reputation;
 pub mod sa;
 pub mod spam;

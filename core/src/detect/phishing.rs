@@ -404,7 +404,7 @@ fn address_in_fragment(href: &str) -> Option<String> {
 fn link_finding(rule: &str, severity: Severity, l: &Link, matched: String) -> Finding {
     let field = match l.origin {
         LinkOrigin::Body => "body",
-        LinkOrigin::HtmlAttachment | LinkOrigin::Pdf => "attachment",
+        LinkOrigin::HtmlAttachment | LinkOrigin::Pdf | LinkOrigin::QrCode => "attachment",
         LinkOrigin::Nested => "forwarded_message",
     };
     finding(rule, severity, field, Some(l.part), Some(l.range), matched)
@@ -496,6 +496,15 @@ pub fn scan(view: &MessageView<'_>, rendered: &Rendered) -> Vec<Finding> {
                 severity,
                 l,
                 format!("{} is {} anyone can publish on{where_}", l.host, h.category),
+            ));
+        }
+        if l.origin == LinkOrigin::QrCode && !out.iter().any(|f| f.rule == "phishing.qr_code_link")
+        {
+            out.push(link_finding(
+                "phishing.qr_code_link",
+                Severity::Medium,
+                l,
+                format!("a QR code in an image leads to {}", l.host),
             ));
         }
         if let Some(address) = address_in_fragment(&l.href) {
@@ -1091,5 +1100,43 @@ Content-Type: multipart/mixed; boundary=b\r\n\r\n--b\r\nContent-Type: text/plain
             "acme.example",
         );
         assert!(f.iter().all(|f| f.severity < Severity::High), "{f:?}");
+    }
+
+    #[test]
+    fn a_qr_code_in_an_image_is_followed() {
+        use base64::Engine;
+        let code =
+            qrcode::QrCode::new(b"https://mailbox-renew.web.app/#u@acme.example").expect("encodes");
+        let img = code
+            .render::<image::Luma<u8>>()
+            .min_dimensions(240, 240)
+            .build();
+        let mut png = std::io::Cursor::new(Vec::new());
+        image::DynamicImage::ImageLuma8(img)
+            .write_to(&mut png, image::ImageFormat::Png)
+            .expect("png");
+        let b64 = base64::engine::general_purpose::STANDARD.encode(png.into_inner());
+        let raw = multipart(
+            "IT Support <it@helpdesk-notify.example>",
+            "Scan to keep your mailbox",
+            "Your mailbox will be closed. Scan the code with your phone.",
+            &format!(
+                "Content-Type: image/png; name=\"code.png\"\r\nContent-Transfer-Encoding: base64\r\n\r\n{b64}"
+            ),
+        );
+        let f = findings(&raw, "acme.example");
+        let r = rules(&f);
+        assert!(
+            r.contains(&("phishing.qr_code_link", Severity::High)),
+            "{r:?}"
+        );
+        assert!(
+            r.contains(&("phishing.link_free_hosting", Severity::High)),
+            "{r:?}"
+        );
+        assert!(
+            f.iter().any(|f| f.matched.contains("(in a QR code)")),
+            "{f:?}"
+        );
     }
 }
