@@ -703,14 +703,22 @@ pub struct Transport {
 #[derive(utoipa::ToSchema)]
 pub enum QuarantineStatus {
     Quarantined,
+    /// A release has claimed the message and is delivering it (`released_at` holds when the
+    /// claim was made; a claim older than [`RELEASE_CLAIM_MS`] is taken over).
+    Releasing,
     Released,
     Deleted,
 }
+
+/// How long a release's claim holds before another release may take it over (a process that
+/// died mid-release must not leave the message stuck).
+pub const RELEASE_CLAIM_MS: i64 = 10 * 60 * 1000;
 
 impl QuarantineStatus {
     pub fn as_str(self) -> &'static str {
         match self {
             QuarantineStatus::Quarantined => "quarantined",
+            QuarantineStatus::Releasing => "releasing",
             QuarantineStatus::Released => "released",
             QuarantineStatus::Deleted => "deleted",
         }
@@ -719,6 +727,7 @@ impl QuarantineStatus {
     pub fn parse(s: &str) -> Option<Self> {
         match s {
             "quarantined" => Some(QuarantineStatus::Quarantined),
+            "releasing" => Some(QuarantineStatus::Releasing),
             "released" => Some(QuarantineStatus::Released),
             "deleted" => Some(QuarantineStatus::Deleted),
             _ => None,

@@ -554,7 +554,9 @@ fn store_location(config: &Config) -> String {
     }
 }
 
-/// `moat quarantine release`: the same path as the API's release, from the command line.
+/// `moat quarantine release`: the API's release protocol from the command line: claim, deliver,
+/// mark released (so it cannot race the API or another operator), no delivery for a sandbox,
+/// and the `quarantine.released` webhook.
 fn release(config: &Config, store: &SharedStore, customer: &str, id: &str) -> anyhow::Result<()> {
     let customer = existing_customer(store, customer)?;
     let item = block(store.quarantine_get(&customer.id, id))?
@@ -565,40 +567,63 @@ fn release(config: &Config, store: &SharedStore, customer: &str, id: &str) -> an
             return Ok(());
         }
         QuarantineStatus::Deleted => anyhow::bail!("{id} was deleted and cannot be released"),
-        QuarantineStatus::Quarantined => {}
+        QuarantineStatus::Quarantined | QuarantineStatus::Releasing => {}
     }
-    let domain = block(store.domain(&customer.id, &item.domain_id))?
-        .context("the message's domain is no longer protected; add it again to release")?;
-    let raw = block(store.quarantine_raw(&customer.id, id))?.context("message bytes missing")?;
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .context("starting the relay runtime")?;
-    let relay = moat_core::relay::Relay::from_config(config, 1).context("configuring the relay")?;
-    let envelope = moat_core::relay::Envelope {
-        mail_from: &item.mail_from,
-        rcpts: &item.rcpt_to,
-        body: &raw,
-        options: Default::default(),
+    let claim_at = now_ms();
+    if !block(store.quarantine_claim_release(&customer.id, id, claim_at))? {
+        anyhow::bail!("{id} is being released by someone else; look again shortly");
+    }
+    let sandbox = moat_core::token::is_sandbox(&customer.id);
+    let delivered: anyhow::Result<String> = if sandbox {
+        Ok("nowhere (a sandbox never sends mail)".into())
+    } else {
+        (|| {
+            let domain = block(store.domain(&customer.id, &item.domain_id))?
+                .context("the message's domain is no longer protected; add it again to release")?;
+            let raw =
+                block(store.quarantine_raw(&customer.id, id))?.context("message bytes missing")?;
+            let runtime = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .context("starting the relay runtime")?;
+            let relay =
+                moat_core::relay::Relay::from_config(config, 1).context("configuring the relay")?;
+            let envelope = moat_core::relay::Envelope {
+                mail_from: &item.mail_from,
+                rcpts: &item.rcpt_to,
+                body: &raw,
+                options: Default::default(),
+            };
+            match runtime
+                .block_on(relay.deliver(&moat_core::relay::Route::to_domain(&domain), envelope))
+            {
+                moat_core::relay::RelayOutcome::Delivered { .. } => Ok(domain.real_mx_host),
+                other => anyhow::bail!(
+                    "{} did not take the message ({other:?}); it stays quarantined, try again later",
+                    domain.real_mx_host
+                ),
+            }
+        })()
     };
-    let outcome =
-        runtime.block_on(relay.deliver(&moat_core::relay::Route::to_domain(&domain), envelope));
-    match outcome {
-        moat_core::relay::RelayOutcome::Delivered { .. } => {
-            block(store.quarantine_set_status(
-                &customer.id,
-                id,
-                QuarantineStatus::Released,
-                now_ms(),
-            ))?;
-            println!("{id} released to {}", domain.real_mx_host);
-            Ok(())
-        }
-        other => anyhow::bail!(
-            "{} did not take the message ({other:?}); it stays quarantined, try again later",
-            domain.real_mx_host
-        ),
+    block(store.quarantine_finish_release(
+        &customer.id,
+        id,
+        claim_at,
+        delivered.is_ok(),
+        now_ms(),
+    ))?;
+    let to = delivered?;
+    if let Some(item) = block(store.quarantine_get(&customer.id, id))? {
+        block(moat_api::webhooks::emit(
+            store,
+            &customer.id,
+            moat_core::model::WebhookEvent::QuarantineReleased,
+            &item.id,
+            serde_json::to_value(moat_api::schema::QuarantineOut::of(&item)).unwrap_or_default(),
+        ));
     }
+    println!("{id} released to {to}");
+    Ok(())
 }
 
 /// `moat spam train|status`.

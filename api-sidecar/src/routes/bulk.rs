@@ -227,12 +227,9 @@ async fn run(
                         .await
                         .map(|_| ())
                 }
-                BulkAction::Delete => state
-                    .store
-                    .quarantine_set_status(customer, &item.id, QuarantineStatus::Deleted, now_ms())
-                    .await
-                    .map(|_| ())
-                    .map_err(ApiError::from),
+                BulkAction::Delete => {
+                    super::quarantine::delete_item(state, customer, &item.id).await
+                }
             };
             state.jobs.update(id, |j| match outcome {
                 Ok(()) => j.done += 1,

@@ -423,6 +423,7 @@ pub async fn confirm(state: web::Data<AppState>, link: web::Path<String>) -> Htt
             escape(&item.subject),
             item.threat_type.as_str()
         ),
+        QuarantineStatus::Releasing => "<p>This message is being released.</p>".into(),
         QuarantineStatus::Released => "<p>This message was already released.</p>".into(),
         QuarantineStatus::Deleted => "<p>This message was deleted.</p>".into(),
     };

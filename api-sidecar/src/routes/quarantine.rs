@@ -184,19 +184,29 @@ pub async fn delete(
     id: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
     caller.require(TokenScope::Quarantine)?;
-    let found = state
+    delete_item(&state, caller.customer_id(), &id).await?;
+    Ok(HttpResponse::NoContent().finish())
+}
+
+/// Deletes one message of `customer`: never one a release is delivering (409), so a delete
+/// racing a release cannot lose the release nor bring the message back.
+pub(crate) async fn delete_item(
+    state: &AppState,
+    customer: &str,
+    id: &str,
+) -> Result<(), ApiError> {
+    if state
         .store
-        .quarantine_set_status(
-            caller.customer_id(),
-            &id,
-            QuarantineStatus::Deleted,
-            now_ms(),
-        )
-        .await?;
-    if found {
-        Ok(HttpResponse::NoContent().finish())
-    } else {
-        Err(ApiError::NotFound("quarantined message"))
+        .quarantine_delete(customer, id, now_ms())
+        .await?
+    {
+        return Ok(());
+    }
+    match state.store.quarantine_get(customer, id).await? {
+        None => Err(ApiError::NotFound("quarantined message")),
+        Some(_) => Err(ApiError::Conflict(
+            "the message is being released; try again shortly".into(),
+        )),
     }
 }
 
@@ -237,23 +247,47 @@ pub(crate) async fn release_item(
         .quarantine_get(customer, id)
         .await?
         .ok_or(ApiError::NotFound("quarantined message"))?;
+    let deleted = || ApiError::Conflict("the message was deleted and cannot be released".into());
     match item.status {
         QuarantineStatus::Released => return Ok(item),
-        QuarantineStatus::Deleted => {
-            return Err(ApiError::Conflict(
-                "the message was deleted and cannot be released".into(),
-            ));
-        }
-        QuarantineStatus::Quarantined => {}
+        QuarantineStatus::Deleted => return Err(deleted()),
+        QuarantineStatus::Quarantined | QuarantineStatus::Releasing => {}
+    }
+    // Claim, then deliver, then mark released: of concurrent releases exactly one delivers,
+    // and a delete cannot slip in between.
+    let claim_at = now_ms();
+    if !state
+        .store
+        .quarantine_claim_release(customer, id, claim_at)
+        .await?
+    {
+        let now = state
+            .store
+            .quarantine_get(customer, id)
+            .await?
+            .ok_or(ApiError::NotFound("quarantined message"))?;
+        return match now.status {
+            QuarantineStatus::Released => Ok(now),
+            QuarantineStatus::Deleted => Err(deleted()),
+            _ => Err(ApiError::Conflict(
+                "the message is being released by another request; try again shortly".into(),
+            )),
+        };
     }
     // A sandbox never sends mail anywhere.
-    if kind == TokenKind::Live && !moat_core::token::is_sandbox(customer) {
-        relay_released(state, customer, &item).await?;
-    }
-    state
+    let delivered = if kind == TokenKind::Live && !moat_core::token::is_sandbox(customer) {
+        relay_released(state, customer, &item).await
+    } else {
+        Ok(())
+    };
+    let finished = state
         .store
-        .quarantine_set_status(customer, id, QuarantineStatus::Released, now_ms())
-        .await?;
+        .quarantine_finish_release(customer, id, claim_at, delivered.is_ok(), now_ms())
+        .await;
+    delivered?;
+    if !finished? {
+        tracing::warn!(quarantine_id = %id, "release claim was taken over while delivering; the message may be delivered twice");
+    }
     let item = state
         .store
         .quarantine_get(customer, id)

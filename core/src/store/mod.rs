@@ -18,8 +18,8 @@ use crate::{
     error::StoreError,
     model::{
         Action, Customer, Domain, DomainPatch, Policy, QuarantineFilter, QuarantineItem,
-        QuarantineStatus, SenderHistory, SenderRule, SpamReportRecord, TokenInfo, VerdictFilter,
-        VerdictRecord, Webhook, WebhookDelivery,
+        SenderHistory, SenderRule, SpamReportRecord, TokenInfo, VerdictFilter, VerdictRecord,
+        Webhook, WebhookDelivery,
     },
 };
 
@@ -141,14 +141,28 @@ pub trait Store: Send + Sync {
     ) -> StoreFuture<Vec<QuarantineItem>>;
     fn quarantine_get(&self, customer_id: &str, id: &str) -> StoreFuture<Option<QuarantineItem>>;
     fn quarantine_raw(&self, customer_id: &str, id: &str) -> StoreFuture<Option<Vec<u8>>>;
-    /// Moves a message to `status` (`deleted` also drops its bytes); false when not found.
-    fn quarantine_set_status(
+    /// Claims a message for release, atomically: `quarantined` → `releasing` with the claim
+    /// time `claim_at` (or a `releasing` claim older than `RELEASE_CLAIM_MS` taken over); true
+    /// when this caller now holds the claim. Of concurrent releases exactly one wins.
+    fn quarantine_claim_release(
         &self,
         customer_id: &str,
         id: &str,
-        status: QuarantineStatus,
+        claim_at: i64,
+    ) -> StoreFuture<bool>;
+    /// Ends the claim made at `claim_at`: `released` at `at` when delivered, else back to
+    /// `quarantined`; false when the claim is no longer this caller's.
+    fn quarantine_finish_release(
+        &self,
+        customer_id: &str,
+        id: &str,
+        claim_at: i64,
+        delivered: bool,
         at: i64,
     ) -> StoreFuture<bool>;
+    /// Deletes a message (drops its bytes), unless a release holds it; true when it is deleted
+    /// now (or already was), false when not found or being released.
+    fn quarantine_delete(&self, customer_id: &str, id: &str, at: i64) -> StoreFuture<bool>;
 
     fn insert_webhook(&self, webhook: Webhook) -> StoreFuture<()>;
     /// Replaces a stored webhook (the dispatcher moves its watermark); false, and nothing

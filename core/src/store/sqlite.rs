@@ -22,9 +22,9 @@ use crate::{
     model::{
         Action, Customer, DeliveryMode, DeliveryStatus, Domain, DomainDetection, DomainPatch,
         DomainStatus, Finding, Policy, PolicyAction, QuarantineFilter, QuarantineItem,
-        QuarantineStatus, RelayTls, SenderHistory, SenderRule, SenderRuleKind, SpamReportRecord,
-        ThreatType, TokenInfo, TokenKind, TokenScope, VerdictFilter, VerdictRecord, Webhook,
-        WebhookDelivery,
+        QuarantineStatus, RELEASE_CLAIM_MS, RelayTls, SenderHistory, SenderRule, SenderRuleKind,
+        SpamReportRecord, ThreatType, TokenInfo, TokenKind, TokenScope, VerdictFilter,
+        VerdictRecord, Webhook, WebhookDelivery,
     },
     time::now_ms,
 };
@@ -1461,35 +1461,64 @@ impl Store for SqliteStore {
         })
     }
 
-    fn quarantine_set_status(
+    fn quarantine_claim_release(
         &self,
         customer_id: &str,
         id: &str,
-        status: QuarantineStatus,
+        claim_at: i64,
+    ) -> StoreFuture<bool> {
+        let (customer_id, id) = (customer_id.to_string(), id.to_string());
+        self.write(move |conn| {
+            Ok(conn.execute(
+                "UPDATE quarantine SET status = 'releasing', released_at = ?3 \
+                 WHERE customer_id = ?1 AND id = ?2 AND (status = 'quarantined' \
+                 OR (status = 'releasing' AND released_at < ?4))",
+                params![customer_id, id, claim_at, claim_at - RELEASE_CLAIM_MS],
+            )? > 0)
+        })
+    }
+
+    fn quarantine_finish_release(
+        &self,
+        customer_id: &str,
+        id: &str,
+        claim_at: i64,
+        delivered: bool,
         at: i64,
     ) -> StoreFuture<bool> {
         let (customer_id, id) = (customer_id.to_string(), id.to_string());
         self.write(move |conn| {
-            let n = match status {
-                QuarantineStatus::Deleted => conn.execute(
-                    "UPDATE quarantine SET status = 'deleted', raw = x'' \
-                     WHERE customer_id = ?1 AND id = ?2",
-                    params![customer_id, id],
-                )?,
-                QuarantineStatus::Released => conn.execute(
-                    "UPDATE quarantine SET status = 'released', released_at = ?3 \
-                     WHERE customer_id = ?1 AND id = ?2",
-                    params![customer_id, id, at],
-                )?,
-                QuarantineStatus::Quarantined => conn.execute(
+            let n = if delivered {
+                conn.execute(
+                    "UPDATE quarantine SET status = 'released', released_at = ?4 \
+                     WHERE customer_id = ?1 AND id = ?2 AND status = 'releasing' \
+                     AND released_at = ?3",
+                    params![customer_id, id, claim_at, at],
+                )?
+            } else {
+                conn.execute(
                     "UPDATE quarantine SET status = 'quarantined', released_at = NULL \
-                     WHERE customer_id = ?1 AND id = ?2",
-                    params![customer_id, id],
-                )?,
+                     WHERE customer_id = ?1 AND id = ?2 AND status = 'releasing' \
+                     AND released_at = ?3",
+                    params![customer_id, id, claim_at],
+                )?
             };
             Ok(n > 0)
         })
     }
+
+    fn quarantine_delete(&self, customer_id: &str, id: &str, at: i64) -> StoreFuture<bool> {
+        let (customer_id, id) = (customer_id.to_string(), id.to_string());
+        self.write(move |conn| {
+            Ok(conn.execute(
+                "UPDATE quarantine SET status = 'deleted', raw = x'' \
+                 WHERE customer_id = ?1 AND id = ?2 AND (status <> 'releasing' \
+                 OR released_at < ?3)",
+                params![customer_id, id, at - RELEASE_CLAIM_MS],
+            )? > 0)
+        })
+    }
+
     fn insert_webhook(&self, w: Webhook) -> StoreFuture<()> {
         self.write(move |conn| {
             conn.execute(

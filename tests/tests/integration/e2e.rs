@@ -1018,3 +1018,92 @@ fn unverified_domains_take_no_mail_and_internal_targets_are_refused() {
         );
     }
 }
+
+/// Eight releases of one message at once over HTTP deliver it exactly once; each answers 200
+/// (released) or 409 (another request is releasing it); a delete racing them never brings a
+/// released message back.
+#[test]
+fn parallel_releases_deliver_a_message_exactly_once() {
+    let sink = Sink::start();
+    let moat = Moat::start();
+    let (token, _) = acme_with(&moat, &sink, "proxy");
+    let reply = smtplib_send(
+        moat.smtp,
+        "mallory@sender.test",
+        &["bob@acme.example"],
+        CRYPTO,
+    );
+    assert!(reply.starts_with("250"), "{reply}");
+    let id = eventually(10, "quarantined", || {
+        let (_, q) = moat.call(
+            "GET",
+            "/v1/quarantine?status=quarantined",
+            Some(&token),
+            None,
+        );
+        q["data"][0]["id"]
+            .as_str()
+            .map(str::to_string)
+            .ok_or_else(|| q.to_string())
+    });
+    let moat = std::sync::Arc::new(moat);
+    let statuses: Vec<u16> = std::thread::scope(|scope| {
+        let handles: Vec<_> = (0..8)
+            .map(|_| {
+                let (moat, token, id) = (moat.clone(), token.clone(), id.clone());
+                scope.spawn(move || {
+                    moat.call(
+                        "POST",
+                        &format!("/v1/quarantine/{id}/release"),
+                        Some(&token),
+                        None,
+                    )
+                    .0
+                })
+            })
+            .collect();
+        let delete = {
+            let (moat, token, id) = (moat.clone(), token.clone(), id.clone());
+            scope.spawn(move || {
+                moat.call(
+                    "DELETE",
+                    &format!("/v1/quarantine/{id}"),
+                    Some(&token),
+                    None,
+                )
+                .0
+            })
+        };
+        let mut out: Vec<u16> = handles
+            .into_iter()
+            .map(|h| h.join().expect("thread"))
+            .collect();
+        out.push(delete.join().expect("thread"));
+        out
+    });
+    let releases = &statuses[..8];
+    assert!(
+        releases.iter().all(|s| *s == 200 || *s == 409),
+        "{statuses:?}"
+    );
+    std::thread::sleep(std::time::Duration::from_millis(300));
+    let (_, item) = moat.call("GET", &format!("/v1/quarantine/{id}"), Some(&token), None);
+    let delivered = sink.messages().len();
+    match item["status"].as_str() {
+        // The delete came first (nothing delivered) or after a finished release (delivered
+        // once); either way it stays deleted and nothing was sent twice.
+        Some("deleted") => {
+            assert!(delivered <= 1, "{statuses:?} {item}");
+            assert_eq!(delivered == 1, releases.contains(&200), "{statuses:?}");
+        }
+        Some("released") => assert_eq!(delivered, 1, "exactly once: {statuses:?}"),
+        other => panic!("{other:?} {item} {statuses:?}"),
+    }
+    if item["status"] == "released" {
+        assert!(releases.contains(&200), "{statuses:?}");
+        assert_eq!(
+            statuses[8], 409,
+            "the delete met the release in progress: {statuses:?}"
+        );
+    }
+}

@@ -209,8 +209,33 @@ async fn contract(s: &SharedStore, tag: &str) {
     );
     assert_eq!(s.quarantine_raw(&globex.id, &q1).await.expect("q"), None);
 
+    // Release: claim, then finish; another customer can neither claim nor delete it.
     assert!(
-        s.quarantine_set_status(&acme.id, &q1, QuarantineStatus::Released, 42)
+        !s.quarantine_claim_release(&globex.id, &q1, 40)
+            .await
+            .expect("q")
+    );
+    assert!(!s.quarantine_delete(&globex.id, &q1, 40).await.expect("q"));
+    assert!(
+        s.quarantine_claim_release(&acme.id, &q1, 41)
+            .await
+            .expect("q")
+    );
+    assert_eq!(
+        s.quarantine_get(&acme.id, &q1)
+            .await
+            .expect("q")
+            .map(|i| i.status),
+        Some(QuarantineStatus::Releasing)
+    );
+    assert!(
+        !s.quarantine_finish_release(&acme.id, &q1, 40, true, 42)
+            .await
+            .expect("q"),
+        "only the claim's own time finishes it"
+    );
+    assert!(
+        s.quarantine_finish_release(&acme.id, &q1, 41, true, 42)
             .await
             .expect("q")
     );
@@ -223,20 +248,17 @@ async fn contract(s: &SharedStore, tag: &str) {
         (got.status, got.released_at),
         (QuarantineStatus::Released, Some(42))
     );
-    assert!(
-        s.quarantine_set_status(&acme.id, &q1, QuarantineStatus::Deleted, 43)
-            .await
-            .expect("q")
-    );
+    assert!(s.quarantine_delete(&acme.id, &q1, 43).await.expect("q"));
     assert_eq!(
         s.quarantine_raw(&acme.id, &q1).await.expect("q"),
         None,
         "deleted bytes are gone"
     );
     assert!(
-        !s.quarantine_set_status(&globex.id, &q1, QuarantineStatus::Released, 1)
+        !s.quarantine_claim_release(&acme.id, &q1, 44)
             .await
-            .expect("q")
+            .expect("q"),
+        "a deleted message is never claimed"
     );
 
     // Sender rules: per domain, counted, changing the configuration version.
@@ -475,6 +497,148 @@ fn a_failing_write_does_not_poison_its_batch() {
     block_on(conflict_contract(&s, "sqlite"));
 }
 
+/// Concurrent releases and deletes of one message: exactly one release claims it, a delete
+/// never removes a message a release holds, and a finished release is never undone by a late
+/// claimer; a failed delivery puts the message back; a claim older than the claim period is
+/// taken over (a release that died).
+async fn release_race_contract(s: &SharedStore, tag: &str) {
+    let acme = s
+        .ensure_customer(&format!("race-{tag}"))
+        .await
+        .expect("customer");
+    let quarantine = |id: &str| {
+        let v = verdict(&acme.id, "d", Action::Quarantine);
+        let item = QuarantineItem {
+            id: id.to_string(),
+            verdict_id: v.id.clone(),
+            customer_id: acme.id.clone(),
+            domain_id: "d".into(),
+            received_at: now_ms(),
+            mail_from: "a@b.test".into(),
+            rcpt_to: vec!["x@acme.example".into()],
+            from_header: "a@b.test".into(),
+            subject: "race".into(),
+            threat_type: ThreatType::Spam,
+            status: QuarantineStatus::Quarantined,
+            size: 3,
+            findings: vec![],
+            released_at: None,
+        };
+        s.quarantine(item, b"raw".to_vec(), v)
+    };
+    let id = format!("race1-{tag}");
+    quarantine(&id).await.expect("quarantined");
+    let now = now_ms();
+    // Twenty releases and a delete at once: one claim wins, the delete is refused.
+    let claims = futures::future::join_all(
+        (0..20).map(|i| s.quarantine_claim_release(&acme.id, &id, now + i)),
+    );
+    let (claims, deleted) = futures::join!(claims, s.quarantine_delete(&acme.id, &id, now));
+    let won: Vec<i64> = claims
+        .into_iter()
+        .enumerate()
+        .filter(|(_, c)| *c.as_ref().expect("claim"))
+        .map(|(i, _)| now + i as i64)
+        .collect();
+    assert_eq!(won.len(), 1, "exactly one release claims the message");
+    assert!(!deleted.expect("delete"), "a held message is not deleted");
+    assert!(
+        !s.quarantine_delete(&acme.id, &id, now)
+            .await
+            .expect("delete")
+    );
+    // A failed delivery gives it back; then a release and a delete race again.
+    assert!(
+        s.quarantine_finish_release(&acme.id, &id, won[0], false, now)
+            .await
+            .expect("finish")
+    );
+    let item = s
+        .quarantine_get(&acme.id, &id)
+        .await
+        .expect("get")
+        .expect("item");
+    assert_eq!(
+        (item.status, item.released_at),
+        (QuarantineStatus::Quarantined, None)
+    );
+    assert!(
+        s.quarantine_claim_release(&acme.id, &id, now + 100)
+            .await
+            .expect("claim")
+    );
+    assert!(
+        s.quarantine_finish_release(&acme.id, &id, now + 100, true, now + 101)
+            .await
+            .expect("finish")
+    );
+    // A late claimer and a late delete after the release: the release stands until deleted.
+    assert!(
+        !s.quarantine_claim_release(&acme.id, &id, now + 102)
+            .await
+            .expect("claim")
+    );
+    assert_eq!(
+        s.quarantine_get(&acme.id, &id)
+            .await
+            .expect("get")
+            .map(|i| i.status),
+        Some(QuarantineStatus::Released)
+    );
+    // A delete that lands first wins: the release then finds it deleted, never resurrects it.
+    let id2 = format!("race2-{tag}");
+    quarantine(&id2).await.expect("quarantined");
+    assert!(
+        s.quarantine_delete(&acme.id, &id2, now)
+            .await
+            .expect("delete")
+    );
+    assert!(
+        !s.quarantine_claim_release(&acme.id, &id2, now + 1)
+            .await
+            .expect("claim")
+    );
+    assert!(
+        !s.quarantine_finish_release(&acme.id, &id2, now + 1, true, now + 2)
+            .await
+            .expect("finish")
+    );
+    assert_eq!(
+        s.quarantine_get(&acme.id, &id2)
+            .await
+            .expect("get")
+            .map(|i| i.status),
+        Some(QuarantineStatus::Deleted)
+    );
+    // A claim older than the claim period (its release died) is taken over.
+    let id3 = format!("race3-{tag}");
+    quarantine(&id3).await.expect("quarantined");
+    let old = now - moat_core::model::RELEASE_CLAIM_MS - 1;
+    assert!(
+        s.quarantine_claim_release(&acme.id, &id3, old)
+            .await
+            .expect("claim")
+    );
+    assert!(
+        s.quarantine_claim_release(&acme.id, &id3, now)
+            .await
+            .expect("take over")
+    );
+    assert!(
+        !s.quarantine_finish_release(&acme.id, &id3, old, true, now)
+            .await
+            .expect("finish"),
+        "the dead release's claim is no longer its own"
+    );
+}
+
+#[test]
+fn releases_and_deletes_race_safely() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let s = open(dir.path());
+    block_on(release_race_contract(&s, "sqlite"));
+}
+
 /// The same contract against a real ScyllaDB cluster, when `MOAT_SCYLLA_URI` names one
 /// (`host:port[,host:port…]`). No ScyllaDB server can be installed on this project's build
 /// machines, so without it the test says so and checks nothing.
@@ -504,6 +668,7 @@ fn scylla_store_passes_the_same_contract() {
     block_on(contract(&s, &tag));
     block_on(conflict_contract(&s, &tag));
     block_on(domain_claim_contract(&s, &tag));
+    block_on(release_race_contract(&s, &tag));
 }
 
 /// Without a reachable cluster the ScyllaDB store refuses to open with an error that names the

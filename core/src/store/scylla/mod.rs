@@ -153,6 +153,7 @@ struct Statements {
     verdict_counts: PreparedStatement,
     insert_quarantine: PreparedStatement,
     insert_quarantine_pointer: PreparedStatement,
+    cas_quarantine: PreparedStatement,
     insert_raw_chunk: PreparedStatement,
     quarantine_of_day: PreparedStatement,
     quarantine_pointer: PreparedStatement,
@@ -371,6 +372,12 @@ impl Statements {
             ))
             .await?,
             insert_quarantine: p(insert("quarantine_by_day", QUARANTINE_COLS)).await?,
+            cas_quarantine: p(format!(
+                "UPDATE {ks}.quarantine_by_day USING TTL ? SET status = ?, released_at = ? \
+                 WHERE customer_id = ? AND day = ? AND received_at = ? AND id = ? \
+                 IF status = ? AND released_at = ?"
+            ))
+            .await?,
             insert_quarantine_pointer: p(insert(
                 "quarantine_by_id",
                 "customer_id, id, day, received_at",
@@ -749,6 +756,34 @@ impl Inner {
         self.first::<QuarantineRow>(
             &self.st.quarantine_in_day,
             (customer_id, p.day, p.received_at, id),
+        )
+        .await
+    }
+
+    /// Moves a quarantined message from the state `row` shows to `status`/`released_at`, as a
+    /// lightweight transaction on exactly what was read (status and claim time): of
+    /// concurrent movers, one wins. The cells keep the row's remaining time to live.
+    async fn cas_quarantine(
+        &self,
+        row: &QuarantineRow,
+        status: QuarantineStatus,
+        released_at: Option<i64>,
+    ) -> Result<bool, StoreError> {
+        let age_secs = (crate::time::now_ms() - row.received_at).max(0) / 1000;
+        let ttl = (self.settings.quarantine_ttl_secs as i64 - age_secs).max(1) as i32;
+        self.lwt(
+            &self.st.cas_quarantine,
+            (
+                ttl,
+                status.as_str(),
+                released_at,
+                &row.customer_id,
+                row.day,
+                row.received_at,
+                &row.id,
+                &row.status,
+                row.released_at,
+            ),
         )
         .await
     }
@@ -1606,28 +1641,81 @@ impl Store for ScyllaStore {
         })
     }
 
-    fn quarantine_set_status(
+    fn quarantine_claim_release(
         &self,
         customer_id: &str,
         id: &str,
-        status: QuarantineStatus,
+        claim_at: i64,
+    ) -> StoreFuture<bool> {
+        let (customer_id, id) = (customer_id.to_string(), id.to_string());
+        self.run(move |db| async move {
+            let Some(row) = db.quarantine_row(&customer_id, &id).await? else {
+                return Ok(false);
+            };
+            let free = row.status == QuarantineStatus::Quarantined.as_str()
+                || (row.status == QuarantineStatus::Releasing.as_str()
+                    && row
+                        .released_at
+                        .is_some_and(|t| t < claim_at - crate::model::RELEASE_CLAIM_MS));
+            if !free {
+                return Ok(false);
+            }
+            db.cas_quarantine(&row, QuarantineStatus::Releasing, Some(claim_at))
+                .await
+        })
+    }
+
+    fn quarantine_finish_release(
+        &self,
+        customer_id: &str,
+        id: &str,
+        claim_at: i64,
+        delivered: bool,
         at: i64,
     ) -> StoreFuture<bool> {
         let (customer_id, id) = (customer_id.to_string(), id.to_string());
         self.run(move |db| async move {
-            let Some(mut row) = db.quarantine_row(&customer_id, &id).await? else {
+            let Some(row) = db.quarantine_row(&customer_id, &id).await? else {
                 return Ok(false);
             };
-            row.status = status.as_str().into();
-            row.released_at = match status {
-                QuarantineStatus::Released => Some(at),
-                QuarantineStatus::Quarantined => None,
-                QuarantineStatus::Deleted => row.released_at,
-            };
-            db.exec(&db.st.insert_quarantine, &row).await?;
-            if status == QuarantineStatus::Deleted {
-                db.exec(&db.st.delete_raw, (&id,)).await?;
+            if row.status != QuarantineStatus::Releasing.as_str()
+                || row.released_at != Some(claim_at)
+            {
+                return Ok(false);
             }
+            let (to, released_at) = if delivered {
+                (QuarantineStatus::Released, Some(at))
+            } else {
+                (QuarantineStatus::Quarantined, None)
+            };
+            db.cas_quarantine(&row, to, released_at).await
+        })
+    }
+
+    fn quarantine_delete(&self, customer_id: &str, id: &str, at: i64) -> StoreFuture<bool> {
+        let (customer_id, id) = (customer_id.to_string(), id.to_string());
+        self.run(move |db| async move {
+            let Some(row) = db.quarantine_row(&customer_id, &id).await? else {
+                return Ok(false);
+            };
+            if row.status == QuarantineStatus::Deleted.as_str() {
+                return Ok(true);
+            }
+            let held = row.status == QuarantineStatus::Releasing.as_str()
+                && row
+                    .released_at
+                    .is_some_and(|t| t >= at - crate::model::RELEASE_CLAIM_MS);
+            if held {
+                return Ok(false);
+            }
+            let released_at = row.released_at;
+            if !db
+                .cas_quarantine(&row, QuarantineStatus::Deleted, released_at)
+                .await?
+            {
+                return Ok(false);
+            }
+            db.exec(&db.st.delete_raw, (&id,)).await?;
             Ok(true)
         })
     }
