@@ -226,6 +226,10 @@ struct Matcher {
     pcre: HashMap<usize, pcre2::bytes::Regex>,
     /// The database came from the disk cache (or there was nothing to compile).
     from_cache: bool,
+    /// Built to scan many lines joined by `\n` at once ([`Matcher::scan_lines`]): per
+    /// Hyperscan id, whether a report is a hit as it stands (the pattern cannot reach across a
+    /// line, has no anchor, is exact and counted once); the others are confirmed line by line.
+    direct: Vec<bool>,
 }
 
 /// Header rules that share a subject.
@@ -320,6 +324,7 @@ impl Matcher {
         cands: Vec<Candidate>,
         cache: Option<&Path>,
         rules: &mut [Rule],
+        joined: bool,
     ) -> Result<Matcher, SaError> {
         let mut m = Matcher::default();
         for c in &cands {
@@ -343,7 +348,10 @@ impl Matcher {
                 v
             })
             .collect();
-        let refs: Vec<&[u8]> = key_parts.iter().map(Vec::as_slice).collect();
+        let mut refs: Vec<&[u8]> = key_parts.iter().map(Vec::as_slice).collect();
+        if joined {
+            refs.push(b"joined-lines");
+        }
         let key = sha(&refs);
         let cached = cache.and_then(|dir| {
             let plan: Plan =
@@ -383,6 +391,10 @@ impl Matcher {
                     for (i, c) in cands.iter().enumerate() {
                         if tiers[i] < 2 {
                             let mut flags = regex::hs_flags(&c.regex.flags, c.multiple);
+                            if joined {
+                                // `^` and `$` at every joined line (confirmed per line).
+                                flags |= CompileFlags::MULTILINE;
+                            }
                             if tiers[i] == 1 {
                                 flags |= CompileFlags::PREFILTER;
                             }
@@ -460,6 +472,12 @@ impl Matcher {
                 0 | 1 => {
                     m.hs_rules.push(c.rule);
                     m.hs_prefilter.push(tiers[i] == 1);
+                    m.direct.push(
+                        tiers[i] == 0
+                            && !c.multiple
+                            && !rules[c.rule].nosubject
+                            && regex::stays_on_its_line(&c.regex),
+                    );
                     rules[c.rule].tier = if tiers[i] == 0 {
                         Tier::Exact
                     } else {
@@ -478,6 +496,74 @@ impl Matcher {
     }
 
     /// Counts of the rules that match `text` (1 for plain rules, hits for `multiple` ones).
+    /// Every rule's value over `lines` as if each line were scanned alone (SpamAssassin's
+    /// body semantics: a rule hits a line; `multiple` rules add their per-line counts up to
+    /// `maxhits`; `nosubject` rules skip line 0), with one Hyperscan pass over the lines
+    /// joined by `\n`. A report of a [`Matcher::direct`] rule is a hit; any other reported
+    /// rule is run by PCRE2 on each line, as is every fallback rule.
+    fn scan_lines(
+        &self,
+        lines: &[&[u8]],
+        rules: &[Rule],
+        scratch: &Scratch,
+        out: &mut Vec<(usize, u32)>,
+    ) {
+        let mut joined = Vec::with_capacity(lines.iter().map(|l| l.len() + 1).sum());
+        for (i, l) in lines.iter().enumerate() {
+            if i > 0 {
+                joined.push(b'\n');
+            }
+            joined.extend_from_slice(l);
+        }
+        let mut seen: Vec<bool> = vec![false; self.hs_rules.len()];
+        if let Some(db) = &self.db {
+            let _ = db.scan(&joined, scratch, |id, _, _, _| {
+                if let Some(s) = seen.get_mut(id as usize) {
+                    *s = true;
+                }
+                Matching::Continue
+            });
+        }
+        let per_line = |rule: usize, out: &mut Vec<(usize, u32)>| {
+            let r = &rules[rule];
+            let Some(re) = self.pcre.get(&rule) else {
+                return;
+            };
+            let mut total = 0u32;
+            for (i, line) in lines.iter().enumerate() {
+                if i == 0 && r.nosubject {
+                    continue;
+                }
+                if r.multiple {
+                    total = (total + regex::count(re, line, r.maxhits)).min(r.maxhits);
+                    if total >= r.maxhits {
+                        break;
+                    }
+                } else if re.is_match(line).unwrap_or(false) {
+                    total = 1;
+                    break;
+                }
+            }
+            if total > 0 {
+                out.push((rule, total));
+            }
+        };
+        for (id, hit) in seen.iter().enumerate() {
+            if !hit {
+                continue;
+            }
+            let rule = self.hs_rules[id];
+            if self.direct.get(id).copied().unwrap_or(false) {
+                out.push((rule, 1));
+            } else {
+                per_line(rule, out);
+            }
+        }
+        for &rule in &self.fallback {
+            per_line(rule, out);
+        }
+    }
+
     fn scan(&self, text: &[u8], rules: &[Rule], scratch: &Scratch, out: &mut Vec<(usize, u32)>) {
         let mut seen: Vec<usize> = Vec::new();
         if let Some(db) = &self.db {
@@ -705,7 +791,7 @@ impl SaEngine {
                         .map(|(c, _)| c.rule)
                         .collect();
                     let cands: Vec<Candidate> = list.into_iter().map(|(c, _)| c).collect();
-                    let matcher = Matcher::build(cands, cache, rules)?;
+                    let matcher = Matcher::build(cands, cache, rules, false)?;
                     let empty_match = matcher
                         .pcre
                         .iter()
@@ -724,7 +810,14 @@ impl SaEngine {
         let header_groups = build_groups(header_cands, &mut rules)?;
         let mimeheader_groups = build_groups(mime_cands, &mut rules)?;
         let mut take = |k: Kind, rules: &mut Vec<Rule>| -> Result<Matcher, SaError> {
-            Matcher::build(kind_cands.remove(&k).unwrap_or_default(), cache, rules)
+            // Body lines are scanned joined, in one pass.
+            let joined = k == Kind::Body;
+            Matcher::build(
+                kind_cands.remove(&k).unwrap_or_default(),
+                cache,
+                rules,
+                joined,
+            )
         };
         let body = take(Kind::Body, &mut rules)?;
         let rawbody = take(Kind::Rawbody, &mut rules)?;
@@ -900,13 +993,10 @@ impl SaEngine {
                     };
                 }
             };
-            for (i, line) in m.body_lines.iter().enumerate() {
-                self.body.scan(line, &self.rules, scratch, &mut hits);
-                if i == 0 {
-                    hits.retain(|(r, _)| !self.rules[*r].nosubject);
-                }
-                add(&mut values, &mut hits);
-            }
+            let lines: Vec<&[u8]> = m.body_lines.iter().map(|l| l.as_ref()).collect();
+            self.body
+                .scan_lines(&lines, &self.rules, scratch, &mut hits);
+            add(&mut values, &mut hits);
             for chunk in &m.rawbody {
                 self.rawbody.scan(chunk, &self.rules, scratch, &mut hits);
                 add(&mut values, &mut hits);

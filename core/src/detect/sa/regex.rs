@@ -61,6 +61,77 @@ pub fn hs_flags(flags: &str, multiple: bool) -> CompileFlags {
     f
 }
 
+/// Whether every match of the pattern lies within one line and needs no line boundary to
+/// be found: no anchors, nothing that can match a line break (`\s`, `\W`, `\D`, a negated
+/// class, `\n`, `.` under `/s`…). Conservative: when unsure, false (the rule is then
+/// confirmed line by line).
+pub fn stays_on_its_line(re: &PerlRegex) -> bool {
+    if re.flags.contains('s') || re.flags.contains('m') || re.flags.contains('x') {
+        return false;
+    }
+    let p = &re.pattern;
+    let mut i = 0;
+    let mut in_class = false;
+    while i < p.len() {
+        match p[i] {
+            b'\\' => {
+                let Some(&n) = p.get(i + 1) else {
+                    return false;
+                };
+                if matches!(
+                    n,
+                    b's' | b'W'
+                        | b'D'
+                        | b'n'
+                        | b'r'
+                        | b'v'
+                        | b'R'
+                        | b'x'
+                        | b'0'
+                        | b'1'
+                        | b'A'
+                        | b'z'
+                        | b'Z'
+                        | b'B'
+                        | b'G'
+                        | b'X'
+                        | b'N'
+                        | b'p'
+                        | b'P'
+                        | b'c'
+                        | b'e'
+                        | b'f'
+                        | b'H'
+                        | b'V'
+                        | b'Q'
+                ) {
+                    return false;
+                }
+                i += 2;
+                continue;
+            }
+            b'[' if !in_class => {
+                in_class = true;
+                if p.get(i + 1) == Some(&b'^') {
+                    return false;
+                }
+            }
+            b']' if in_class => in_class = false,
+            b'^' | b'$' if !in_class => return false,
+            // Inline flags or look-arounds: leave them to the line-by-line check.
+            b'(' if !in_class
+                && p.get(i + 1) == Some(&b'?')
+                && !matches!(p.get(i + 2), Some(b':')) =>
+            {
+                return false;
+            }
+            _ => {}
+        }
+        i += 1;
+    }
+    true
+}
+
 /// The expression Hyperscan gets (`x` has no compile flag: it goes inline).
 pub fn hs_expression(re: &PerlRegex) -> String {
     let body = portable(&re.pattern);
@@ -142,5 +213,29 @@ mod tests {
             "Perl's //g count, not Hyperscan's ends"
         );
         assert_eq!(count(&multi, b"aaa aa", 1), 1);
+    }
+
+    #[test]
+    fn patterns_that_stay_on_one_line_are_told_apart() {
+        for (p, f, stays) in [
+            (&b"\\bbuy now\\b"[..], "i", true),
+            (b"(?:viagra|cialis)", "", true),
+            (b"[a-z]{3,}\\d+", "", true),
+            (b"click\\s+here", "i", false),
+            (b"^Dear friend", "", false),
+            (b"friend$", "", false),
+            (b"[^a-z]pills", "", false),
+            (b"a.b", "s", false),
+            (b"\\Wfree\\W", "", false),
+            (b"(?<!\\w)cash", "", false),
+            (b"[$^]", "", true),
+        ] {
+            assert_eq!(
+                stays_on_its_line(&re(p, f)),
+                stays,
+                "{}",
+                String::from_utf8_lossy(p)
+            );
+        }
     }
 }
