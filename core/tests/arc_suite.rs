@@ -1,4 +1,4 @@
-//! The ValiMail ARC validation suite (`../shared/corpora/arc/arc-draft-validation-tests.yml`)
+//! The ValiMail ARC validation suite (`tests/corpora/arc/arc-draft-validation-tests.yml`)
 //! run through Moat's `Authenticator::check`, with each document's `txt-records` served by the
 //! static-zone DNS server. The chain validation result (`cv`) is compared with Moat's `arc=`.
 

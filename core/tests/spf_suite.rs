@@ -1,4 +1,5 @@
-//! The openspf RFC 7208 test suite (`../shared/corpora/spf/rfc7208-tests.yml`) run through
+//! The openspf RFC 7208 test suite (`rfc7208-tests.yml` from pyspf's source distribution,
+//! fetched by `tests/run.sh`) run through
 //! Moat's own SPF path: each scenario's zone data is served by Moat's static-zone DNS server,
 //! and each test is one `Authenticator::check` of a message from the suite's client address,
 //! HELO name and MAIL FROM. Prints `N passed, M failed` with every failure and why.

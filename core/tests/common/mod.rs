@@ -12,14 +12,28 @@ use moat_core::{
 };
 use serde::Deserialize;
 
-/// `../shared/corpora/<rel>` from the project root; the suites need it, so its absence fails.
+/// The pyspf source distribution `tests/run.sh` fetches from PyPI; it carries both SPF suites
+/// with their licences.
+pub const PYSPF: &str = "pyspf-2.0.14";
+
+/// A suite file: `spf/<file>` from pyspf's source distribution, fetched by `tests/run.sh` into
+/// `target/corpora/`; anything else from `tests/corpora/`, kept in the repository with its
+/// licence. The suites need them, so an absent file fails with how to get it.
 pub fn corpus(rel: &str) -> PathBuf {
-    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("../../shared/corpora")
-        .join(rel);
+    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..");
+    let path = match rel.strip_prefix("spf/") {
+        Some(file) => root
+            .join("target/corpora")
+            .join(PYSPF)
+            .join(PYSPF)
+            .join("test")
+            .join(file),
+        None => root.join("tests/corpora").join(rel),
+    };
     assert!(
         path.exists(),
-        "corpus {} is missing: the conformance suites read ../shared/corpora beside the project",
+        "corpus {} is missing: tests/run.sh fetches the SPF suites (pyspf's source \
+distribution from PyPI); the ARC suite is kept in tests/corpora",
         path.display()
     );
     path

@@ -1,4 +1,5 @@
-//! Hostile SMTP input (../shared/docs/reliability-checklist.md sections B to F): each test sends
+//! Hostile SMTP input (the reliability checklist's sections B to F: smuggling, pipelining,
+//! STARTTLS injection, limits, slow clients, bombs): each test sends
 //! the attack bytes and checks the exact reply and that nothing slipped through to the sink.
 
 use std::time::Duration;

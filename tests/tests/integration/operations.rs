@@ -328,3 +328,66 @@ fn the_seccomp_profile_allows_io_uring_and_denies_by_default() {
         .collect();
     assert!(unknown.is_empty(), "not syscall names: {unknown:?}");
 }
+
+/// A public clone has nothing beside it: no tracked file may name a path outside the
+/// repository (the material once read from a sibling folder is fetched by `tests/run.sh` or kept
+/// in `tests/corpora/`). `.ci/run` also runs the test command in a fresh clone to prove it.
+#[test]
+fn no_file_names_a_path_outside_the_repository() {
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+    // The tracked files; without git (an exported tree), every file but build output.
+    let listed = std::process::Command::new("git")
+        .arg("-C")
+        .arg(&root)
+        .args(["ls-files", "-z"])
+        .output()
+        .ok()
+        .filter(|o| o.status.success() && !o.stdout.is_empty());
+    let paths: Vec<std::path::PathBuf> = match listed {
+        Some(out) => out
+            .stdout
+            .split(|b| *b == 0)
+            .filter(|p| !p.is_empty())
+            .map(|p| root.join(String::from_utf8_lossy(p).as_ref()))
+            .collect(),
+        None => {
+            let mut found = Vec::new();
+            let mut dirs = vec![root.clone()];
+            while let Some(dir) = dirs.pop() {
+                for entry in std::fs::read_dir(&dir).into_iter().flatten().flatten() {
+                    let path = entry.path();
+                    let name = entry.file_name();
+                    if path.is_dir() {
+                        if name != "target" && name != ".git" && name != "node_modules" {
+                            dirs.push(path);
+                        }
+                    } else {
+                        found.push(path);
+                    }
+                }
+            }
+            found
+        }
+    };
+    // Spelled in two pieces so this file does not name it either.
+    let sibling = format!("../{}", "shared");
+    let mut offenders = Vec::new();
+    let mut checked = 0;
+    for path in paths {
+        let Ok(bytes) = std::fs::read(&path) else {
+            continue;
+        };
+        checked += 1;
+        if bytes
+            .windows(sibling.len())
+            .any(|w| w == sibling.as_bytes())
+        {
+            offenders.push(path.display().to_string());
+        }
+    }
+    assert!(checked > 100, "only {checked} files were read");
+    assert!(
+        offenders.is_empty(),
+        "files naming {sibling}: {offenders:?}"
+    );
+}
