@@ -98,6 +98,7 @@ fn moat_agrees_with_spamassassin() {
     let mut missed: BTreeMap<String, u32> = BTreeMap::new();
     let mut extra: BTreeMap<String, u32> = BTreeMap::new();
     let mut score_diff = 0.0;
+    let mut line_end_differences = Vec::new();
     for f in &files {
         let Some(o) = oracle.get(&f.display().to_string()) else {
             continue;
@@ -106,6 +107,25 @@ fn moat_agrees_with_spamassassin() {
         let parsed = moat_core::message::parse(&raw);
         let m = SaMessage::new(&raw, parsed.as_ref(), None);
         let r = engine.check(&m, 1_700_000_000);
+        // The same message as SMTP delivers it (CRLF line ends) must fire the same rules.
+        let crlf = to_crlf(&raw);
+        let crlf_parsed = moat_core::message::parse(&crlf);
+        let r2 = engine.check_received(&crlf, crlf_parsed.as_ref(), None, 1_700_000_000);
+        let fired = |r: &moat_core::detect::sa::SaResult| -> Vec<String> {
+            names
+                .iter()
+                .filter(|n| r.values.get(**n).copied().unwrap_or(0.0) != 0.0)
+                .map(|n| n.to_string())
+                .collect()
+        };
+        if fired(&r) != fired(&r2) {
+            line_end_differences.push(format!(
+                "{}: LF {:?} / CRLF {:?}",
+                f.display(),
+                fired(&r),
+                fired(&r2)
+            ));
+        }
         msgs += 1;
         if (r.score >= 5.0) == (o.score >= 5.0) {
             same_verdict += 1;
@@ -152,4 +172,22 @@ fn moat_agrees_with_spamassassin() {
     let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../target/conformance");
     let _ = std::fs::create_dir_all(&dir);
     let _ = std::fs::write(dir.join("sa-agreement.txt"), summary);
+    assert!(
+        line_end_differences.is_empty(),
+        "{} messages fire other rules with CRLF line ends:\n{}",
+        line_end_differences.len(),
+        line_end_differences.join("\n")
+    );
+}
+
+/// `raw` with every bare LF turned into CRLF, as an SMTP client sends it.
+fn to_crlf(raw: &[u8]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(raw.len() + raw.len() / 40);
+    for (i, b) in raw.iter().enumerate() {
+        if *b == b'\n' && (i == 0 || raw[i - 1] != b'\r') {
+            out.push(b'\r');
+        }
+        out.push(*b);
+    }
+    out
 }

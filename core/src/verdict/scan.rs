@@ -14,7 +14,7 @@ use crate::{
         links::Rendered,
         malware::{self, ArchiveJob},
         phishing,
-        sa::{SaEngine, SaResult, input::SaMessage},
+        sa::{SaEngine, SaResult},
         spam::{self, BayesModel, SpamInputs, SpamReport},
     },
     message::MessageView,
@@ -68,8 +68,7 @@ impl Scan {
         let rendered = Rendered::of(view);
         let spamassassin = d.spamassassin.map(|engine| {
             let envelope = (!view.envelope_from.is_empty()).then_some(view.envelope_from);
-            let m = SaMessage::new(raw, parsed, envelope);
-            engine.check(&m, d.now_secs)
+            engine.check_received(raw, parsed, envelope, d.now_secs)
         });
         let spam = spam::scan_with(
             view,

@@ -98,6 +98,19 @@ pub struct SaMessage<'a> {
     cache: std::cell::RefCell<HashMap<String, Option<Vec<Vec<u8>>>>>,
 }
 
+/// `raw` with every CRLF turned into LF (lone CRs are kept, as SpamAssassin keeps them).
+pub fn crlf_to_lf(raw: &[u8]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(raw.len());
+    let mut rest = raw;
+    while let Some(at) = memchr::memmem::find(rest, b"\r\n") {
+        out.extend_from_slice(&rest[..at]);
+        out.push(b'\n');
+        rest = &rest[at + 2..];
+    }
+    out.extend_from_slice(rest);
+    out
+}
+
 fn lf(text: &str) -> String {
     text.replace("\r\n", "\n")
 }

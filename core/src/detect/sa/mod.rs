@@ -939,7 +939,26 @@ impl SaEngine {
         })
     }
 
-    /// Applies every rule to a message.
+    /// Applies every rule to a message as received: `raw` (parsed as `parsed`) with SMTP's
+    /// CRLF line ends. SpamAssassin reads a message with LF line ends (its rules, raw-body and
+    /// MIME checks and the Perl oracle all see `\n`), so a CRLF message is judged on an LF
+    /// copy, parsed again: the same message scores the same however it arrived.
+    pub fn check_received(
+        &self,
+        raw: &[u8],
+        parsed: Option<&mail_parser::Message<'_>>,
+        envelope_from: Option<&str>,
+        now: i64,
+    ) -> SaResult {
+        if memchr::memchr(b'\r', raw).is_none() {
+            return self.check(&SaMessage::new(raw, parsed, envelope_from), now);
+        }
+        let lf = input::crlf_to_lf(raw);
+        let reparsed = crate::message::parse(&lf);
+        self.check(&SaMessage::new(&lf, reparsed.as_ref(), envelope_from), now)
+    }
+
+    /// Applies every rule to a message with LF line ends (see [`SaEngine::check_received`]).
     pub fn check(&self, m: &SaMessage<'_>, now: i64) -> SaResult {
         let mut values = vec![0.0f64; self.rules.len()];
         let scratch = self.take_scratch();
