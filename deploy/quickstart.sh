@@ -6,7 +6,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-./deploy/install-packages.sh
+# swaks and curl: the README's first steps use them.
+./deploy/install-packages.sh swaks curl
 
 cargo build --release -p moat-scanner --bin moat
 # SpamAssassin's rules are compiled to Hyperscan once (a minute or two) and cached in the data
@@ -15,8 +16,9 @@ echo "Loading SpamAssassin's rules (the first time compiles them: a minute or tw
 ./target/release/moat spam rules
 echo
 echo "Moat is starting. In another shell, as a first customer:"
-echo "  ./target/release/moat token create --customer acme"
-echo "  ./target/release/moat domain add acme.example --real-mx 127.0.0.1:25 --customer acme"
-echo "  curl -H 'Authorization: Bearer <token>' http://127.0.0.1:8080/v1/me"
+echo "  TOKEN=\$(./target/release/moat token create --customer acme)"
+echo "  ./target/release/moat domain add acme.example --real-mx mail.acme.example:25 --customer acme"
+echo "  curl -H \"Authorization: Bearer \$TOKEN\" http://127.0.0.1:8080/v1/me"
+echo "(README.md, 'First steps once it runs', goes on from there.)"
 echo
 exec ./target/release/moat up

@@ -24,6 +24,25 @@ pub struct Config {
     pub malware: MalwareConfig,
     pub spamassassin: SpamAssassinConfig,
     pub reputation: ReputationConfig,
+    pub log: LogConfig,
+}
+
+/// How the process writes its log (to standard error).
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct LogConfig {
+    /// `text`: one readable line per event, coloured only on a terminal (never in files or
+    /// journald; `NO_COLOR` turns colour off there too). `json`: one JSON object per line for
+    /// log shippers, every field (`queue_id`, `client_ip`, `verdicts`…) a key.
+    pub format: LogFormat,
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    #[default]
+    Text,
+    Json,
 }
 
 /// DNS reputation lists. None is queried by default: the lists operators use (Spamhaus ZEN and
@@ -464,6 +483,7 @@ impl Default for Config {
             malware: MalwareConfig::default(),
             spamassassin: SpamAssassinConfig::default(),
             reputation: ReputationConfig::default(),
+            log: LogConfig::default(),
         }
     }
 }

@@ -5,7 +5,7 @@ use std::path::PathBuf;
 use anyhow::Context;
 use clap::{Parser, Subcommand};
 use moat_core::{
-    config::Config,
+    config::{Config, LogFormat},
     model::{
         DeliveryMode, Domain, DomainStatus, NewPolicy, Policy, QuarantineFilter, QuarantineStatus,
         RelayTls, TokenKind, TokenScope,
@@ -211,14 +211,36 @@ enum PolicyCmd {
     Validate { file: PathBuf },
 }
 
+/// The log as `[log]` asks (text by default; a config that does not load is reported by
+/// `run`, with the plain text log meanwhile).
+fn init_log(cli: &Cli) {
+    use std::io::IsTerminal;
+    let format = Config::load(cli.config.as_deref())
+        .map(|c| c.log.format)
+        .unwrap_or_default();
+    let filter =
+        tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into());
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    match format {
+        LogFormat::Json => builder
+            .json()
+            .flatten_event(true)
+            .with_current_span(false)
+            .init(),
+        LogFormat::Text => {
+            // Colour codes only for a person at a terminal, never into files or journald.
+            let colour = std::io::stderr().is_terminal() && std::env::var_os("NO_COLOR").is_none();
+            builder.with_ansi(colour).init()
+        }
+    }
+}
+
 fn main() {
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()),
-        )
-        .with_writer(std::io::stderr)
-        .init();
-    if let Err(e) = run(Cli::parse()) {
+    let cli = Cli::parse();
+    init_log(&cli);
+    if let Err(e) = run(cli) {
         eprintln!("moat: error: {e:#}");
         std::process::exit(1);
     }
@@ -406,7 +428,10 @@ fn run(cli: Cli) -> anyhow::Result<()> {
                 verification_token: token::domain_verification_token(),
             };
             block(store.insert_domain(d.clone())).with_context(|| format!("adding {}", d.name))?;
-            println!("{}", serde_json::to_string_pretty(&d)?);
+            // The API's representation (RFC 3339 times, the records to publish), so a script
+            // reads the same fields from either.
+            let out = moat_api::schema::DomainOut::of(&d, &config.hostname);
+            println!("{}", serde_json::to_string_pretty(&out)?);
         }
         Command::Domain(DomainCmd::Activate { domain, customer }) => {
             let store = open_store(&config)?;
@@ -468,7 +493,8 @@ fn run(cli: Cli) -> anyhow::Result<()> {
                 block(store.insert_policy(policy.clone()))?;
             }
             if let [one] = policies.as_slice() {
-                println!("{}", serde_json::to_string_pretty(one)?);
+                let out = moat_api::schema::PolicyOut::of(one);
+                println!("{}", serde_json::to_string_pretty(&out)?);
             } else {
                 println!("added {} policies", policies.len());
             }
