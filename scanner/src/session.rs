@@ -272,6 +272,26 @@ impl Session {
             Some(_) => {}
         }
         let is_bdat = input.len() >= 4 && input[..4].eq_ignore_ascii_case(b"BDAT");
+        if let Some(pos) = memchr::memchr(b'\n', input) {
+            // smtp-proto saturates a number too large for usize and then starts again from the
+            // next digit, so `SIZE=` or a BDAT chunk size past 2^64 would come out small: an
+            // overflowing size is refused here, before the parser sees it.
+            match overflowing_size(&input[..pos]) {
+                Some(SizeOverflow::Mail) => {
+                    out.extend_from_slice(
+                        b"552 5.3.4 Message size exceeds fixed maximum message size\r\n",
+                    );
+                    return (pos + 1, Some(Next::Continue));
+                }
+                Some(SizeOverflow::Bdat) => {
+                    out.extend_from_slice(
+                        b"501 5.5.4 Syntax: BDAT chunk-size [LAST]; closing connection\r\n",
+                    );
+                    return (pos + 1, Some(Next::Close));
+                }
+                None => {}
+            }
+        }
         let mut iter = input.iter();
         let result = commands.ingest(&mut iter).map(Request::into_owned);
         let consumed = input.len() - iter.as_slice().len();
@@ -797,4 +817,51 @@ fn zero_chunk(phase: &Phase) -> bool {
         phase,
         Phase::Bdat { size: 0, .. } | Phase::BdatDiscard { size: 0, .. }
     )
+}
+
+/// Which command carried a size that does not fit in 64 bits.
+#[derive(Debug, PartialEq, Eq)]
+enum SizeOverflow {
+    Mail,
+    Bdat,
+}
+
+/// Whether `line` (one command line without its LF) is a MAIL with a `SIZE=` or a BDAT with a
+/// chunk size whose digits overflow a u64.
+fn overflowing_size(line: &[u8]) -> Option<SizeOverflow> {
+    let overflows = |digits: &[u8]| {
+        let digits: Vec<u8> = digits
+            .iter()
+            .copied()
+            .take_while(u8::is_ascii_digit)
+            .collect();
+        !digits.is_empty()
+            && std::str::from_utf8(&digits)
+                .ok()
+                .and_then(|d| d.parse::<u64>().ok())
+                .is_none()
+    };
+    let upper = line.to_ascii_uppercase();
+    if upper.starts_with(b"MAIL") {
+        let params = upper
+            .iter()
+            .rposition(|b| *b == b'>')
+            .map_or(&upper[..], |at| &upper[at..]);
+        let mut rest = params;
+        while let Some(at) = memchr::memmem::find(rest, b"SIZE=") {
+            if overflows(&rest[at + 5..]) {
+                return Some(SizeOverflow::Mail);
+            }
+            rest = &rest[at + 5..];
+        }
+        return None;
+    }
+    if upper.starts_with(b"BDAT ") {
+        let size = upper[5..].iter().skip_while(|b| **b == b' ');
+        let size: Vec<u8> = size.copied().collect();
+        if overflows(&size) {
+            return Some(SizeOverflow::Bdat);
+        }
+    }
+    None
 }

@@ -98,6 +98,12 @@ fn size_limits_are_announced_enforced_at_mail_and_during_data() {
     assert!(c.expect("250").contains("SIZE 2000"));
     c.send("MAIL FROM:<a@sender.test> SIZE=5000\r\n");
     c.expect("552 5.3.4");
+    // A size past 2^64 (which the SMTP parser would wrap into a small number) is refused too,
+    // whatever its digits wrap to, and the session goes on.
+    c.send("MAIL FROM:<a@sender.test> SIZE=184467440737095516160000000000000000000100\r\n");
+    c.expect("552 5.3.4");
+    c.send("MAIL FROM:<a@sender.test> SIZE=18446744073709551616\r\n");
+    c.expect("552 5.3.4");
     c.send("MAIL FROM:<a@sender.test> SIZE=100\r\n");
     c.expect("250");
     c.send("RCPT TO:<bob@acme.example>\r\nDATA\r\n");
@@ -114,6 +120,14 @@ fn size_limits_are_announced_enforced_at_mail_and_during_data() {
     // The session goes on after an oversized message.
     c.send("NOOP\r\n");
     c.expect("250");
+    // A BDAT chunk size past 2^64 would frame the chunk wrongly: refused, session closed.
+    c.send("RSET\r\nMAIL FROM:<a@sender.test>\r\nRCPT TO:<bob@acme.example>\r\n");
+    c.expect("250");
+    c.expect("250");
+    c.expect("250");
+    c.send("BDAT 18446744073709551616000000000000000000005 LAST\r\nhello");
+    c.expect("501 5.5.4");
+    assert!(c.closed());
     assert!(sink.messages().is_empty());
 }
 
