@@ -281,6 +281,20 @@ impl ApiServer {
                         let state = state.clone();
                         App::new()
                             .wrap(actix_web::middleware::from_fn(idempotency::middleware))
+                            .wrap_fn(|mut req, srv| {
+                                // `/api/v1/...` is routed as `/v1/...` (one router).
+                                if let Some(path) = openapi::alias_of(req.path()) {
+                                    let target = match req.query_string() {
+                                        "" => path,
+                                        q => format!("{path}?{q}"),
+                                    };
+                                    if let Ok(uri) = target.parse::<actix_web::http::Uri>() {
+                                        req.match_info_mut().get_mut().update(&uri);
+                                        req.head_mut().uri = uri;
+                                    }
+                                }
+                                srv.call(req)
+                            })
                             .wrap_fn(move |req, srv| {
                                 let started = std::time::Instant::now();
                                 let fut = srv.call(req);

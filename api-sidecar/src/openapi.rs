@@ -229,7 +229,30 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     );
 }
 
-/// `/api/v1/openapi`, the same document under the second path integrations look for.
+/// Root routes around the spec: `/api/v1/openapi` (the document under the path some
+/// integrations look for), `/v1/docs` without its slash, and `/api/browser`, the interactive
+/// browser over the live API (Swagger UI: "Authorize" with a token, then "Try it out").
 pub fn configure_root(cfg: &mut web::ServiceConfig) {
-    cfg.route("/api/v1/openapi", web::get().to(spec));
+    cfg.route("/api/v1/openapi", web::get().to(spec))
+        // Relative, so `/api/v1/docs` (an alias of this path) lands on `/api/v1/docs/`.
+        .route("/v1/docs", web::get().to(|| redirect("docs/")))
+        .route("/api/browser", web::get().to(|| redirect("/v1/docs/")))
+        .route("/api/browser/", web::get().to(|| redirect("/v1/docs/")));
+}
+
+async fn redirect(to: &'static str) -> HttpResponse {
+    HttpResponse::PermanentRedirect()
+        .insert_header((actix_web::http::header::LOCATION, to))
+        .finish()
+}
+
+/// The path `/api/v1/...` stands for: every `/v1` route is also served under `/api/v1` (the
+/// path MxGuard's documentation uses), by one router: the request is routed as its `/v1` path,
+/// and the spec lists each operation once.
+pub fn alias_of(path: &str) -> Option<String> {
+    if path == "/api/v1/openapi" {
+        return None;
+    }
+    let rest = path.strip_prefix("/api/v1")?;
+    (rest.is_empty() || rest.starts_with('/')).then(|| format!("/v1{rest}"))
 }

@@ -1138,3 +1138,73 @@ fn compiling_a_heavy_policy_does_not_stall_other_tenants() {
         "{body}"
     );
 }
+
+/// The paths other gateways' integrations use: every `/v1` route also answers under `/api/v1`
+/// (one router: same answers, same errors, query strings kept; the spec lists each operation
+/// once), `/v1/docs` and `/api/v1/docs` redirect to Swagger UI, and `/api/browser` opens it.
+#[test]
+fn api_v1_paths_docs_and_browser_are_served() {
+    let moat = Moat::start();
+    let token = moat.token("acme", TokenKind::Live);
+    let (status, me) = moat.call("GET", "/v1/me", Some(&token), None);
+    assert_eq!(status, 200);
+    let (status, me2) = moat.call("GET", "/api/v1/me", Some(&token), None);
+    assert_eq!(status, 200, "{me2}");
+    assert_eq!(me, me2);
+    let (status, _) = moat.call("GET", "/api/v1/me", None, None);
+    assert_eq!(status, 401);
+    let (status, created) = moat.call(
+        "POST",
+        "/api/v1/domains",
+        Some(&token),
+        Some(json!({"domain": "alias.example", "real_mx_host": "mx.alias.example:25"})),
+    );
+    assert_eq!(status, 201, "{created}");
+    let (status, listed) = moat.call("GET", "/api/v1/domains?limit=1", Some(&token), None);
+    assert_eq!(status, 200, "{listed}");
+    assert_eq!(listed["data"][0]["domain"], "alias.example", "{listed}");
+    let (status, bad) = moat.call("GET", "/api/v1/quarantine?status=bogus", Some(&token), None);
+    assert_eq!(status, 400, "the query string reaches the route: {bad}");
+    let (status, _) = moat.call(
+        "GET",
+        "/api/v1/quarantine?status=released",
+        Some(&token),
+        None,
+    );
+    assert_eq!(status, 200);
+    let (status, _) = moat.call("GET", "/api/v1x/me", Some(&token), None);
+    assert_eq!(status, 404);
+
+    let (status, spec) = moat.call("GET", "/api/v1/openapi.json", None, None);
+    assert_eq!(status, 200);
+    let paths = spec["paths"].as_object().expect("paths");
+    assert!(paths.contains_key("/v1/me"));
+    assert!(
+        !paths.keys().any(|p| p.starts_with("/api/")),
+        "aliases are not listed twice"
+    );
+
+    // Redirects, not followed, so their targets can be checked.
+    let agent = ureq::AgentBuilder::new().redirects(0).build();
+    for (path, location) in [
+        ("/v1/docs", "docs/"),
+        ("/api/v1/docs", "docs/"),
+        ("/api/browser", "/v1/docs/"),
+    ] {
+        let resp = match agent.get(&format!("{}{path}", moat.api)).call() {
+            Ok(r) => r,
+            Err(ureq::Error::Status(_, r)) => r,
+            Err(e) => panic!("{path}: {e}"),
+        };
+        assert_eq!(resp.status(), 308, "{path}");
+        assert_eq!(resp.header("location"), Some(location), "{path}");
+    }
+    for path in ["/v1/docs/", "/api/v1/docs/"] {
+        let page = ureq::get(&format!("{}{path}", moat.api))
+            .call()
+            .expect("swagger ui")
+            .into_string()
+            .unwrap_or_default();
+        assert!(page.contains("swagger"), "{path}: {page}");
+    }
+}
