@@ -66,6 +66,10 @@ pub struct DomainOut {
     pub mx_records: Vec<MxRecord>,
     /// Publish this to prove the domain is yours; then call `POST /v1/domains/{id}/verify`.
     pub verification_record: TxtRecord,
+    /// Only in the answer to a creation without `real_mx_host`: where Moat took the real
+    /// server from (the domain's MX records at that moment) and how to change it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub real_mx_host_note: Option<String>,
 }
 
 /// The name of the TXT record that proves control of `domain`.
@@ -103,6 +107,7 @@ impl DomainOut {
                 name: verification_name(&d.name),
                 value: verification_value(&d.verification_token),
             },
+            real_mx_host_note: None,
         }
     }
 }

@@ -41,9 +41,13 @@ pub struct NewDomain {
     #[schema(example = "acme.example")]
     pub domain: String,
     /// `host:port` of the real mail server Moat relays good mail to: a public address
-    /// (internal ones only where the operator allows them).
+    /// (internal ones only where the operator allows them). Optional: without it Moat looks
+    /// up the domain's MX records now (they still name the customer's own server before
+    /// the switch to Moat), takes the most preferred one on port 25 and says so in
+    /// `real_mx_host_note`.
     #[schema(example = "mail.acme.example:25")]
-    pub real_mx_host: String,
+    #[serde(default)]
+    pub real_mx_host: Option<String>,
     /// `spool` (default) or `proxy`.
     #[serde(default)]
     pub delivery_mode: DeliveryMode,
@@ -119,8 +123,14 @@ pub async fn create(
 ) -> Result<HttpResponse, ApiError> {
     caller.require(TokenScope::Admin)?;
     let name = validate::domain_name(&body.domain).map_err(ApiError::Unprocessable)?;
-    let real_mx_host =
-        validate::relay_target(&body.real_mx_host).map_err(ApiError::Unprocessable)?;
+    let (given, note) = match &body.real_mx_host {
+        Some(host) => (host.clone(), None),
+        None => {
+            let (host, note) = proposed_real_server(&state, &name).await?;
+            (host, Some(note))
+        }
+    };
+    let real_mx_host = validate::relay_target(&given).map_err(ApiError::Unprocessable)?;
     check_relay_target(&state, &real_mx_host, false).await?;
     let domain = Domain {
         id: uuid::Uuid::now_v7().to_string(),
@@ -148,7 +158,38 @@ pub async fn create(
             }
             other => other.into(),
         })?;
-    Ok(HttpResponse::Created().json(out(&domain, &state)))
+    let mut answer = out(&domain, &state);
+    answer.real_mx_host_note = note;
+    Ok(HttpResponse::Created().json(answer))
+}
+
+/// The real server for a domain created without one: its most preferred MX host that is not
+/// Moat itself, on port 25, with a note saying where it came from.
+async fn proposed_real_server(state: &AppState, name: &str) -> Result<(String, String), ApiError> {
+    let hosts = mx_hosts(state, name)
+        .await
+        .map_err(|e| ApiError::Unprocessable(format!("real_mx_host is missing and {e}")))?;
+    let own = state.config.hostname.to_ascii_lowercase();
+    let others: Vec<&String> = hosts.iter().filter(|h| **h != own).collect();
+    match others.first() {
+        Some(host) => Ok((
+            format!("{host}:25"),
+            format!(
+                "real_mx_host was taken from {name}'s MX records ({}): Moat relays good mail \
+                 to {host}:25; if that is not your real mail server, set it with \
+                 PATCH /v1/domains/{{id}} before pointing MX at Moat",
+                hosts.join(", ")
+            ),
+        )),
+        None if hosts.is_empty() => Err(ApiError::Unprocessable(format!(
+            "real_mx_host is missing and {name} has no MX records to take it from: give \
+             real_mx_host (host:port of your mail server)"
+        ))),
+        None => Err(ApiError::Unprocessable(format!(
+            "real_mx_host is missing and {name}'s MX records already point at Moat: give \
+             real_mx_host (host:port of your mail server)"
+        ))),
+    }
 }
 
 /// One domain.

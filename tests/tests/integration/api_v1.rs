@@ -1208,3 +1208,52 @@ fn api_v1_paths_docs_and_browser_are_served() {
         assert!(page.contains("swagger"), "{path}: {page}");
     }
 }
+
+/// `POST /v1/domains` with only a name (Pixacolour's quick start): the real server is taken
+/// from the domain's MX records at that moment (most preferred first, never Moat itself),
+/// and the answer says so; without usable MX records it is a 422 that says what to send.
+#[test]
+fn a_domain_without_real_mx_host_takes_its_current_mx() {
+    let moat = Moat::start();
+    let token = moat.token("acme", TokenKind::Live);
+    let own = moat.config.hostname.clone();
+    moat.add_zone_records(&format!(
+        "pixa.example MX 20 backup.pixa.example\npixa.example MX 10 mail.pixa.example\n\
+         moved.example MX 10 {own}\n"
+    ));
+    let (status, d) = moat.call(
+        "POST",
+        "/v1/domains",
+        Some(&token),
+        Some(json!({"domain": "pixa.example"})),
+    );
+    assert_eq!(status, 201, "{d}");
+    assert_eq!(d["real_mx_host"], "mail.pixa.example:25", "{d}");
+    assert_eq!(d["status"], "pending_mx_verification");
+    let note = d["real_mx_host_note"].as_str().unwrap_or_default();
+    assert!(
+        note.contains("mail.pixa.example") && note.contains("PATCH"),
+        "{d}"
+    );
+    // Later reads are plain domain objects.
+    let id = d["id"].as_str().unwrap_or_default();
+    let (_, again) = moat.call("GET", &format!("/v1/domains/{id}"), Some(&token), None);
+    assert!(again.get("real_mx_host_note").is_none(), "{again}");
+
+    for (domain, says) in [
+        ("nomx.example", "no MX records"),
+        ("moved.example", "point at Moat"),
+    ] {
+        let (status, e) = moat.call(
+            "POST",
+            "/v1/domains",
+            Some(&token),
+            Some(json!({"domain": domain})),
+        );
+        assert_eq!(status, 422, "{e}");
+        assert!(
+            e["detail"].as_str().unwrap_or_default().contains(says),
+            "{e}"
+        );
+    }
+}
