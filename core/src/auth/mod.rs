@@ -10,6 +10,7 @@ mod dkim;
 pub mod headers;
 pub mod identity;
 pub mod results;
+pub mod spf;
 
 use std::{
     net::{IpAddr, Ipv4Addr, Ipv6Addr},
@@ -22,7 +23,6 @@ use mail_auth::{
     MX, MessageAuthenticator, Parameters, RecordSet, SpfOutput, SpfResult, Txt,
     common::headers::HeaderWriter,
     dmarc::{Policy, verify::DmarcParameters},
-    spf::verify::SpfParameters,
 };
 use tokio::time::{Instant, timeout_at};
 
@@ -92,8 +92,9 @@ pub struct Authenticator {
     authserv_id: String,
     deadline: Duration,
     enforce_dmarc: bool,
-    /// Keeps a static-zone server alive as long as the resolver that asks it.
-    _dns: Dns,
+    /// Moat's resolver (SPF asks it directly); keeps a static-zone server alive as long as
+    /// the resolvers that ask it.
+    dns: Dns,
 }
 
 impl Authenticator {
@@ -122,7 +123,7 @@ impl Authenticator {
             authserv_id,
             deadline: Duration::from_secs(config.auth.deadline_secs.max(1)),
             enforce_dmarc: config.auth.enforce_dmarc,
-            _dns: dns,
+            dns,
         }
     }
 
@@ -285,33 +286,30 @@ impl Authenticator {
         let helo = input.helo.trim_end_matches('.');
 
         // SPF checks MAIL FROM, or the HELO name for bounces (RFC 7208 2.4); HDR-8.
-        let (spf_domain, spf_params) = if input.mail_from.is_empty() {
-            (
-                helo.to_ascii_lowercase(),
-                SpfParameters::verify_ehlo(input.client_ip, helo, &self.authserv_id),
-            )
+        let (spf_domain, spf_sender) = if input.mail_from.is_empty() {
+            (helo.to_ascii_lowercase(), format!("postmaster@{helo}"))
         } else {
             (
                 crate::message::domain_of(input.mail_from),
-                SpfParameters::verify_mail_from(
-                    input.client_ip,
-                    helo,
-                    &self.authserv_id,
-                    input.mail_from,
-                ),
+                input.mail_from.to_string(),
             )
         };
-        let spf = if !spf_identity_is_valid(&spf_domain) {
+        let spf_outcome = if !spf_identity_is_valid(&spf_domain) {
             // RFC 7208 4.3: a malformed domain (empty or over-long label, domain literal,
             // single label) is not looked up at all; the result is none.
-            SpfOutput::new(spf_domain.clone()).with_result(SpfResult::None)
+            SpfResult::None
         } else {
-            timeout_at(deadline, self.inner.verify_spf(self.params(spf_params)))
+            let request = spf::SpfRequest {
+                ip: input.client_ip,
+                domain: &spf_domain,
+                sender: &spf_sender,
+                helo,
+            };
+            timeout_at(deadline, spf::check(&self.dns.resolver, &request))
                 .await
-                .unwrap_or_else(|_| {
-                    SpfOutput::new(spf_domain.clone()).with_result(SpfResult::TempError)
-                })
+                .unwrap_or(SpfResult::TempError)
         };
+        let spf = SpfOutput::new(spf_domain.clone()).with_result(spf_outcome);
 
         let mut ar = AuthenticationResults::new(&self.authserv_id);
         let mut summary = AuthSummary {

@@ -119,11 +119,14 @@ fn rdata(data: &ZoneData) -> Option<RData> {
     Some(match data {
         ZoneData::A(ip) => RData::A(A(*ip)),
         ZoneData::Aaaa(ip) => RData::AAAA(AAAA(*ip)),
+        // A TXT record holds at least one character-string on the wire (RFC 1035 3.3.14):
+        // one with none (as a test suite may write) is served as one empty string.
+        ZoneData::Txt(strings) if strings.is_empty() => RData::TXT(TXT::from_bytes(vec![b""])),
         ZoneData::Txt(strings) => {
             RData::TXT(TXT::from_bytes(strings.iter().map(Vec::as_slice).collect()))
         }
-        ZoneData::Mx(pref, host) => RData::MX(MX::new(*pref, name(host)?)),
-        ZoneData::Ptr(host) => RData::PTR(PTR(name(host)?)),
+        ZoneData::Mx(pref, host) => RData::MX(MX::new(*pref, owner_name(host)?)),
+        ZoneData::Ptr(host) => RData::PTR(PTR(owner_name(host)?)),
         ZoneData::Cname(host) => RData::CNAME(CNAME(name(host)?)),
         ZoneData::Timeout => return None,
     })
@@ -146,6 +149,25 @@ fn negative_soa() -> Record {
         NEGATIVE_TTL,
     );
     Record::from_rdata(root, NEGATIVE_TTL, RData::SOA(soa))
+}
+
+/// A query name as its labels' octets joined by dots (no zone-file escapes), so a test name
+/// holding `:`, `/`, `%` or spaces (as SPF macros make) matches the zone's text.
+fn raw_name(name: &hickory_proto::rr::Name) -> String {
+    let labels: Vec<String> = name
+        .iter()
+        .map(|l| String::from_utf8_lossy(l).into_owned())
+        .collect();
+    format!("{}.", labels.join("."))
+}
+
+/// The owner name of an answer: the zone's text as raw label octets (so it matches a query
+/// for `foo:bar/baz.example.com` or `a b.example.com` exactly).
+fn owner_name(s: &str) -> Option<Name> {
+    let s = s.trim_end_matches('.');
+    Name::from_labels(s.split('.').map(str::as_bytes))
+        .ok()
+        .or_else(|| name(s))
 }
 
 /// The wire-format reply to one query message; `None` means stay silent.
@@ -171,7 +193,7 @@ fn answer(zone: &Zone, query: &[u8], udp: bool) -> Option<Vec<u8>> {
     match (request.metadata.op_code, request.queries.first()) {
         (OpCode::Query, Some(q)) => match type_name(q.query_type()) {
             None => {} // a type the zone cannot hold: no data
-            Some(t) => match zone.lookup(&q.name().to_ascii(), t) {
+            Some(t) => match zone.lookup(&raw_name(q.name()), t) {
                 Answer::Timeout => return None,
                 Answer::NxDomain => {
                     response.metadata.response_code = ResponseCode::NXDomain;
@@ -182,7 +204,8 @@ fn answer(zone: &Zone, query: &[u8], udp: bool) -> Option<Vec<u8>> {
                 }
                 Answer::Records(records) => {
                     for (owner, record) in records {
-                        if let (Some(owner), Some(data)) = (name(&owner), rdata(&record.data)) {
+                        if let (Some(owner), Some(data)) = (owner_name(&owner), rdata(&record.data))
+                        {
                             response.add_answer(Record::from_rdata(owner, record.ttl, data));
                         }
                     }
