@@ -77,6 +77,8 @@ impl Dns {
 fn options(config: &DnsConfig, mut base: ResolverOpts) -> ResolverOpts {
     base.timeout = Duration::from_millis(config.timeout_ms.max(1));
     base.attempts = config.attempts.max(1);
+    // The resolver's own TTL cache (SPF asks it directly) holds as many answers as Moat's.
+    base.cache_size = config.cache_entries.max(16) as u64;
     base
 }
 
