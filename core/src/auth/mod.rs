@@ -6,6 +6,7 @@
 //! Runs on tokio (mail-auth's resolver needs it); the scanner reaches it through a handle that
 //! sends the message to the auth thread and awaits a oneshot.
 
+mod arc_sets;
 mod dkim;
 pub mod headers;
 pub mod identity;
@@ -353,7 +354,15 @@ impl Authenticator {
             summary.dkim = dkim.iter().map(dkim_check).collect();
             ar = ar.with_dkim_results(&dkim, author.addresses.first().map_or("", |s| s));
 
-            let arc = timeout_at(deadline, self.inner.verify_arc(self.params(message))).await;
+            let arc = timeout_at(deadline, self.inner.verify_arc(self.params(message)))
+                .await
+                .map(|arc| match arc_sets::structural_problem(input.message) {
+                    // A malformed set is a failed chain, whatever mail-auth made of it.
+                    Some(problem) if !matches!(arc.result(), DkimResult::Fail(_)) => {
+                        arc.with_result(DkimResult::Fail(mail_auth::Error::Io(problem)))
+                    }
+                    _ => arc,
+                });
             match &arc {
                 Ok(arc) => {
                     summary.arc = AuthCheck {
