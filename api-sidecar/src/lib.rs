@@ -1,6 +1,16 @@
 //! Moat's REST API (actix-web): customers' scripts manage domains, policies and quarantine with
 //! bearer tokens. It reads and writes the same store as the scanner; the scanner notices changes
 //! through the store's configuration version.
+//!
+//! # Layout
+//! - [`routes`]: the `/v1` resources, one module each (also served under `/api/v1`);
+//!   [`schema`]: the JSON bodies answered; [`openapi`]: the generated document, Swagger UI and
+//!   the aliases.
+//! - Edges every request crosses: [`auth`] (bearer tokens and scopes), [`ratelimit`],
+//!   [`idempotency`], [`body`] (JSON objects only), [`error`] (problem details),
+//!   [`cursor`] and [`pages`] (paging).
+//! - [`compile`]: policy compilation off the HTTP workers; [`webhooks`]: events and their
+//!   delivery; [`signing`]: the key for links and cursors; [`tls`]: HTTPS for the API.
 
 pub mod auth;
 pub mod body;

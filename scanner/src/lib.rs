@@ -4,6 +4,16 @@
 //! Runtime boundary: shards never block and never touch tokio. The store, the relay client
 //! (mail-send on tokio) and the snapshot reloader run on side threads; shards hold handles that
 //! send a request and await a oneshot reply (see `relay::RelayHandle` and `moat_core::store`).
+//!
+//! # Layout
+//! - [`up`]: `moat up` starts everything; [`shard`]: one glommio executor and listener per
+//!   core; [`context`]: what every shard shares; [`reload`]: keeps the policy snapshot current.
+//! - [`session`]: one SMTP session (commands, limits, STARTTLS via [`tls`]); [`data`]: the
+//!   DATA receiver; [`transaction`]: end of data, the verdict library's judgement, the reply.
+//! - Handles to side threads, each awaited through a oneshot: [`auth`] (sender
+//!   authentication on tokio), [`clamd`] (ClamAV), [`inspect`] (archives), [`relay`] (outbound
+//!   SMTP on tokio); [`spool`]: durable acceptance and delivery with retries; [`mx`]: MX
+//!   routing for DSNs.
 
 pub mod auth;
 pub mod clamd;

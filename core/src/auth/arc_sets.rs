@@ -172,10 +172,7 @@ mod tests {
         );
         let broken = [
             (vec![AS.to_string(), AAR.to_string()], "incomplete"),
-            (
-                set(seal("i=1", "i=2"), sig("", "")),
-                "set 1 is incomplete",
-            ),
+            (set(seal("i=1", "i=2"), sig("", "")), "set 1 is incomplete"),
             (
                 set(seal("a=rsa-sha256", "a=rsa-sha1"), sig("", "")),
                 "algorithm",

@@ -231,6 +231,8 @@ impl Walk {
                 (None, Some(stem)) => stem.to_string(),
                 (None, None) => format!("{path}/(gunzipped)"),
             };
+            // Bounded: `inflate` reads at most the entry and message budgets.
+            #[allow(clippy::disallowed_methods)]
             let decoder = flate2::read::GzDecoder::new(data);
             if let Some(bytes) = self.inflate(decoder, data.len() as u64, path) {
                 self.file(inner, &bytes, depth);
@@ -241,7 +243,10 @@ impl Walk {
             self.tar(path, data, depth);
             return;
         }
-        let mut zip = match zip::ZipArchive::new(Cursor::new(data)) {
+        // Bounded: entries are counted and each is read through `inflate`.
+        #[allow(clippy::disallowed_methods)]
+        let opened = zip::ZipArchive::new(Cursor::new(data));
+        let mut zip = match opened {
             Ok(z) => z,
             Err(_) => {
                 self.flag(Unscannable::Broken, path);

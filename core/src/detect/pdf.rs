@@ -53,6 +53,8 @@ pub fn uris(data: &[u8]) -> Vec<(usize, String)> {
         }
         streams += 1;
         let mut inflated = Vec::new();
+        // Bounded by the `take(MAX_INFLATED)` below.
+        #[allow(clippy::disallowed_methods)]
         let reader = flate2::read::ZlibDecoder::new(&data[start..end]);
         // A broken stream yields what inflated before the error.
         let _ = reader.take(MAX_INFLATED).read_to_end(&mut inflated);

@@ -63,7 +63,10 @@ fn load(data: &[u8]) -> Option<DynamicImage> {
     limits.max_image_height = Some(h);
     limits.max_alloc = Some(MAX_PIXELS * 4 + (16 << 20));
     reader.limits(limits);
-    reader.decode().ok()
+    // Bounded by the pixel check above and the allocation limits just set.
+    #[allow(clippy::disallowed_methods)]
+    let image = reader.decode().ok();
+    image
 }
 
 /// The JPEG images (`/DCTDecode` streams) of a PDF, at most [`MAX_IMAGES`].

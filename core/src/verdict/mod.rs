@@ -1,5 +1,5 @@
 //! One home for what happens to a message. [`scan`] runs every detector over a parsed message
-//! once; [`judge`] turns that scan, one recipient domain's policies and settings, sender
+//! once; [`judge()`] turns that scan, one recipient domain's policies and settings, sender
 //! authentication and sender rules into the domain's verdict, with every precedence rule in
 //! one place; [`record`] turns a verdict into the record the store keeps. The SMTP
 //! transaction, `moat check` and the evaluation tests all call these, so they cannot disagree.

@@ -2,7 +2,7 @@
 //! them to a worker thread), the spam class (Moat's rules, SpamAssassin's rule set when loaded,
 //! the gateway's model), phishing, and whether the message talks about payment (the one case
 //! in which the caller asks the store about the sender's history). Per-domain work (policies,
-//! lookalikes of the protected domain, BEC, the customer's own model) is [`super::judge`]'s.
+//! lookalikes of the protected domain, BEC, the customer's own model) is [`super::judge()`]'s.
 
 use mail_parser::Message;
 
