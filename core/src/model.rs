@@ -540,6 +540,8 @@ pub enum AuthResult {
     None,
     Temperror,
     Permerror,
+    /// DKIM: signed, but not acceptably (rsa-sha1, a short RSA key); RFC 8601 2.7.1.
+    Policy,
 }
 
 impl AuthResult {
@@ -552,6 +554,7 @@ impl AuthResult {
             AuthResult::None => "none",
             AuthResult::Temperror => "temperror",
             AuthResult::Permerror => "permerror",
+            AuthResult::Policy => "policy",
         }
     }
 }

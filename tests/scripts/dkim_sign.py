@@ -28,6 +28,15 @@ rsa_pub_der = subprocess.run(
 ).stdout
 rsa_p = base64.b64encode(rsa_pub_der).decode()
 
+# A short RSA key (RFC 8301: under 1024 bits never passes).
+short_pem = subprocess.run(
+    ["openssl", "genrsa", "-traditional", "768"], check=True, capture_output=True
+).stdout
+short_p = base64.b64encode(subprocess.run(
+    ["openssl", "rsa", "-pubout", "-outform", "DER"],
+    input=short_pem, check=True, capture_output=True,
+).stdout).decode()
+
 ed_key = nacl.signing.SigningKey.generate()
 ed_private = base64.b64encode(bytes(ed_key)).decode().encode()
 ed_p = base64.b64encode(bytes(ed_key.verify_key)).decode()
@@ -44,6 +53,12 @@ with open(os.path.join(out, "zone.txt"), "w") as z:
     z.write(zone_txt("rsa._domainkey.signer.example", "v=DKIM1; k=rsa; p=" + rsa_p))
     z.write(zone_txt("ed._domainkey.signer.example", "v=DKIM1; k=ed25519; p=" + ed_p))
     z.write(zone_txt("_dmarc.signer.example", "v=DMARC1; p=reject"))
+    # Key records whose tags refuse what the signature does (RFC 6376 3.6.1).
+    z.write(zone_txt("hsha1._domainkey.signer.example", "v=DKIM1; k=rsa; h=sha1; p=" + rsa_p))
+    z.write(zone_txt("notmail._domainkey.signer.example", "v=DKIM1; k=rsa; s=other; p=" + rsa_p))
+    z.write(zone_txt("strict._domainkey.signer.example", "v=DKIM1; k=rsa; t=s; p=" + rsa_p))
+    z.write(zone_txt("short._domainkey.signer.example", "v=DKIM1; k=rsa; p=" + short_p))
+    z.write(zone_txt("badkey._domainkey.signer.example", "v=DKIM1; k=rsa;; p=" + rsa_p))
     # SPF never passes for these tests' client, so DMARC rests on DKIM alone.
     z.write(zone_txt("signer.example", "v=spf1 -all"))
 
@@ -61,12 +76,14 @@ BASE = (
 )
 
 
-def sign(msg, selector=b"rsa", canon=(b"relaxed", b"relaxed"), length=False):
+def sign(msg, selector=b"rsa", canon=(b"relaxed", b"relaxed"), length=False,
+         algorithm=b"rsa-sha256", identity=None, key=None):
     if selector == b"ed":
         sig = dkim.sign(msg, selector, DOMAIN, ed_private, canonicalize=canon,
                         signature_algorithm=b"ed25519-sha256", length=length)
     else:
-        sig = dkim.sign(msg, selector, DOMAIN, rsa_pem, canonicalize=canon, length=length)
+        sig = dkim.sign(msg, selector, DOMAIN, key or rsa_pem, canonicalize=canon,
+                        length=length, signature_algorithm=algorithm, identity=identity)
     return sig + msg
 
 
@@ -101,6 +118,21 @@ case("rsa relaxed tolerates whitespace changes in the body",
      signed.replace(b"this body is  signed.\t", b"this body   is signed."), "pass", "pass")
 case("second From above a signed message",
      b"From: ceo@signer.example\r\n" + signed, "any", "permerror")
+
+# Signed correctly, but not acceptably (RFC 8301) or against the key record's own tags
+# (RFC 6376 3.6.1): never a pass, so DMARC (p=reject, SPF -all) fails.
+case("rsa-sha1 signature", sign(BASE, algorithm=b"rsa-sha1"), "policy", "fail")
+case("768-bit RSA key", sign(BASE, selector=b"short", key=short_pem), "policy", "fail")
+case("key h=sha1 with an rsa-sha256 signature", sign(BASE, selector=b"hsha1"),
+     "permerror", "fail")
+case("key s=other (not email)", sign(BASE, selector=b"notmail"), "permerror", "fail")
+case("key t=s with an AUID in a subdomain",
+     sign(BASE, selector=b"strict", identity=b"news@sub.signer.example"), "permerror", "fail")
+case("key record with a stray semicolon", sign(BASE, selector=b"badkey"), "permerror", "fail")
+unsigned_bh = sign(BASE)
+head, _, rest = unsigned_bh.partition(b"bh=")
+_, _, rest = rest.partition(b";")
+case("signature without bh=", head + rest.lstrip(), "permerror", "fail")
 
 with open(os.path.join(out, "cases.json"), "w") as f:
     json.dump(cases, f, indent=1)

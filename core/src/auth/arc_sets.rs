@@ -5,9 +5,9 @@
 //! missing, accepts rsa-sha1 and does not look at the AMS `h=`; each of those lets a chain
 //! someone tampered with count as intact. A structural problem makes the chain `fail`.
 
-use std::collections::{BTreeMap, HashSet};
+use std::collections::BTreeMap;
 
-use super::headers;
+use super::{headers, taglist::tag_list};
 
 /// RFC 8617 4.2.1: instances run from 1 to at most 50.
 const MAX_INSTANCE: u32 = 50;
@@ -114,36 +114,6 @@ fn signature_instance(kind: &str, value: &str) -> Result<u32, String> {
         return Err("ARC-Message-Signature signs ARC-Seal".to_string());
     }
     instance_number(tags["i"]).ok_or_else(|| format!("{kind} has a bad i= tag"))
-}
-
-/// An RFC 6376 3.2 tag-list: `name=value` specs separated by `;` (one final `;` allowed),
-/// names `ALPHA *(ALPHA / DIGIT / "_")` (case-sensitive), each at most once.
-fn tag_list(value: &str) -> Result<BTreeMap<&str, &str>, String> {
-    let mut tags = BTreeMap::new();
-    let mut seen = HashSet::new();
-    let specs: Vec<&str> = value.split(';').collect();
-    for (n, spec) in specs.iter().enumerate() {
-        if spec.trim().is_empty() {
-            if n + 1 == specs.len() {
-                break; // the optional final `;`
-            }
-            return Err("an empty tag (stray `;`)".to_string());
-        }
-        let (name, tag_value) = spec
-            .split_once('=')
-            .ok_or_else(|| format!("{:?} is not name=value", spec.trim()))?;
-        let name = name.trim();
-        let valid = name.chars().next().is_some_and(|c| c.is_ascii_alphabetic())
-            && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
-        if !valid {
-            return Err(format!("{name:?} is not a tag name"));
-        }
-        if !seen.insert(name) {
-            return Err(format!("tag {name}= appears twice"));
-        }
-        tags.insert(name, tag_value.trim());
-    }
-    Ok(tags)
 }
 
 #[cfg(test)]

@@ -95,6 +95,19 @@ pub(super) fn canonical_body_len(body: &[u8], c: Canonicalization) -> u64 {
     }
 }
 
+/// The message's own reference to `sig` (an output's signature borrows from the message, but
+/// `DkimOutput::signature` hands it out with the output's lifetime).
+pub(super) fn message_signature<'x>(
+    messages: &[&'x AuthenticatedMessage<'x>],
+    sig: &mail_auth::dkim::Signature,
+) -> Option<&'x mail_auth::dkim::Signature> {
+    messages
+        .iter()
+        .flat_map(|m| m.dkim_headers.iter())
+        .find(|h| std::ptr::eq(&h.header, sig))
+        .map(|h| &h.header)
+}
+
 /// Moat's reading of mail-auth's per-signature results, before DMARC sees them:
 /// - a signature with `l=` that leaves part of the body unsigned proves nothing about that part
 ///   (checklist HDR-9): neutral, so it cannot make DMARC pass;

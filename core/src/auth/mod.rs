@@ -8,10 +8,12 @@
 
 mod arc_sets;
 mod dkim;
+mod dkim_policy;
 pub mod headers;
 pub mod identity;
 pub mod results;
 pub mod spf;
+mod taglist;
 
 use std::{
     net::{IpAddr, Ipv4Addr, Ipv6Addr},
@@ -328,6 +330,7 @@ impl Authenticator {
         };
 
         let mut dmarc_out = DmarcOutput::default();
+        let mut dkim_rewrites: Vec<dkim_policy::Rewrite> = Vec::new();
         if let Some(message) = &message {
             // mail-auth 0.13 applies l= to the raw body; for relaxed signatures with l= the
             // relaxed body is verified instead (relaxed canonicalisation is idempotent).
@@ -351,7 +354,27 @@ impl Authenticator {
                 .get(message.body_offset as usize..)
                 .unwrap_or_default();
             let dkim = dkim::judge_signatures(&sources, body, dkim);
-            summary.dkim = dkim.iter().map(dkim_check).collect();
+            let (dkim, rewrites) = dkim_policy::enforce(
+                &self.dns.resolver,
+                &sources,
+                input.message,
+                dkim,
+                deadline.saturating_duration_since(Instant::now()),
+            )
+            .await;
+            summary.dkim = dkim
+                .iter()
+                .zip(&rewrites)
+                .map(|(o, r)| match r {
+                    Some(r) => AuthCheck {
+                        result: r.result(),
+                        reason: Some(r.reason().to_string()),
+                        ..dkim_check(o)
+                    },
+                    None => dkim_check(o),
+                })
+                .collect();
+            dkim_rewrites = rewrites.into_iter().flatten().collect();
             ar = ar.with_dkim_results(&dkim, author.addresses.first().map_or("", |s| s));
 
             let arc = timeout_at(deadline, self.inner.verify_arc(self.params(message)))
@@ -451,8 +474,13 @@ impl Authenticator {
         count("arc", summary.arc.result);
         count("dmarc", summary.dmarc.result);
         timer.observe_duration();
+        // mail-auth writes Moat's rewritten DKIM results as permerror placeholders, in order.
+        let mut header = ar.to_header();
+        for r in &dkim_rewrites {
+            header = header.replacen(dkim_policy::Rewrite::PLACEHOLDER, &r.clause(), 1);
+        }
         AuthOutcome {
-            header: ar.to_header(),
+            header,
             summary,
             author,
             disposition,
