@@ -195,6 +195,22 @@ pub struct AuthConfig {
     pub enforce_dmarc: bool,
     /// Tokio threads doing authentication (DNS and signature checks).
     pub threads: usize,
+    /// ARC-seal the copy Moat relays (RFC 8617): Moat changes the message (its
+    /// `Authentication-Results`, its trace field), so its own ARC set lets the customer's server
+    /// trust Moat's results. Off unless set.
+    pub arc_seal: Option<ArcSealConfig>,
+}
+
+/// The key Moat seals relayed mail with; publish its public half at
+/// `<selector>._domainkey.<domain>` (`v=DKIM1; k=rsa; p=...`).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ArcSealConfig {
+    /// The signing domain (`d=`), e.g. the gateway's own domain.
+    pub domain: String,
+    pub selector: String,
+    /// An RSA private key (2048 bits or more), PEM: PKCS#8 or PKCS#1.
+    pub key_file: PathBuf,
 }
 
 impl Default for AuthConfig {
@@ -205,6 +221,7 @@ impl Default for AuthConfig {
             deadline_secs: 15,
             enforce_dmarc: true,
             threads: 1,
+            arc_seal: None,
         }
     }
 }

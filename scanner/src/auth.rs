@@ -39,7 +39,9 @@ impl AuthHandle {
             .context("starting the auth runtime")?;
         let auth = runtime
             .block_on(Authenticator::start(config))
-            .context("setting up DNS for authentication")?;
+            .context("setting up DNS for authentication")?
+            .with_arc_sealer(&config.auth)
+            .map_err(anyhow::Error::msg)?;
         Ok(AuthHandle {
             runtime,
             auth: Arc::new(auth),

@@ -131,11 +131,7 @@ pub(super) async fn enforce<'x>(
         .filter_map(|o| o.signature().map(|s| s.b.clone()))
         .collect();
     for field in &fields {
-        if field
-            .b
-            .as_ref()
-            .is_some_and(|b| evaluated.contains(b))
-        {
+        if field.b.as_ref().is_some_and(|b| evaluated.contains(b)) {
             continue;
         }
         let why = format!(

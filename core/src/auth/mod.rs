@@ -22,9 +22,14 @@ use std::{
 
 use futures::FutureExt;
 use mail_auth::{
-    AuthenticatedMessage, AuthenticationResults, DkimOutput, DkimResult, DmarcOutput, DmarcResult,
-    MX, MessageAuthenticator, Parameters, RecordSet, SpfOutput, SpfResult, Txt,
-    common::headers::HeaderWriter,
+    ArcOutput, AuthenticatedMessage, AuthenticationResults, DkimOutput, DkimResult, DmarcOutput,
+    DmarcResult, MX, MessageAuthenticator, Parameters, RecordSet, SpfOutput, SpfResult, Txt,
+    arc::ArcSealer,
+    common::{
+        crypto::{RsaKey, Sha256},
+        headers::HeaderWriter,
+    },
+    dkim::Done,
     dmarc::{Policy, verify::DmarcParameters},
 };
 use tokio::time::{Instant, timeout_at};
@@ -39,6 +44,22 @@ use crate::{
 };
 
 pub use identity::{Author, FromProblem};
+
+/// Header fields Moat's ARC-Message-Signature covers (those present are signed; RFC 6376 5.4.1).
+const SEALED_HEADERS: [&str; 12] = [
+    "From",
+    "To",
+    "Cc",
+    "Subject",
+    "Date",
+    "Message-ID",
+    "Reply-To",
+    "In-Reply-To",
+    "References",
+    "MIME-Version",
+    "Content-Type",
+    "DKIM-Signature",
+];
 
 /// What the checks need to know about one SMTP transaction.
 #[derive(Debug, Clone, Copy)]
@@ -95,6 +116,8 @@ pub struct Authenticator {
     authserv_id: String,
     deadline: Duration,
     enforce_dmarc: bool,
+    /// Seals relayed mail with Moat's own ARC set, when configured.
+    sealer: Option<ArcSealer<RsaKey<Sha256>, Done>>,
     /// Moat's resolver (SPF asks it directly); keeps a static-zone server alive as long as
     /// the resolvers that ask it.
     dns: Dns,
@@ -126,8 +149,32 @@ impl Authenticator {
             authserv_id,
             deadline: Duration::from_secs(config.auth.deadline_secs.max(1)),
             enforce_dmarc: config.auth.enforce_dmarc,
+            sealer: None,
             dns,
         }
+    }
+
+    /// Loads the ARC sealing key `[auth.arc_seal]` names (nothing when unset).
+    pub fn with_arc_sealer(mut self, config: &crate::config::AuthConfig) -> Result<Self, String> {
+        let Some(seal) = &config.arc_seal else {
+            return Ok(self);
+        };
+        use rustls::pki_types::{PrivateKeyDer, pem::PemObject};
+        let der = PrivateKeyDer::from_pem_file(&seal.key_file)
+            .map_err(|e| format!("auth.arc_seal.key_file {}: {e}", seal.key_file.display()))?;
+        let key = RsaKey::<Sha256>::from_key_der(der).map_err(|e| {
+            format!(
+                "auth.arc_seal.key_file {} is not an RSA private key in PEM: {e}",
+                seal.key_file.display()
+            )
+        })?;
+        self.sealer = Some(
+            ArcSealer::from_key(key)
+                .domain(seal.domain.clone())
+                .selector(seal.selector.clone())
+                .headers(SEALED_HEADERS),
+        );
+        Ok(self)
     }
 
     pub fn authserv_id(&self) -> &str {
@@ -331,6 +378,7 @@ impl Authenticator {
 
         let mut dmarc_out = DmarcOutput::default();
         let mut dkim_rewrites: Vec<dkim_policy::Rewrite> = Vec::new();
+        let mut arc_for_seal: Option<ArcOutput<'_>> = None;
         if let Some(message) = &message {
             // mail-auth 0.13 applies l= to the raw body; for relaxed signatures with l= the
             // relaxed body is verified instead (relaxed canonicalisation is idempotent).
@@ -394,6 +442,7 @@ impl Authenticator {
                         ..AuthCheck::default()
                     };
                     ar = ar.with_arc_result(arc, input.client_ip);
+                    arc_for_seal = Some(arc.clone());
                 }
                 Err(_) => {
                     summary.arc = AuthCheck {
@@ -478,6 +527,16 @@ impl Authenticator {
         let mut header = ar.to_header();
         for r in &dkim_rewrites {
             header = header.replacen(dkim_policy::Rewrite::PLACEHOLDER, &r.clause(), 1);
+        }
+        // Moat's own ARC set above its results, so the customer's server can trust them
+        // (RFC 8617 5.1; a chain that already failed is not sealed).
+        if let (Some(sealer), Some(message), Some(arc)) = (&self.sealer, &message, &arc_for_seal)
+            && arc.can_be_sealed()
+        {
+            match sealer.seal(message, &ar, arc) {
+                Ok(set) => header = format!("{}{header}", set.to_header()),
+                Err(e) => tracing::warn!(error = %e, "ARC sealing failed; relaying unsealed"),
+            }
         }
         AuthOutcome {
             header,

@@ -519,3 +519,103 @@ fn reputation_lists_count_listings_and_never_refusals() {
         assert!(internal.is_empty());
     });
 }
+
+/// With `[auth.arc_seal]`, the copy Moat relays carries Moat's own ARC set above its
+/// Authentication-Results, and an independent implementation (dkimpy's `arc_verify`, with the
+/// public key from the test's zone) validates the chain: `cv=pass`.
+#[test]
+fn relayed_mail_is_arc_sealed_and_dkimpy_validates_the_chain() {
+    let dir = tempfile::tempdir().expect("dir");
+    let key = dir.path().join("arc.pem");
+    let status = std::process::Command::new("openssl")
+        .args([
+            "genpkey",
+            "-algorithm",
+            "RSA",
+            "-pkeyopt",
+            "rsa_keygen_bits:2048",
+            "-out",
+        ])
+        .arg(&key)
+        .status()
+        .expect("openssl runs");
+    assert!(status.success());
+    let public = std::process::Command::new("openssl")
+        .args(["pkey", "-pubout", "-outform", "DER", "-in"])
+        .arg(&key)
+        .output()
+        .expect("openssl runs");
+    let p = base64::engine::general_purpose::STANDARD.encode(&public.stdout);
+    let record = format!("v=DKIM1; k=rsa; p={p}");
+    let zone_line = format!(
+        "moat._domainkey.gateway.test TXT {}\n",
+        record
+            .as_bytes()
+            .chunks(250)
+            .map(|c| format!("\"{}\"", String::from_utf8_lossy(c)))
+            .collect::<Vec<_>>()
+            .join(" ")
+    );
+    let (moat, sink) = Moat::protected(|c| {
+        c.hostname = "mx.moat.test".into();
+        c.auth.arc_seal = Some(moat_core::config::ArcSealConfig {
+            domain: "gateway.test".into(),
+            selector: "moat".into(),
+            key_file: key.clone(),
+        });
+        if let Some(zone) = &c.dns.static_zone {
+            std::fs::write(zone, format!("{ZONE}{zone_line}")).expect("zone");
+        }
+    });
+    let msg = message("alice@good.example", "");
+    let reply = smtplib_send(moat.smtp, "alice@good.example", &["bob@acme.example"], &msg);
+    assert!(reply.starts_with("250"), "{reply}");
+    let got = sink.wait_for(1, 20);
+    let relayed = got.first().expect("relayed").data.clone();
+    let text = String::from_utf8_lossy(&relayed);
+    let seal = text.find("ARC-Seal: i=1;").expect("an ARC-Seal");
+    let results = text
+        .find("Authentication-Results: mx.moat.test")
+        .expect("A-R");
+    assert!(
+        seal < results,
+        "the ARC set sits above Moat's results: {text}"
+    );
+    assert!(text.contains("ARC-Message-Signature: i=1;"), "{text}");
+    assert!(
+        text.contains("ARC-Authentication-Results: i=1; mx.moat.test"),
+        "{text}"
+    );
+    // dkimpy validates the chain with the key from the zone.
+    let script = r#"
+import sys, dkim
+record = sys.argv[1].encode()
+def dns(name, timeout=5):
+    return record if name == b"moat._domainkey.gateway.test." else None
+cv, results, comment = dkim.arc_verify(sys.stdin.buffer.read(), dnsfunc=dns)
+print(cv.decode(), comment)
+"#;
+    let mut child = std::process::Command::new("python3")
+        .args(["-c", script, &record])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("python3 runs");
+    {
+        use std::io::Write;
+        child
+            .stdin
+            .take()
+            .expect("stdin")
+            .write_all(&relayed)
+            .expect("write");
+    }
+    let out = child.wait_with_output().expect("dkimpy");
+    let said = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        said.starts_with("pass"),
+        "dkimpy: {said} {}\n{text}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
