@@ -137,64 +137,72 @@ async fn correspondence<'d>(
 
 /// Judges, routes and stores one received message; returns the SMTP reply.
 pub async fn finish(ctx: &ScannerContext, env: &Envelope, raw: Vec<u8>) -> Reply {
-    // Sender authentication first: it also gives the message its Authentication-Results field.
-    let (auth, raw) = match &ctx.auth {
-        Some(handle) => {
-            let job = AuthJob {
-                client_ip: env
-                    .client_ip
-                    .parse()
-                    .unwrap_or(std::net::IpAddr::from([0, 0, 0, 0])),
-                helo: env.helo.clone(),
-                mail_from: env.mail_from.clone(),
-                raw,
-                trace_len: env.trace_len,
-            };
-            match handle.check(job).await {
-                Ok((outcome, rewritten)) => (Some(outcome), rewritten),
-                Err(_) => {
-                    tracing::error!(queue_id = %env.queue_id, "authentication thread gone; answering 451");
-                    return format!(
-                        "451 4.3.0 Temporary local problem, try again later [{}]\r\n",
-                        env.queue_id
-                    );
-                }
+    // Sender authentication (which also gives the message its Authentication-Results field)
+    // and ClamAV (on a copy of the message as received; clamd parses MIME and archives
+    // itself) run at the same time: each is a hop to its own side thread.
+    let clamd_job = ctx.clamd.as_ref().map(|handle| (handle, raw.clone()));
+    let authenticate = async {
+        match &ctx.auth {
+            Some(handle) => {
+                let job = AuthJob {
+                    client_ip: env
+                        .client_ip
+                        .parse()
+                        .unwrap_or(std::net::IpAddr::from([0, 0, 0, 0])),
+                    helo: env.helo.clone(),
+                    mail_from: env.mail_from.clone(),
+                    raw,
+                    trace_len: env.trace_len,
+                };
+                handle
+                    .check(job)
+                    .await
+                    .map(|(outcome, rewritten)| (Some(outcome), rewritten))
             }
+            None => Ok((None, raw)),
         }
-        None => (None, raw),
     };
-    // ClamAV, when configured, on the whole message (clamd parses MIME and archives itself).
+    let antivirus = async {
+        match clamd_job {
+            Some((handle, copy)) => Some(handle.scan(copy).await.0),
+            None => None,
+        }
+    };
+    let (authenticated, scanned) = futures::future::join(authenticate, antivirus).await;
+    let (auth, raw) = match authenticated {
+        Ok(done) => done,
+        Err(_) => {
+            tracing::error!(queue_id = %env.queue_id, "authentication thread gone; answering 451");
+            return format!(
+                "451 4.3.0 Temporary local problem, try again later [{}]\r\n",
+                env.queue_id
+            );
+        }
+    };
     let mut clamav: Vec<Finding> = Vec::new();
-    let raw = match &ctx.clamd {
-        None => raw,
-        Some(handle) => {
-            let (verdict, raw) = handle.scan(raw).await;
-            match verdict {
-                Ok(ClamdVerdict::Clean) => {}
-                Ok(ClamdVerdict::Found(name)) => {
-                    clamav.push(clamav_finding("malware.clamav", name, Severity::Critical))
-                }
-                Err(why) => match ctx.config.malware.clamd_on_error {
-                    ScannerDown::Tempfail => {
-                        tracing::warn!(queue_id = %env.queue_id, %why, "ClamAV unavailable; answering 451");
-                        return format!(
-                            "451 4.3.0 Virus scanner unavailable, try again later [{}]\r\n",
-                            env.queue_id
-                        );
-                    }
-                    ScannerDown::Accept => {
-                        tracing::warn!(queue_id = %env.queue_id, %why, "ClamAV unavailable; accepting unscanned");
-                        clamav.push(clamav_finding(
-                            "malware.clamav_unavailable",
-                            why,
-                            Severity::Low,
-                        ));
-                    }
-                },
-            }
-            raw
+    match scanned {
+        None | Some(Ok(ClamdVerdict::Clean)) => {}
+        Some(Ok(ClamdVerdict::Found(name))) => {
+            clamav.push(clamav_finding("malware.clamav", name, Severity::Critical))
         }
-    };
+        Some(Err(why)) => match ctx.config.malware.clamd_on_error {
+            ScannerDown::Tempfail => {
+                tracing::warn!(queue_id = %env.queue_id, %why, "ClamAV unavailable; answering 451");
+                return format!(
+                    "451 4.3.0 Virus scanner unavailable, try again later [{}]\r\n",
+                    env.queue_id
+                );
+            }
+            ScannerDown::Accept => {
+                tracing::warn!(queue_id = %env.queue_id, %why, "ClamAV unavailable; accepting unscanned");
+                clamav.push(clamav_finding(
+                    "malware.clamav_unavailable",
+                    why,
+                    Severity::Low,
+                ));
+            }
+        },
+    }
     let size = raw.len() as u64;
     // Group recipients by protected domain (BTreeMap: a stable order for relaying).
     let mut by_domain: BTreeMap<String, (Arc<Domain>, Vec<String>)> = BTreeMap::new();
