@@ -7,7 +7,7 @@
 
 use std::collections::BTreeMap;
 
-use super::{headers, taglist::tag_list};
+use super::taglist::tag_list;
 
 /// RFC 8617 4.2.1: instances run from 1 to at most 50.
 const MAX_INSTANCE: u32 = 50;
@@ -20,12 +20,30 @@ struct Instance {
 }
 
 /// Why the ARC sets of `raw` are malformed; `None` when they are well formed or absent.
-pub fn structural_problem(raw: &[u8]) -> Option<String> {
-    let scan = headers::scan(raw);
+#[cfg(test)]
+fn structural_problem(raw: &[u8]) -> Option<String> {
+    let scan = super::headers::scan(raw);
+    let fields: Vec<(&[u8], &[u8])> = scan
+        .fields
+        .iter()
+        .map(|f| (f.name(raw), f.value(raw)))
+        .collect();
+    structural_problem_of(&fields)
+}
+
+/// The same over a message's header fields as (name, value) pairs, in order.
+pub fn structural_problem_of(fields: &[(&[u8], &[u8])]) -> Option<String> {
+    let is_arc = |name: &[u8]| {
+        let name = name.trim_ascii();
+        name.len() > 4 && name[..4].eq_ignore_ascii_case(b"arc-")
+    };
+    if !fields.iter().any(|(name, _)| is_arc(name)) {
+        return None;
+    }
     let mut instances: BTreeMap<u32, Instance> = BTreeMap::new();
     let mut any = false;
-    for field in &scan.fields {
-        let name = String::from_utf8_lossy(field.name(raw))
+    for (field_name, field_value) in fields {
+        let name = String::from_utf8_lossy(field_name)
             .trim()
             .to_ascii_lowercase();
         let kind = match name.as_str() {
@@ -35,7 +53,7 @@ pub fn structural_problem(raw: &[u8]) -> Option<String> {
             _ => continue,
         };
         any = true;
-        let value = String::from_utf8_lossy(field.value(raw));
+        let value = String::from_utf8_lossy(field_value);
         let instance = if kind == "ARC-Authentication-Results" {
             // `i=N;` then an Authentication-Results payload (not a tag-list).
             aar_instance(&value).ok_or_else(|| format!("{kind} without a valid i= tag"))

@@ -10,7 +10,10 @@
 //!
 //! A rewritten result can only move away from `pass`; nothing here makes a signature pass.
 
-use std::time::Duration;
+use std::{
+    sync::Arc,
+    time::{Duration, Instant},
+};
 
 use base64::Engine;
 use hickory_resolver::{TokioResolver, proto::rr::RData};
@@ -20,7 +23,18 @@ use mail_auth::{
     dkim::{DkimError, Signature},
 };
 
-use super::{headers, taglist::tag_list};
+use super::taglist::tag_list;
+use crate::dns::cache::TtlCache;
+
+/// DKIM key records as these rules read them, kept for their answer's TTL: a repeat sender's
+/// key is not asked for or parsed again. A DNS failure is not kept.
+pub(super) struct KeyCache(TtlCache<Box<str>, Arc<Result<KeyRecord, String>>>);
+
+impl KeyCache {
+    pub(super) fn new(capacity: usize) -> KeyCache {
+        KeyCache(TtlCache::new(capacity))
+    }
+}
 
 /// RFC 8301 3.2: RSA keys must be at least 1024 bits.
 const MIN_RSA_BITS: usize = 1024;
@@ -68,21 +82,40 @@ impl Rewrite {
 /// permerror carrying the reason) and, per output, the rewrite made to it.
 pub(super) async fn enforce<'x>(
     resolver: &TokioResolver,
+    cache: &KeyCache,
     messages: &[&'x AuthenticatedMessage<'x>],
-    raw: &[u8],
     outputs: Vec<DkimOutput<'x>>,
     wait: Duration,
 ) -> (Vec<DkimOutput<'x>>, Vec<Option<Rewrite>>) {
-    let fields = signature_fields(raw);
+    // Reading every DKIM-Signature field again is needed only when one has a q= tag or
+    // mail-auth evaluated fewer signatures than there are fields (some did not parse).
+    let headers = messages.first().map_or(&[][..], |m| m.headers.as_slice());
+    let values: Vec<&[u8]> = headers
+        .iter()
+        .filter(|(name, _)| name.trim_ascii().eq_ignore_ascii_case(b"dkim-signature"))
+        .map(|(_, value)| *value)
+        .collect();
+    let evaluated = outputs.iter().filter(|o| o.signature().is_some()).count();
+    let has_q = |v: &[u8]| {
+        v.split(|b| *b == b';')
+            .any(|spec| spec.trim_ascii_start().starts_with(b"q="))
+    };
+    let fields = if values.len() != evaluated || values.iter().any(|v| has_q(v)) {
+        signature_fields(headers)
+    } else {
+        Vec::new()
+    };
     let mut out = Vec::with_capacity(outputs.len());
     let mut rewrites = Vec::with_capacity(outputs.len());
     for o in outputs {
         let rewrite = match (o.result(), o.signature()) {
             (DkimResult::Pass, Some(sig)) => {
-                let key = tokio::time::timeout(wait, key_record(resolver, sig)).await;
-                match key {
-                    Ok(Ok(key)) => judge_pass(sig, &fields, &key),
-                    Ok(Err(why)) => Some(Rewrite::Permerror(why)),
+                let key = tokio::time::timeout(wait, key_record(resolver, cache, sig)).await;
+                match key.as_ref().map(|k| k.as_ref().map(|entry| entry.as_ref())) {
+                    Ok(Ok(Ok(key))) => judge_pass(sig, &fields, key),
+                    Ok(Ok(Err(why))) => Some(Rewrite::Permerror(why.clone())),
+                    // The look-up failed now (mail-auth's succeeded a moment ago): left as is.
+                    Ok(Err(_)) => None,
                     // Looked up a moment ago by mail-auth: a time-out now is a DNS failure.
                     Err(_) => None,
                 }
@@ -94,8 +127,8 @@ pub(super) async fn enforce<'x>(
             (DkimResult::Fail(Error::Crypto(_)), Some(sig))
                 if sig.a != Algorithm::Ed25519Sha256 =>
             {
-                match tokio::time::timeout(wait, key_record(resolver, sig)).await {
-                    Ok(Ok(key)) => short_key(&key),
+                match tokio::time::timeout(wait, key_record(resolver, cache, sig)).await {
+                    Ok(Ok(entry)) => entry.as_ref().as_ref().ok().and_then(short_key),
                     _ => None,
                 }
             }
@@ -234,17 +267,12 @@ struct SignatureField {
 /// Tags every DKIM-Signature must have (RFC 6376 3.5).
 const REQUIRED: [&str; 7] = ["v", "a", "b", "bh", "d", "h", "s"];
 
-fn signature_fields(raw: &[u8]) -> Vec<SignatureField> {
-    let scan = headers::scan(raw);
-    scan.fields
+fn signature_fields(headers: &[(&[u8], &[u8])]) -> Vec<SignatureField> {
+    headers
         .iter()
-        .filter(|f| {
-            String::from_utf8_lossy(f.name(raw))
-                .trim()
-                .eq_ignore_ascii_case("dkim-signature")
-        })
-        .map(|f| {
-            let value = String::from_utf8_lossy(f.value(raw)).into_owned();
+        .filter(|(name, _)| name.trim_ascii().eq_ignore_ascii_case(b"dkim-signature"))
+        .map(|(_, value)| {
+            let value = String::from_utf8_lossy(value).into_owned();
             let tags = match tag_list(&value) {
                 Ok(t) => t,
                 Err(e) => {
@@ -278,7 +306,7 @@ fn signature_fields(raw: &[u8]) -> Vec<SignatureField> {
 
 /// A DKIM key record (RFC 6376 3.6.1), as far as Moat's rules need it.
 #[derive(Debug, Default)]
-struct KeyRecord {
+pub(super) struct KeyRecord {
     kind: String,
     hashes: Option<Vec<String>>,
     services: Option<Vec<String>>,
@@ -286,8 +314,18 @@ struct KeyRecord {
     rsa_bits: Option<usize>,
 }
 
-async fn key_record(resolver: &TokioResolver, sig: &Signature) -> Result<KeyRecord, String> {
-    let name = format!("{}._domainkey.{}.", sig.s, sig.d.trim_end_matches('.'));
+/// The key record of `sig`: `Ok` with the record or why it is unacceptable (kept for the
+/// answer's TTL), `Err` when DNS failed (not kept).
+async fn key_record(
+    resolver: &TokioResolver,
+    cache: &KeyCache,
+    sig: &Signature,
+) -> Result<Arc<Result<KeyRecord, String>>, String> {
+    let name =
+        format!("{}._domainkey.{}.", sig.s, sig.d.trim_end_matches('.')).to_ascii_lowercase();
+    if let Some(hit) = cache.0.lookup(name.as_str()) {
+        return Ok(hit);
+    }
     let answer = resolver
         .txt_lookup(name.as_str())
         .await
@@ -305,10 +343,14 @@ async fn key_record(resolver: &TokioResolver, sig: &Signature) -> Result<KeyReco
             _ => None,
         })
         .collect();
-    let [text] = texts.as_slice() else {
-        return Err(format!("{name} holds {} TXT records, not one", texts.len()));
+    let parsed = match texts.as_slice() {
+        [text] => parse_key(text),
+        _ => Err(format!("{name} holds {} TXT records, not one", texts.len())),
     };
-    parse_key(text)
+    let entry = Arc::new(parsed);
+    let until = answer.valid_until().max(Instant::now());
+    cache.0.store(name.into(), entry.clone(), until);
+    Ok(entry)
 }
 
 fn parse_key(text: &str) -> Result<KeyRecord, String> {

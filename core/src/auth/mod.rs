@@ -98,6 +98,10 @@ struct Caches {
     ipv4: TtlCache<Box<str>, RecordSet<Ipv4Addr>>,
     ipv6: TtlCache<Box<str>, RecordSet<Ipv6Addr>>,
     ptr: TtlCache<IpAddr, RecordSet<Box<str>>>,
+    /// Parsed SPF records (Moat's evaluator).
+    spf: spf::RecordCache,
+    /// DKIM key records as Moat's acceptance rules read them.
+    dkim_keys: dkim_policy::KeyCache,
 }
 
 type CachedParameters<'x, P> = Parameters<
@@ -145,6 +149,8 @@ impl Authenticator {
                 ipv4: TtlCache::new(n),
                 ipv6: TtlCache::new(n / 4),
                 ptr: TtlCache::new(n / 4),
+                spf: spf::RecordCache::new(n),
+                dkim_keys: dkim_policy::KeyCache::new(n / 4),
             },
             authserv_id,
             deadline: Duration::from_secs(config.auth.deadline_secs.max(1)),
@@ -355,9 +361,12 @@ impl Authenticator {
                 sender: &spf_sender,
                 helo,
             };
-            timeout_at(deadline, spf::check(&self.dns.resolver, &request))
-                .await
-                .unwrap_or(SpfResult::TempError)
+            timeout_at(
+                deadline,
+                spf::check(&self.dns.resolver, &self.caches.spf, &request),
+            )
+            .await
+            .unwrap_or(SpfResult::TempError)
         };
         let spf = SpfOutput::new(spf_domain.clone()).with_result(spf_outcome);
 
@@ -404,8 +413,8 @@ impl Authenticator {
             let dkim = dkim::judge_signatures(&sources, body, dkim);
             let (dkim, rewrites) = dkim_policy::enforce(
                 &self.dns.resolver,
+                &self.caches.dkim_keys,
                 &sources,
-                input.message,
                 dkim,
                 deadline.saturating_duration_since(Instant::now()),
             )
@@ -427,13 +436,15 @@ impl Authenticator {
 
             let arc = timeout_at(deadline, self.inner.verify_arc(self.params(message)))
                 .await
-                .map(|arc| match arc_sets::structural_problem(input.message) {
-                    // A malformed set is a failed chain, whatever mail-auth made of it.
-                    Some(problem) if !matches!(arc.result(), DkimResult::Fail(_)) => {
-                        arc.with_result(DkimResult::Fail(mail_auth::Error::Io(problem)))
-                    }
-                    _ => arc,
-                });
+                .map(
+                    |arc| match arc_sets::structural_problem_of(&message.headers) {
+                        // A malformed set is a failed chain, whatever mail-auth made of it.
+                        Some(problem) if !matches!(arc.result(), DkimResult::Fail(_)) => {
+                            arc.with_result(DkimResult::Fail(mail_auth::Error::Io(problem)))
+                        }
+                        _ => arc,
+                    },
+                );
             match &arc {
                 Ok(arc) => {
                     summary.arc = AuthCheck {

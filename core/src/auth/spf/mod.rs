@@ -8,7 +8,11 @@
 
 pub mod record;
 
-use std::net::{IpAddr, Ipv6Addr};
+use std::{
+    net::{IpAddr, Ipv6Addr},
+    sync::Arc,
+    time::{Duration, Instant},
+};
 
 use hickory_resolver::{
     TokioResolver,
@@ -18,12 +22,31 @@ use mail_auth::SpfResult;
 
 use record::{Directive, MacroString, Mechanism, Piece, Qualifier, Record};
 
+use crate::dns::cache::TtlCache;
+
 /// RFC 7208 4.6.4: at most 10 mechanisms or modifiers that query DNS per evaluation.
 const MAX_DNS_MECHANISMS: u32 = 10;
 /// RFC 7208 4.6.4: more than 2 look-ups that find nothing is a permerror.
 const MAX_VOID_LOOKUPS: u32 = 2;
 /// RFC 7208 4.6.4: an `mx` or `ptr` mechanism looks at no more than 10 names.
 const MAX_NAMES: usize = 10;
+
+/// Parsed SPF records by domain, kept for their TXT answer's TTL (a domain without a record
+/// for [`NEGATIVE_TTL`]), so a repeat sender's record is neither asked for nor parsed again.
+/// A DNS failure is never kept.
+pub struct RecordCache(TtlCache<Box<str>, CachedRecord>);
+
+/// A domain's record, its absence, or why it is a permerror.
+type CachedRecord = Arc<Result<Option<Record>, SpfResult>>;
+
+/// How long "this domain has no SPF record" is believed.
+const NEGATIVE_TTL: Duration = Duration::from_secs(300);
+
+impl RecordCache {
+    pub fn new(capacity: usize) -> RecordCache {
+        RecordCache(TtlCache::new(capacity))
+    }
+}
 
 /// What is checked: the client, the identity's sender and the HELO name.
 #[derive(Debug, Clone)]
@@ -37,7 +60,11 @@ pub struct SpfRequest<'a> {
 }
 
 /// Evaluates SPF for `request` against DNS; `none` for a domain that cannot be checked.
-pub async fn check(resolver: &TokioResolver, request: &SpfRequest<'_>) -> SpfResult {
+pub async fn check(
+    resolver: &TokioResolver,
+    cache: &RecordCache,
+    request: &SpfRequest<'_>,
+) -> SpfResult {
     // An IPv4-mapped IPv6 client is an IPv4 client (RFC 7208 5: <ip> is the address as used).
     let ip = match request.ip {
         IpAddr::V6(v6) => v6.to_ipv4_mapped().map_or(IpAddr::V6(v6), IpAddr::V4),
@@ -50,6 +77,7 @@ pub async fn check(resolver: &TokioResolver, request: &SpfRequest<'_>) -> SpfRes
     };
     let mut eval = Eval {
         resolver,
+        cache,
         ip,
         local,
         sender_domain,
@@ -68,6 +96,7 @@ type Outcome<T> = Result<T, SpfResult>;
 
 struct Eval<'r> {
     resolver: &'r TokioResolver,
+    cache: &'r RecordCache,
     ip: IpAddr,
     local: String,
     sender_domain: String,
@@ -202,9 +231,11 @@ impl<'r> Eval<'r> {
             if !is_queryable(domain) {
                 return Ok(SpfResult::None);
             }
-            let record = match self.record(domain).await? {
-                Some(r) => r,
-                None => return Ok(SpfResult::None),
+            let entry = self.record(domain).await?;
+            let record = match entry.as_ref() {
+                Ok(Some(r)) => r,
+                Ok(None) => return Ok(SpfResult::None),
+                Err(e) => return Err(*e),
             };
             for Directive {
                 qualifier,
@@ -252,10 +283,16 @@ impl<'r> Eval<'r> {
         Ok(())
     }
 
-    /// RFC 7208 4.4, 4.5: the one SPF record of `domain`; `None` when there is none.
-    async fn record(&mut self, domain: &str) -> Outcome<Option<Record>> {
-        let texts: Vec<Vec<u8>> = match self.lookup(domain, RecordType::TXT).await? {
-            Found::Nothing => return Ok(None),
+    /// RFC 7208 4.4, 4.5: the one SPF record of `domain` (`None` when there is none), or the
+    /// permerror it is; from the cache when a look-up is still valid.
+    async fn record(&mut self, domain: &str) -> Outcome<CachedRecord> {
+        let key = domain.to_ascii_lowercase();
+        if let Some(hit) = self.cache.0.lookup(key.as_str()) {
+            return Ok(hit);
+        }
+        let (found, valid_until) = self.txt(domain).await?;
+        let texts: Vec<Vec<u8>> = match found {
+            Found::Nothing => Vec::new(),
             Found::Records(records) => records
                 .into_iter()
                 .filter_map(|r| match r {
@@ -267,16 +304,46 @@ impl<'r> Eval<'r> {
                 .collect(),
         };
         let mut spf = texts.iter().filter(|t| record::is_spf(t));
-        let Some(first) = spf.next() else {
-            return Ok(None);
+        let parsed = match (spf.next(), spf.next()) {
+            (None, _) => Ok(None),
+            (Some(_), Some(_)) => Err(SpfResult::PermError),
+            (Some(text), None) => record::parse(text).map(Some).map_err(|e| {
+                tracing::debug!(domain, error = %e, "SPF record is malformed");
+                SpfResult::PermError
+            }),
         };
-        if spf.next().is_some() {
-            return Err(SpfResult::PermError);
+        let entry = Arc::new(parsed);
+        self.cache.0.store(key.into(), entry.clone(), valid_until);
+        Ok(entry)
+    }
+
+    /// The TXT records of `domain` and until when the answer holds.
+    async fn txt(&self, domain: &str) -> Outcome<(Found<RData>, Instant)> {
+        let negative = Instant::now() + NEGATIVE_TTL;
+        let Some(query) = query_name(domain).filter(|_| is_queryable(domain)) else {
+            return Ok((Found::Nothing, negative));
+        };
+        match self.resolver.txt_lookup(query).await {
+            Ok(lookup) => {
+                let records: Vec<RData> = lookup
+                    .answers()
+                    .iter()
+                    .filter(|r| r.record_type() == RecordType::TXT)
+                    .map(|r| r.data.clone())
+                    .collect();
+                let until = lookup.valid_until();
+                Ok(if records.is_empty() {
+                    (Found::Nothing, until.min(negative))
+                } else {
+                    (Found::Records(records), until)
+                })
+            }
+            Err(e) if e.is_nx_domain() || e.is_no_records_found() => Ok((Found::Nothing, negative)),
+            Err(e) => {
+                tracing::debug!(domain, error = %e, "SPF TXT look-up failed");
+                Err(SpfResult::TempError)
+            }
         }
-        record::parse(first).map(Some).map_err(|e| {
-            tracing::debug!(domain, error = %e, "SPF record is malformed");
-            SpfResult::PermError
-        })
     }
 
     /// One question. A name that cannot be asked is treated as finding nothing; a server
