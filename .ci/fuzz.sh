@@ -1,5 +1,7 @@
 #!/usr/bin/env bash
-# Bounded fuzzing for CI: each cargo-fuzz target runs for FUZZ_SECONDS (default 30).
+# Bounded fuzzing for CI: each cargo-fuzz target runs for FUZZ_SECONDS (default 30), built in
+# the dev profile (`--dev`: overflow checks and debug assertions on, and a fresh checkout builds
+# in a fraction of the release build's time).
 # A crash leaves an input under scanner/fuzz/artifacts/<target>/: it is printed (hex) with the
 # fuzzer's own report and the step fails. A failure that left no input (the build or the tool
 # itself) is shown and retried once, then fails.
@@ -10,13 +12,13 @@ command -v cargo-fuzz >/dev/null || cargo install cargo-fuzz --locked --quiet ||
 logs=../target/fuzz
 mkdir -p "$logs"
 # One build for every target, so a build problem shows as such.
-if ! cargo fuzz build --sanitizer none >"$logs/build.log" 2>&1; then
+if ! cargo fuzz build --dev --sanitizer none >"$logs/build.log" 2>&1; then
   echo "fuzz build failed:"; grep -v '^\s*Compiling' "$logs/build.log" | tail -n 60
   exit 1
 fi
 run() {
   local target=$1 log="$logs/$1.log"
-  cargo fuzz run --sanitizer none "$target" -- -max_total_time="$seconds" >"$log" 2>&1
+  cargo fuzz run --dev --sanitizer none "$target" -- -max_total_time="$seconds" >"$log" 2>&1
   local rc=$?
   if [ "$rc" -eq 0 ]; then
     echo "$target: $(grep -E '^Done [0-9]+ runs' "$log" | tail -n 1)"
