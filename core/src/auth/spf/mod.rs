@@ -32,7 +32,7 @@ const MAX_VOID_LOOKUPS: u32 = 2;
 const MAX_NAMES: usize = 10;
 
 /// Parsed SPF records by domain, kept for their TXT answer's TTL (a domain without a record
-/// for [`NEGATIVE_TTL`]), so a repeat sender's record is neither asked for nor parsed again.
+/// for `NEGATIVE_TTL`), so a repeat sender's record is neither asked for nor parsed again.
 /// A DNS failure is never kept.
 pub struct RecordCache(TtlCache<Box<str>, CachedRecord>);
 
