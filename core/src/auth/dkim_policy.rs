@@ -100,7 +100,8 @@ pub(super) async fn enforce<'x>(
         v.split(|b| *b == b';')
             .any(|spec| spec.trim_ascii_start().starts_with(b"q="))
     };
-    let fields = if values.len() != evaluated || values.iter().any(|v| has_q(v)) {
+    let fields = if values.len() != evaluated || values.iter().any(|v| has_q(v) || repeats_a_tag(v))
+    {
         signature_fields(headers)
     } else {
         Vec::new()
@@ -193,6 +194,17 @@ fn short_key(key: &KeyRecord) -> Option<Rewrite> {
 
 /// A pass that Moat's rules may still refuse.
 fn judge_pass(sig: &Signature, fields: &[SignatureField], key: &KeyRecord) -> Option<Rewrite> {
+    // RFC 6376 3.2: a tag-list that repeats a tag (or breaks the syntax) is not a valid
+    // signature, whatever a lenient parser made of it.
+    if let Some(problem) = fields
+        .iter()
+        .find(|f| f.b.as_ref() == Some(&sig.b))
+        .and_then(|f| f.problem.as_ref())
+    {
+        return Some(Rewrite::Permerror(format!(
+            "the DKIM-Signature field is invalid: {problem}"
+        )));
+    }
     if sig.a == Algorithm::RsaSha1 {
         return Some(Rewrite::Policy(
             "rsa-sha1 signatures are not accepted (RFC 8301)".into(),
@@ -264,6 +276,41 @@ struct SignatureField {
     problem: Option<String>,
 }
 
+/// Whether a tag-list names some tag twice (a cheap scan of the names only).
+fn repeats_a_tag(value: &[u8]) -> bool {
+    let mut names: Vec<&[u8]> = Vec::with_capacity(16);
+    for spec in value.split(|b| *b == b';') {
+        let name = spec
+            .split(|b| *b == b'=')
+            .next()
+            .unwrap_or_default()
+            .trim_ascii();
+        if name.is_empty() {
+            continue;
+        }
+        if names.contains(&name) {
+            return true;
+        }
+        names.push(name);
+    }
+    false
+}
+
+/// The last value of tag `name` in a tag-list that does not parse strictly.
+fn lenient_tag(value: &str, name: &str) -> Option<String> {
+    value
+        .split(';')
+        .filter_map(|spec| spec.split_once('='))
+        .filter(|(n, _)| n.trim() == name)
+        .map(|(_, v)| v.trim().to_string())
+        .next_back()
+}
+
+fn decode_b(b: &str) -> Option<Vec<u8>> {
+    let b: String = b.chars().filter(|c| !c.is_ascii_whitespace()).collect();
+    base64::engine::general_purpose::STANDARD.decode(b).ok()
+}
+
 /// Tags every DKIM-Signature must have (RFC 6376 3.5).
 const REQUIRED: [&str; 7] = ["v", "a", "b", "bh", "d", "h", "s"];
 
@@ -277,17 +324,15 @@ fn signature_fields(headers: &[(&[u8], &[u8])]) -> Vec<SignatureField> {
                 Ok(t) => t,
                 Err(e) => {
                     return SignatureField {
-                        b: None,
-                        d: None,
+                        // Still matched to mail-auth's reading of it by its b= value.
+                        b: lenient_tag(&value, "b").and_then(|b| decode_b(&b)),
+                        d: lenient_tag(&value, "d"),
                         q: None,
                         problem: Some(e),
                     };
                 }
             };
-            let b = tags.get("b").and_then(|b| {
-                let b: String = b.chars().filter(|c| !c.is_ascii_whitespace()).collect();
-                base64::engine::general_purpose::STANDARD.decode(b).ok()
-            });
+            let b = tags.get("b").and_then(|b| decode_b(b));
             let missing: Vec<&str> = REQUIRED
                 .iter()
                 .copied()
@@ -464,6 +509,44 @@ mod tests {
         pkcs1.extend(std::iter::repeat_n(0x55, 63));
         pkcs1.extend([0x02, 0x03, 0x01, 0x00, 0x01]);
         assert_eq!(rsa_modulus_bits(&pkcs1), Some(512));
+    }
+
+    #[test]
+    fn a_repeated_tag_makes_the_field_invalid_and_still_matchable() {
+        let field =
+            b"v=1; a=rsa-sha256; d=good.example; s=s1; d=evil.example; h=from; bh=YQ==; b=Ym9i";
+        assert!(repeats_a_tag(field));
+        assert!(!repeats_a_tag(
+            b"v=1; a=rsa-sha256; d=good.example; s=s1; h=from; b=Ym9i"
+        ));
+        let fields = signature_fields(&[(&b"DKIM-Signature"[..], &field[..])]);
+        assert_eq!(fields.len(), 1);
+        assert_eq!(fields[0].b.as_deref(), Some(&b"bob"[..]));
+        assert!(
+            fields[0]
+                .problem
+                .as_deref()
+                .is_some_and(|p| p.contains("twice")),
+            "{:?}",
+            fields[0].problem
+        );
+        // A signature a lenient parser verified is a permerror when its field repeats a tag.
+        let sig = Signature {
+            a: Algorithm::RsaSha256,
+            d: "good.example".into(),
+            b: b"bob".to_vec(),
+            ..Signature::default()
+        };
+        let key = KeyRecord {
+            kind: "rsa".into(),
+            rsa_bits: Some(2048),
+            ..KeyRecord::default()
+        };
+        assert!(matches!(
+            judge_pass(&sig, &fields, &key),
+            Some(Rewrite::Permerror(p)) if p.contains("twice")
+        ));
+        assert_eq!(judge_pass(&sig, &[], &key), None);
     }
 
     #[test]
