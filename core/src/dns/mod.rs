@@ -18,6 +18,22 @@ use thiserror::Error;
 
 use crate::config::DnsConfig;
 
+/// `text` as a DNS name whose labels are the octets between the dots, taken as written: no
+/// IDNA mapping, no zone-file escapes (SPF macros put `:`, `/`, `%` and spaces into names, and
+/// the static zone must answer them verbatim). `None` when a label is empty or too long.
+pub fn name_from_labels(text: &str) -> Option<hickory_resolver::proto::rr::Name> {
+    let text = text.strip_suffix('.').unwrap_or(text);
+    hickory_resolver::proto::rr::Name::from_labels(text.split('.').map(str::as_bytes)).ok()
+}
+
+/// The inverse of [`name_from_labels`]: the labels' octets joined by dots, without the final dot.
+pub fn labels_text(name: &hickory_resolver::proto::rr::Name) -> String {
+    name.iter()
+        .map(|l| String::from_utf8_lossy(l).into_owned())
+        .collect::<Vec<_>>()
+        .join(".")
+}
+
 pub use server::ZoneServer;
 pub use zone::{Zone, ZoneData, ZoneError};
 

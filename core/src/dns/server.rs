@@ -151,23 +151,11 @@ fn negative_soa() -> Record {
     Record::from_rdata(root, NEGATIVE_TTL, RData::SOA(soa))
 }
 
-/// A query name as its labels' octets joined by dots (no zone-file escapes), so a test name
-/// holding `:`, `/`, `%` or spaces (as SPF macros make) matches the zone's text.
-fn raw_name(name: &hickory_proto::rr::Name) -> String {
-    let labels: Vec<String> = name
-        .iter()
-        .map(|l| String::from_utf8_lossy(l).into_owned())
-        .collect();
-    format!("{}.", labels.join("."))
-}
-
-/// The owner name of an answer: the zone's text as raw label octets (so it matches a query
-/// for `foo:bar/baz.example.com` or `a b.example.com` exactly).
+/// The owner name of an answer, as raw label octets (so it matches a query for
+/// `foo:bar/baz.example.com` or `a b.example.com` exactly); the root and other names that
+/// have no label form go through the relaxed parser.
 fn owner_name(s: &str) -> Option<Name> {
-    let s = s.trim_end_matches('.');
-    Name::from_labels(s.split('.').map(str::as_bytes))
-        .ok()
-        .or_else(|| name(s))
+    super::name_from_labels(s).or_else(|| name(s))
 }
 
 /// The wire-format reply to one query message; `None` means stay silent.
@@ -193,7 +181,7 @@ fn answer(zone: &Zone, query: &[u8], udp: bool) -> Option<Vec<u8>> {
     match (request.metadata.op_code, request.queries.first()) {
         (OpCode::Query, Some(q)) => match type_name(q.query_type()) {
             None => {} // a type the zone cannot hold: no data
-            Some(t) => match zone.lookup(&raw_name(q.name()), t) {
+            Some(t) => match zone.lookup(&format!("{}.", super::labels_text(q.name())), t) {
                 Answer::Timeout => return None,
                 Answer::NxDomain => {
                     response.metadata.response_code = ResponseCode::NXDomain;

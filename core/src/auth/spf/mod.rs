@@ -16,7 +16,7 @@ use std::{
 
 use hickory_resolver::{
     TokioResolver,
-    proto::rr::{Name, RData, RecordType},
+    proto::rr::{RData, RecordType},
 };
 use mail_auth::SpfResult;
 
@@ -116,22 +116,6 @@ fn is_queryable(name: &str) -> bool {
         && name
             .split('.')
             .all(|l| !l.is_empty() && l.len() <= 63 && l.bytes().all(|b| (0x20..0x7f).contains(&b)))
-}
-
-/// The query name for `name`, its labels taken as raw octets (no IDNA mapping, no escapes:
-/// `foo:bar/baz.example.com` and `a b.example.com` are asked as written).
-fn query_name(name: &str) -> Option<Name> {
-    let name = name.strip_suffix('.').unwrap_or(name);
-    Name::from_labels(name.split('.').map(str::as_bytes)).ok()
-}
-
-/// A name from an answer as its labels' octets joined by dots (no escapes), without the
-/// final dot: the form `query_name` takes back.
-fn name_text(name: &Name) -> String {
-    name.iter()
-        .map(|l| String::from_utf8_lossy(l).into_owned())
-        .collect::<Vec<_>>()
-        .join(".")
 }
 
 /// RFC 7208 4.8: an expanded name over 253 octets loses labels from the left until it fits.
@@ -290,7 +274,7 @@ impl<'r> Eval<'r> {
         if let Some(hit) = self.cache.0.lookup(key.as_str()) {
             return Ok(hit);
         }
-        let (found, valid_until) = self.txt(domain).await?;
+        let (found, valid_until) = self.lookup_until(domain, RecordType::TXT).await?;
         let texts: Vec<Vec<u8>> = match found {
             Found::Nothing => Vec::new(),
             Found::Records(records) => records
@@ -317,18 +301,33 @@ impl<'r> Eval<'r> {
         Ok(entry)
     }
 
-    /// The TXT records of `domain` and until when the answer holds.
-    async fn txt(&self, domain: &str) -> Outcome<(Found<RData>, Instant)> {
+    /// One question. A name that cannot be asked is treated as finding nothing; a server
+    /// failure or time-out is a temperror.
+    async fn lookup(&self, name: &str, kind: RecordType) -> Outcome<Found<RData>> {
+        Ok(self.lookup_until(name, kind).await?.0)
+    }
+
+    /// One question, with until when its answer holds (finding nothing holds at most
+    /// `NEGATIVE_TTL`).
+    async fn lookup_until(&self, name: &str, kind: RecordType) -> Outcome<(Found<RData>, Instant)> {
         let negative = Instant::now() + NEGATIVE_TTL;
-        let Some(query) = query_name(domain).filter(|_| is_queryable(domain)) else {
+        let Some(query) = crate::dns::name_from_labels(name).filter(|_| is_queryable(name)) else {
             return Ok((Found::Nothing, negative));
         };
-        match self.resolver.txt_lookup(query).await {
+        let answer = match kind {
+            RecordType::TXT => self.resolver.txt_lookup(query).await,
+            RecordType::A => self.resolver.ipv4_lookup(query).await,
+            RecordType::AAAA => self.resolver.ipv6_lookup(query).await,
+            RecordType::MX => self.resolver.mx_lookup(query).await,
+            RecordType::PTR => self.resolver.reverse_lookup(query).await,
+            _ => return Ok((Found::Nothing, negative)),
+        };
+        match answer {
             Ok(lookup) => {
                 let records: Vec<RData> = lookup
                     .answers()
                     .iter()
-                    .filter(|r| r.record_type() == RecordType::TXT)
+                    .filter(|r| r.record_type() == kind)
                     .map(|r| r.data.clone())
                     .collect();
                 let until = lookup.valid_until();
@@ -339,45 +338,6 @@ impl<'r> Eval<'r> {
                 })
             }
             Err(e) if e.is_nx_domain() || e.is_no_records_found() => Ok((Found::Nothing, negative)),
-            Err(e) => {
-                tracing::debug!(domain, error = %e, "SPF TXT look-up failed");
-                Err(SpfResult::TempError)
-            }
-        }
-    }
-
-    /// One question. A name that cannot be asked is treated as finding nothing; a server
-    /// failure or time-out is a temperror.
-    async fn lookup(&self, name: &str, kind: RecordType) -> Outcome<Found<RData>> {
-        if !is_queryable(name) {
-            return Ok(Found::Nothing);
-        }
-        let Some(query) = query_name(name) else {
-            return Ok(Found::Nothing);
-        };
-        let answer = match kind {
-            RecordType::TXT => self.resolver.txt_lookup(query).await,
-            RecordType::A => self.resolver.ipv4_lookup(query).await,
-            RecordType::AAAA => self.resolver.ipv6_lookup(query).await,
-            RecordType::MX => self.resolver.mx_lookup(query).await,
-            RecordType::PTR => self.resolver.reverse_lookup(query).await,
-            _ => return Ok(Found::Nothing),
-        };
-        match answer {
-            Ok(lookup) => {
-                let records: Vec<RData> = lookup
-                    .answers()
-                    .iter()
-                    .filter(|r| r.record_type() == kind)
-                    .map(|r| r.data.clone())
-                    .collect();
-                Ok(if records.is_empty() {
-                    Found::Nothing
-                } else {
-                    Found::Records(records)
-                })
-            }
-            Err(e) if e.is_nx_domain() || e.is_no_records_found() => Ok(Found::Nothing),
             Err(e) => {
                 tracing::debug!(name, ?kind, error = %e, "SPF look-up failed");
                 Err(SpfResult::TempError)
@@ -458,7 +418,7 @@ impl<'r> Eval<'r> {
                     Found::Records(r) => r
                         .into_iter()
                         .filter_map(|d| match d {
-                            RData::MX(mx) => Some(name_text(&mx.exchange)),
+                            RData::MX(mx) => Some(crate::dns::labels_text(&mx.exchange)),
                             _ => None,
                         })
                         .collect(),
@@ -503,7 +463,7 @@ impl<'r> Eval<'r> {
             Ok(Found::Records(r)) => r
                 .into_iter()
                 .filter_map(|d| match d {
-                    RData::PTR(p) => Some(name_text(&p.0)),
+                    RData::PTR(p) => Some(crate::dns::labels_text(&p.0)),
                     _ => None,
                 })
                 .collect(),
