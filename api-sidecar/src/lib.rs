@@ -18,6 +18,7 @@ pub mod compile;
 pub mod cursor;
 pub mod error;
 pub mod idempotency;
+pub mod in_force;
 pub mod openapi;
 pub mod pages;
 pub mod ratelimit;
@@ -57,6 +58,8 @@ pub struct AppState {
     pub link_base: std::sync::Arc<std::sync::OnceLock<String>>,
     /// Compiles policies off the HTTP workers.
     pub compiler: compile::PolicyCompiler,
+    /// The in-process scanner's reloader, under `moat up` (see [`in_force`]).
+    pub reload: Option<std::sync::Arc<moat_core::snapshot::ReloadSignal>>,
 }
 
 impl AppState {
@@ -193,8 +196,14 @@ pub struct ApiServer {
 }
 
 impl ApiServer {
-    /// Binds `config.api.listen` and serves until the process ends.
-    pub fn start(config: Config, store: SharedStore) -> std::io::Result<ApiServer> {
+    /// Binds `config.api.listen` and serves until the process ends. `reload` is the scanner's
+    /// reloader when the scanner runs in the same process: configuration writes are then
+    /// answered once the scanner applies them.
+    pub fn start(
+        config: Config,
+        store: SharedStore,
+        reload: Option<std::sync::Arc<moat_core::snapshot::ReloadSignal>>,
+    ) -> std::io::Result<ApiServer> {
         let certificate = tls::ApiCertificate::load(&config).map_err(std::io::Error::other)?;
         let tls_config = certificate
             .as_ref()
@@ -284,6 +293,7 @@ impl ApiServer {
                     relay,
                     link_base: link_base.clone(),
                     compiler,
+                    reload,
                 });
                 let for_base = state.clone();
                 actix_web::rt::System::new().block_on(async move {
@@ -305,11 +315,21 @@ impl ApiServer {
                                 }
                                 srv.call(req)
                             })
-                            .wrap_fn(move |req, srv| {
+                            .wrap_fn({
+                                let state = state.clone();
+                                move |req, srv| {
                                 let started = std::time::Instant::now();
+                                let writes = !req.method().is_safe();
+                                let state = state.clone();
                                 let fut = srv.call(req);
                                 async move {
                                     let mut res = fut.await?;
+                                    if let (true, Some(signal)) = (
+                                        writes && res.status().is_success(),
+                                        state.reload.as_ref(),
+                                    ) {
+                                        in_force::settle(&state.store, signal).await;
+                                    }
                                     record_request(&res, started);
                                     rate_limit_headers(&mut res);
                                     if hsts {
@@ -322,7 +342,7 @@ impl ApiServer {
                                     }
                                     Ok(res)
                                 }
-                            })
+                            }})
                             .configure(move |c| configure(c, state))
                     })
                     .workers(workers)

@@ -141,3 +141,78 @@ impl GatewaySnapshot {
 
 /// The shared, swappable snapshot.
 pub type SharedSnapshot = Arc<ArcSwap<GatewaySnapshot>>;
+
+/// How a writer in the same process as the scanner (`moat up` runs the API in-process) gets
+/// read-your-writes: it asks the reloader to look now instead of at its next tick, then waits
+/// until the snapshot in force was built from a configuration version at least as new as its
+/// write. A policy the API answered `201` for then acts on the next message, not a second later.
+#[derive(Debug, Default)]
+pub struct ReloadSignal {
+    state: std::sync::Mutex<ReloadState>,
+    changed: std::sync::Condvar,
+}
+
+#[derive(Debug, Default)]
+struct ReloadState {
+    requested: bool,
+    applied: i64,
+}
+
+impl ReloadSignal {
+    fn state(&self) -> std::sync::MutexGuard<'_, ReloadState> {
+        self.state.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Asks the reloader to compare versions now.
+    pub fn request(&self) {
+        self.state().requested = true;
+        self.changed.notify_all();
+    }
+
+    /// For the reloader: waits up to `timeout` for a request; true when one came (and takes it).
+    pub fn wait_for_request(&self, timeout: std::time::Duration) -> bool {
+        let guard = self.state();
+        let (mut guard, _) = self
+            .changed
+            .wait_timeout_while(guard, timeout, |s| !s.requested)
+            .unwrap_or_else(|p| p.into_inner());
+        std::mem::take(&mut guard.requested)
+    }
+
+    /// For the reloader: the snapshot in force was built from `version`.
+    pub fn applied(&self, version: i64) {
+        let mut s = self.state();
+        s.applied = s.applied.max(version);
+        drop(s);
+        self.changed.notify_all();
+    }
+
+    /// The newest configuration version the snapshot in force was built from.
+    pub fn applied_version(&self) -> i64 {
+        self.state().applied
+    }
+}
+
+#[cfg(test)]
+mod reload_signal_tests {
+    use super::ReloadSignal;
+    use std::{sync::Arc, time::Duration};
+
+    #[test]
+    fn a_request_wakes_the_reloader_and_applied_versions_only_grow() {
+        let signal = Arc::new(ReloadSignal::default());
+        assert!(!signal.wait_for_request(Duration::from_millis(10)));
+        let waiter = {
+            let signal = signal.clone();
+            std::thread::spawn(move || signal.wait_for_request(Duration::from_secs(30)))
+        };
+        std::thread::sleep(Duration::from_millis(20));
+        signal.request();
+        assert!(waiter.join().expect("joined"));
+        // Taken: the next wait times out.
+        assert!(!signal.wait_for_request(Duration::from_millis(10)));
+        signal.applied(7);
+        signal.applied(3);
+        assert_eq!(signal.applied_version(), 7);
+    }
+}

@@ -355,7 +355,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             let mut signals =
                 Signals::new([SIGTERM, SIGINT, SIGHUP]).context("installing signal handlers")?;
             let store = open_store(&config)?;
-            let api = moat_api::ApiServer::start(config.clone(), store.clone())
+            let api = moat_api::ApiServer::start(config.clone(), store.clone(), None)
                 .context("starting the API")?;
             let scheme = if api.certificate.is_some() {
                 "https"

@@ -16,7 +16,7 @@ use moat_core::{
     StoreError,
     detect::spam::{BayesModel, Trainer},
     policy::PolicyCache,
-    snapshot::{GatewaySnapshot, SharedSnapshot},
+    snapshot::{GatewaySnapshot, ReloadSignal, SharedSnapshot},
     store::SharedStore,
 };
 
@@ -118,15 +118,18 @@ pub fn load(
     Ok(snapshot.with_spam_model(load_model(model_path, previous_model)))
 }
 
-/// Loads the first snapshot and starts the reloader thread.
+/// Loads the first snapshot and starts the reloader thread, which looks every `interval` and
+/// whenever `signal` asks (an in-process writer that wants its change in force at once).
 pub fn start(
     store: SharedStore,
     model_path: PathBuf,
     interval: Duration,
     cache: Arc<PolicyCache>,
     customer_models: Arc<CustomerModels>,
+    signal: Arc<ReloadSignal>,
 ) -> Result<SharedSnapshot, StoreError> {
     let first = load(&store, &model_path, None, &cache, &customer_models)?;
+    signal.applied(first.version);
     let shared: SharedSnapshot = Arc::new(ArcSwap::from_pointee(first));
     let handle = shared.clone();
     let mut model_seen = modified(&model_path);
@@ -134,7 +137,7 @@ pub fn start(
         .name("moat-reload".into())
         .spawn(move || {
             loop {
-                thread::sleep(interval);
+                signal.wait_for_request(interval);
                 let current = handle.load();
                 let model_now = modified(&model_path);
                 let model_changed = model_now != model_seen;
@@ -150,7 +153,9 @@ pub fn start(
                             Ok(snap) => {
                                 tracing::info!(version = snap.version, domains = snap.domain_count(), "policy snapshot reloaded");
                                 drop(current);
+                                let version = snap.version;
                                 handle.store(Arc::new(snap));
+                                signal.applied(version);
                                 model_seen = model_now;
                                 // The previous snapshot's sets are gone now (shards drop their
                                 // guards per message); archives nobody uses age out.
@@ -159,7 +164,7 @@ pub fn start(
                             Err(e) => tracing::warn!(error = %e, "snapshot reload failed; keeping the current one"),
                         }
                     }
-                    Ok(_) => {}
+                    Ok(v) => signal.applied(v),
                     Err(e) => tracing::warn!(error = %e, "cannot read config version"),
                 }
             }

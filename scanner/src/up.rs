@@ -105,16 +105,18 @@ pub fn start(config: Config) -> anyhow::Result<Running> {
     let customer_models = Arc::new(reload::CustomerModels::new(
         config.policy.reports_per_customer,
     ));
+    let reload_signal = Arc::new(moat_core::snapshot::ReloadSignal::default());
     let snapshot = reload::start(
         store.clone(),
         config.spam_model_path(),
         Duration::from_millis(config.policy.reload_interval_ms.max(50)),
         policy_cache.clone(),
         customer_models.clone(),
+        reload_signal.clone(),
     )
     .context("loading domains and policies")?;
-    let api =
-        moat_api::ApiServer::start(config.clone(), store.clone()).context("starting the API")?;
+    let api = moat_api::ApiServer::start(config.clone(), store.clone(), Some(reload_signal))
+        .context("starting the API")?;
     let ctx = ScannerContext::new(config, store, snapshot)?;
     let shards = shard::start(ctx.clone())?;
     Ok(Running {

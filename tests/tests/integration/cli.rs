@@ -460,6 +460,14 @@ fn readme_first_steps_run_as_written() {
         moat_tests::harness::free_port(),
     );
     let config = moat_tests::process::write_config(dir.path(), smtp_port, api_port);
+    // The reloader's own tick is pushed out of reach: the policy the README creates must be in
+    // force when the API answers (read-your-writes under `moat up`), not on the next tick.
+    let text = std::fs::read_to_string(&config).expect("config");
+    std::fs::write(
+        &config,
+        text.replace("reload_interval_ms = 50", "reload_interval_ms = 600000"),
+    )
+    .expect("config");
     let _running = up(&config);
     moat_tests::eventually(30, "the API answers", || {
         std::net::TcpStream::connect(("127.0.0.1", api_port))
