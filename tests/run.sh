@@ -2,7 +2,8 @@
 # Runs Moat's whole test suite on a Debian machine: installs what the tests talk to (swaks,
 # Python 3 for smtplib, dnsmasq for DNS, systemd-analyze for the unit, Hyperscan headers for the
 # build; dkimpy from PyPI to sign DKIM test messages; the SPF suites from pyspf's source distribution
-# and the SpamAssassin public corpus from npm, into target/corpora), builds the `moat` binary the process tests run, then `cargo test` over the workspace
+# the SpamAssassin public corpus from npm, and RFC 7489's DMARC report schema from the `dmarc`
+# wheel on PyPI, into target/corpora), builds the `moat` binary the process tests run, then `cargo test` over the workspace
 # in the dev profile, then tests/api-contract.sh (schemathesis and a generated Python client
 # against the running API). Tests use loopback only and stop by themselves.
 set -euo pipefail
@@ -10,7 +11,8 @@ cd "$(dirname "$0")/.."
 
 # clamav-daemon and clamav-testfiles: a real clamd (started by the tests on a private socket with
 # the offline test database) and ClamAV's own test files.
-PKGS=(swaks systemd dnsmasq-base openssl clamav-daemon clamav-testfiles)
+# libxml2-utils: xmllint validates DMARC aggregate reports against RFC 7489's schema.
+PKGS=(swaks systemd dnsmasq-base openssl clamav-daemon clamav-testfiles libxml2-utils)
 command -v python3 >/dev/null || PKGS+=(python3 python3-pip)
 ./deploy/install-packages.sh "${PKGS[@]}"
 # dkimpy (an independent DKIM signer, with PyNaCl for ed25519) signs the DKIM tests' messages.
@@ -40,6 +42,19 @@ if [ ! -f "$pyspf/pyspf-2.0.14/test/rfc7208-tests.yml" ]; then
   echo "57a7ef01bda090173aafb6af0106251686ed73f03db4e911fcd34c57fc347186  $pyspf/pyspf-2.0.14.tar.gz" |
     sha256sum -c --quiet
   tar -xzf "$pyspf/pyspf-2.0.14.tar.gz" -C "$pyspf"
+fi
+# RFC 7489 Appendix C's XML schema for DMARC aggregate reports, as the MIT-licensed `dmarc`
+# package on PyPI carries it (dmarc/report/schemas/dmarc.xsd), checked against its SHA-256
+# (tests/tests/integration/auth.rs validates Moat's reports with xmllint).
+dmarcpkg=target/corpora/dmarc-1.2.1
+if [ ! -f "$dmarcpkg/dmarc/report/schemas/dmarc.xsd" ]; then
+  rm -rf "$dmarcpkg" && mkdir -p "$dmarcpkg"
+  python3 -m pip download --quiet --disable-pip-version-check --no-deps -d "$dmarcpkg" dmarc==1.2.1 ||
+    curl -fsSL -o "$dmarcpkg/dmarc-1.2.1-py3-none-any.whl" \
+      https://files.pythonhosted.org/packages/py3/d/dmarc/dmarc-1.2.1-py3-none-any.whl
+  echo "ad5132e19a118aa2c7edaeff151f4d2eef2da853a68df4a3cab23402b1c8e351  $dmarcpkg/dmarc-1.2.1-py3-none-any.whl" |
+    sha256sum -c --quiet
+  python3 -m zipfile -e "$dmarcpkg/dmarc-1.2.1-py3-none-any.whl" "$dmarcpkg"
 fi
 log=target/test-output.log
 # The durability tests run the real binary (and SIGKILL it), so build it first.

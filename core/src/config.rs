@@ -24,7 +24,41 @@ pub struct Config {
     pub malware: MalwareConfig,
     pub spamassassin: SpamAssassinConfig,
     pub reputation: ReputationConfig,
+    pub dmarc_reports: DmarcReportsConfig,
     pub log: LogConfig,
+}
+
+/// DMARC aggregate reports (RFC 7489 §7.2) to the domains that ask for them with `rua=`. Off
+/// by default: reports go out from the gateway's own name, and the operator should choose it.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct DmarcReportsConfig {
+    pub enabled: bool,
+    /// The organisation named in reports; empty: `hostname`.
+    pub org_name: String,
+    /// The reports' contact address and sender; empty: `dmarc-reports@<hostname>`. Bounces of
+    /// reports come back to it.
+    pub email: String,
+    /// A URL or text for domain owners with questions (`extra_contact_info`).
+    pub extra_contact_info: Option<String>,
+    /// The reporting period: 86400 (a day, midnight to midnight UTC) as RFC 7489 expects;
+    /// shorter periods send more, smaller reports.
+    pub period_secs: u64,
+    /// How often counts go from memory to the store and due reports are sent.
+    pub flush_secs: u64,
+}
+
+impl Default for DmarcReportsConfig {
+    fn default() -> Self {
+        DmarcReportsConfig {
+            enabled: false,
+            org_name: String::new(),
+            email: String::new(),
+            extra_contact_info: None,
+            period_secs: 86_400,
+            flush_secs: 60,
+        }
+    }
 }
 
 /// How the process writes its log (to standard error).
@@ -500,6 +534,7 @@ impl Default for Config {
             malware: MalwareConfig::default(),
             spamassassin: SpamAssassinConfig::default(),
             reputation: ReputationConfig::default(),
+            dmarc_reports: DmarcReportsConfig::default(),
             log: LogConfig::default(),
         }
     }

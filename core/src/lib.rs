@@ -12,8 +12,9 @@
 //!   domain, `record` the result); [`detect`]: the threat classes and SpamAssassin's rules;
 //!   [`policy`]: customers' conditions compiled to Hyperscan and aho-corasick;
 //!   [`message`]: the borrowed view of a parsed message.
-//! - [`auth`]: SPF (Moat's RFC 7208 evaluator), DKIM, ARC, DMARC, the author identity and
-//!   `Authentication-Results`; [`dns`]: the resolver, its caches and the static-zone server.
+//! - [`auth`]: SPF (Moat's RFC 7208 evaluator), DKIM, ARC, DMARC and its aggregate reports,
+//!   the author identity and `Authentication-Results`; [`dns`]: the resolver, its caches and
+//!   the static-zone server.
 //! - [`relay`]: outbound SMTP with deadlines, per-destination slots, STARTTLS and MTA-STS;
 //!   [`dsn`]: bounce messages; [`spoolfile`]: the spool's file format; [`netguard`]: which
 //!   addresses Moat may connect to.

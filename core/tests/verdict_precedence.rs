@@ -139,6 +139,7 @@ fn auth(spec: &str, raw: &[u8]) -> AuthOutcome {
         author: identity::author(raw),
         header: String::new(),
         disposition,
+        dmarc_report: None,
     }
 }
 

@@ -79,6 +79,21 @@ impl AuthHandle {
         async move { rx.await.unwrap_or_default() }
     }
 
+    /// The addresses of `policy_domain`'s DMARC record that may receive its reports (RFC 7489
+    /// §7.1); `None` when DNS failed.
+    pub fn report_addresses(
+        &self,
+        policy_domain: String,
+        addresses: Vec<String>,
+    ) -> impl Future<Output = Option<Vec<String>>> + use<> {
+        let (tx, rx) = oneshot::channel();
+        let auth = self.auth.clone();
+        self.runtime.spawn(async move {
+            let _ = tx.send(auth.report_addresses(&policy_domain, &addresses).await);
+        });
+        async move { rx.await.ok().flatten() }
+    }
+
     /// Authenticates a message; gives back the outcome and the message to pass on.
     pub fn check(
         &self,

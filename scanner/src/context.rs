@@ -30,6 +30,8 @@ pub struct ScannerContext {
     /// STARTTLS configuration; swapped on SIGHUP so renewed certificates apply at once.
     pub tls: ArcSwapOption<rustls::ServerConfig>,
     pub spool: Spool,
+    /// DMARC aggregate report counts (`None` unless `dmarc_reports.enabled` and auth is on).
+    pub dmarc_reports: Option<Arc<moat_core::auth::dmarc_report::Collector>>,
     per_ip: Mutex<HashMap<IpAddr, usize>>,
 }
 
@@ -71,6 +73,10 @@ impl ScannerContext {
         let tls = crate::tls::server_config(&config)?;
         let spool =
             Spool::start(&config, relay.runtime(), relay.relay()).context("opening the spool")?;
+        let config_reports_on = config.dmarc_reports.enabled && auth.is_some();
+        if config.dmarc_reports.enabled && auth.is_none() {
+            tracing::warn!("dmarc_reports.enabled needs [auth] enabled; no DMARC reports");
+        }
         Ok(Arc::new(ScannerContext {
             config,
             store,
@@ -82,6 +88,8 @@ impl ScannerContext {
             spamassassin,
             tls: ArcSwapOption::new(tls),
             spool,
+            dmarc_reports: (config_reports_on)
+                .then(|| Arc::new(moat_core::auth::dmarc_report::Collector::default())),
             per_ip: Mutex::new(HashMap::new()),
         }))
     }

@@ -13,12 +13,13 @@
 //! - Handles to side threads, each awaited through a oneshot: [`auth`] (sender
 //!   authentication on tokio), [`clamd`] (ClamAV), [`inspect`] (archives), [`relay`] (outbound
 //!   SMTP on tokio); [`spool`]: durable acceptance and delivery with retries; [`mx`]: MX
-//!   routing for DSNs.
+//!   routing for DSNs; [`dmarc_reports`]: stores DMARC report counts and spools due reports.
 
 pub mod auth;
 pub mod clamd;
 pub mod context;
 pub mod data;
+pub mod dmarc_reports;
 #[cfg(any(test, feature = "fuzzing"))]
 pub mod fuzz_support;
 pub mod inspect;

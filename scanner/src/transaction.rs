@@ -179,6 +179,19 @@ pub async fn finish(ctx: &ScannerContext, env: &Envelope, raw: Vec<u8>) -> Reply
             );
         }
     };
+    // Each DMARC evaluation of a domain asking for aggregate reports is counted once.
+    if let (Some(collector), Some(seen)) = (
+        &ctx.dmarc_reports,
+        auth.as_ref().and_then(|a| a.dmarc_report.as_ref()),
+    ) {
+        collector.add(
+            seen,
+            moat_core::auth::dmarc_report::period_of(
+                moat_core::time::now_ms(),
+                ctx.config.dmarc_reports.period_secs,
+            ),
+        );
+    }
     let mut clamav: Vec<Finding> = Vec::new();
     match scanned {
         None | Some(Ok(ClamdVerdict::Clean)) => {}

@@ -17,6 +17,7 @@ pub struct Running {
     ctx: Arc<ScannerContext>,
     policy_cache: Arc<PolicyCache>,
     customer_models: Arc<reload::CustomerModels>,
+    dmarc_reporter: Option<crate::dmarc_reports::ReporterThread>,
 }
 
 impl Running {
@@ -91,6 +92,8 @@ impl Running {
             "shutting down: no new connections"
         );
         self.shards.stop(grace);
+        // The reporter's last flush puts the counts in the store before it is flushed.
+        drop(self.dmarc_reporter);
         match futures::executor::block_on(self.ctx.store.flush()) {
             Ok(()) => tracing::info!("store flushed; bye"),
             Err(e) => tracing::error!(error = %e, "store flush failed at shutdown"),
@@ -119,6 +122,8 @@ pub fn start(config: Config) -> anyhow::Result<Running> {
         .context("starting the API")?;
     let ctx = ScannerContext::new(config, store, snapshot)?;
     let shards = shard::start(ctx.clone())?;
+    let dmarc_reporter =
+        crate::dmarc_reports::start(ctx.clone()).context("starting the DMARC reporter")?;
     Ok(Running {
         smtp_addr: shards.addr,
         api_addr: api.addr,
@@ -127,5 +132,6 @@ pub fn start(config: Config) -> anyhow::Result<Running> {
         ctx,
         policy_cache,
         customer_models,
+        dmarc_reporter,
     })
 }

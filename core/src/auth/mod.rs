@@ -9,6 +9,7 @@
 mod arc_sets;
 mod dkim;
 mod dkim_policy;
+pub mod dmarc_report;
 pub mod headers;
 pub mod identity;
 pub mod results;
@@ -89,6 +90,9 @@ pub struct AuthOutcome {
     /// Moat's `Authentication-Results: ...\r\n` field.
     pub header: String,
     pub disposition: Option<AuthDisposition>,
+    /// What this message adds to its author domain's DMARC aggregate report (the domain
+    /// publishes `rua=`); `None` otherwise.
+    pub dmarc_report: Option<dmarc_report::Observation>,
 }
 
 /// Caches of parsed answers, one per record kind mail-auth asks for.
@@ -201,6 +205,28 @@ impl Authenticator {
     /// The client's forward-confirmed reverse DNS name (its PTR name, when that name resolves
     /// back to the address), as MTAs write it in `Received` fields; `None` when there is none
     /// or DNS does not answer within the authentication deadline.
+    /// Those of `addresses` (from `policy_domain`'s DMARC record) that may receive its
+    /// aggregate reports (RFC 7489 §7.1): an address in the policy domain or below it always,
+    /// one elsewhere only when its domain publishes `<policy>._report._dmarc.<its domain>`.
+    /// `None` when DNS failed or was too slow (try again later).
+    pub async fn report_addresses(
+        &self,
+        policy_domain: &str,
+        addresses: &[String],
+    ) -> Option<Vec<String>> {
+        let allowed = tokio::time::timeout(
+            self.deadline,
+            self.inner.verify_dmarc_report_address(
+                policy_domain,
+                addresses,
+                Some(&self.caches.txt),
+            ),
+        )
+        .await
+        .ok()??;
+        Some(allowed.into_iter().cloned().collect())
+    }
+
     pub async fn confirmed_name(&self, ip: IpAddr) -> Option<String> {
         let lookup = async {
             let names = self
@@ -522,6 +548,25 @@ impl Authenticator {
             };
         }
         ar = ar.with_dmarc_result(&dmarc_out);
+        let dmarc_report =
+            if summary.dmarc.result == AuthResult::Permerror && author.problem.is_some() {
+                None
+            } else {
+                let applied = disposition.as_ref().map(|d| d.action.as_str());
+                dmarc_report::Observation::of(
+                    &dmarc_out,
+                    &summary,
+                    input.client_ip,
+                    &author.domain,
+                    if input.mail_from.is_empty() {
+                        helo
+                    } else {
+                        &spf_domain
+                    },
+                    input.mail_from.is_empty(),
+                    applied,
+                )
+            };
 
         let m = metrics();
         let count = |check: &str, r: AuthResult| {
@@ -554,6 +599,7 @@ impl Authenticator {
             summary,
             author,
             disposition,
+            dmarc_report,
         }
     }
 }

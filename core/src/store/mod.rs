@@ -14,6 +14,7 @@ pub mod sqlite;
 use std::{future::Future, pin::Pin, sync::Arc};
 
 use crate::{
+    auth::dmarc_report::DmarcRow,
     config::{Config, StoreConfig},
     error::StoreError,
     model::{
@@ -119,6 +120,14 @@ pub trait Store: Send + Sync {
     /// Every customer with reports and when its reports last changed (ms), so a reloader
     /// rebuilds only the models that changed.
     fn spam_report_heads(&self) -> StoreFuture<Vec<(String, i64)>>;
+    /// Adds counted DMARC report observations (each row's count to its key's).
+    fn add_dmarc_rows(&self, rows: Vec<DmarcRow>) -> StoreFuture<()>;
+    /// The (period, policy domain) pairs holding rows of periods that began before
+    /// `before_ms`: reports due.
+    fn dmarc_due(&self, before_ms: i64) -> StoreFuture<Vec<(i64, String)>>;
+    /// Takes one period's rows for a policy domain: returns and removes them at once, so of
+    /// two reporters (a cluster) only one gets them.
+    fn take_dmarc_rows(&self, period: i64, domain: &str) -> StoreFuture<Vec<DmarcRow>>;
     /// Verdicts matching `filter`, newest first.
     fn verdicts(&self, customer_id: &str, filter: VerdictFilter)
     -> StoreFuture<Vec<VerdictRecord>>;

@@ -18,6 +18,7 @@ use rusqlite::{Connection, OpenFlags, OptionalExtension, Row, params, params_fro
 
 use super::{Store, StoreFuture};
 use crate::{
+    auth::dmarc_report::DmarcRow,
     error::StoreError,
     model::{
         Action, Customer, DeliveryMode, DeliveryStatus, Domain, DomainDetection, DomainPatch,
@@ -248,6 +249,17 @@ CREATE TABLE link_epochs (
     epoch INTEGER NOT NULL
 ) WITHOUT ROWID;
 ALTER TABLE verdicts ADD COLUMN transport TEXT;
+"#,
+    // DMARC aggregate report counts, per reporting period and policy domain, until the
+    // period's report is taken.
+    r#"
+CREATE TABLE dmarc_rows (
+    period INTEGER NOT NULL,
+    domain TEXT NOT NULL,
+    record TEXT NOT NULL,
+    count INTEGER NOT NULL,
+    PRIMARY KEY (period, domain, record)
+) WITHOUT ROWID;
 "#,
 ];
 
@@ -1271,6 +1283,49 @@ impl Store for SqliteStore {
                 "SELECT customer_id, MAX(reported_at) FROM spam_reports GROUP BY customer_id",
             )?;
             let rows = stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?;
+            Ok(rows.collect::<Result<_, _>>()?)
+        })
+    }
+
+    fn add_dmarc_rows(&self, rows: Vec<DmarcRow>) -> StoreFuture<()> {
+        self.write(move |conn| {
+            let mut stmt = conn.prepare_cached(
+                "INSERT INTO dmarc_rows (period, domain, record, count) VALUES (?1, ?2, ?3, ?4) \
+                 ON CONFLICT (period, domain, record) DO UPDATE SET count = count + excluded.count",
+            )?;
+            for r in &rows {
+                stmt.execute(params![r.period, r.domain, r.record, r.count as i64])?;
+            }
+            Ok(())
+        })
+    }
+
+    fn dmarc_due(&self, before_ms: i64) -> StoreFuture<Vec<(i64, String)>> {
+        self.read(move |conn| {
+            let mut stmt = conn.prepare_cached(
+                "SELECT DISTINCT period, domain FROM dmarc_rows WHERE period < ?1 \
+                 ORDER BY period, domain",
+            )?;
+            let rows = stmt.query_map(params![before_ms], |r| Ok((r.get(0)?, r.get(1)?)))?;
+            Ok(rows.collect::<Result<_, _>>()?)
+        })
+    }
+
+    fn take_dmarc_rows(&self, period: i64, domain: &str) -> StoreFuture<Vec<DmarcRow>> {
+        let domain = domain.to_string();
+        self.write(move |conn| {
+            let mut stmt = conn.prepare_cached(
+                "DELETE FROM dmarc_rows WHERE period = ?1 AND domain = ?2 \
+                 RETURNING record, count",
+            )?;
+            let rows = stmt.query_map(params![period, domain], |r| {
+                Ok(DmarcRow {
+                    period,
+                    domain: domain.clone(),
+                    record: r.get(0)?,
+                    count: r.get::<_, i64>(1)?.max(0) as u64,
+                })
+            })?;
             Ok(rows.collect::<Result<_, _>>()?)
         })
     }

@@ -619,3 +619,179 @@ print(cv.decode(), comment)
         String::from_utf8_lossy(&out.stderr)
     );
 }
+
+/// DMARC aggregate reports (RFC 7489 §7): domains that publish `rua=` get a gzipped XML report
+/// per period, valid against RFC 7489's schema (xmllint, the schema from PyPI's `dmarc`
+/// package, fetched by tests/run.sh), at every address in the domain or authorised by its own
+/// `_report._dmarc` record, never at an unauthorised one, and never over an address's size
+/// limit. The counts are the messages sent, with the dispositions DMARC gave them.
+#[test]
+fn dmarc_aggregate_reports_reach_authorised_addresses_and_validate_against_the_schema() {
+    const REPORT_ZONE: &str = "\
+good.example TXT \"v=spf1 ip4:127.0.0.0/8 -all\"
+_dmarc.good.example TXT \"v=DMARC1; p=reject; rua=mailto:dmarc@good.example,mailto:agg@reports.test,mailto:nope@elsewhere.test\"
+good.example._report._dmarc.reports.test TXT \"v=DMARC1\"
+bad.example TXT \"v=spf1 ip4:192.0.2.0/24 -all\"
+small.example TXT \"v=spf1 ip4:127.0.0.0/8 -all\"
+_dmarc.small.example TXT \"v=DMARC1; p=none; rua=mailto:dmarc@small.example!50\"
+";
+    let xsd = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../target/corpora/dmarc-1.2.1/dmarc/report/schemas/dmarc.xsd");
+    assert!(
+        xsd.exists(),
+        "{} is missing: tests/run.sh fetches it",
+        xsd.display()
+    );
+    let sink = Sink::start();
+    let reports = Sink::start();
+    let relay = reports.addr.to_string();
+    let moat = Moat::start_with(|c| {
+        c.hostname = "mx.moat.test".into();
+        c.dmarc_reports.enabled = true;
+        c.dmarc_reports.org_name = "Moat & Test".into();
+        c.dmarc_reports.period_secs = 2;
+        c.dmarc_reports.flush_secs = 1;
+        c.spool.dsn_relay = Some(relay);
+        if let Some(zone) = &c.dns.static_zone {
+            std::fs::write(zone, REPORT_ZONE).expect("zone");
+        }
+    });
+    let token = moat.token("acme", TokenKind::Live);
+    moat.create_domain(
+        &token,
+        json!({"domain": "acme.example", "real_mx_host": sink.addr.to_string(), "delivery_mode": "proxy"}),
+    );
+    moat.wait_until_accepting("bob@acme.example");
+
+    // Three that pass (SPF aligned), one that fails and is rejected (p=reject), one for the
+    // domain whose only address takes reports of at most 50 bytes.
+    for _ in 0..3 {
+        let reply = smtplib_send(
+            moat.smtp,
+            "a@good.example",
+            &["bob@acme.example"],
+            &message("a@good.example", ""),
+        );
+        assert!(reply.starts_with("250"), "{reply}");
+    }
+    let reply = smtplib_send(
+        moat.smtp,
+        "x@bad.example",
+        &["bob@acme.example"],
+        &message("ceo@good.example", ""),
+    );
+    assert!(reply.contains("550"), "{reply}");
+    let reply = smtplib_send(
+        moat.smtp,
+        "a@small.example",
+        &["bob@acme.example"],
+        &message("a@small.example", ""),
+    );
+    assert!(reply.starts_with("250"), "{reply}");
+
+    // Periods are 2 s: the messages may fall into two, so reports are summed per address.
+    let count_at = |address: &str| -> (u64, u64, Vec<String>) {
+        let (mut messages, mut rejected, mut xml) = (0, 0, Vec::new());
+        for m in reports.messages() {
+            if m.rcpts != [address.to_string()] {
+                continue;
+            }
+            let doc = report_xml(&m.data);
+            for cap in doc.split("<count>").skip(1) {
+                messages += cap
+                    .split_once("</count>")
+                    .and_then(|(n, _)| n.parse::<u64>().ok())
+                    .unwrap_or(0);
+            }
+            for record in doc.split("<record>").skip(1) {
+                if record.contains("<disposition>reject</disposition>") {
+                    rejected += record
+                        .split_once("<count>")
+                        .and_then(|(_, r)| r.split_once("</count>"))
+                        .and_then(|(n, _)| n.parse::<u64>().ok())
+                        .unwrap_or(0);
+                }
+            }
+            xml.push(doc);
+        }
+        (messages, rejected, xml)
+    };
+    eventually(30, "reports counting all 4 good.example messages", || {
+        let (a, _, _) = count_at("dmarc@good.example");
+        let (b, _, _) = count_at("agg@reports.test");
+        if a == 4 && b == 4 {
+            Ok(())
+        } else {
+            Err(format!(
+                "{a} and {b} counted; {} report mails",
+                reports.messages().len()
+            ))
+        }
+    });
+    // A period boundary may still be open: give the reporter two more flushes.
+    std::thread::sleep(std::time::Duration::from_secs(3));
+    let (counted, rejected, documents) = count_at("dmarc@good.example");
+    assert_eq!((counted, rejected), (4, 1), "{documents:#?}");
+    for m in reports.messages() {
+        assert!(
+            m.rcpts == ["dmarc@good.example"] || m.rcpts == ["agg@reports.test"],
+            "a report went to {:?} (unauthorised, or over its size limit)",
+            m.rcpts
+        );
+        assert_eq!(m.mail_from, "dmarc-reports@mx.moat.test");
+        let text = String::from_utf8_lossy(&m.data);
+        assert!(
+            text.contains(
+                "Subject: Report Domain: good.example Submitter: mx.moat.test Report-ID: <"
+            ),
+            "{text}"
+        );
+        assert!(
+            text.contains("filename=\"mx.moat.test!good.example!"),
+            "{text}"
+        );
+        let doc = report_xml(&m.data);
+        assert!(
+            doc.contains("<org_name>Moat &amp; Test</org_name>"),
+            "{doc}"
+        );
+        assert!(doc.contains("<p>reject</p>"), "{doc}");
+        let file = tempfile::NamedTempFile::new().expect("tmp");
+        std::fs::write(file.path(), &doc).expect("written");
+        let out = std::process::Command::new("xmllint")
+            .arg("--noout")
+            .arg("--schema")
+            .arg(&xsd)
+            .arg(file.path())
+            .output()
+            .expect("xmllint runs (tests/run.sh installs libxml2-utils)");
+        assert!(
+            out.status.success(),
+            "not valid against RFC 7489's schema: {}\n{doc}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+}
+
+/// The XML of a report mail: its base64 attachment, gunzipped.
+fn report_xml(mail: &[u8]) -> String {
+    use std::io::Read;
+    let text = String::from_utf8_lossy(mail);
+    let body = text
+        .split_once("Content-Transfer-Encoding: base64\r\n")
+        .and_then(|(_, rest)| rest.split_once("\r\n\r\n"))
+        .map(|(_, b)| b)
+        .expect("a base64 attachment");
+    let b64: String = body.lines().take_while(|l| !l.starts_with("--")).collect();
+    let gz = base64::engine::general_purpose::STANDARD
+        .decode(b64.trim())
+        .expect("base64");
+    let mut xml = String::new();
+    #[allow(clippy::disallowed_methods)] // bounded by take: a report is a few kilobytes
+    let gunzip = flate2::read::GzDecoder::new(&gz[..]);
+    gunzip
+        .take(16 << 20)
+        .read_to_string(&mut xml)
+        .expect("gzip");
+    xml
+}

@@ -46,9 +46,57 @@ fn verdict(customer: &str, domain: &str, action: Action) -> VerdictRecord {
     }
 }
 
+/// DMARC report counts: added counts sum per key, a period is due only once it began before
+/// the given time, and taking a period's rows empties it (a second taker gets nothing).
+async fn dmarc_contract(s: &SharedStore, tag: &str) {
+    use moat_core::auth::dmarc_report::DmarcRow;
+    let domain = format!("{tag}.dmarc.example");
+    // A period far in the past, unique to this run of the contract.
+    let period = -(tag.bytes().map(i64::from).sum::<i64>() * 86_400_000);
+    let row = |record: &str, count| DmarcRow {
+        period,
+        domain: domain.clone(),
+        record: record.into(),
+        count,
+    };
+    s.add_dmarc_rows(vec![row("a", 2), row("b", 1)])
+        .await
+        .expect("added");
+    s.add_dmarc_rows(vec![row("a", 3)]).await.expect("added");
+    assert!(
+        !s.dmarc_due(period)
+            .await
+            .expect("due")
+            .contains(&(period, domain.clone())),
+        "a period is due only after it began"
+    );
+    assert!(
+        s.dmarc_due(period + 1)
+            .await
+            .expect("due")
+            .contains(&(period, domain.clone()))
+    );
+    let mut taken = s.take_dmarc_rows(period, &domain).await.expect("taken");
+    taken.sort_by(|a, b| a.record.cmp(&b.record));
+    assert_eq!(taken, vec![row("a", 5), row("b", 1)]);
+    assert!(
+        s.take_dmarc_rows(period, &domain)
+            .await
+            .expect("taken")
+            .is_empty()
+    );
+    assert!(
+        !s.dmarc_due(period + 1)
+            .await
+            .expect("due")
+            .contains(&(period, domain.clone()))
+    );
+}
+
 /// The store contract, written once against the trait: every backend must pass it. `tag`
 /// makes names and ids unique, so it can run against a shared cluster again and again.
 async fn contract(s: &SharedStore, tag: &str) {
+    dmarc_contract(s, tag).await;
     let d1 = format!("d1-{tag}");
     let q1 = format!("q1-{tag}");
     let acme = s.ensure_customer(&format!("acme-{tag}")).await.expect("c");

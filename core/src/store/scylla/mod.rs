@@ -39,6 +39,7 @@ use self::rows::{
 };
 use super::{Store, StoreFuture};
 use crate::{
+    auth::dmarc_report::DmarcRow,
     config::StoreConfig,
     error::StoreError,
     metrics::metrics,
@@ -189,6 +190,13 @@ struct Statements {
     spam_reports_of: PreparedStatement,
     put_spam_report_head: PreparedStatement,
     spam_report_heads: PreparedStatement,
+    dmarc_count_add: PreparedStatement,
+    dmarc_pending_add: PreparedStatement,
+    dmarc_pending: PreparedStatement,
+    dmarc_claim: PreparedStatement,
+    dmarc_counts_of: PreparedStatement,
+    dmarc_counts_delete: PreparedStatement,
+    dmarc_pending_delete: PreparedStatement,
     link_epoch: PreparedStatement,
     bump_link_epoch: PreparedStatement,
 }
@@ -459,6 +467,33 @@ impl Statements {
                 .await?,
             spam_report_heads: p(format!(
                 "SELECT customer_id, updated_at FROM {ks}.spam_report_heads"
+            ))
+            .await?,
+            dmarc_count_add: p(format!(
+                "UPDATE {ks}.dmarc_counts SET count = count + ? \
+                 WHERE period = ? AND domain = ? AND record = ?"
+            ))
+            .await?,
+            dmarc_pending_add: p(insert("dmarc_pending", "bucket, period, domain")).await?,
+            dmarc_pending: p(format!(
+                "SELECT period, domain FROM {ks}.dmarc_pending WHERE bucket = ? AND period < ?"
+            ))
+            .await?,
+            dmarc_claim: p(format!(
+                "INSERT INTO {ks}.dmarc_claims (period, domain, claimed_at) VALUES (?, ?, ?) \
+                 IF NOT EXISTS"
+            ))
+            .await?,
+            dmarc_counts_of: p(format!(
+                "SELECT record, count FROM {ks}.dmarc_counts WHERE period = ? AND domain = ?"
+            ))
+            .await?,
+            dmarc_counts_delete: p(format!(
+                "DELETE FROM {ks}.dmarc_counts WHERE period = ? AND domain = ?"
+            ))
+            .await?,
+            dmarc_pending_delete: p(format!(
+                "DELETE FROM {ks}.dmarc_pending WHERE bucket = ? AND period = ? AND domain = ?"
             ))
             .await?,
             link_epoch: p(format!(
@@ -1427,6 +1462,60 @@ impl Store for ScyllaStore {
                 .into_iter()
                 .map(|(c, t)| (c, t.unwrap_or(0)))
                 .collect())
+        })
+    }
+
+    fn add_dmarc_rows(&self, rows: Vec<DmarcRow>) -> StoreFuture<()> {
+        self.run(move |db| async move {
+            for r in &rows {
+                let n = scylla::value::Counter(i64::try_from(r.count).unwrap_or(i64::MAX));
+                db.exec(&db.st.dmarc_count_add, (n, r.period, &r.domain, &r.record))
+                    .await?;
+                db.exec(&db.st.dmarc_pending_add, (0i32, r.period, &r.domain))
+                    .await?;
+            }
+            Ok(())
+        })
+    }
+
+    fn dmarc_due(&self, before_ms: i64) -> StoreFuture<Vec<(i64, String)>> {
+        self.run(move |db| async move {
+            db.rows::<(i64, String)>(&db.st.dmarc_pending, (0i32, before_ms))
+                .await
+        })
+    }
+
+    /// The claim (a lightweight transaction) makes one reporter of a cluster the taker; the
+    /// counts are then read and deleted. Counts added to a period after its claim (a scanner
+    /// flushing late) are not reported; the TTLs clear them.
+    fn take_dmarc_rows(&self, period: i64, domain: &str) -> StoreFuture<Vec<DmarcRow>> {
+        let domain = domain.to_string();
+        self.run(move |db| async move {
+            let won = db
+                .lwt(&db.st.dmarc_claim, (period, &domain, crate::time::now_ms()))
+                .await?;
+            let mut out = Vec::new();
+            if won {
+                for (record, count) in db
+                    .rows::<(String, Option<scylla::value::Counter>)>(
+                        &db.st.dmarc_counts_of,
+                        (period, &domain),
+                    )
+                    .await?
+                {
+                    out.push(DmarcRow {
+                        period,
+                        domain: domain.clone(),
+                        record,
+                        count: count.map_or(0, |c| c.0.max(0) as u64),
+                    });
+                }
+                db.exec(&db.st.dmarc_counts_delete, (period, &domain))
+                    .await?;
+            }
+            db.exec(&db.st.dmarc_pending_delete, (0i32, period, &domain))
+                .await?;
+            Ok(out)
         })
     }
 

@@ -204,6 +204,23 @@ fn every_written_row_matches_the_schema() {
     );
     reads::<(String, Option<i64>)>("spam_report_heads", "customer_id, updated_at");
     reads::<(Option<scylla::value::Counter>,)>("link_epochs", "epoch");
+    serializes(
+        &(scylla::value::Counter(3), 5i64, "d", "r"),
+        "dmarc_counts",
+        "count, period, domain, record",
+    );
+    reads::<(String, Option<scylla::value::Counter>)>("dmarc_counts", "record, count");
+    serializes(
+        &(0i32, 5i64, "d"),
+        "dmarc_pending",
+        "bucket, period, domain",
+    );
+    reads::<(i64, String)>("dmarc_pending", "period, domain");
+    serializes(
+        &(5i64, "d", 6i64),
+        "dmarc_claims",
+        "period, domain, claimed_at",
+    );
     serializes(&(&report.customer_id,), "link_epochs", "customer_id");
     let policy = Policy {
         id: "p".into(),

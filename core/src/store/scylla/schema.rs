@@ -121,6 +121,23 @@ pub const MIGRATIONS: &[&[&str]] = &[
         customer_id text PRIMARY KEY, epoch counter)",
         "ALTER TABLE {ks}.verdicts_by_day ADD transport text",
     ],
+    // DMARC aggregate report counts per (period, policy domain) partition; the periods with
+    // counts, in one small partition (`bucket` 0) the reporter scans; and the claim that makes
+    // one reporter of a cluster take a period's rows. Reports are due daily, so the tables
+    // hold about a day; the TTLs clear what no reporter ever took.
+    &[
+        "CREATE TABLE IF NOT EXISTS {ks}.dmarc_counts (
+        period bigint, domain text, record text, count counter,
+        PRIMARY KEY ((period, domain), record))",
+        "CREATE TABLE IF NOT EXISTS {ks}.dmarc_pending (
+        bucket int, period bigint, domain text,
+        PRIMARY KEY (bucket, period, domain))
+        WITH default_time_to_live = 1209600",
+        "CREATE TABLE IF NOT EXISTS {ks}.dmarc_claims (
+        period bigint, domain text, claimed_at bigint,
+        PRIMARY KEY ((period, domain)))
+        WITH default_time_to_live = 1209600",
+    ],
 ];
 
 /// The keyspace statement (`NetworkTopologyStrategy`, so a second data centre can be added).
@@ -189,7 +206,7 @@ mod tests {
     #[test]
     fn every_table_has_columns_and_statements_render() {
         let tables = tables();
-        assert_eq!(tables.len(), 26);
+        assert_eq!(tables.len(), 29);
         let verdicts = tables
             .iter()
             .find(|(t, _)| t == "verdicts_by_day")
