@@ -124,6 +124,8 @@ pub struct Authenticator {
     authserv_id: String,
     deadline: Duration,
     enforce_dmarc: bool,
+    /// `dmarc_reports.enabled`: observations for aggregate reports are built.
+    dmarc_reports: bool,
     /// Seals relayed mail with Moat's own ARC set, when configured.
     sealer: Option<ArcSealer<RsaKey<Sha256>, Done>>,
     /// Moat's resolver (SPF asks it directly); keeps a static-zone server alive as long as
@@ -159,6 +161,7 @@ impl Authenticator {
             authserv_id,
             deadline: Duration::from_secs(config.auth.deadline_secs.max(1)),
             enforce_dmarc: config.auth.enforce_dmarc,
+            dmarc_reports: config.dmarc_reports.enabled,
             sealer: None,
             dns,
         }
@@ -548,25 +551,26 @@ impl Authenticator {
             };
         }
         ar = ar.with_dmarc_result(&dmarc_out);
-        let dmarc_report =
-            if summary.dmarc.result == AuthResult::Permerror && author.problem.is_some() {
-                None
-            } else {
-                let applied = disposition.as_ref().map(|d| d.action.as_str());
-                dmarc_report::Observation::of(
-                    &dmarc_out,
-                    &summary,
-                    input.client_ip,
-                    &author.domain,
-                    if input.mail_from.is_empty() {
-                        helo
-                    } else {
-                        &spf_domain
-                    },
-                    input.mail_from.is_empty(),
-                    applied,
-                )
-            };
+        let dmarc_report = if !self.dmarc_reports
+            || (summary.dmarc.result == AuthResult::Permerror && author.problem.is_some())
+        {
+            None
+        } else {
+            let applied = disposition.as_ref().map(|d| d.action.as_str());
+            dmarc_report::Observation::of(
+                &dmarc_out,
+                &summary,
+                input.client_ip,
+                &author.domain,
+                if input.mail_from.is_empty() {
+                    helo
+                } else {
+                    &spf_domain
+                },
+                input.mail_from.is_empty(),
+                applied,
+            )
+        };
 
         let m = metrics();
         let count = |check: &str, r: AuthResult| {
