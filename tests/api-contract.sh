@@ -5,7 +5,9 @@
 #      (a domain, the crypto policy, three messages: one clean, one policy hit, one GTUBE);
 #   2. generates a Python client from /v1/openapi.json with openapi-python-client (PyPI) and
 #      lists the threat feed with it, checking the entries against what was sent;
-#   3. runs schemathesis (PyPI) over every operation (examples, coverage, fuzzing, stateful
+#   3. checks that sdk/openapi.json and the SDKs' generated layers are current, builds the
+#      TypeScript SDK and runs each SDK's smoke script (sdk/*/examples) against the live API;
+#   4. runs schemathesis (PyPI) over every operation (examples, coverage, fuzzing, stateful
 #      links) with every check except positive_data_acceptance (see below); any 5xx, any answer
 #      that breaks the schema, an undocumented status code or a missing 405 fails the run.
 # It writes target/conformance/api-contract.txt. The Python tools live in a venv under target/.
@@ -164,7 +166,27 @@ PY
 )
 echo "$client_out"
 
-# 3. schemathesis over the whole API.
+# 3. The SDKs (sdk/): the committed document and generated layers are what this build
+# produces, then each SDK's smoke script runs against the live API (list threats through
+# cursors, create a domain, release a quarantined message, a typed 404, a 429 retried).
+./target/debug/moat openapi | diff -u sdk/openapi.json - >"$work/openapi.diff" || {
+  echo "sdk/openapi.json is stale: run \`moat openapi > sdk/openapi.json\` and sdk/generate.sh"
+  head -n 40 "$work/openapi.diff"; exit 1; }
+"$venv/bin/openapi-python-client" generate --path sdk/openapi.json --output-path "$work/py-api" \
+  --meta none >/dev/null 2>&1
+diff -r -x __pycache__ sdk/python/moat/_api "$work/py-api" >/dev/null || {
+  echo "sdk/python/moat/_api is stale: run sdk/generate.sh"; exit 1; }
+command -v npm >/dev/null || ./deploy/install-packages.sh npm
+(cd sdk/typescript && npm ci --no-audit --no-fund --silent &&
+  npx openapi-typescript ../openapi.json -o "$work/schema.ts" >/dev/null 2>&1 &&
+  diff -q src/schema.ts "$work/schema.ts" >/dev/null &&
+  npx tsc -p .) || { echo "the TypeScript SDK does not build, or src/schema.ts is stale"; exit 1; }
+sdk_env=(MOAT_API="$base" MOAT_TOKEN="$token" MOAT_SINK="127.0.0.1:$sink_port")
+py_sdk=$(env "${sdk_env[@]}" "$venv/bin/python" sdk/python/examples/smoke.py | tail -n 1)
+ts_sdk=$(env "${sdk_env[@]}" node sdk/typescript/examples/smoke.mjs | tail -n 1)
+echo "$py_sdk"; echo "$ts_sdk"
+
+# 4. schemathesis over the whole API.
 set +e
 "$venv/bin/st" run "$base/v1/openapi.json" --url "$base" -H "Authorization: Bearer $token" \
   --checks all --exclude-checks positive_data_acceptance --max-examples 40 \
@@ -176,6 +198,8 @@ mkdir -p target/conformance
 summary=$(grep -E '^\s+[0-9]+ generated' "$work/schemathesis.log" | tr -s ' ' | sed 's/^ //')
 {
   echo "api-contract: python client listed $(echo "$client_out" | grep -c .) threats; schemathesis: ${summary:-no summary} (exit $st_status)"
+  echo "sdk: $py_sdk"
+  echo "sdk: $ts_sdk"
 } >target/conformance/api-contract.txt
 if ! kill -0 "$moat_pid" 2>/dev/null; then
   echo "moat died during the run"; tail -n 50 "$work/moat.log"; exit 1

@@ -79,6 +79,9 @@ enum Command {
     /// Configuration file tools.
     #[command(subcommand)]
     Config(ConfigCmd),
+    /// Print the API's OpenAPI document (JSON, as `/v1/openapi.json` serves it); the SDKs in
+    /// `sdk/` are generated from it.
+    Openapi,
 }
 
 #[derive(Subcommand)]
@@ -517,6 +520,13 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Migrate => {
             open_store(&config)?;
             println!("store schema is current ({})", store_location(&config));
+        }
+        Command::Openapi => {
+            println!(
+                "{}",
+                serde_json::to_string_pretty(&moat_api::openapi::document())
+                    .context("printing the OpenAPI document")?
+            );
         }
         Command::Config(ConfigCmd::Check) => {
             moat_scanner::tls::server_config(&config)
