@@ -14,7 +14,7 @@ use std::{
 };
 
 use moat_core::{
-    auth::dmarc_report::{Collector, Report, Reporter, period_of},
+    auth::dmarc_report::{Collector, Destination, Report, Reporter, period_of},
     config::Config,
     spoolfile::SpoolEnvelope,
     store::SharedStore,
@@ -70,6 +70,9 @@ pub fn start(ctx: Arc<ScannerContext>) -> std::io::Result<Option<ReporterThread>
     let thread = thread::Builder::new()
         .name("moat-dmarc".into())
         .spawn(move || {
+            // Reports whose addresses could not be checked (DNS failed), with the attempts
+            // made; tried again at each tick.
+            let mut waiting: Vec<(Report, Vec<Destination>, u32)> = Vec::new();
             loop {
                 thread::park_timeout(every);
                 let last = stopping.load(Ordering::SeqCst);
@@ -77,7 +80,12 @@ pub fn start(ctx: Arc<ScannerContext>) -> std::io::Result<Option<ReporterThread>
                 if last {
                     break;
                 }
-                send_due(&ctx);
+                for (report, destinations, tries) in std::mem::take(&mut waiting) {
+                    retry_later(&mut waiting, &ctx, report, destinations, tries);
+                }
+                for (report, destinations) in take_due(&ctx) {
+                    retry_later(&mut waiting, &ctx, report, destinations, 0);
+                }
             }
         })?;
     Ok(Some(ReporterThread {
@@ -98,17 +106,39 @@ fn flush(store: &SharedStore, collector: &Collector) {
     }
 }
 
-/// Sends every report whose period ended.
-fn send_due(ctx: &ScannerContext) {
+/// How often a report whose addresses could not be checked is tried again.
+const MAX_TRIES: u32 = 60;
+
+/// Sends a report, or keeps it for the next tick when DNS failed (at most `MAX_TRIES`).
+fn retry_later(
+    waiting: &mut Vec<(Report, Vec<Destination>, u32)>,
+    ctx: &ScannerContext,
+    report: Report,
+    destinations: Vec<Destination>,
+    tries: u32,
+) {
+    if send(ctx, &report, &destinations) {
+        return;
+    }
+    if tries + 1 >= MAX_TRIES {
+        tracing::warn!(domain = %report.published.domain, tries = tries + 1, "DMARC report dropped: its addresses could not be checked in DNS");
+    } else {
+        waiting.push((report, destinations, tries + 1));
+    }
+}
+
+/// Takes every report whose period ended out of the store.
+fn take_due(ctx: &ScannerContext) -> Vec<(Report, Vec<Destination>)> {
     let period_secs = ctx.config.dmarc_reports.period_secs;
     let current = period_of(now_ms(), period_secs);
     let due = match futures::executor::block_on(ctx.store.dmarc_due(current)) {
         Ok(d) => d,
         Err(e) => {
             tracing::warn!(error = %e, "cannot list due DMARC reports");
-            return;
+            return Vec::new();
         }
     };
+    let mut out = Vec::new();
     for (period, domain) in due {
         let rows = match futures::executor::block_on(ctx.store.take_dmarc_rows(period, &domain)) {
             Ok(rows) => rows,
@@ -118,30 +148,25 @@ fn send_due(ctx: &ScannerContext) {
             }
         };
         let report_id = format!("{}.{}", period / 1000, uuid::Uuid::now_v7().simple());
-        let Some((report, destinations)) = Report::from_rows(&rows, period_secs, report_id) else {
-            continue;
-        };
-        send(ctx, &report, destinations);
+        out.extend(Report::from_rows(&rows, period_secs, report_id));
     }
+    out
 }
 
-/// Mails one report to each of its authorised destinations within their size limits.
-fn send(
-    ctx: &ScannerContext,
-    report: &Report,
-    destinations: Vec<moat_core::auth::dmarc_report::Destination>,
-) {
+/// Mails one report to each of its authorised destinations within their size limits; false
+/// when DNS failed checking the addresses (nothing was sent: try again later).
+fn send(ctx: &ScannerContext, report: &Report, destinations: &[Destination]) -> bool {
     let by = reporter(&ctx.config);
     let domain = &report.published.domain;
-    let Some(auth) = &ctx.auth else { return };
+    let Some(auth) = &ctx.auth else { return true };
     let addresses: Vec<String> = destinations.iter().map(|d| d.address.clone()).collect();
     let allowed = match futures::executor::block_on(
         auth.report_addresses(domain.clone(), addresses.clone()),
     ) {
         Some(allowed) => allowed,
         None => {
-            tracing::warn!(%domain, "DNS failed checking DMARC report addresses; report dropped");
-            return;
+            tracing::warn!(%domain, "DNS failed checking DMARC report addresses; trying again later");
+            return false;
         }
     };
     for d in destinations {
@@ -153,7 +178,7 @@ fn send(
             Ok(b) => b,
             Err(e) => {
                 tracing::error!(%domain, error = %e, "cannot build a DMARC report");
-                return;
+                return true;
             }
         };
         if d.max_size > 0 && body.len() as u64 > d.max_size {
@@ -194,4 +219,5 @@ fn send(
             }
         }
     }
+    true
 }
