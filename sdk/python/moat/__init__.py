@@ -126,10 +126,25 @@ class Moat:
         """Runs one generated operation (`moat._api.api.<area>.<operation>`) and returns its
         parsed answer; raises `MoatError` for an error answer."""
         kwargs = _coerce(operation, kwargs)
+        response = self._retrying(lambda: operation.sync_detailed(client=self._api, **kwargs))
+        return response.parsed
+
+    def raw(self, method: str, path: str, *, json_body: Any = None,
+            params: dict[str, Any] | None = None) -> Any:
+        """Any API call by path, with the same retries and errors; the answer's JSON (for
+        shapes the generated layer does not model, such as nested policy conditions)."""
+        http = self._api.get_httpx_client()
+        response = self._retrying(
+            lambda: http.request(method, path, json=json_body, params=params))
+        return response.json() if response.content else None
+
+    def _retrying(self, send: Any) -> Any:
+        """Sends until the answer is not 429/503 (at most `max_retries` waits); raises
+        `MoatError` for an error answer or no answer."""
         attempt = 0
         while True:
             try:
-                response = operation.sync_detailed(client=self._api, **kwargs)
+                response = send()
             except httpx.HTTPError as e:
                 raise MoatError(0, "unreachable", "Moat did not answer", str(e)) from e
             status = int(response.status_code)
@@ -140,28 +155,7 @@ class Moat:
                 continue
             if status >= 400:
                 raise MoatError.from_response(status, response.headers, response.content)
-            return response.parsed
-
-    def raw(self, method: str, path: str, *, json_body: Any = None,
-            params: dict[str, Any] | None = None) -> Any:
-        """Any API call by path, with the same retries and errors; the answer's JSON (for
-        shapes the generated layer does not model, such as nested policy conditions)."""
-        http = self._api.get_httpx_client()
-        attempt = 0
-        while True:
-            try:
-                response = http.request(method, path, json=json_body, params=params)
-            except httpx.HTTPError as e:
-                raise MoatError(0, "unreachable", "Moat did not answer", str(e)) from e
-            if response.status_code in (429, 503) and attempt < self.max_retries:
-                wait = _retry_after(response.headers)
-                time.sleep(min(self.max_wait, 1.0 if wait is None else wait))
-                attempt += 1
-                continue
-            if response.status_code >= 400:
-                raise MoatError.from_response(response.status_code, response.headers,
-                                              response.content)
-            return response.json() if response.content else None
+            return response
 
     def pages(self, operation: Any, **kwargs: Any) -> Iterator[Any]:
         """Every page of a listing, following `next_cursor` until the last."""
