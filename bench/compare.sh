@@ -14,7 +14,7 @@ if ! command -v smtp-sink >/dev/null; then
 fi
 ./deploy/install-packages.sh postfix rspamd spamassassin spamc libmail-dkim-perl libmail-spf-perl \
   libcryptx-perl dnsmasq-base util-linux python3
-cargo build --release -p moat-scanner -p moat-loadtest -p moat-bench --bins
+cargo build --release -p moat -p moat-loadtest -p moat-bench --bins
 # The servers run as their own users (rspamd as _rspamd, spamd and smtp-sink as nobody), which
 # needs root to set up.
 exec $SUDO python3 bench/compare.py "$@"

@@ -9,7 +9,7 @@ cd "$(dirname "$0")/.."
 # swaks and curl: the README's first steps use them.
 ./deploy/install-packages.sh swaks curl
 
-cargo build --release -p moat-scanner --bin moat
+cargo build --release -p moat --bin moat
 # SpamAssassin's rules are compiled to Hyperscan once (a minute or two) and cached in the data
 # directory; later starts load them in a fraction of a second.
 echo "Loading SpamAssassin's rules (the first time compiles them: a minute or two)..."

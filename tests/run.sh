@@ -58,7 +58,7 @@ if [ ! -f "$dmarcpkg/dmarc/report/schemas/dmarc.xsd" ]; then
 fi
 log=target/test-output.log
 # The durability tests run the real binary (and SIGKILL it), so build it first.
-cargo build -p moat-scanner --bin moat
+cargo build -p moat --bin moat
 # SpamAssassin's rules (Debian's package) compiled to Hyperscan once for every test, which share
 # target/sa-cache; later runs load them from it.
 sa_conf=$(mktemp)

@@ -7,6 +7,7 @@ use actix_web::{FromRequest, HttpMessage, HttpRequest, dev::Payload, web};
 use moat_core::{
     metrics::metrics,
     model::{TokenInfo, TokenScope},
+    tenancy,
     time::now_ms,
     token,
 };
@@ -26,13 +27,14 @@ impl Caller {
 
     /// Refuses with 403 unless the token's scope includes `need`.
     pub fn require(&self, need: TokenScope) -> Result<(), ApiError> {
-        if self.token.scope >= need {
-            Ok(())
-        } else {
-            Err(ApiError::Forbidden {
-                have: self.token.scope.as_str(),
-                need: need.as_str(),
-            })
+        self.actor().require(need)
+    }
+
+    /// The caller as the services' rules see it.
+    pub fn actor(&self) -> crate::service::quarantine::Actor {
+        crate::service::quarantine::Actor {
+            kind: self.token.kind,
+            scope: self.token.scope,
         }
     }
 }
@@ -97,7 +99,7 @@ impl FromRequest for Caller {
             let decision = if decision.allowed {
                 let customer = state
                     .customer_limiter
-                    .check(token::customer_of(&token.customer_id), now);
+                    .check(tenancy::customer_of(&token.customer_id), now);
                 if !customer.allowed || customer.remaining < decision.remaining {
                     customer
                 } else {

@@ -9,14 +9,18 @@
 //! - Edges every request crosses: [`auth`] (bearer tokens and scopes), [`ratelimit`],
 //!   [`idempotency`], [`body`] (JSON objects only), [`error`] (problem details),
 //!   [`cursor`] and [`pages`] (paging).
-//! - [`compile`]: policy compilation off the HTTP workers; [`webhooks`]: events and their
-//!   delivery; [`signing`]: the key for links and cursors; [`tls`]: HTTPS for the API.
+//! - [`service`]: the use cases (release, digest, domains, policies, tokens), one
+//!   implementation each, which the routes and `moat`'s command line call.
+//! - [`events`]: webhook events, their delivery and the dispatcher (with the digest mailer);
+//!   [`compile`]: policy compilation off the HTTP workers; [`signing`]: the key for links and
+//!   cursors; [`tls`]: HTTPS for the API.
 
 pub mod auth;
 pub mod body;
 pub mod compile;
 pub mod cursor;
 pub mod error;
+pub mod events;
 pub mod idempotency;
 pub mod in_force;
 pub mod openapi;
@@ -24,9 +28,9 @@ pub mod pages;
 pub mod ratelimit;
 pub mod routes;
 pub mod schema;
+pub mod service;
 pub mod signing;
 pub mod tls;
-pub mod webhooks;
 
 use std::{net::SocketAddr, sync::mpsc, thread};
 
@@ -54,7 +58,7 @@ pub struct AppState {
     /// Outbound SMTP (releases, digests), with its deadlines, limits and address guard.
     pub relay: std::sync::Arc<moat_core::relay::Relay>,
     /// The base of links the API hands out (set once the listener is bound; see
-    /// [`webhooks::public_base`]): never taken from a request's `Host`.
+    /// [`service::digest::public_base`]): never taken from a request's `Host`.
     pub link_base: std::sync::Arc<std::sync::OnceLock<String>>,
     /// Compiles policies off the HTTP workers.
     pub compiler: compile::PolicyCompiler,
@@ -64,11 +68,20 @@ pub struct AppState {
 
 impl AppState {
     /// Where links point: `api.public_url`, else this API's own scheme, address and port.
+    /// What the services work with.
+    pub fn ctx(&self) -> service::Ctx<'_> {
+        service::Ctx {
+            store: &self.store,
+            config: &self.config,
+            relay: &self.relay,
+        }
+    }
+
     pub fn link_base(&self) -> String {
         self.link_base
             .get()
             .cloned()
-            .unwrap_or_else(|| webhooks::public_base(&self.config, self.config.api.listen))
+            .unwrap_or_else(|| service::digest::public_base(&self.config, self.config.api.listen))
     }
 }
 
@@ -254,7 +267,7 @@ impl ApiServer {
                 };
                 let link_base = std::sync::Arc::new(std::sync::OnceLock::new());
                 let _dispatcher = if config.api.webhooks {
-                    match webhooks::Dispatcher::start(
+                    match events::Dispatcher::start(
                         store.clone(),
                         &config,
                         signing.clone(),
@@ -370,7 +383,7 @@ impl ApiServer {
                             let addr = server.addrs().first().copied().unwrap_or(listen);
                             let _ = for_base
                                 .link_base
-                                .set(webhooks::public_base(&for_base.config, addr));
+                                .set(service::digest::public_base(&for_base.config, addr));
                             if !hsts && !addr.ip().is_loopback() {
                                 tracing::warn!(%addr, "the API serves plain HTTP on a non-loopback address: put a TLS-terminating proxy in front or set api.tls_cert and api.tls_key");
                             }

@@ -18,6 +18,7 @@
 //! - [`relay`]: outbound SMTP with deadlines, per-destination slots, STARTTLS and MTA-STS;
 //!   [`dsn`]: bounce messages; [`spoolfile`]: the spool's file format; [`netguard`]: which
 //!   addresses Moat may connect to.
+//! - [`tenancy`]: customers and their sandboxes (who owns what, who may send mail).
 //! - [`config`], [`metrics`], [`token`], [`validate`], [`time`], [`error`]: the shared edges.
 
 pub mod auth;
@@ -35,6 +36,7 @@ pub mod relay;
 pub mod snapshot;
 pub mod spoolfile;
 pub mod store;
+pub mod tenancy;
 pub mod time;
 pub mod token;
 pub mod validate;

@@ -74,7 +74,7 @@ impl GatewaySnapshot {
                 .into_iter()
                 .filter(|d| {
                     d.status == crate::model::DomainStatus::Active
-                        && !crate::token::is_sandbox(&d.customer_id)
+                        && crate::tenancy::sends_mail(&d.customer_id)
                 })
                 .map(|d| (d.name.clone(), Arc::new(d)))
                 .collect(),

@@ -58,59 +58,6 @@ pub fn parse(token: &str) -> Option<TokenKind> {
     (checksum(body) == sum).then_some(kind)
 }
 
-/// What a sandbox tenant's id ends with: a customer's test tokens act on `<customer id>:test`,
-/// a namespace of its own, so they never see or change live data and live tokens never see
-/// theirs.
-pub const SANDBOX_SUFFIX: &str = ":test";
-
-/// The tenant a token of `kind` issued to `customer_id` acts on.
-pub fn tenant_of(customer_id: &str, kind: TokenKind) -> String {
-    let base = customer_id
-        .strip_suffix(SANDBOX_SUFFIX)
-        .unwrap_or(customer_id);
-    match kind {
-        TokenKind::Live => base.to_string(),
-        TokenKind::Test => format!("{base}{SANDBOX_SUFFIX}"),
-    }
-}
-
-/// Whether a tenant id is a customer's sandbox.
-pub fn is_sandbox(tenant_id: &str) -> bool {
-    tenant_id.ends_with(SANDBOX_SUFFIX)
-}
-
-/// The customer a tenant (live or sandbox) belongs to.
-pub fn customer_of(tenant_id: &str) -> &str {
-    tenant_id.strip_suffix(SANDBOX_SUFFIX).unwrap_or(tenant_id)
-}
-
-/// Issues a token for the customer named `customer` (creating the customer if new): stores its
-/// hash and returns the secret, which is shown once and never stored. Test tokens belong to
-/// the customer's sandbox tenant.
-pub async fn issue(
-    store: &crate::store::SharedStore,
-    customer: &str,
-    kind: TokenKind,
-    scope: crate::model::TokenScope,
-) -> Result<(crate::model::TokenInfo, String), crate::StoreError> {
-    let name = crate::validate::customer_name(customer).map_err(crate::StoreError::Invalid)?;
-    let customer = store.ensure_customer(&name).await?;
-    if kind == TokenKind::Test {
-        store.ensure_sandbox(&customer).await?;
-    }
-    let secret = generate(kind);
-    let info = crate::model::TokenInfo {
-        id: uuid::Uuid::now_v7().to_string(),
-        customer_id: tenant_of(&customer.id, kind),
-        kind,
-        prefix: display_prefix(&secret),
-        created_at: crate::time::now_ms(),
-        scope,
-    };
-    store.insert_token(info.clone(), hash(&secret)).await?;
-    Ok((info, secret))
-}
-
 /// A new domain's ownership token (128 random bits, hex): the owner publishes it in DNS to
 /// prove control of the domain.
 pub fn domain_verification_token() -> String {

@@ -6,7 +6,7 @@
 //! send a request and await a oneshot reply (see `relay::RelayHandle` and `moat_core::store`).
 //!
 //! # Layout
-//! - [`up`]: `moat up` starts everything; [`shard`]: one glommio executor and listener per
+//! - [`shard`]: one glommio executor and listener per
 //!   core; [`context`]: what every shard shares; [`reload`]: keeps the policy snapshot current.
 //! - [`session`]: one SMTP session (commands, limits, STARTTLS via [`tls`]); [`data`]: the
 //!   DATA receiver; [`transaction`]: end of data, the verdict library's judgement, the reply.
@@ -31,7 +31,6 @@ pub mod shard;
 pub mod spool;
 pub mod tls;
 pub mod transaction;
-pub mod up;
 
 pub use context::ScannerContext;
 

@@ -7,7 +7,6 @@ use moat_core::{
     config::Config,
     model::{TokenKind, TokenScope},
     store::{self, SharedStore},
-    token,
 };
 use serde_json::Value;
 use tempfile::TempDir;
@@ -18,7 +17,7 @@ pub struct Moat {
     pub smtp: SocketAddr,
     pub api: String,
     pub store: SharedStore,
-    _running: moat_scanner::up::Running,
+    _running: moat::up::Running,
 }
 
 /// The compiled SpamAssassin databases every test shares (`target/sa-cache`).
@@ -58,7 +57,7 @@ impl Moat {
         // per test.
         config.spamassassin.cache_dir = Some(sa_cache());
         tweak(&mut config);
-        let running = moat_scanner::up::start(config.clone()).expect("moat starts");
+        let running = moat::up::start(config.clone()).expect("moat starts");
         // A second handle on the same file, as the CLI would open it.
         let store = store::open(&config).expect("store opens");
         Moat {
@@ -88,9 +87,14 @@ impl Moat {
 
     /// A token limited to `scope`.
     pub fn scoped_token(&self, customer: &str, kind: TokenKind, scope: TokenScope) -> String {
-        futures::executor::block_on(token::issue(&self.store, customer, kind, scope))
-            .expect("token issued")
-            .1
+        futures::executor::block_on(moat_api_sidecar::service::tokens::issue(
+            &self.store,
+            customer,
+            kind,
+            scope,
+        ))
+        .expect("token issued")
+        .1
     }
 
     /// Starts Moat with customer `acme` protecting `acme.example`, relayed to a new sink.
@@ -263,7 +267,7 @@ pub fn free_port() -> u16 {
         .expect("a free loopback port")
 }
 
-/// The `moat` binary built next to the test binary (`cargo build -p moat-scanner --bin moat`,
+/// The `moat` binary built next to the test binary (`cargo build -p moat --bin moat`,
 /// which `tests/run.sh` does first).
 pub fn moat_binary() -> std::path::PathBuf {
     let exe = std::env::current_exe().expect("test binary path");
@@ -274,7 +278,7 @@ pub fn moat_binary() -> std::path::PathBuf {
     let bin = dir.join("moat");
     assert!(
         bin.exists(),
-        "{} is missing: run `cargo build -p moat-scanner --bin moat` first (tests/run.sh does)",
+        "{} is missing: run `cargo build -p moat --bin moat` first (tests/run.sh does)",
         bin.display()
     );
     bin

@@ -13,7 +13,7 @@ use std::{
 
 use actix_web::{HttpResponse, web};
 use moat_core::{
-    model::{QuarantineFilter, QuarantineStatus, ThreatType, TokenKind, TokenScope},
+    model::{QuarantineFilter, QuarantineStatus, ThreatType, TokenScope},
     time::{now_ms, rfc3339},
 };
 use serde::{Deserialize, Serialize};
@@ -183,10 +183,10 @@ pub async fn start(
                 ended: None,
             },
         );
-    let (id, kind) = (job.id.clone(), caller.token.kind);
+    let (id, actor) = (job.id.clone(), caller.actor());
     let state = state.into_inner();
     actix_web::rt::spawn(async move {
-        run(&state, &customer, kind, &id, action, base).await;
+        run(&state, &customer, actor, &id, action, base).await;
     });
     Ok(HttpResponse::Accepted().json(job))
 }
@@ -194,7 +194,7 @@ pub async fn start(
 async fn run(
     state: &AppState,
     customer: &str,
-    kind: TokenKind,
+    actor: crate::service::quarantine::Actor,
     id: &str,
     action: BulkAction,
     mut filter: QuarantineFilter,
@@ -223,12 +223,13 @@ async fn run(
             }
             let outcome = match action {
                 BulkAction::Release => {
-                    super::quarantine::release_item(state, customer, kind, &item.id)
+                    crate::service::quarantine::release(&state.ctx(), customer, actor, &item.id)
                         .await
                         .map(|_| ())
                 }
                 BulkAction::Delete => {
-                    super::quarantine::delete_item(state, customer, &item.id).await
+                    crate::service::quarantine::delete(&state.ctx(), customer, actor, &item.id)
+                        .await
                 }
             };
             state.jobs.update(id, |j| match outcome {

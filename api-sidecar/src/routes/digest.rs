@@ -14,28 +14,21 @@
 //! is minted for it and a link cannot release it: an admin token must).
 
 use actix_web::{HttpResponse, web};
-use moat_core::{
-    config::Config,
-    model::{
-        Domain, QuarantineFilter, QuarantineStatus, ThreatType, TokenKind, TokenScope,
-        VerdictFilter,
-    },
-    store::SharedStore,
-    time::{now_ms, rfc3339},
-};
+use moat_core::model::{QuarantineStatus, ThreatType, TokenKind, TokenScope};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
 use super::resource;
 use crate::{
-    AppState, auth::Caller, error::ApiError, pages::VerdictPages, schema::VerdictCounts,
-    signing::SigningKey,
+    AppState,
+    auth::Caller,
+    error::ApiError,
+    service::{
+        self,
+        digest::{Digest, DigestSent},
+        quarantine::Actor,
+    },
 };
-
-/// How long a release link works.
-pub const LINK_TTL_MS: i64 = 7 * 86_400_000;
-const DAY_MS: i64 = 86_400_000;
-const LINK_CONTEXT: &str = "release-link";
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.service(resource("/domains/{id}/digest", "GET").route(web::get().to(digest)))
@@ -58,145 +51,6 @@ pub struct DigestQuery {
     pub day: Option<String>,
 }
 
-/// One quarantined message of the digest.
-#[derive(Serialize, ToSchema)]
-pub struct DigestItem {
-    pub id: String,
-    pub from: String,
-    pub subject: String,
-    pub threat_type: moat_core::model::ThreatType,
-    #[schema(format = DateTime)]
-    pub received_at: String,
-    /// Opens a page with a Release button; works without a token until `link_expires_at`
-    /// or until the customer's links are revoked. Null for malware, which only an admin
-    /// token can release.
-    pub release_url: Option<String>,
-    #[schema(format = DateTime)]
-    pub link_expires_at: Option<String>,
-}
-
-/// A domain's day.
-#[derive(Serialize, ToSchema)]
-pub struct Digest {
-    pub domain_id: String,
-    pub domain: String,
-    pub day: String,
-    pub verdicts: VerdictCounts,
-    /// Still-quarantined messages received that day (at most 500).
-    pub quarantined: Vec<DigestItem>,
-}
-
-/// A release link for one message of `tenant`, valid under the customer's link `epoch`.
-pub fn link(
-    signing: &SigningKey,
-    tenant: &str,
-    message_id: &str,
-    expires_at: i64,
-    epoch: i64,
-) -> String {
-    let payload = serde_json::to_vec(&(tenant, message_id, expires_at, epoch)).unwrap_or_default();
-    signing.seal(LINK_CONTEXT, &payload)
-}
-
-/// The tenant and message of a link that is authentic, unexpired and of the customer's
-/// current epoch.
-async fn open_link(state: &AppState, link: &str) -> Option<(String, String)> {
-    let payload = state.signing.open(LINK_CONTEXT, link)?;
-    let (tenant, id, expires_at, epoch): (String, String, i64, i64) =
-        serde_json::from_slice(&payload).ok()?;
-    if expires_at <= now_ms() {
-        return None;
-    }
-    let current = state
-        .store
-        .link_epoch(moat_core::token::customer_of(&tenant))
-        .await
-        .ok()?;
-    (epoch == current).then_some((tenant, id))
-}
-
-fn day_start(day: &str) -> Option<i64> {
-    moat_core::time::parse_rfc3339(&format!("{day}T00:00:00Z"))
-}
-
-/// Builds a domain's digest for the UTC day starting at `start`, with release links under
-/// `base` (used by the endpoint, the daily email and the `report.daily` event).
-pub async fn build(
-    store: &SharedStore,
-    signing: &SigningKey,
-    base: &str,
-    domain: &Domain,
-    start: i64,
-) -> Result<Digest, moat_core::StoreError> {
-    let customer = &domain.customer_id;
-    let end = start + DAY_MS;
-    let mut counts = VerdictCounts::default();
-    let filter = VerdictFilter {
-        domain_id: Some(domain.id.clone()),
-        since: Some(start),
-        until: Some(end),
-        ..Default::default()
-    };
-    let mut pages = VerdictPages::new(store, customer, filter);
-    while let Some(page) = pages.next().await? {
-        page.iter().for_each(|v| counts.add(v.action));
-    }
-    let held = store
-        .quarantine_list(
-            customer,
-            QuarantineFilter {
-                status: Some(QuarantineStatus::Quarantined),
-                domain_id: Some(domain.id.clone()),
-                since: Some(start),
-                until: Some(end),
-                limit: 500,
-                ..Default::default()
-            },
-        )
-        .await?;
-    let expires_at = now_ms() + LINK_TTL_MS;
-    let epoch = store
-        .link_epoch(moat_core::token::customer_of(customer))
-        .await?;
-    let quarantined = held
-        .iter()
-        .map(|q| {
-            let linked = q.threat_type != moat_core::model::ThreatType::Malware;
-            DigestItem {
-                id: q.id.clone(),
-                from: q.from_header.clone(),
-                subject: q.subject.clone(),
-                threat_type: q.threat_type,
-                received_at: rfc3339(q.received_at),
-                release_url: linked.then(|| {
-                    format!(
-                        "{}/v1/release/{}",
-                        base.trim_end_matches('/'),
-                        link(signing, customer, &q.id, expires_at, epoch)
-                    )
-                }),
-                link_expires_at: linked.then(|| rfc3339(expires_at)),
-            }
-        })
-        .collect();
-    Ok(Digest {
-        domain_id: domain.id.clone(),
-        domain: domain.name.clone(),
-        day: rfc3339(start)[..10].to_string(),
-        verdicts: counts,
-        quarantined,
-    })
-}
-
-/// The start of the day a query names (default yesterday, UTC).
-fn start_of(day: Option<&str>) -> Result<i64, ApiError> {
-    match day {
-        Some(day) => day_start(day)
-            .ok_or_else(|| ApiError::BadRequest("day must be a date such as 2026-11-22".into())),
-        None => Ok(now_ms().div_euclid(DAY_MS) * DAY_MS - DAY_MS),
-    }
-}
-
 /// A domain's day: verdict counts and the quarantined messages with release links.
 #[utoipa::path(get, path = "/v1/domains/{id}/digest", tag = "domains",
     operation_id = "get_domain_digest",
@@ -215,8 +69,8 @@ pub async fn digest(
         .domain(caller.customer_id(), &id)
         .await?
         .ok_or(ApiError::NotFound("domain"))?;
-    let start = start_of(query.day.as_deref())?;
-    let digest = build(
+    let start = service::digest::start_of(query.day.as_deref())?;
+    let digest = service::digest::build(
         &state.store,
         &state.signing,
         &state.link_base(),
@@ -225,14 +79,6 @@ pub async fn digest(
     )
     .await?;
     Ok(HttpResponse::Ok().json(digest))
-}
-
-/// Where the digest email went.
-#[derive(Serialize, ToSchema)]
-pub struct DigestSent {
-    pub to: String,
-    pub day: String,
-    pub quarantined: usize,
 }
 
 /// Emails the domain's digest to its `admin_email` now, through the domain's real server
@@ -253,109 +99,16 @@ pub async fn send(
         .domain(caller.customer_id(), &id)
         .await?
         .ok_or(ApiError::NotFound("domain"))?;
-    let to = domain.detection.admin_email.clone().ok_or_else(|| {
-        ApiError::Conflict("the domain has no admin_email; set one with PATCH first".into())
-    })?;
-    if moat_core::token::is_sandbox(&domain.customer_id) {
-        return Err(ApiError::Conflict("a sandbox sends no mail".into()));
-    }
-    let start = start_of(query.day.as_deref())?;
-    let digest = build(
-        &state.store,
+    let start = service::digest::start_of(query.day.as_deref())?;
+    let sent = service::digest::mail_digest(
+        &state.ctx(),
         &state.signing,
         &state.link_base(),
         &domain,
         start,
     )
     .await?;
-    mail(&state.relay, &state.config, &domain, &to, &digest)
-        .await
-        .map_err(ApiError::RelayFailed)?;
-    Ok(HttpResponse::Ok().json(DigestSent {
-        to,
-        day: digest.day,
-        quarantined: digest.quarantined.len(),
-    }))
-}
-
-/// One line of text safe to put in a plain-text mail body.
-fn line(s: &str) -> String {
-    s.chars()
-        .map(|c| if c.is_control() { ' ' } else { c })
-        .take(200)
-        .collect()
-}
-
-/// The digest as a plain-text message.
-pub fn message(config: &Config, digest: &Digest, to: &str) -> String {
-    let n = digest.quarantined.len();
-    let mut body = format!(
-        "Moat digest for {} on {} (UTC)\r\n\r\nDelivered: {}\r\nQuarantined: {}\r\nRejected: {}\r\n\r\n",
-        digest.domain,
-        digest.day,
-        digest.verdicts.deliver,
-        digest.verdicts.quarantine,
-        digest.verdicts.reject
-    );
-    if n == 0 {
-        body.push_str("Nothing from that day is waiting in quarantine.\r\n");
-    } else {
-        body.push_str("Still in quarantine (each link opens a page with a Release button, valid 7 days):\r\n\r\n");
-        for item in &digest.quarantined {
-            body.push_str(&format!(
-                "- {} | From: {} | Subject: {}\r\n  {}\r\n",
-                item.threat_type.as_str(),
-                line(&item.from),
-                line(&item.subject),
-                item.release_url
-                    .as_deref()
-                    .unwrap_or("(malware: not releasable by link; ask your administrator)")
-            ));
-        }
-    }
-    format!(
-        "From: Moat <postmaster@{host}>\r\nTo: <{to}>\r\nSubject: Moat digest for {domain}, {day}: {n} quarantined\r\n\
-Date: {date}\r\nMessage-ID: <digest-{id}-{day}@{host}>\r\nAuto-Submitted: auto-generated\r\n\
-MIME-Version: 1.0\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Transfer-Encoding: 8bit\r\n\r\n{body}",
-        host = config.hostname,
-        domain = digest.domain,
-        day = digest.day,
-        date = moat_core::time::rfc5322(now_ms()),
-        id = digest.domain_id,
-    )
-}
-
-/// Sends the digest to `to` through the domain's real server.
-pub async fn mail(
-    relay: &moat_core::relay::Relay,
-    config: &Config,
-    domain: &Domain,
-    to: &str,
-    digest: &Digest,
-) -> Result<(), String> {
-    let raw = message(config, digest, to);
-    let from = format!("postmaster@{}", config.hostname);
-    let rcpts = [to.to_string()];
-    let envelope = moat_core::relay::Envelope {
-        mail_from: &from,
-        rcpts: &rcpts,
-        body: raw.as_bytes(),
-        options: Default::default(),
-    };
-    match relay
-        .deliver(&moat_core::relay::Route::to_domain(domain), envelope)
-        .await
-    {
-        moat_core::relay::RelayOutcome::Delivered { .. } => Ok(()),
-        moat_core::relay::RelayOutcome::TempFail(why) => Err(format!(
-            "{} did not take the digest: {why}",
-            domain.real_mx_host
-        )),
-        moat_core::relay::RelayOutcome::PermFail { code, text, .. } => Err(format!(
-            "{} refused the digest: {code} {text}",
-            domain.real_mx_host
-        )),
-    }
+    Ok(HttpResponse::Ok().json(sent))
 }
 
 fn escape(s: &str) -> String {
@@ -406,7 +159,8 @@ fn invalid() -> HttpResponse {
         (status = 404, description = "Unknown or expired link", content_type = "text/html",
         body = String)))]
 pub async fn confirm(state: web::Data<AppState>, link: web::Path<String>) -> HttpResponse {
-    let Some((tenant, id)) = open_link(&state, &link).await else {
+    let Some((tenant, id)) = service::digest::open_link(&state.store, &state.signing, &link).await
+    else {
         return invalid();
     };
     let Ok(Some(item)) = state.store.quarantine_get(&tenant, &id).await else {
@@ -449,37 +203,31 @@ pub async fn confirm(state: web::Data<AppState>, link: web::Path<String>) -> Htt
         (status = 503, description = "The store is unavailable", content_type = "text/html",
         body = String)))]
 pub async fn release(state: web::Data<AppState>, link: web::Path<String>) -> HttpResponse {
-    let Some((tenant, id)) = open_link(&state, &link).await else {
+    let Some((tenant, id)) = service::digest::open_link(&state.store, &state.signing, &link).await
+    else {
         return invalid();
     };
-    match state.store.quarantine_get(&tenant, &id).await {
-        Ok(Some(item)) if item.threat_type == ThreatType::Malware => {
-            return page(
-                actix_web::http::StatusCode::CONFLICT,
-                "Not released",
-                MALWARE_PAGE,
-            );
-        }
-        Ok(Some(_)) => {}
-        Ok(None) => return invalid(),
-        Err(e) => {
-            return page(
-                actix_web::http::StatusCode::SERVICE_UNAVAILABLE,
-                "Not released",
-                &format!("<p>{}</p>", escape(&e.to_string())),
-            );
-        }
-    }
-    let kind = if moat_core::token::is_sandbox(&tenant) {
+    let kind = if moat_core::tenancy::is_sandbox(&tenant) {
         TokenKind::Test
     } else {
         TokenKind::Live
     };
-    match super::quarantine::release_item(&state, &tenant, kind, &id).await {
+    // A link carries the digest reader's right (the quarantine scope), never an admin's, so
+    // the release service refuses malware.
+    let actor = Actor {
+        kind,
+        scope: TokenScope::Quarantine,
+    };
+    match service::quarantine::release(&state.ctx(), &tenant, actor, &id).await {
         Ok(_) => page(
             actix_web::http::StatusCode::OK,
             "Released",
             "<p>The message is on its way to the mailbox.</p>",
+        ),
+        Err(ApiError::Forbidden { .. }) => page(
+            actix_web::http::StatusCode::CONFLICT,
+            "Not released",
+            MALWARE_PAGE,
         ),
         Err(ApiError::NotFound(_)) => invalid(),
         Err(e) => {
@@ -515,7 +263,7 @@ pub async fn revoke_links(
     caller.require(TokenScope::Admin)?;
     let epoch = state
         .store
-        .bump_link_epoch(moat_core::token::customer_of(caller.customer_id()))
+        .bump_link_epoch(moat_core::tenancy::customer_of(caller.customer_id()))
         .await?;
     Ok(HttpResponse::Ok().json(LinksRevoked { epoch }))
 }

@@ -21,7 +21,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
 pub async fn me(caller: Caller, state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
     let customer = state
         .store
-        .customer(moat_core::token::customer_of(caller.customer_id()))
+        .customer(moat_core::tenancy::customer_of(caller.customer_id()))
         .await?
         .ok_or(ApiError::Unauthorized)?;
     Ok(HttpResponse::Ok().json(Me {

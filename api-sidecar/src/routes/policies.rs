@@ -2,10 +2,7 @@
 //! and nothing is stored.
 
 use actix_web::{HttpResponse, web};
-use moat_core::{
-    model::{NewPolicy, Policy, TokenScope},
-    time::now_ms,
-};
+use moat_core::model::{NewPolicy, TokenScope};
 
 use super::resource;
 use crate::body::Body;
@@ -14,6 +11,7 @@ use crate::{
     auth::Caller,
     error::ApiError,
     schema::{PolicyList, PolicyOut},
+    service,
 };
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
@@ -40,43 +38,6 @@ pub async fn list(caller: Caller, state: web::Data<AppState>) -> Result<HttpResp
     }))
 }
 
-/// Checks a submitted policy and builds it; compiled exactly as the scanner will (off the HTTP
-/// workers, bounded in size and time), so what is stored always compiles.
-async fn build(
-    state: &AppState,
-    new: NewPolicy,
-    id: String,
-    customer_id: &str,
-    created_at: i64,
-) -> Result<Policy, ApiError> {
-    let name = new.name.trim().to_string();
-    if name.is_empty() || name.chars().count() > 200 {
-        return Err(ApiError::Unprocessable(
-            "name must be 1 to 200 characters".into(),
-        ));
-    }
-    let policy = Policy {
-        id,
-        customer_id: customer_id.to_string(),
-        name,
-        condition: new.condition,
-        action: new.action,
-        notify_admin: new.notify_admin,
-        enabled: new.enabled,
-        created_at,
-        shadow: new.shadow,
-    };
-    let others: Vec<Policy> = state
-        .store
-        .policies(customer_id)
-        .await?
-        .into_iter()
-        .filter(|p| p.id != policy.id)
-        .collect();
-    state.compiler.check(&policy, &others).await?;
-    Ok(policy)
-}
-
 /// Creates a policy; one whose condition does not compile is refused with 422.
 #[utoipa::path(post, path = "/v1/policies", tag = "policies", operation_id = "create_policy",
     request_body = NewPolicy,
@@ -87,16 +48,17 @@ pub async fn create(
     body: Body<NewPolicy>,
 ) -> Result<HttpResponse, ApiError> {
     caller.require(TokenScope::Admin)?;
-    let policy = build(
-        &state,
-        body.into_inner(),
-        uuid::Uuid::now_v7().to_string(),
+    let created = service::policies::create(
+        &state.ctx(),
+        &state.compiler,
         caller.customer_id(),
-        now_ms(),
+        vec![body.into_inner()],
     )
     .await?;
-    state.store.insert_policy(policy.clone()).await?;
-    Ok(HttpResponse::Created().json(PolicyOut::of(&policy)))
+    let policy = created
+        .first()
+        .ok_or_else(|| ApiError::Unprocessable("no policy given".into()))?;
+    Ok(HttpResponse::Created().json(PolicyOut::of(policy)))
 }
 
 /// One policy.
@@ -128,22 +90,14 @@ pub async fn replace(
     body: Body<NewPolicy>,
 ) -> Result<HttpResponse, ApiError> {
     caller.require(TokenScope::Admin)?;
-    let existing = state
-        .store
-        .policy(caller.customer_id(), &id)
-        .await?
-        .ok_or(ApiError::NotFound("policy"))?;
-    let policy = build(
-        &state,
-        body.into_inner(),
-        existing.id,
+    let policy = service::policies::replace(
+        &state.ctx(),
+        &state.compiler,
         caller.customer_id(),
-        existing.created_at,
+        &id,
+        body.into_inner(),
     )
     .await?;
-    if !state.store.update_policy(policy.clone()).await? {
-        return Err(ApiError::NotFound("policy"));
-    }
     Ok(HttpResponse::Ok().json(PolicyOut::of(&policy)))
 }
 

@@ -5,10 +5,7 @@
 
 use actix_web::{HttpResponse, web};
 use moat_core::{
-    model::{
-        QuarantineFilter, QuarantineItem, QuarantineStatus, ThreatType, TokenKind, TokenScope,
-    },
-    relay::{Envelope, RelayOutcome, Route},
+    model::{QuarantineFilter, QuarantineItem, QuarantineStatus, ThreatType, TokenScope},
     time::now_ms,
 };
 use serde::{Deserialize, Serialize};
@@ -22,6 +19,7 @@ use crate::{
     cursor::{self, Listing},
     error::ApiError,
     schema::{QuarantineOut, QuarantinePage},
+    service,
 };
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
@@ -183,31 +181,8 @@ pub async fn delete(
     state: web::Data<AppState>,
     id: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
-    caller.require(TokenScope::Quarantine)?;
-    delete_item(&state, caller.customer_id(), &id).await?;
+    service::quarantine::delete(&state.ctx(), caller.customer_id(), caller.actor(), &id).await?;
     Ok(HttpResponse::NoContent().finish())
-}
-
-/// Deletes one message of `customer`: never one a release is delivering (409), so a delete
-/// racing a release cannot lose the release nor bring the message back.
-pub(crate) async fn delete_item(
-    state: &AppState,
-    customer: &str,
-    id: &str,
-) -> Result<(), ApiError> {
-    if state
-        .store
-        .quarantine_delete(customer, id, now_ms())
-        .await?
-    {
-        return Ok(());
-    }
-    match state.store.quarantine_get(customer, id).await? {
-        None => Err(ApiError::NotFound("quarantined message")),
-        Some(_) => Err(ApiError::Conflict(
-            "the message is being released; try again shortly".into(),
-        )),
-    }
 }
 
 /// Delivers a quarantined message to its original recipients at the domain's real server.
@@ -221,128 +196,10 @@ pub async fn release(
     state: web::Data<AppState>,
     id: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
-    caller.require(TokenScope::Quarantine)?;
-    let held = state
-        .store
-        .quarantine_get(caller.customer_id(), &id)
-        .await?
-        .ok_or(ApiError::NotFound("quarantined message"))?;
-    if held.threat_type == moat_core::model::ThreatType::Malware {
-        // Releasing malware is a deliberate act of an administrator.
-        caller.require(TokenScope::Admin)?;
-    }
-    let item = release_item(&state, caller.customer_id(), caller.token.kind, &id).await?;
+    let item =
+        service::quarantine::release(&state.ctx(), caller.customer_id(), caller.actor(), &id)
+            .await?;
     Ok(HttpResponse::Ok().json(QuarantineOut::of(&item)))
-}
-
-/// Releases one message of `customer`.
-pub(crate) async fn release_item(
-    state: &AppState,
-    customer: &str,
-    kind: TokenKind,
-    id: &str,
-) -> Result<QuarantineItem, ApiError> {
-    let item = state
-        .store
-        .quarantine_get(customer, id)
-        .await?
-        .ok_or(ApiError::NotFound("quarantined message"))?;
-    let deleted = || ApiError::Conflict("the message was deleted and cannot be released".into());
-    match item.status {
-        QuarantineStatus::Released => return Ok(item),
-        QuarantineStatus::Deleted => return Err(deleted()),
-        QuarantineStatus::Quarantined | QuarantineStatus::Releasing => {}
-    }
-    // Claim, then deliver, then mark released: of concurrent releases exactly one delivers,
-    // and a delete cannot slip in between.
-    let claim_at = now_ms();
-    if !state
-        .store
-        .quarantine_claim_release(customer, id, claim_at)
-        .await?
-    {
-        let now = state
-            .store
-            .quarantine_get(customer, id)
-            .await?
-            .ok_or(ApiError::NotFound("quarantined message"))?;
-        return match now.status {
-            QuarantineStatus::Released => Ok(now),
-            QuarantineStatus::Deleted => Err(deleted()),
-            _ => Err(ApiError::Conflict(
-                "the message is being released by another request; try again shortly".into(),
-            )),
-        };
-    }
-    // A sandbox never sends mail anywhere.
-    let delivered = if kind == TokenKind::Live && !moat_core::token::is_sandbox(customer) {
-        relay_released(state, customer, &item).await
-    } else {
-        Ok(())
-    };
-    let finished = state
-        .store
-        .quarantine_finish_release(customer, id, claim_at, delivered.is_ok(), now_ms())
-        .await;
-    delivered?;
-    if !finished? {
-        tracing::warn!(quarantine_id = %id, "release claim was taken over while delivering; the message may be delivered twice");
-    }
-    let item = state
-        .store
-        .quarantine_get(customer, id)
-        .await?
-        .ok_or(ApiError::NotFound("quarantined message"))?;
-    tracing::info!(quarantine_id = %item.id, customer = %customer, "quarantined message released");
-    crate::webhooks::emit(
-        &state.store,
-        customer,
-        moat_core::model::WebhookEvent::QuarantineReleased,
-        &item.id,
-        serde_json::to_value(QuarantineOut::of(&item)).unwrap_or_default(),
-    )
-    .await;
-    Ok(item)
-}
-
-async fn relay_released(
-    state: &AppState,
-    customer: &str,
-    item: &QuarantineItem,
-) -> Result<(), ApiError> {
-    let domain = state
-        .store
-        .domain(customer, &item.domain_id)
-        .await?
-        .ok_or_else(|| {
-            ApiError::Conflict("the message's domain is no longer protected by Moat".into())
-        })?;
-    let raw = state
-        .store
-        .quarantine_raw(customer, &item.id)
-        .await?
-        .ok_or(ApiError::NotFound("quarantined message"))?;
-    let envelope = Envelope {
-        mail_from: &item.mail_from,
-        rcpts: &item.rcpt_to,
-        body: &raw,
-        options: Default::default(),
-    };
-    match state
-        .relay
-        .deliver(&Route::to_domain(&domain), envelope)
-        .await
-    {
-        RelayOutcome::Delivered { .. } => Ok(()),
-        RelayOutcome::TempFail(why) => Err(ApiError::RelayFailed(format!(
-            "{} did not take the message, try again: {why}",
-            domain.real_mx_host
-        ))),
-        RelayOutcome::PermFail { code, text, .. } => Err(ApiError::RelayFailed(format!(
-            "{} refused the message: {code} {text}",
-            domain.real_mx_host
-        ))),
-    }
 }
 
 /// What a report says about a message.
@@ -402,7 +259,7 @@ pub async fn report(
         (spam, reports.len() as u32 - spam)
     };
     // A sandbox's reports are accepted but teach nothing.
-    if moat_core::token::is_sandbox(customer) {
+    if moat_core::tenancy::is_sandbox(customer) {
         return Ok(HttpResponse::Ok().json(ReportOutcome {
             id: item.id,
             kind,

@@ -3,7 +3,7 @@
 //! "detected_at", "action"}]}`), filtered by type, lowest severity, domain and time.
 
 use actix_web::{HttpResponse, web};
-use moat_core::model::{Severity, ThreatType, VerdictFilter, VerdictRecord};
+use moat_core::model::{Severity, ThreatType, VerdictFilter};
 use serde::Deserialize;
 use utoipa::IntoParams;
 
@@ -13,7 +13,7 @@ use crate::{
     auth::Caller,
     cursor::{self, Listing},
     error::ApiError,
-    schema::{Threat, ThreatFeed},
+    schema::ThreatFeed,
 };
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
@@ -51,43 +51,6 @@ pub struct ThreatQuery {
 /// Store pages read at most per request when a severity filter skips rows.
 const MAX_SCANNED_PAGES: usize = 10;
 
-/// The feed entry of a verdict, if it found a threat.
-pub fn threat_of(v: &VerdictRecord) -> Option<Threat> {
-    let kind = v.threat_type?;
-    let of_kind = v.findings.iter().filter(|f| f.threat_type == kind);
-    let severity = of_kind
-        .clone()
-        .map(|f| f.severity)
-        .max()
-        .unwrap_or_default();
-    let mut rules: Vec<String> = of_kind.map(|f| f.rule.clone()).collect();
-    rules.dedup();
-    let from = header_address(&v.from_header).unwrap_or_else(|| v.mail_from.clone());
-    Some(Threat {
-        id: v.id.clone(),
-        kind,
-        severity,
-        from,
-        target: v.rcpt_to.first().cloned().unwrap_or_default(),
-        recipients: v.rcpt_to.clone(),
-        domain_id: v.domain_id.clone(),
-        subject: v.subject.clone(),
-        detected_at: moat_core::time::rfc3339(v.received_at),
-        action: v.action.into(),
-        rules,
-    })
-}
-
-/// The address in a From header value (`Name <a@b>` or `a@b`), when there is one.
-fn header_address(from: &str) -> Option<String> {
-    let inner = match (from.rfind('<'), from.rfind('>')) {
-        (Some(open), Some(close)) if open < close => &from[open + 1..close],
-        _ => from,
-    };
-    let inner = inner.trim();
-    (inner.contains('@') && !inner.contains(char::is_whitespace)).then(|| inner.to_string())
-}
-
 /// Threats found in the customer's mail, newest first.
 #[utoipa::path(get, path = "/v1/threats", tag = "threats", operation_id = "list_threats",
     params(ThreatQuery),
@@ -123,7 +86,7 @@ pub async fn list(
         more = page.len() == limit as usize;
         for v in &page {
             after = Some((v.received_at, v.id.clone()));
-            if let Some(t) = threat_of(v)
+            if let Some(t) = crate::service::threats::threat_of(v)
                 && q.severity.is_none_or(|min| t.severity >= min)
             {
                 threats.push(t);
@@ -150,23 +113,4 @@ pub async fn list(
         threats,
         next_cursor,
     }))
-}
-
-#[cfg(test)]
-mod tests {
-    use super::header_address;
-
-    #[test]
-    fn from_header_addresses() {
-        assert_eq!(
-            header_address("\"Bank\" <alerts@bank.example>").as_deref(),
-            Some("alerts@bank.example")
-        );
-        assert_eq!(
-            header_address(" a@b.example ").as_deref(),
-            Some("a@b.example")
-        );
-        assert_eq!(header_address("Undisclosed"), None);
-        assert_eq!(header_address("> broken <"), None);
-    }
 }

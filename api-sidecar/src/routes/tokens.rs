@@ -4,9 +4,9 @@
 
 use actix_web::{HttpResponse, web};
 use moat_core::{
-    model::{TokenInfo, TokenKind, TokenScope},
+    model::{TokenKind, TokenScope},
+    tenancy,
     time::now_ms,
-    token,
 };
 use serde::Deserialize;
 use utoipa::ToSchema;
@@ -50,13 +50,13 @@ fn live() -> TokenKind {
 /// The tenants whose tokens the caller manages: a live token manages the customer's live and
 /// sandbox tokens; a test token only the sandbox's.
 fn managed_tenants(caller: &Caller) -> Vec<String> {
-    let customer = token::customer_of(caller.customer_id());
+    let customer = tenancy::customer_of(caller.customer_id());
     match caller.token.kind {
         TokenKind::Live => vec![
-            token::tenant_of(customer, TokenKind::Live),
-            token::tenant_of(customer, TokenKind::Test),
+            tenancy::tenant_of(customer, TokenKind::Live),
+            tenancy::tenant_of(customer, TokenKind::Test),
         ],
-        TokenKind::Test => vec![token::tenant_of(customer, TokenKind::Test)],
+        TokenKind::Test => vec![tenancy::tenant_of(customer, TokenKind::Test)],
     }
 }
 
@@ -90,7 +90,7 @@ pub async fn create(
             need: "a live token to create live tokens",
         });
     }
-    let customer_id = token::customer_of(caller.customer_id()).to_string();
+    let customer_id = tenancy::customer_of(caller.customer_id()).to_string();
     let creation = state.token_creations.check(&customer_id, now_ms());
     if !creation.allowed {
         return Err(ApiError::RateLimited {
@@ -107,27 +107,9 @@ pub async fn create(
             state.config.api.max_tokens_per_customer
         )));
     }
-    if body.kind == TokenKind::Test {
-        let customer = state
-            .store
-            .customer(token::customer_of(caller.customer_id()))
-            .await?
-            .ok_or(ApiError::Unauthorized)?;
-        state.store.ensure_sandbox(&customer).await?;
-    }
-    let secret = token::generate(body.kind);
-    let info = TokenInfo {
-        id: uuid::Uuid::now_v7().to_string(),
-        customer_id: token::tenant_of(caller.customer_id(), body.kind),
-        kind: body.kind,
-        prefix: token::display_prefix(&secret),
-        created_at: now_ms(),
-        scope: body.scope,
-    };
-    state
-        .store
-        .insert_token(info.clone(), token::hash(&secret))
-        .await?;
+    let (info, secret) =
+        crate::service::tokens::mint(&state.store, caller.customer_id(), body.kind, body.scope)
+            .await?;
     let mut out = TokenOut::of(&info);
     out.token = Some(secret);
     let mut resp = HttpResponse::Created().json(out);
@@ -158,7 +140,7 @@ pub async fn revoke(
             // Release links minted while the token was trusted stop working too.
             state
                 .store
-                .bump_link_epoch(moat_core::token::customer_of(&tenant))
+                .bump_link_epoch(moat_core::tenancy::customer_of(&tenant))
                 .await?;
             return Ok(HttpResponse::NoContent().finish());
         }

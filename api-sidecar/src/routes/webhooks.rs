@@ -12,7 +12,7 @@ use utoipa::{IntoParams, ToSchema};
 
 use super::{limit_param, resource};
 use crate::body::Body;
-use crate::{AppState, auth::Caller, error::ApiError, webhooks};
+use crate::{AppState, auth::Caller, error::ApiError, events as webhooks};
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.service(

@@ -34,7 +34,7 @@ pub trait Store: Send + Sync {
     fn customer(&self, id: &str) -> StoreFuture<Option<Customer>>;
     /// The customer of this name, without creating one.
     fn customer_by_name(&self, name: &str) -> StoreFuture<Option<Customer>>;
-    /// Makes the customer's sandbox tenant (`<id>:test`, see `token::tenant_of`) exist, so test
+    /// Makes the customer's sandbox tenant (`<id>:test`, see `tenancy::tenant_of`) exist, so test
     /// tokens and sandbox objects have an owner row. Idempotent.
     fn ensure_sandbox(&self, customer: &Customer) -> StoreFuture<()>;
 

@@ -964,7 +964,7 @@ fn release_links_need_the_scope_die_with_revocation_and_never_release_malware() 
         .collect();
     assert_eq!(urls.len(), 2);
     // A link minted for the malware item (with the real key) still cannot release it.
-    let key = moat_api::signing::SigningKey::load_or_create(moat.dir.path()).expect("key");
+    let key = moat_api_sidecar::signing::SigningKey::load_or_create(moat.dir.path()).expect("key");
     let tenant = moat.call("GET", "/v1/me", Some(&admin), None).1["customer"]["id"]
         .as_str()
         .unwrap_or_default()
@@ -972,7 +972,7 @@ fn release_links_need_the_scope_die_with_revocation_and_never_release_malware() 
     let forged = format!(
         "{}/v1/release/{}",
         moat.api,
-        moat_api::routes::digest::link(
+        moat_api_sidecar::service::digest::link(
             &key,
             &tenant,
             malware["id"].as_str().unwrap_or_default(),
@@ -988,6 +988,36 @@ fn release_links_need_the_scope_die_with_revocation_and_never_release_malware() 
     let malware_id = malware["id"].as_str().unwrap_or_default();
     let release = format!("/v1/quarantine/{malware_id}/release");
     assert_eq!(moat.call("POST", &release, Some(&clerk), None).0, 403);
+    // Nor can a bulk job of the clerk's release it: bulk jobs follow the same release rules.
+    let (status, job) = moat.call(
+        "POST",
+        "/v1/quarantine/bulk",
+        Some(&clerk),
+        Some(json!({"action": "release", "filter": {"threat_type": "malware"}})),
+    );
+    assert_eq!(status, 202, "{job}");
+    let job_path = format!(
+        "/v1/quarantine/bulk/{}",
+        job["id"].as_str().unwrap_or_default()
+    );
+    let job = eventually(10, "bulk job ends", || {
+        let (_, j) = moat.call("GET", &job_path, Some(&clerk), None);
+        (j["status"] != "running")
+            .then_some(j.clone())
+            .ok_or(j.to_string())
+    });
+    assert_eq!(
+        (job["done"].as_u64(), job["failed"].as_u64()),
+        (Some(0), Some(1)),
+        "{job}"
+    );
+    let (_, held) = moat.call(
+        "GET",
+        &format!("/v1/quarantine/{malware_id}"),
+        Some(&admin),
+        None,
+    );
+    assert_eq!(held["status"], "quarantined", "{held}");
     // One link works once: the message is released, the link then says so.
     let done = ureq::post(&urls[0]).call().expect("link releases");
     assert!(done.into_string().unwrap_or_default().contains("Released"));

@@ -462,7 +462,7 @@ async fn domain_claim_contract(s: &SharedStore, tag: &str) {
         Err(moat_core::StoreError::Conflict(_))
     ));
     // A sandbox domain of the name becomes active without claiming it.
-    let sandbox = format!("{}{}", a.id, moat_core::token::SANDBOX_SUFFIX);
+    let sandbox = format!("{}{}", a.id, moat_core::tenancy::SANDBOX_SUFFIX);
     s.ensure_sandbox(&a).await.expect("sandbox");
     s.insert_domain(pending("cs", &sandbox))
         .await

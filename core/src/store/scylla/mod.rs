@@ -935,8 +935,8 @@ impl Store for ScyllaStore {
     fn ensure_sandbox(&self, customer: &Customer) -> StoreFuture<()> {
         // No foreign keys here: the row only lets look-ups by id find the sandbox.
         let row = CustomerRow {
-            id: crate::token::tenant_of(&customer.id, crate::model::TokenKind::Test),
-            name: format!("{}{}", customer.name, crate::token::SANDBOX_SUFFIX),
+            id: crate::tenancy::tenant_of(&customer.id, crate::model::TokenKind::Test),
+            name: format!("{}{}", customer.name, crate::tenancy::SANDBOX_SUFFIX),
             created_at: customer.created_at,
         };
         self.run(move |db| async move { db.exec(&db.st.insert_customer, &row).await })
@@ -1019,7 +1019,7 @@ impl Store for ScyllaStore {
                 )));
             }
             if domain.status == DomainStatus::Active
-                && !crate::token::is_sandbox(&domain.customer_id)
+                && crate::tenancy::claims_domain_names(&domain.customer_id)
                 && !db.claim_live_name(&domain).await?
             {
                 db.lwt(
@@ -1048,7 +1048,7 @@ impl Store for ScyllaStore {
                 return Ok(None);
             };
             let mut d = row.into_model()?;
-            if !crate::token::is_sandbox(&customer_id) && !db.claim_live_name(&d).await? {
+            if crate::tenancy::claims_domain_names(&customer_id) && !db.claim_live_name(&d).await? {
                 return Err(StoreError::Conflict(
                     "the domain is already active for another account".into(),
                 ));

@@ -6,18 +6,18 @@ use std::{net::SocketAddr, path::Path, sync::Arc, time::Duration};
 use anyhow::Context;
 use moat_core::{config::Config, policy::PolicyCache, store};
 
-use crate::{ScannerContext, reload, shard, tls};
+use moat_scanner::{ScannerContext, dmarc_reports, reload, shard, tls};
 
 /// A running Moat.
 pub struct Running {
     pub smtp_addr: SocketAddr,
     pub api_addr: SocketAddr,
     shards: shard::Shards,
-    api: moat_api::ApiServer,
+    api: moat_api_sidecar::ApiServer,
     ctx: Arc<ScannerContext>,
     policy_cache: Arc<PolicyCache>,
     customer_models: Arc<reload::CustomerModels>,
-    dmarc_reporter: Option<crate::dmarc_reports::ReporterThread>,
+    dmarc_reporter: Option<dmarc_reports::ReporterThread>,
 }
 
 impl Running {
@@ -118,12 +118,13 @@ pub fn start(config: Config) -> anyhow::Result<Running> {
         reload_signal.clone(),
     )
     .context("loading domains and policies")?;
-    let api = moat_api::ApiServer::start(config.clone(), store.clone(), Some(reload_signal))
-        .context("starting the API")?;
+    let api =
+        moat_api_sidecar::ApiServer::start(config.clone(), store.clone(), Some(reload_signal))
+            .context("starting the API")?;
     let ctx = ScannerContext::new(config, store, snapshot)?;
     let shards = shard::start(ctx.clone())?;
     let dmarc_reporter =
-        crate::dmarc_reports::start(ctx.clone()).context("starting the DMARC reporter")?;
+        dmarc_reports::start(ctx.clone()).context("starting the DMARC reporter")?;
     Ok(Running {
         smtp_addr: shards.addr,
         api_addr: api.addr,
