@@ -11,7 +11,8 @@
 //!   [`cursor`] and [`pages`] (paging).
 //! - [`service`]: the use cases (release, digest, domains, policies, tokens), one
 //!   implementation each, which the routes and `moat`'s command line call.
-//! - [`events`]: webhook events, their delivery and the dispatcher (with the digest mailer);
+//! - [`events`]: webhook events and their delivery; [`scheduler`]: the dispatcher thread
+//!   (verdicts → events, `report.daily`, the daily digest mail, due deliveries);
 //!   [`compile`]: policy compilation off the HTTP workers; [`signing`]: the key for links and
 //!   cursors; [`tls`]: HTTPS for the API.
 
@@ -27,6 +28,7 @@ pub mod openapi;
 pub mod pages;
 pub mod ratelimit;
 pub mod routes;
+pub mod scheduler;
 pub mod schema;
 pub mod service;
 pub mod signing;
@@ -267,7 +269,7 @@ impl ApiServer {
                 };
                 let link_base = std::sync::Arc::new(std::sync::OnceLock::new());
                 let _dispatcher = if config.api.webhooks {
-                    match events::Dispatcher::start(
+                    match scheduler::Dispatcher::start(
                         store.clone(),
                         &config,
                         signing.clone(),

@@ -5,18 +5,15 @@
 //!
 //! # Layout
 //! - this module: the event bodies, their deterministic delivery ids and [`emit`];
-//! - [`delivery`]: one attempt (signature, the SSRF guard on every connection, back-off);
-//! - [`dispatcher`]: the scheduler thread and its workers (verdict events, `report.daily`,
-//!   due deliveries); [`digest_mailer`]: the daily digest mail.
+//! - [`delivery`]: one attempt (signature, the SSRF guard on every connection, back-off).
+//!
+//! Turning stored verdicts into events is the scheduler's work (`crate::scheduler`); this
+//! module depends on nothing above the store, so the services can emit without a cycle.
 
 pub mod delivery;
-pub mod digest_mailer;
-pub mod dispatcher;
 
 use moat_core::{
-    model::{
-        Action, AuthResult, DeliveryStatus, VerdictRecord, Webhook, WebhookDelivery, WebhookEvent,
-    },
+    model::{DeliveryStatus, Webhook, WebhookDelivery, WebhookEvent},
     store::SharedStore,
     time::{now_ms, rfc3339},
 };
@@ -26,7 +23,6 @@ use sha2::{Digest, Sha256};
 pub use delivery::{
     Attempt, allowed_target, attempt, backoff_ms, check_url, client, deliver_now, record, signature,
 };
-pub use dispatcher::Dispatcher;
 
 /// Attempts stop this long after an event is queued (or redelivered).
 pub const RETRY_WINDOW_MS: i64 = 24 * 3_600_000;
@@ -84,39 +80,4 @@ pub async fn emit(
             tracing::warn!(error = %e, webhook = %w.id, "webhook delivery not queued");
         }
     }
-}
-
-/// The events a verdict raises, with their data.
-pub(crate) fn events_of(v: &VerdictRecord) -> Vec<(WebhookEvent, Value)> {
-    let mut out = Vec::new();
-    if let Some(threat) = crate::service::threats::threat_of(v) {
-        let data = serde_json::to_value(&threat).unwrap_or_default();
-        out.push((WebhookEvent::ThreatDetected, data.clone()));
-        if v.action == Action::Quarantine {
-            out.push((WebhookEvent::ThreatQuarantined, data));
-        }
-    }
-    if v.notify_admin {
-        let policies: Vec<&str> = v
-            .findings
-            .iter()
-            .filter(|f| f.threat_type == moat_core::model::ThreatType::Policy)
-            .map(|f| f.rule.as_str())
-            .collect();
-        out.push((
-            WebhookEvent::PolicyTriggered,
-            json!({ "verdict_id": v.id, "policies": policies, "verdict": v.action,
-                    "from": v.from_header, "rcpt_to": v.rcpt_to, "subject": v.subject }),
-        ));
-    }
-    if let Some(auth) = &v.auth
-        && (auth.dmarc.result == AuthResult::Fail || auth.spf.result == AuthResult::Fail)
-    {
-        out.push((
-            WebhookEvent::AuthFailed,
-            json!({ "verdict_id": v.id, "from": v.from_header, "mail_from": v.mail_from,
-                    "client_ip": v.client_ip, "auth": auth, "verdict": v.action }),
-        ));
-    }
-    out
 }

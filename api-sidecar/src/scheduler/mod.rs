@@ -1,4 +1,4 @@
-//! The dispatcher: one scheduler thread that turns new verdicts into events, queues each
+//! The scheduler: one thread that turns new verdicts into events, queues each
 //! webhook's `report.daily`, runs the daily digest mail, and hands due deliveries to a small
 //! pool of workers. A dead or slow endpoint occupies a worker for its time-out, never the
 //! scanner or an HTTP worker.
@@ -12,13 +12,17 @@ use std::{
 
 use moat_core::{
     config::Config,
-    model::{VerdictFilter, Webhook, WebhookDelivery, WebhookEvent},
+    model::{
+        Action, AuthResult, VerdictFilter, VerdictRecord, Webhook, WebhookDelivery, WebhookEvent,
+    },
     store::SharedStore,
     time::now_ms,
 };
-use serde_json::json;
+use serde_json::{Value, json};
 
-use super::{client, deliver_now, digest_mailer, events_of, new_delivery};
+pub mod digest_mailer;
+
+use crate::events::{client, deliver_now, new_delivery};
 use crate::service::digest::{build, public_base, yesterday};
 
 /// Verdicts are written in batches; a verdict may land this long after a newer one, so each
@@ -248,4 +252,39 @@ async fn tick(
         }
     }
     Ok(())
+}
+
+/// The events a verdict raises, with their data.
+fn events_of(v: &VerdictRecord) -> Vec<(WebhookEvent, Value)> {
+    let mut out = Vec::new();
+    if let Some(threat) = crate::service::threats::threat_of(v) {
+        let data = serde_json::to_value(&threat).unwrap_or_default();
+        out.push((WebhookEvent::ThreatDetected, data.clone()));
+        if v.action == Action::Quarantine {
+            out.push((WebhookEvent::ThreatQuarantined, data));
+        }
+    }
+    if v.notify_admin {
+        let policies: Vec<&str> = v
+            .findings
+            .iter()
+            .filter(|f| f.threat_type == moat_core::model::ThreatType::Policy)
+            .map(|f| f.rule.as_str())
+            .collect();
+        out.push((
+            WebhookEvent::PolicyTriggered,
+            json!({ "verdict_id": v.id, "policies": policies, "verdict": v.action,
+                    "from": v.from_header, "rcpt_to": v.rcpt_to, "subject": v.subject }),
+        ));
+    }
+    if let Some(auth) = &v.auth
+        && (auth.dmarc.result == AuthResult::Fail || auth.spf.result == AuthResult::Fail)
+    {
+        out.push((
+            WebhookEvent::AuthFailed,
+            json!({ "verdict_id": v.id, "from": v.from_header, "mail_from": v.mail_from,
+                    "client_ip": v.client_ip, "auth": auth, "verdict": v.action }),
+        ));
+    }
+    out
 }

@@ -4,7 +4,7 @@
 
 use moat_core::{store::SharedStore, tenancy, time::now_ms};
 
-use super::dispatcher::Context;
+use super::Context;
 use crate::service::{self, digest::yesterday};
 
 /// Mails yesterday's digest of every domain that has not had it yet.
