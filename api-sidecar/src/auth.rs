@@ -93,21 +93,16 @@ impl FromRequest for Caller {
             let Some(token) = state.store.token_by_hash(&token::hash(&presented)).await? else {
                 return Err(fail());
             };
-            let decision = state.limiter.check(&token.id, now);
-            // The customer's budget too: tokens are cheap to mint, so a per-token budget alone
-            // is no limit. The tighter of the two is what the headers report.
-            let decision = if decision.allowed {
-                let customer = state
-                    .customer_limiter
-                    .check(tenancy::customer_of(&token.customer_id), now);
-                if !customer.allowed || customer.remaining < decision.remaining {
-                    customer
-                } else {
-                    decision
-                }
-            } else {
-                decision
-            };
+            // The token's budget and its customer's (tokens are cheap to mint, so a per-token
+            // budget alone is no limit), counted in the store for every API host at once.
+            let decision = crate::ratelimit::shared(
+                &state.store,
+                state.budgets,
+                &token.id,
+                tenancy::customer_of(&token.customer_id),
+                now,
+            )
+            .await?;
             req.extensions_mut().insert(decision);
             if !decision.allowed {
                 metrics()

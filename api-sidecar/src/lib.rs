@@ -43,10 +43,8 @@ use moat_core::{config::Config, store::SharedStore};
 pub struct AppState {
     pub store: SharedStore,
     pub config: Config,
-    /// Per-token budgets.
-    pub limiter: ratelimit::RateLimiter,
-    /// Per-customer budgets (all its tokens together).
-    pub customer_limiter: ratelimit::RateLimiter,
+    /// Per-token and per-customer request budgets, counted in the store (cluster-wide).
+    pub budgets: ratelimit::SharedBudgets,
     /// Token creations per customer per hour.
     pub token_creations: ratelimit::RateLimiter,
     /// Failed authentications per client address.
@@ -235,20 +233,20 @@ impl ApiServer {
                 } else {
                     std::thread::available_parallelism().map_or(1, |n| n.get())
                 };
-                let limiter = ratelimit::RateLimiter::new(
-                    config.api.rate_limit_per_hour,
-                    config.api.rate_limit_per_minute,
-                );
-                let customer_limiter = ratelimit::RateLimiter::new(
-                    config
+                let budgets = ratelimit::SharedBudgets {
+                    token_per_hour: config.api.rate_limit_per_hour.max(1),
+                    token_per_minute: config.api.rate_limit_per_minute.max(1),
+                    customer_per_hour: config
                         .api
                         .customer_rate_limit_per_hour
-                        .unwrap_or(config.api.rate_limit_per_hour.saturating_mul(2)),
-                    config
+                        .unwrap_or(config.api.rate_limit_per_hour.saturating_mul(2))
+                        .max(1),
+                    customer_per_minute: config
                         .api
                         .customer_rate_limit_per_minute
-                        .unwrap_or(config.api.rate_limit_per_minute.saturating_mul(2)),
-                );
+                        .unwrap_or(config.api.rate_limit_per_minute.saturating_mul(2))
+                        .max(1),
+                };
                 let token_creations = ratelimit::RateLimiter::new(
                     config.api.token_creations_per_hour,
                     config.api.token_creations_per_hour,
@@ -298,8 +296,7 @@ impl ApiServer {
                 let state = web::Data::new(AppState {
                     store,
                     config,
-                    limiter,
-                    customer_limiter,
+                    budgets,
                     token_creations,
                     auth_failures,
                     signing,

@@ -3,9 +3,11 @@
 //! `X-RateLimit-Limit`, `X-RateLimit-Remaining` and `X-RateLimit-Reset` (Unix seconds); a request
 //! over either budget gets `429` with `Retry-After`.
 //!
-//! State is in memory, per API process: a restart gives every token a fresh window, and
-//! several API processes each allow the full budget (a shared limiter belongs to the ScyllaDB
-//! deployment).
+//! Request budgets (per token and per customer) live in the store ([`shared`]), so every API
+//! host of a cluster draws on the same count: N hosts allow the budget once, not N times. Their
+//! windows are aligned to the clock (a minute starts at :00), so every host computes the same
+//! window without asking anyone. [`RateLimiter`] is the in-process limiter for budgets that
+//! only guard one process's own resources (token creations per customer per hour).
 
 use std::{collections::HashMap, sync::Mutex};
 
@@ -121,6 +123,79 @@ impl RateLimiter {
             reset_at: secs_ceil(reset),
             retry_after: 0,
             window: "",
+        }
+    }
+}
+
+/// The request budgets the API enforces in the store, per token and per customer.
+#[derive(Debug, Clone, Copy)]
+pub struct SharedBudgets {
+    pub token_per_hour: u32,
+    pub token_per_minute: u32,
+    pub customer_per_hour: u32,
+    pub customer_per_minute: u32,
+}
+
+/// Draws one request of `token_id` (of `customer`) from the cluster-wide budgets at `now_ms`.
+pub async fn shared(
+    store: &moat_core::store::SharedStore,
+    b: SharedBudgets,
+    token_id: &str,
+    customer: &str,
+    now_ms: i64,
+) -> Result<RateDecision, moat_core::StoreError> {
+    use moat_core::store::{RateBudget, RateTake};
+    const MINUTE: i64 = 60_000;
+    const HOUR: i64 = 3_600_000;
+    // Minutes first, so a refused burst does not use up an hour.
+    let budgets = vec![
+        RateBudget::at(format!("t:{token_id}"), now_ms, MINUTE, b.token_per_minute),
+        RateBudget::at(
+            format!("c:{customer}"),
+            now_ms,
+            MINUTE,
+            b.customer_per_minute,
+        ),
+        RateBudget::at(format!("t:{token_id}"), now_ms, HOUR, b.token_per_hour),
+        RateBudget::at(format!("c:{customer}"), now_ms, HOUR, b.customer_per_hour),
+    ];
+    // The hourly budget of the party (token or customer) whose budget binds.
+    let limit_of = |i: usize| {
+        if i % 2 == 0 {
+            b.token_per_hour
+        } else {
+            b.customer_per_hour
+        }
+    };
+    let window = |i: usize| if i < 2 { "minute" } else { "hour" };
+    match store.rate_take(budgets.clone()).await? {
+        RateTake::Refused(i) => {
+            let reset = budgets[i].resets_at();
+            Ok(RateDecision {
+                allowed: false,
+                limit: limit_of(i),
+                remaining: 0,
+                reset_at: secs_ceil(reset),
+                retry_after: secs_ceil(reset - now_ms).max(1),
+                window: window(i),
+            })
+        }
+        RateTake::Allowed(counts) => {
+            let (i, remaining) = budgets
+                .iter()
+                .zip(&counts)
+                .map(|(bu, c)| bu.budget.saturating_sub(*c))
+                .enumerate()
+                .min_by_key(|(i, left)| (*left, *i))
+                .unwrap_or((0, 0));
+            Ok(RateDecision {
+                allowed: true,
+                limit: limit_of(i),
+                remaining,
+                reset_at: secs_ceil(budgets[i].resets_at()),
+                retry_after: 0,
+                window: "",
+            })
         }
     }
 }

@@ -7,6 +7,7 @@ pub mod client;
 pub mod dns;
 pub mod harness;
 pub mod process;
+pub mod receiver;
 pub mod sink;
 
 /// SpamAssassin's sample spam as Debian's `spamassassin` package installs it (the set-up does).
@@ -23,5 +24,17 @@ pub fn eventually<T>(secs: u64, what: &str, mut probe: impl FnMut() -> Result<T,
             Err(seen) => assert!(std::time::Instant::now() < deadline, "{what}: {seen}"),
         }
         std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+}
+
+/// Waits until at least `secs` seconds are left in the current UTC minute. The API's request
+/// budgets use clock-aligned windows (every host of a cluster computes the same minute), so a
+/// test that counts a minute's budget must not straddle a minute's end.
+pub fn within_one_minute_window(secs: u64) {
+    let now = moat_core::time::now_ms();
+    let left = 60_000 - now.rem_euclid(60_000);
+    let need = (secs.min(50) * 1000) as i64;
+    if left < need {
+        std::thread::sleep(std::time::Duration::from_millis((left + 50) as u64));
     }
 }

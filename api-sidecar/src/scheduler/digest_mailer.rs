@@ -1,6 +1,7 @@
 //! The daily digest mail: after midnight UTC, yesterday's digest goes to every domain with an
-//! `admin_email`, once per domain and day (remembered in `data_dir/digest-sent.json`; a failed
-//! send is tried again ten minutes later). The mail itself is the digest service's.
+//! `admin_email`, once per domain and day for the whole cluster (a claim in the store, taken
+//! before sending and given back when the send fails; a failed send is tried again ten
+//! minutes later). The mail itself is the digest service's.
 
 use moat_core::{store::SharedStore, tenancy, time::now_ms};
 
@@ -24,6 +25,12 @@ pub(super) async fn daily_mail(
             continue;
         }
         ctx.tried.insert(domain.id.clone(), now);
+        let claim = format!("digest-mail/{}/{day}", domain.id);
+        if !store.claim_once(&claim, now, now + 3 * 86_400_000).await? {
+            // Another host (or this one before a restart) mailed it.
+            ctx.sent.insert(domain.id.clone(), day.clone());
+            continue;
+        }
         let services = service::Ctx {
             store,
             config: &ctx.config,
@@ -34,18 +41,14 @@ pub(super) async fn daily_mail(
         {
             Ok(_) => {
                 ctx.sent.insert(domain.id.clone(), day.clone());
-                let path = ctx.config.data_dir.join("digest-sent.json");
-                let tmp = path.with_extension("tmp");
-                let saved = serde_json::to_vec(&ctx.sent)
-                    .map_err(std::io::Error::other)
-                    .and_then(|bytes| std::fs::write(&tmp, bytes))
-                    .and_then(|()| std::fs::rename(&tmp, &path));
-                if let Err(e) = saved {
-                    tracing::warn!(error = %e, "digest-sent.json not written");
+            }
+            Err(e) => {
+                store.unclaim(&claim).await?;
+                match e {
+                    crate::error::ApiError::Store(e) => return Err(e),
+                    why => tracing::warn!(domain = %domain.name, %why, "daily digest not sent"),
                 }
             }
-            Err(crate::error::ApiError::Store(e)) => return Err(e),
-            Err(why) => tracing::warn!(domain = %domain.name, %why, "daily digest not sent"),
         }
     }
     Ok(())

@@ -2,6 +2,11 @@
 //! webhook's `report.daily`, runs the daily digest mail, and hands due deliveries to a small
 //! pool of workers. A dead or slow endpoint occupies a worker for its time-out, never the
 //! scanner or an HTTP worker.
+//!
+//! Every API host starts a scheduler, but only the holder of the store's lease
+//! [`LEASE`] works: the others wait, and take over within [`LEASE_TTL`] when the holder dies.
+//! The lease's epoch fences a paused former holder: a worker asks the store that its epoch
+//! still holds before every POST, so after losing the lease it delivers nothing more.
 
 use std::{
     collections::HashSet,
@@ -30,6 +35,20 @@ use crate::service::digest::{build, public_base, yesterday};
 const LAG_MS: i64 = 10_000;
 /// How often the dispatcher looks for new verdicts and due deliveries.
 const TICK: Duration = Duration::from_millis(500);
+/// The lease that makes one host of a cluster the dispatcher.
+pub const LEASE: &str = "webhook-dispatcher";
+/// How long a holder's lease lasts without renewal (it renews at every tick).
+pub const LEASE_TTL: Duration = Duration::from_secs(10);
+
+/// Who holds a lease: this host and process.
+fn holder_id(config: &Config) -> String {
+    format!(
+        "{}/{}/{:08x}",
+        config.hostname,
+        std::process::id(),
+        rand::random::<u32>()
+    )
+}
 
 /// Queues the events of the webhook's customer's verdicts since its watermark.
 async fn scan_verdicts(store: &SharedStore, w: &mut Webhook) -> Result<(), moat_core::StoreError> {
@@ -128,7 +147,7 @@ pub(super) struct Context {
     pub(super) signing: crate::signing::SigningKey,
     /// Where links point (set once the API is bound).
     pub(super) base: Arc<std::sync::OnceLock<String>>,
-    /// Domain id → last day whose digest was mailed.
+    /// Domain id → last day whose digest this host saw mailed (the store's claim decides).
     pub(super) sent: std::collections::HashMap<String, String>,
     /// Domain id → last attempt (Unix ms).
     pub(super) tried: std::collections::HashMap<String, i64>,
@@ -152,33 +171,41 @@ impl Dispatcher {
         relay: Arc<moat_core::relay::Relay>,
         base: Arc<std::sync::OnceLock<String>>,
     ) -> std::io::Result<Dispatcher> {
-        let sent = std::fs::read(config.data_dir.join("digest-sent.json"))
-            .ok()
-            .and_then(|b| serde_json::from_slice(&b).ok())
-            .unwrap_or_default();
+        let holder = holder_id(config);
         let mut ctx = Context {
             config: config.clone(),
             signing,
             base,
-            sent,
+            sent: Default::default(),
             tried: Default::default(),
             mail_checked: 0,
             relay,
         };
         let allow_private = config.api.webhook_allow_private_targets;
-        let (jobs, queue) = flume::bounded::<(Webhook, WebhookDelivery)>(256);
+        let (jobs, queue) = flume::bounded::<(Webhook, WebhookDelivery, i64)>(256);
         let in_flight: Arc<Mutex<HashSet<String>>> = Default::default();
         let mut threads = Vec::new();
         for i in 0..config.api.webhook_workers.max(1) {
             let (queue, store, in_flight) = (queue.clone(), store.clone(), in_flight.clone());
+            let holder = holder.clone();
             threads.push(
                 thread::Builder::new()
                     .name(format!("moat-webhook-{i}"))
                     .spawn(move || {
                         let agent = client(allow_private);
-                        for (w, d) in queue.iter() {
+                        for (w, d, epoch) in queue.iter() {
                             let id = d.id.clone();
-                            deliver_now(&store, &agent, &w, d);
+                            // Fencing: only while this host still holds the lease it was
+                            // handed the delivery under.
+                            let held = futures::executor::block_on(store.lease_held(
+                                LEASE,
+                                &holder,
+                                epoch,
+                                now_ms(),
+                            ));
+                            if matches!(held, Ok(true)) {
+                                deliver_now(&store, &agent, &w, d);
+                            }
                             in_flight
                                 .lock()
                                 .unwrap_or_else(|p| p.into_inner())
@@ -202,9 +229,27 @@ impl Dispatcher {
                             return;
                         }
                     };
+                    let ttl = LEASE_TTL.as_millis() as i64;
+                    let mut holding = false;
                     loop {
-                        if let Err(e) = rt.block_on(tick(&store, &mut ctx, &jobs, &in_flight)) {
-                            tracing::warn!(error = %e, "webhook dispatcher pass failed");
+                        match rt.block_on(store.lease(LEASE, &holder, now_ms(), ttl)) {
+                            Ok(Some(epoch)) => {
+                                if !holding {
+                                    tracing::info!(%holder, epoch, "this host now runs the webhook dispatcher");
+                                    holding = true;
+                                }
+                                let pass = tick(&store, &mut ctx, &jobs, &in_flight, epoch);
+                                if let Err(e) = rt.block_on(pass) {
+                                    tracing::warn!(error = %e, "webhook dispatcher pass failed");
+                                }
+                            }
+                            Ok(None) => {
+                                if holding {
+                                    tracing::warn!(%holder, "webhook dispatcher lease lost to another host");
+                                    holding = false;
+                                }
+                            }
+                            Err(e) => tracing::warn!(error = %e, "webhook dispatcher lease not renewed"),
                         }
                         thread::sleep(TICK);
                     }
@@ -218,8 +263,9 @@ impl Dispatcher {
 async fn tick(
     store: &SharedStore,
     ctx: &mut Context,
-    jobs: &flume::Sender<(Webhook, WebhookDelivery)>,
+    jobs: &flume::Sender<(Webhook, WebhookDelivery, i64)>,
     in_flight: &Mutex<HashSet<String>>,
+    epoch: i64,
 ) -> Result<(), moat_core::StoreError> {
     let mut hooks = store.all_webhooks().await?;
     for w in hooks.iter_mut() {
@@ -242,7 +288,7 @@ async fn tick(
             continue;
         }
         let id = d.id.clone();
-        if jobs.try_send((w.clone(), d)).is_err() {
+        if jobs.try_send((w.clone(), d, epoch)).is_err() {
             // Every worker is busy: the delivery stays due for the next pass.
             in_flight
                 .lock()

@@ -6,12 +6,15 @@
 //! allocation per call, which is noise next to the thread hop; in exchange the trait is
 //! dyn-compatible and the binaries hold an `Arc<dyn Store>` that never names its backend.
 
+pub mod coordination;
 #[cfg(feature = "scylla")]
 pub mod scylla;
 #[cfg(feature = "sqlite")]
 pub mod sqlite;
 
 use std::{future::Future, pin::Pin, sync::Arc};
+
+pub use coordination::{RateBudget, RateTake};
 
 use crate::{
     auth::dmarc_report::DmarcRow,
@@ -201,6 +204,25 @@ pub trait Store: Send + Sync {
     ) -> StoreFuture<Option<WebhookDelivery>>;
     /// Pending deliveries due at `now`, oldest first.
     fn due_deliveries(&self, now: i64, limit: u32) -> StoreFuture<Vec<WebhookDelivery>>;
+
+    // Coordination between hosts (see [`coordination`]).
+
+    /// Draws one request from every budget, all or none, for the whole cluster.
+    fn rate_take(&self, budgets: Vec<RateBudget>) -> StoreFuture<RateTake>;
+    /// Takes or renews lease `name` for `holder` until `now + ttl_ms`. Answers the lease's
+    /// epoch while `holder` holds it (the epoch rises whenever the lease is taken anew, so a
+    /// former holder's epoch never matches again), `None` while another holder's lease runs.
+    fn lease(&self, name: &str, holder: &str, now: i64, ttl_ms: i64) -> StoreFuture<Option<i64>>;
+    /// Whether `holder` still holds lease `name` at `epoch` at `now`: asked before every
+    /// effect outside the store (a webhook POST), so a paused former holder does nothing.
+    fn lease_held(&self, name: &str, holder: &str, epoch: i64, now: i64) -> StoreFuture<bool>;
+    /// Gives a held lease up (a clean shutdown), so another host takes it at once.
+    fn release_lease(&self, name: &str, holder: &str) -> StoreFuture<()>;
+    /// Claims `key` for the whole cluster until `expires_at`: true for the one claimer that
+    /// got it (an expired claim can be claimed again).
+    fn claim_once(&self, key: &str, now: i64, expires_at: i64) -> StoreFuture<bool>;
+    /// Forgets a claim, so the work it guarded can be tried again.
+    fn unclaim(&self, key: &str) -> StoreFuture<()>;
 }
 
 /// The store a binary uses, whatever its backend.

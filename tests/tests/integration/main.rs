@@ -4,6 +4,7 @@ mod api;
 mod api_v1;
 mod auth;
 mod cli;
+mod cluster;
 mod detection;
 mod durability;
 mod e2e;

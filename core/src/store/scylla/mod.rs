@@ -12,6 +12,7 @@
 //! background writer with at most `write_window` inserts in flight; `flush()` waits for them.
 //! Schema and key choices are explained in `docs/SCYLLA.md`.
 
+mod coordination;
 pub mod rows;
 pub mod schema;
 
@@ -37,7 +38,7 @@ use self::rows::{
     CustomerRow, DomainRow, PointerRow, PolicyRow, QuarantineRow, RawChunkRow, SenderRuleRow,
     SpamReportRow, TokenRow, VerdictRow, day_of, hour_of,
 };
-use super::{Store, StoreFuture};
+use super::{RateBudget, RateTake, Store, StoreFuture};
 use crate::{
     auth::dmarc_report::DmarcRow,
     config::StoreConfig,
@@ -228,14 +229,17 @@ fn placeholders(cols: &str) -> String {
     vec!["?"; cols.split(',').count()].join(", ")
 }
 
+/// A statement prepared at LOCAL_QUORUM (LOCAL_SERIAL for lightweight transactions).
+async fn prepared(session: &Session, cql: String) -> Result<PreparedStatement, StoreError> {
+    let mut s = session.prepare(cql).await.map_err(backend)?;
+    s.set_consistency(Consistency::LocalQuorum);
+    s.set_serial_consistency(Some(SerialConsistency::LocalSerial));
+    Ok(s)
+}
+
 impl Statements {
     async fn prepare(session: &Session, ks: &str) -> Result<Statements, StoreError> {
-        let p = |cql: String| async move {
-            let mut s = session.prepare(cql).await.map_err(backend)?;
-            s.set_consistency(Consistency::LocalQuorum);
-            s.set_serial_consistency(Some(SerialConsistency::LocalSerial));
-            Ok::<_, StoreError>(s)
-        };
+        let p = |cql: String| prepared(session, cql);
         let insert = |table: &str, cols: &str| {
             format!(
                 "INSERT INTO {ks}.{table} ({cols}) VALUES ({})",
@@ -554,6 +558,7 @@ impl Statements {
 struct Inner {
     session: Session,
     st: Statements,
+    coord: coordination::Statements,
     settings: Settings,
     /// Verdict inserts in flight.
     window: Semaphore,
@@ -656,9 +661,11 @@ impl ScyllaStore {
                 })?;
             migrate(&session, &settings).await?;
             let st = Statements::prepare(&session, &settings.keyspace).await?;
+            let coord = coordination::Statements::prepare(&session, &settings.keyspace).await?;
             Ok::<_, StoreError>(Inner {
                 session,
                 st,
+                coord,
                 window: Semaphore::new(settings.write_window),
                 settings,
                 pending: AtomicI64::new(0),
@@ -1977,6 +1984,35 @@ impl Store for ScyllaStore {
             }
             Ok(out)
         })
+    }
+
+    fn rate_take(&self, budgets: Vec<RateBudget>) -> StoreFuture<RateTake> {
+        self.run(move |db| async move { db.rate_take(&budgets).await })
+    }
+
+    fn lease(&self, name: &str, holder: &str, now: i64, ttl_ms: i64) -> StoreFuture<Option<i64>> {
+        let (name, holder) = (name.to_string(), holder.to_string());
+        self.run(move |db| async move { db.lease(&name, &holder, now, ttl_ms).await })
+    }
+
+    fn lease_held(&self, name: &str, holder: &str, epoch: i64, now: i64) -> StoreFuture<bool> {
+        let (name, holder) = (name.to_string(), holder.to_string());
+        self.run(move |db| async move { db.lease_held(&name, &holder, epoch, now).await })
+    }
+
+    fn release_lease(&self, name: &str, holder: &str) -> StoreFuture<()> {
+        let (name, holder) = (name.to_string(), holder.to_string());
+        self.run(move |db| async move { db.release_lease(&name, &holder).await })
+    }
+
+    fn claim_once(&self, key: &str, now: i64, expires_at: i64) -> StoreFuture<bool> {
+        let key = key.to_string();
+        self.run(move |db| async move { db.claim_once(&key, now, expires_at).await })
+    }
+
+    fn unclaim(&self, key: &str) -> StoreFuture<()> {
+        let key = key.to_string();
+        self.run(move |db| async move { db.unclaim(&key).await })
     }
 }
 

@@ -222,6 +222,15 @@ fn every_written_row_matches_the_schema() {
         "period, domain, claimed_at",
     );
     serializes(&(&report.customer_id,), "link_epochs", "customer_id");
+    // Coordination: rate hits' partition key, the lease's CAS and claims.
+    serializes(&("k", 5i64), "rate_hits", "key, window");
+    reads::<(String, i64, i64)>("leases", "holder, epoch, expires_at");
+    serializes(
+        &("h", 2i64, 9i64, "n", "old", 1i64, 5i64),
+        "leases",
+        "holder, epoch, expires_at, name, holder, epoch, expires_at",
+    );
+    serializes(&("k", 5i64), "claims", "key, claimed_at");
     let policy = Policy {
         id: "p".into(),
         customer_id: "c".into(),

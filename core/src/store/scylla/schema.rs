@@ -138,6 +138,20 @@ pub const MIGRATIONS: &[&[&str]] = &[
         PRIMARY KEY ((period, domain)))
         WITH default_time_to_live = 1209600",
     ],
+    // Coordination between hosts. Rate limits: one row per request drawn, in a partition per
+    // (key, window), written with a TTL of the window's length (no counters: they cannot
+    // expire) and counted; a spent budget is refused before writing, so a partition holds at
+    // most the budget plus the requests racing for its last place. Leases and once-only
+    // claims are lightweight transactions; claims expire by TTL.
+    &[
+        "CREATE TABLE IF NOT EXISTS {ks}.rate_hits (
+        key text, window bigint, hit timeuuid,
+        PRIMARY KEY ((key, window), hit))",
+        "CREATE TABLE IF NOT EXISTS {ks}.leases (
+        name text PRIMARY KEY, holder text, epoch bigint, expires_at bigint)",
+        "CREATE TABLE IF NOT EXISTS {ks}.claims (
+        key text PRIMARY KEY, claimed_at bigint)",
+    ],
 ];
 
 /// The keyspace statement (`NetworkTopologyStrategy`, so a second data centre can be added).
@@ -206,7 +220,7 @@ mod tests {
     #[test]
     fn every_table_has_columns_and_statements_render() {
         let tables = tables();
-        assert_eq!(tables.len(), 29);
+        assert_eq!(tables.len(), 32);
         let verdicts = tables
             .iter()
             .find(|(t, _)| t == "verdicts_by_day")

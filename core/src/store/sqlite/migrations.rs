@@ -229,6 +229,30 @@ CREATE TABLE dmarc_rows (
     PRIMARY KEY (period, domain, record)
 ) WITHOUT ROWID;
 "#,
+    // Coordination between hosts on one store: request counts per (key, window), leases with
+    // an epoch (fencing), and once-only claims. Each row carries its expiry; expired rows are
+    // swept as new ones are written.
+    r#"
+CREATE TABLE rate_counts (
+    key TEXT NOT NULL,
+    window_start INTEGER NOT NULL,
+    count INTEGER NOT NULL,
+    expires_at INTEGER NOT NULL,
+    PRIMARY KEY (key, window_start)
+) WITHOUT ROWID;
+CREATE INDEX rate_counts_expiry ON rate_counts(expires_at);
+CREATE TABLE leases (
+    name TEXT PRIMARY KEY,
+    holder TEXT NOT NULL,
+    epoch INTEGER NOT NULL,
+    expires_at INTEGER NOT NULL
+);
+CREATE TABLE claims (
+    key TEXT PRIMARY KEY,
+    expires_at INTEGER NOT NULL
+) WITHOUT ROWID;
+CREATE INDEX claims_expiry ON claims(expires_at);
+"#,
 ];
 
 /// Applies the schema migrations the file has not seen yet (tracked in `PRAGMA user_version`).

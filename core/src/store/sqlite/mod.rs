@@ -11,8 +11,10 @@
 //! - this module: the store's threads and connections (settings, the writer's group commit,
 //!   the reader pool);
 //! - `migrations`: the schema, one migration per change; `rows`: column lists, row mapping
-//!   and JSON columns; `statements`: the `Store` methods, each one statement or transaction.
+//!   and JSON columns; `statements`: the `Store` methods, each one statement or transaction;
+//!   `coordination`: rate counts, leases and claims shared by every host on the file.
 
+mod coordination;
 mod migrations;
 mod rows;
 mod statements;

@@ -3,8 +3,8 @@
 
 use rusqlite::{OptionalExtension, params};
 
-use super::{SqliteStore, backend, rows::*};
-use crate::store::{Store, StoreFuture};
+use super::{SqliteStore, backend, coordination, rows::*};
+use crate::store::{RateBudget, RateTake, Store, StoreFuture};
 use crate::{
     auth::dmarc_report::DmarcRow,
     error::StoreError,
@@ -1040,5 +1040,34 @@ impl Store for SqliteStore {
                 params![now, limit],
             )
         })
+    }
+
+    fn rate_take(&self, budgets: Vec<RateBudget>) -> StoreFuture<RateTake> {
+        self.write(move |conn| coordination::rate_take(conn, &budgets))
+    }
+
+    fn lease(&self, name: &str, holder: &str, now: i64, ttl_ms: i64) -> StoreFuture<Option<i64>> {
+        let (name, holder) = (name.to_string(), holder.to_string());
+        self.write(move |conn| coordination::lease(conn, &name, &holder, now, ttl_ms))
+    }
+
+    fn lease_held(&self, name: &str, holder: &str, epoch: i64, now: i64) -> StoreFuture<bool> {
+        let (name, holder) = (name.to_string(), holder.to_string());
+        self.read(move |conn| coordination::lease_held(conn, &name, &holder, epoch, now))
+    }
+
+    fn release_lease(&self, name: &str, holder: &str) -> StoreFuture<()> {
+        let (name, holder) = (name.to_string(), holder.to_string());
+        self.write(move |conn| coordination::release_lease(conn, &name, &holder))
+    }
+
+    fn claim_once(&self, key: &str, now: i64, expires_at: i64) -> StoreFuture<bool> {
+        let key = key.to_string();
+        self.write(move |conn| coordination::claim_once(conn, &key, now, expires_at))
+    }
+
+    fn unclaim(&self, key: &str) -> StoreFuture<()> {
+        let key = key.to_string();
+        self.write(move |conn| coordination::unclaim(conn, &key))
     }
 }
