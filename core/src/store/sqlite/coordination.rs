@@ -14,7 +14,7 @@ use crate::{
 const SWEEP_ONE_IN: u8 = 64;
 
 fn sweep(conn: &Connection, table: &str, now: i64) -> Result<(), StoreError> {
-    if rand::random::<u8>() % SWEEP_ONE_IN == 0 {
+    if rand::random::<u8>().is_multiple_of(SWEEP_ONE_IN) {
         conn.execute(
             &format!("DELETE FROM {table} WHERE expires_at < ?1"),
             params![now],
