@@ -161,7 +161,7 @@ pub async fn shared(
     ];
     // The hourly budget of the party (token or customer) whose budget binds.
     let limit_of = |i: usize| {
-        if i % 2 == 0 {
+        if i.is_multiple_of(2) {
             b.token_per_hour
         } else {
             b.customer_per_hour
