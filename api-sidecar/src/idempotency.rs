@@ -5,8 +5,9 @@
 //! first request is still running answers 409. 5xx, 401 and 429 answers are not kept, so a
 //! retry after them runs again.
 //!
-//! Kept in memory per API process (like the rate limiter): API hosts behind a load balancer
-//! should route a token to one host, or a retry reaching another host runs again.
+//! Kept in memory per API process (unlike the rate limits, which are in the store): API hosts
+//! behind a load balancer should route a token to one host, or a retry reaching another host
+//! runs again.
 //!
 //! Nothing is replayed to a caller that does not authenticate now: the presented token is
 //! checked (and must not be revoked) before a kept answer is looked up, so a revoked token's

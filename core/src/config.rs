@@ -370,8 +370,9 @@ pub struct ApiConfig {
     /// Failed authentications (401) one client address may cause per minute; more answer 429
     /// until the minute is over, so tokens cannot be guessed at speed.
     pub auth_failures_per_minute: u32,
-    /// Run the webhook dispatcher in this API process (turn it off on all but one API host
-    /// of a ScyllaDB cluster, or each host sends every event).
+    /// Offer to run the webhook dispatcher in this API process. Hosts sharing a store take
+    /// turns through a lease in it (one dispatches at a time, another takes over when it
+    /// dies); turn it off on hosts that should never dispatch.
     pub webhooks: bool,
     /// Concurrent webhook deliveries.
     pub webhook_workers: usize,
