@@ -5,9 +5,9 @@
 //! first request is still running answers 409. 5xx, 401 and 429 answers are not kept, so a
 //! retry after them runs again.
 //!
-//! Kept in memory per API process (unlike the rate limits, which are in the store): API hosts
-//! behind a load balancer should route a token to one host, or a retry reaching another host
-//! runs again.
+//! Kept in the store (`Store::idempotency_begin`/`idempotency_finish`), like the rate limits,
+//! so a retry that reaches another API host gets the same answer. A request marks its slot
+//! running for two minutes at most: if its host dies mid-request, a retry after that runs.
 //!
 //! Nothing is replayed to a caller that does not authenticate now: the presented token is
 //! checked (and must not be revoked) before a kept answer is looked up, so a revoked token's
@@ -15,122 +15,60 @@
 //! fields with [`RedactOnReplay`] and the kept copy lacks them (a replayed token creation
 //! answers without the secret).
 
-use std::{
-    collections::HashMap,
-    sync::Mutex,
-    time::{Duration, Instant},
-};
-
 use actix_web::HttpMessage;
 use actix_web::{
     HttpResponse,
     body::{BoxBody, MessageBody},
     dev::{ServiceRequest, ServiceResponse},
-    http::{Method, StatusCode, header::HeaderValue},
+    http::{Method, StatusCode},
     middleware::Next,
     web::{self, Bytes},
 };
 use futures::StreamExt;
+use moat_core::{
+    store::{IdempotencyBegin, KeptAnswer},
+    time::now_ms,
+};
 use sha2::{Digest, Sha256};
 
 use crate::{AppState, MAX_JSON_BODY, error::ApiError};
 
-/// How long an answer is kept.
-const TTL: Duration = Duration::from_secs(24 * 3600);
-/// Answers kept at most (oldest dropped first).
-const CAPACITY: usize = 50_000;
-
-enum Entry {
-    Running {
-        fingerprint: [u8; 32],
-    },
-    Done {
-        fingerprint: [u8; 32],
-        status: StatusCode,
-        content_type: Option<HeaderValue>,
-        body: Bytes,
-        at: Instant,
-    },
-}
+/// How long an answer is kept (ms).
+const TTL_MS: i64 = 24 * 3600 * 1000;
+/// How long a running request holds its slot at most (ms): longer than any request runs.
+const RUNNING_MS: i64 = 120 * 1000;
 
 /// Fields of a JSON answer that must not be kept for replays (secrets shown once); a handler
 /// puts this in its response's extensions.
 #[derive(Clone, Copy)]
 pub struct RedactOnReplay(pub &'static [&'static str]);
 
-/// The kept answers, by (token hash, path, key).
-#[derive(Default)]
-pub struct IdempotencyCache {
-    entries: Mutex<HashMap<(String, String, String), Entry>>,
-}
-
-enum Claim {
-    /// Run the request; its answer is kept.
-    Run,
-    Replay(StatusCode, Option<HeaderValue>, Bytes),
-    Running,
-    Mismatch,
-}
-
-impl IdempotencyCache {
-    fn claim(&self, key: &(String, String, String), fingerprint: [u8; 32]) -> Claim {
-        let mut entries = self.entries.lock().unwrap_or_else(|p| p.into_inner());
-        let now = Instant::now();
-        if entries.len() >= CAPACITY {
-            entries.retain(
-                |_, e| matches!(e, Entry::Done { at, .. } if now.duration_since(*at) < TTL),
-            );
-            if entries.len() >= CAPACITY
-                && let Some(oldest) = entries
-                    .iter()
-                    .filter_map(|(k, e)| match e {
-                        Entry::Done { at, .. } => Some((k.clone(), *at)),
-                        Entry::Running { .. } => None,
-                    })
-                    .min_by_key(|(_, at)| *at)
-                    .map(|(k, _)| k)
-            {
-                entries.remove(&oldest);
-            }
-        }
-        match entries.get(key) {
-            Some(Entry::Running { fingerprint: f }) => {
-                if *f == fingerprint {
-                    Claim::Running
-                } else {
-                    Claim::Mismatch
-                }
-            }
-            Some(Entry::Done {
-                fingerprint: f,
-                status,
-                content_type,
-                body,
-                at,
-            }) if now.duration_since(*at) < TTL => {
-                if *f == fingerprint {
-                    Claim::Replay(*status, content_type.clone(), body.clone())
-                } else {
-                    Claim::Mismatch
-                }
-            }
-            _ => {
-                entries.insert(key.clone(), Entry::Running { fingerprint });
-                Claim::Run
-            }
-        }
+/// The store's slot for (token, path, key): a hash, so neither the token nor the key is stored.
+fn slot_of(token: &str, path: &str, key: &str) -> String {
+    let mut h = Sha256::new();
+    for part in [token, path, key] {
+        h.update(part.as_bytes());
+        h.update([0]);
     }
+    hex::encode(h.finalize())
+}
 
-    fn finish(&self, key: (String, String, String), entry: Option<Entry>) {
-        let mut entries = self.entries.lock().unwrap_or_else(|p| p.into_inner());
-        match entry {
-            Some(e) => {
-                entries.insert(key, e);
+/// The kept copy of an answer: without the fields marked [`RedactOnReplay`] (nothing at all if
+/// such an answer is not JSON, rather than a secret).
+fn kept_body(bytes: &Bytes, redact: Option<RedactOnReplay>) -> Vec<u8> {
+    let Some(RedactOnReplay(fields)) = redact else {
+        return bytes.to_vec();
+    };
+    match serde_json::from_slice::<serde_json::Value>(bytes) {
+        Ok(mut v) => {
+            if let Some(obj) = v.as_object_mut() {
+                for f in fields {
+                    obj.remove(*f);
+                }
             }
-            None => {
-                entries.remove(&key);
-            }
+            serde_json::to_vec(&v).unwrap_or_default()
         }
+        Err(_) => Vec::new(),
     }
 }
 
@@ -197,35 +135,41 @@ pub async fn middleware(
     fp.update([0]);
     fp.update(&body);
     let fingerprint: [u8; 32] = fp.finalize().into();
-    let slot = (
-        hex::encode(Sha256::digest(token.as_bytes())),
-        req.path().to_string(),
-        key,
-    );
+    let slot = slot_of(&token, req.path(), &key);
     let (_, mut replay_payload) = actix_http::h1::Payload::create(true);
     replay_payload.unread_data(body);
     req.set_payload(replay_payload.into());
 
-    match state.idempotency.claim(&slot, fingerprint) {
-        Claim::Replay(status, content_type, bytes) => {
+    let now = now_ms();
+    let begun = state
+        .store
+        .idempotency_begin(&slot, fingerprint.to_vec(), now, now + RUNNING_MS)
+        .await;
+    let begun = match begun {
+        Ok(b) => b,
+        Err(e) => return Ok(req.error_response(ApiError::Store(e))),
+    };
+    match begun {
+        IdempotencyBegin::Replay(kept) => {
+            let status = StatusCode::from_u16(kept.status).unwrap_or(StatusCode::OK);
             let mut resp = HttpResponse::build(status);
-            if let Some(ct) = content_type {
+            if let Some(ct) = kept.content_type {
                 resp.insert_header((actix_web::http::header::CONTENT_TYPE, ct));
             }
             resp.insert_header(("Idempotent-Replayed", "true"));
-            Ok(req.into_response(resp.body(bytes)))
+            Ok(req.into_response(resp.body(kept.body)))
         }
-        Claim::Running => Ok(req.error_response(ApiError::Conflict(
+        IdempotencyBegin::Running => Ok(req.error_response(ApiError::Conflict(
             "a request with this Idempotency-Key is still running; retry shortly".into(),
         ))),
-        Claim::Mismatch => Ok(req.error_response(ApiError::Unprocessable(
+        IdempotencyBegin::Mismatch => Ok(req.error_response(ApiError::Unprocessable(
             "this Idempotency-Key was used with a different request".into(),
         ))),
-        Claim::Run => {
+        IdempotencyBegin::Run => {
             let res = match next.call(req).await {
                 Ok(res) => res,
                 Err(e) => {
-                    state.idempotency.finish(slot, None);
+                    finish(&state, &slot, fingerprint, None).await;
                     return Err(e);
                 }
             };
@@ -234,7 +178,7 @@ pub async fn middleware(
                 || status == StatusCode::UNAUTHORIZED
                 || status == StatusCode::TOO_MANY_REQUESTS);
             if !keep {
-                state.idempotency.finish(slot, None);
+                finish(&state, &slot, fingerprint, None).await;
                 return Ok(res.map_into_boxed_body());
             }
             let content_type = res
@@ -245,35 +189,27 @@ pub async fn middleware(
             let (req, resp) = res.into_parts();
             let (head, body) = resp.into_parts();
             let bytes = actix_web::body::to_bytes(body).await.unwrap_or_default();
-            let kept = match redact {
-                None => bytes.clone(),
-                Some(RedactOnReplay(fields)) => {
-                    match serde_json::from_slice::<serde_json::Value>(&bytes) {
-                        Ok(mut v) => {
-                            if let Some(obj) = v.as_object_mut() {
-                                for f in fields {
-                                    obj.remove(*f);
-                                }
-                            }
-                            Bytes::from(serde_json::to_vec(&v).unwrap_or_default())
-                        }
-                        // Not JSON: keep nothing rather than a secret.
-                        Err(_) => Bytes::new(),
-                    }
-                }
+            let kept = KeptAnswer {
+                status: status.as_u16(),
+                content_type: content_type.and_then(|c| c.to_str().ok().map(str::to_string)),
+                body: kept_body(&bytes, redact),
             };
-            state.idempotency.finish(
-                slot,
-                Some(Entry::Done {
-                    fingerprint,
-                    status,
-                    content_type,
-                    body: kept,
-                    at: Instant::now(),
-                }),
-            );
+            finish(&state, &slot, fingerprint, Some(kept)).await;
             let resp = head.set_body(BoxBody::new(bytes));
             Ok(ServiceResponse::new(req, resp))
         }
+    }
+}
+
+/// Keeps the answer (or frees the slot). A store failure here is logged, not answered: the
+/// work is done, and the slot's running mark lapses by itself.
+async fn finish(state: &AppState, slot: &str, fingerprint: [u8; 32], answer: Option<KeptAnswer>) {
+    let expires_at = now_ms() + TTL_MS;
+    if let Err(e) = state
+        .store
+        .idempotency_finish(slot, fingerprint.to_vec(), answer, expires_at)
+        .await
+    {
+        tracing::warn!(error = %e, "could not keep an idempotent answer");
     }
 }

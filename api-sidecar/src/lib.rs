@@ -51,10 +51,6 @@ pub struct AppState {
     pub auth_failures: auth::AuthFailures,
     /// Seals pagination cursors.
     pub signing: signing::SigningKey,
-    /// Answers kept for `Idempotency-Key` retries.
-    pub idempotency: idempotency::IdempotencyCache,
-    /// Bulk quarantine jobs of this process.
-    pub jobs: routes::bulk::Jobs,
     /// Outbound SMTP (releases, digests), with its deadlines, limits and address guard.
     pub relay: std::sync::Arc<moat_core::relay::Relay>,
     /// The base of links the API hands out (set once the listener is bound; see
@@ -251,7 +247,8 @@ impl ApiServer {
                     config.api.token_creations_per_hour,
                     config.api.token_creations_per_hour,
                 );
-                let signing = match signing::SigningKey::load_or_create(&config.data_dir) {
+                let shared = signing::SigningKey::shared(store.as_ref(), &config.data_dir);
+                let signing = match futures::executor::block_on(shared) {
                     Ok(key) => key,
                     Err(e) => {
                         let _ = tx.send(Err(e));
@@ -300,8 +297,6 @@ impl ApiServer {
                     token_creations,
                     auth_failures,
                     signing,
-                    idempotency: Default::default(),
-                    jobs: Default::default(),
                     relay,
                     link_base: link_base.clone(),
                     compiler,

@@ -1,9 +1,15 @@
 //! The API's signing key: HMAC-SHA256 over things the API hands out and must later trust again
 //! without a store look-up: pagination cursors (bound to the customer that asked) and the
-//! digest's one-click release links. The key lives in `data_dir/api-signing.key` (32 random
-//! bytes, created on first start, mode 0600); API hosts that share a store should share the file.
+//! digest's one-click release links. Every API host of a cluster must hold the same key (a
+//! cursor handed out by one host is followed on another), so the key lives in the store
+//! (`Store::shared_secret`): the first host to start offers its `data_dir/api-signing.key`
+//! (32 random bytes, created on first start, mode 0600) and every host uses the key the store
+//! kept. A single host's key is thus its file's, and links minted before keys moved into the
+//! store stay valid.
 
 use std::{io::Write, path::Path};
+
+use moat_core::store::Store;
 
 use base64::{Engine, engine::general_purpose::URL_SAFE_NO_PAD};
 use hmac::{Hmac, Mac};
@@ -22,6 +28,19 @@ impl std::fmt::Debug for SigningKey {
 }
 
 impl SigningKey {
+    /// The cluster's key: the one the store keeps, seeded with this host's key file.
+    pub async fn shared(store: &dyn Store, data_dir: &Path) -> std::io::Result<SigningKey> {
+        let seed = Self::load_or_create(data_dir)?;
+        let kept = store
+            .shared_secret("api-signing-key", seed.0.to_vec())
+            .await
+            .map_err(std::io::Error::other)?;
+        let key: [u8; 32] = kept.as_slice().try_into().map_err(|_| {
+            std::io::Error::other("the API signing key in the store is not 32 bytes")
+        })?;
+        Ok(SigningKey(key))
+    }
+
     /// Reads the key file under `data_dir`, creating it with a fresh random key if absent.
     pub fn load_or_create(data_dir: &Path) -> std::io::Result<SigningKey> {
         let path = data_dir.join("api-signing.key");

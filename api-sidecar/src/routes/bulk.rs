@@ -2,18 +2,21 @@
 //! `POST /v1/quarantine/bulk` answers 202 with the job at once; `GET /v1/quarantine/bulk/{id}`
 //! shows how far it got. A job walks the matching messages with the same keyset cursor as the
 //! list (so releasing as it goes never skips or repeats one) and acts on each exactly as the
-//! single-message endpoints do. Jobs live in the API process that runs them (kept an hour
-//! after they end); the messages' own states are in the store.
+//! single-message endpoints do. A job runs on the API host that started it and writes its
+//! progress to the store (`Store::job_put`) every few seconds, so any host answers its
+//! progress; it is kept an hour after it ends. A job whose host dies stops: after a minute
+//! without progress it reads `completed_with_errors`, with `last_error` saying so, and
+//! starting it again acts on the messages it had not reached (they are still quarantined).
 
 use std::{
-    collections::HashMap,
     sync::{Arc, Mutex},
-    time::{Duration, Instant},
+    time::Duration,
 };
 
 use actix_web::{HttpResponse, web};
 use moat_core::{
     model::{QuarantineFilter, QuarantineStatus, ThreatType, TokenScope},
+    store::JobRecord,
     time::{now_ms, rfc3339},
 };
 use serde::{Deserialize, Serialize};
@@ -25,8 +28,16 @@ use crate::{AppState, auth::Caller, error::ApiError};
 
 /// Messages one job may act on.
 pub const MAX_JOB_MESSAGES: u64 = 100_000;
-/// Finished jobs are forgotten after this.
-const KEEP_FINISHED: Duration = Duration::from_secs(3600);
+/// Finished jobs are forgotten after this (ms).
+const KEEP_FINISHED_MS: i64 = 3600 * 1000;
+/// A running job's record lives this long past its last heartbeat (ms).
+const KEEP_RUNNING_MS: i64 = 24 * 3600 * 1000;
+/// How often a running job writes its progress.
+const HEARTBEAT: Duration = Duration::from_secs(5);
+/// A running job without progress for this long lost its host (ms).
+const STALE_MS: i64 = 60 * 1000;
+/// Jobs running at once per customer, across all API hosts.
+const MAX_RUNNING: u32 = 2;
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.service(resource("/quarantine/bulk", "POST").route(web::post().to(start)))
@@ -68,7 +79,7 @@ pub struct NewBulkJob {
 }
 
 /// Where a job stands.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, ToSchema)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum JobStatus {
     Running,
@@ -78,7 +89,7 @@ pub enum JobStatus {
 }
 
 /// A bulk job and its progress.
-#[derive(Debug, Clone, Serialize, ToSchema)]
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 pub struct BulkJob {
     pub id: String,
     pub action: BulkAction,
@@ -94,41 +105,51 @@ pub struct BulkJob {
     pub finished_at: Option<String>,
 }
 
-struct Tracked {
-    customer: String,
-    job: BulkJob,
-    ended: Option<Instant>,
-}
-
-/// The API process's jobs.
-#[derive(Default, Clone)]
-pub struct Jobs(Arc<Mutex<HashMap<String, Tracked>>>);
-
-impl Jobs {
-    fn update(&self, id: &str, f: impl FnOnce(&mut BulkJob)) {
-        let mut jobs = self.0.lock().unwrap_or_else(|p| p.into_inner());
-        if let Some(t) = jobs.get_mut(id) {
-            f(&mut t.job);
-            if t.job.status != JobStatus::Running && t.ended.is_none() {
-                t.ended = Some(Instant::now());
-            }
+impl BulkJob {
+    /// The store's record of this job as of `now`.
+    fn record(&self, customer: &str, now: i64) -> JobRecord {
+        let running = self.status == JobStatus::Running;
+        JobRecord {
+            customer_id: customer.to_string(),
+            id: self.id.clone(),
+            running,
+            heartbeat_at: now,
+            expires_at: now
+                + if running {
+                    KEEP_RUNNING_MS
+                } else {
+                    KEEP_FINISHED_MS
+                },
+            doc: serde_json::to_string(self).unwrap_or_default(),
         }
     }
 
-    fn get(&self, customer: &str, id: &str) -> Option<BulkJob> {
-        let mut jobs = self.0.lock().unwrap_or_else(|p| p.into_inner());
-        jobs.retain(|_, t| t.ended.is_none_or(|e| e.elapsed() < KEEP_FINISHED));
-        jobs.get(id)
-            .filter(|t| t.customer == customer)
-            .map(|t| t.job.clone())
+    /// The job a record holds, as it stands at `now`: a running job whose heartbeat stopped
+    /// lost its host.
+    fn from_record(record: &JobRecord, now: i64) -> Option<BulkJob> {
+        let mut job: BulkJob = serde_json::from_str(&record.doc).ok()?;
+        if job.status == JobStatus::Running && record.heartbeat_at < now - STALE_MS {
+            job.status = JobStatus::CompletedWithErrors;
+            job.finished_at = Some(rfc3339(record.heartbeat_at));
+            job.last_error = Some(
+                "the API host running this job stopped before it finished; start the job \
+                 again to act on the messages it had not reached"
+                    .into(),
+            );
+        }
+        Some(job)
     }
+}
 
-    fn running(&self, customer: &str) -> usize {
-        let jobs = self.0.lock().unwrap_or_else(|p| p.into_inner());
-        jobs.values()
-            .filter(|t| t.customer == customer && t.job.status == JobStatus::Running)
-            .count()
-    }
+/// A running job's progress, shared by the worker and its heartbeat.
+type Progress = Arc<Mutex<BulkJob>>;
+
+fn update(progress: &Progress, f: impl FnOnce(&mut BulkJob)) {
+    f(&mut progress.lock().unwrap_or_else(|p| p.into_inner()));
+}
+
+fn snapshot(progress: &Progress) -> BulkJob {
+    progress.lock().unwrap_or_else(|p| p.into_inner()).clone()
 }
 
 /// Starts releasing or deleting every matching quarantined message; answers the job at once.
@@ -155,11 +176,6 @@ pub async fn start(
         after: None,
         limit: 100,
     };
-    if state.jobs.running(&customer) >= 2 {
-        return Err(ApiError::Conflict(
-            "two bulk jobs are already running; wait for one to finish".into(),
-        ));
-    }
     let job = BulkJob {
         id: uuid::Uuid::now_v7().to_string(),
         action,
@@ -170,32 +186,63 @@ pub async fn start(
         started_at: rfc3339(now_ms()),
         finished_at: None,
     };
-    state
-        .jobs
-        .0
-        .lock()
-        .unwrap_or_else(|p| p.into_inner())
-        .insert(
-            job.id.clone(),
-            Tracked {
-                customer: customer.clone(),
-                job: job.clone(),
-                ended: None,
-            },
-        );
-    let (id, actor) = (job.id.clone(), caller.actor());
+    let now = now_ms();
+    let started = state
+        .store
+        .job_start(job.record(&customer, now), MAX_RUNNING, now - STALE_MS)
+        .await?;
+    if !started {
+        return Err(ApiError::Conflict(
+            "two bulk jobs are already running; wait for one to finish".into(),
+        ));
+    }
+    let (actor, progress) = (caller.actor(), Arc::new(Mutex::new(job.clone())));
     let state = state.into_inner();
     actix_web::rt::spawn(async move {
-        run(&state, &customer, actor, &id, action, base).await;
+        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        let beat = actix_web::rt::spawn(heartbeat(
+            state.clone(),
+            customer.clone(),
+            progress.clone(),
+            stopped,
+        ));
+        run(&state, &customer, actor, &progress, action, base).await;
+        // The heartbeat stops (after any write it has begun) before the final state is
+        // written, so the last word in the store is the job's end.
+        let _ = stop.send(());
+        let _ = beat.await;
+        let job = snapshot(&progress);
+        if let Err(e) = state.store.job_put(job.record(&customer, now_ms())).await {
+            tracing::warn!(job = %job.id, error = %e, "could not record a bulk job's end");
+        }
     });
     Ok(HttpResponse::Accepted().json(job))
+}
+
+/// Writes a running job's progress every few seconds until told to stop.
+async fn heartbeat(
+    state: Arc<AppState>,
+    customer: String,
+    progress: Progress,
+    mut stop: tokio::sync::oneshot::Receiver<()>,
+) {
+    loop {
+        tokio::select! {
+            _ = &mut stop => return,
+            _ = tokio::time::sleep(HEARTBEAT) => {}
+        }
+        let job = snapshot(&progress);
+        if let Err(e) = state.store.job_put(job.record(&customer, now_ms())).await {
+            tracing::warn!(job = %job.id, error = %e, "could not record a bulk job's progress");
+        }
+    }
 }
 
 async fn run(
     state: &AppState,
     customer: &str,
     actor: crate::service::quarantine::Actor,
-    id: &str,
+    progress: &Progress,
     action: BulkAction,
     mut filter: QuarantineFilter,
 ) {
@@ -204,7 +251,7 @@ async fn run(
         let page = match state.store.quarantine_list(customer, filter.clone()).await {
             Ok(p) => p,
             Err(e) => {
-                state.jobs.update(id, |j| {
+                update(progress, |j| {
                     j.last_error = Some(format!("the store failed: {e}"));
                     j.failed += 1;
                 });
@@ -214,7 +261,7 @@ async fn run(
         for item in &page {
             seen += 1;
             if seen > MAX_JOB_MESSAGES {
-                state.jobs.update(id, |j| {
+                update(progress, |j| {
                     j.last_error = Some(format!(
                         "stopped after {MAX_JOB_MESSAGES} messages; start another job for the rest"
                     ));
@@ -232,7 +279,7 @@ async fn run(
                         .await
                 }
             };
-            state.jobs.update(id, |j| match outcome {
+            update(progress, |j| match outcome {
                 Ok(()) => j.done += 1,
                 Err(e) => {
                     j.failed += 1;
@@ -247,7 +294,7 @@ async fn run(
             _ => break,
         }
     }
-    state.jobs.update(id, |j| {
+    update(progress, |j| {
         j.status = if j.failed == 0 {
             JobStatus::Succeeded
         } else {
@@ -267,9 +314,12 @@ pub async fn get(
     state: web::Data<AppState>,
     id: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
+    let now = now_ms();
     let job = state
-        .jobs
-        .get(caller.customer_id(), &id)
+        .store
+        .job_get(caller.customer_id(), &id, now)
+        .await?
+        .and_then(|record| BulkJob::from_record(&record, now))
         .ok_or(ApiError::NotFound("bulk job"))?;
     Ok(HttpResponse::Ok().json(job))
 }

@@ -1,7 +1,8 @@
 //! What several Moat hosts on one store coordinate through it: request budgets (rate limits
 //! that hold for the whole cluster, not per process), leases (exactly one host runs a job such
-//! as the webhook dispatcher, with an epoch that fences a paused former holder) and once-only
-//! claims (a day's digest is mailed by one host, once).
+//! as the webhook dispatcher, with an epoch that fences a paused former holder), once-only
+//! claims (a day's digest is mailed by one host, once), the answers kept for `Idempotency-Key`
+//! retries and the API's background jobs, so whichever host a request reaches answers alike.
 
 /// One budget a request draws on: `budget` requests per window of `len_ms` for `key`, in the
 /// window that starts at `window_start` (Unix ms, a multiple of `len_ms`: every host computes
@@ -39,4 +40,42 @@ pub enum RateTake {
     Allowed(Vec<u32>),
     /// The budget at this index was spent; no budget was drawn on.
     Refused(usize),
+}
+
+/// An answer kept for retries of a request with an `Idempotency-Key`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct KeptAnswer {
+    /// The HTTP status (never 0: 0 marks a request still running).
+    pub status: u16,
+    pub content_type: Option<String>,
+    pub body: Vec<u8>,
+}
+
+/// What the store says to a request that carries an idempotency key.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum IdempotencyBegin {
+    /// The slot is this request's until it finishes (or its running mark expires): run it.
+    Run,
+    /// A request with the same key and body finished: its kept answer.
+    Replay(KeptAnswer),
+    /// A request with the same key and body is running on some host.
+    Running,
+    /// The key was used with a different request (its fingerprint differs).
+    Mismatch,
+}
+
+/// A background job of the API (a bulk quarantine action) as every host sees it: the API
+/// owns `doc` (its JSON), the store keeps it with the fields it needs to count and expire jobs.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct JobRecord {
+    pub customer_id: String,
+    pub id: String,
+    /// Still working (as far as its last heartbeat says).
+    pub running: bool,
+    /// When the host running it last wrote its progress (Unix ms): a running job whose
+    /// heartbeat is old lost its host.
+    pub heartbeat_at: i64,
+    /// When the record may be forgotten (Unix ms).
+    pub expires_at: i64,
+    pub doc: String,
 }

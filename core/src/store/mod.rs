@@ -14,7 +14,7 @@ pub mod sqlite;
 
 use std::{future::Future, pin::Pin, sync::Arc};
 
-pub use coordination::{RateBudget, RateTake};
+pub use coordination::{IdempotencyBegin, JobRecord, KeptAnswer, RateBudget, RateTake};
 
 use crate::{
     auth::dmarc_report::DmarcRow,
@@ -223,6 +223,35 @@ pub trait Store: Send + Sync {
     fn claim_once(&self, key: &str, now: i64, expires_at: i64) -> StoreFuture<bool>;
     /// Forgets a claim, so the work it guarded can be tried again.
     fn unclaim(&self, key: &str) -> StoreFuture<()>;
+    /// Marks idempotency slot `slot` running for a request of this `fingerprint` until
+    /// `running_until` (a host that dies mid-request frees the slot then), unless a live
+    /// record is there: then says what it holds.
+    fn idempotency_begin(
+        &self,
+        slot: &str,
+        fingerprint: Vec<u8>,
+        now: i64,
+        running_until: i64,
+    ) -> StoreFuture<IdempotencyBegin>;
+    /// Ends this fingerprint's running mark on `slot`: keeps `answer` until `expires_at`, or
+    /// (with `None`) frees the slot so a retry runs again.
+    fn idempotency_finish(
+        &self,
+        slot: &str,
+        fingerprint: Vec<u8>,
+        answer: Option<KeptAnswer>,
+        expires_at: i64,
+    ) -> StoreFuture<()>;
+    /// Records a new running job unless its customer already has `max_running` running jobs
+    /// with a heartbeat at or after `live_after`; true when recorded.
+    fn job_start(&self, job: JobRecord, max_running: u32, live_after: i64) -> StoreFuture<bool>;
+    /// Writes a job's progress (or end).
+    fn job_put(&self, job: JobRecord) -> StoreFuture<()>;
+    /// A customer's job, unless expired at `now`.
+    fn job_get(&self, customer_id: &str, id: &str, now: i64) -> StoreFuture<Option<JobRecord>>;
+    /// The cluster's secret `name`: the first `candidate` ever offered for it, whichever host
+    /// offered it (keys that every host must share, such as the API's signing key).
+    fn shared_secret(&self, name: &str, candidate: Vec<u8>) -> StoreFuture<Vec<u8>>;
 }
 
 /// The store a binary uses, whatever its backend.

@@ -1,13 +1,15 @@
-//! A cluster on one machine: one `moat up` (the scanner, its own dispatcher switched off) and
-//! two `moat api` hosts, three processes on one SQLite store, on loopback ports. Checks what
+//! A cluster on one machine: two `moat up` scanners (their own dispatchers switched off) and
+//! two `moat api` hosts, four processes on one SQLite store, on loopback ports, each with its
+//! own `data_dir` (its spool, keys and caches) as separate machines would have. Checks what
 //! must not depend on which host answered: one token's minute budget holds across both API
-//! hosts, exactly one host dispatches webhooks and another takes over when it dies (no event
-//! lost, none delivered twice), and mail quarantined by the scanner is released through
-//! either API host.
+//! hosts; an `Idempotency-Key` replayed on the other host gets the first answer; a page cursor
+//! and a bulk job started on one host are followed on the other; exactly one host dispatches
+//! webhooks and another takes over when it dies (no event lost, none delivered twice); mail
+//! quarantined by either scanner is released through either API host.
 
 use std::{
     collections::HashMap,
-    path::Path,
+    path::{Path, PathBuf},
     process::{Command, Stdio},
     time::Duration,
 };
@@ -25,13 +27,20 @@ use serde_json::{Value, json};
 
 const GTUBE: &str = "XJS*C4JDBQADN1.NSBN3*2IDNEN*GTUBE-STANDARD-ANTI-UBE-TEST-EMAIL*C.34X";
 
-/// A copy of `config` for another host: its own API port, webhooks on or off.
-fn host_config(config: &Path, name: &str, api_port: u16, webhooks: bool) -> std::path::PathBuf {
+/// A copy of `config` for another host: its own `data_dir` (`<dir>/<name>-data`), SMTP and
+/// API ports, webhooks on or off, and the first host's SQLite file as its store.
+fn host_config(config: &Path, name: &str, smtp: u16, api: u16, webhooks: bool) -> PathBuf {
+    let dir = config.parent().expect("config dir");
     let text = std::fs::read_to_string(config).expect("config");
     let mut out = String::new();
     for line in text.lines() {
-        if line.starts_with("listen = \"127.0.0.1:") && out.contains("[api]") {
-            out.push_str(&format!("listen = \"127.0.0.1:{api_port}\"\n"));
+        if line.starts_with("data_dir = ") {
+            let data = dir.join(format!("{name}-data"));
+            out.push_str(&format!("data_dir = \"{}\"\n", data.display()));
+        } else if line.starts_with("listen = \"127.0.0.1:") && !out.contains("[api]") {
+            out.push_str(&format!("listen = \"127.0.0.1:{smtp}\"\n"));
+        } else if line.starts_with("listen = \"127.0.0.1:") {
+            out.push_str(&format!("listen = \"127.0.0.1:{api}\"\n"));
             out.push_str(&format!(
                 "webhooks = {webhooks}\nwebhook_allow_private_targets = true\n"
             ));
@@ -40,6 +49,11 @@ fn host_config(config: &Path, name: &str, api_port: u16, webhooks: bool) -> std:
             out.push('\n');
         }
     }
+    let db = dir.join("data").join("moat.db");
+    out.push_str(&format!(
+        "[store]\ntype = \"sqlite\"\npath = \"{}\"\n",
+        db.display()
+    ));
     let path = config.with_file_name(format!("{name}.toml"));
     std::fs::write(&path, out).expect("host config");
     path
@@ -60,6 +74,22 @@ fn start(config: &Path, command: &str, name: &str) -> Running {
             .spawn()
             .expect("moat starts"),
     )
+}
+
+/// A POST with an `Idempotency-Key`: (status, replayed, body).
+fn post_once(api: u16, path: &str, token: &str, key: &str, body: Value) -> (u16, bool, Value) {
+    let result = ureq::post(&format!("http://127.0.0.1:{api}{path}"))
+        .set("Authorization", &format!("Bearer {token}"))
+        .set("Idempotency-Key", key)
+        .send_json(body);
+    match result {
+        Ok(r) | Err(ureq::Error::Status(_, r)) => {
+            let status = r.status();
+            let replayed = r.header("idempotent-replayed") == Some("true");
+            (status, replayed, r.into_json().unwrap_or(Value::Null))
+        }
+        Err(e) => (0, false, json!(e.to_string())),
+    }
 }
 
 fn call(api: u16, method: &str, path: &str, token: &str, body: Option<Value>) -> (u16, Value) {
@@ -106,11 +136,14 @@ fn api_hosts_share_budgets_one_dispatcher_and_the_quarantine() {
     let dir = tempfile::tempdir().expect("tmp");
     let sink = Sink::start();
     let (config, smtp) = setup(dir.path(), &sink);
-    let (api_b, api_c) = (free_port(), free_port());
-    let scanner = host_config(&config, "scanner", free_port(), false);
-    let host_b = host_config(&config, "b", api_b, true);
-    let host_c = host_config(&config, "c", api_c, true);
+    let (api_b, api_c, smtp2) = (free_port(), free_port(), free_port());
+    let scanner = host_config(&config, "scanner", smtp.port(), free_port(), false);
+    let scanner2 = host_config(&config, "scanner2", smtp2, free_port(), false);
+    let host_b = host_config(&config, "b", free_port(), api_b, true);
+    let host_c = host_config(&config, "c", free_port(), api_c, true);
     let _scanner = start(&scanner, "up", "scanner");
+    let _scanner2 = start(&scanner2, "up", "scanner2");
+    let smtp2: std::net::SocketAddr = format!("127.0.0.1:{smtp2}").parse().expect("addr");
     let mut b = Some(start(&host_b, "api", "b"));
     let mut c = Some(start(&host_c, "api", "c"));
     let token = moat(&config, &["token", "create", "--customer", "acme"])
@@ -119,11 +152,13 @@ fn api_hosts_share_budgets_one_dispatcher_and_the_quarantine() {
     let other = moat(&config, &["token", "create", "--customer", "acme"])
         .trim()
         .to_string();
-    eventually(60, "the scanner takes SMTP connections", || {
-        std::net::TcpStream::connect(smtp)
-            .map(|_| ())
-            .map_err(|e| e.to_string())
-    });
+    for addr in [smtp, smtp2] {
+        eventually(60, "the scanners take SMTP connections", || {
+            std::net::TcpStream::connect(addr)
+                .map(|_| ())
+                .map_err(|e| e.to_string())
+        });
+    }
     for api in [api_b, api_c] {
         eventually(30, "API host answers", || {
             ureq::get(&format!("http://127.0.0.1:{api}/v1/openapi.json"))
@@ -162,8 +197,21 @@ fn api_hosts_share_budgets_one_dispatcher_and_the_quarantine() {
                     "events": ["threat.quarantined"]})),
     );
     assert_eq!(status, 201, "{hook}");
+    // The same creation retried with its Idempotency-Key on the other host: the first answer,
+    // not a second webhook.
+    let new_hook = json!({"url": format!("http://{}/other", receiver.addr),
+                          "events": ["quarantine.released"]});
+    let first = post_once(api_b, "/v1/webhooks", &other, "hook-once", new_hook.clone());
+    assert_eq!((first.0, first.1), (201, false), "{}", first.2);
+    let again = post_once(api_c, "/v1/webhooks", &other, "hook-once", new_hook);
+    assert_eq!((again.0, again.1), (201, true), "{}", again.2);
+    assert_eq!(again.2["id"], first.2["id"]);
+    let (_, hooks) = call(api_c, "GET", "/v1/webhooks", &other, None);
+    assert_eq!(hooks["data"].as_array().map(Vec::len), Some(2), "{hooks}");
+
+    // Mail to both scanners; each message's event is delivered once.
     for n in 0..3 {
-        spam(smtp, n);
+        spam(if n % 2 == 0 { smtp } else { smtp2 }, n);
     }
     eventually(30, "three events delivered", || {
         let seen = deliveries(&receiver, "threat.quarantined");
@@ -175,15 +223,15 @@ fn api_hosts_share_budgets_one_dispatcher_and_the_quarantine() {
             .unwrap_or_default()
             .contains("this host now runs the webhook dispatcher")
     };
-    let (holder, survivor) = if holds("b") {
-        (b.take(), api_c)
+    let (holder, survivor, gone) = if holds("b") {
+        (b.take(), api_c, (&host_b, "b", api_b))
     } else {
         assert!(holds("c"), "one of the API hosts runs the dispatcher");
-        (c.take(), api_b)
+        (c.take(), api_b, (&host_c, "c", api_c))
     };
     drop(holder);
     for n in 3..6 {
-        spam(smtp, n);
+        spam(if n % 2 == 0 { smtp } else { smtp2 }, n);
     }
     eventually(45, "the other host delivers the rest", || {
         let seen = deliveries(&receiver, "threat.quarantined");
@@ -197,13 +245,53 @@ fn api_hosts_share_budgets_one_dispatcher_and_the_quarantine() {
         "an event delivered twice: {seen:?}"
     );
 
-    // Quarantined by the scanner, released through the surviving API host.
-    let (status, list) = call(survivor, "GET", "/v1/quarantine", &other, None);
-    assert_eq!(status, 200, "{list}");
-    let id = list["data"][0]["id"]
+    // A page cursor from one API host is followed on the other (each signs with the
+    // cluster's key, though each has its own data_dir).
+    // The dead host comes back (a node rejoining: nothing to hand over, its state is in the
+    // store).
+    let (config_gone, name_gone, rejoined) = gone;
+    let _back = start(config_gone, "api", &format!("{name_gone}-again"));
+    eventually(30, "the host rejoins", || {
+        ureq::get(&format!("http://127.0.0.1:{rejoined}/v1/openapi.json"))
+            .call()
+            .map(|_| ())
+            .map_err(|e| e.to_string())
+    });
+    let (status, first_page) = call(survivor, "GET", "/v1/quarantine?limit=4", &other, None);
+    assert_eq!(status, 200, "{first_page}");
+    let cursor = first_page["next_cursor"]
         .as_str()
-        .unwrap_or_default()
+        .expect("a next page")
         .to_string();
+    let (status, rest) = call(
+        rejoined,
+        "GET",
+        &format!("/v1/quarantine?limit=4&cursor={cursor}"),
+        &other,
+        None,
+    );
+    assert_eq!(status, 200, "{rest}");
+    let mut subjects: Vec<String> = [&first_page, &rest]
+        .iter()
+        .flat_map(|p| p["data"].as_array().cloned().unwrap_or_default())
+        .filter_map(|i| i["subject"].as_str().map(String::from))
+        .collect();
+    subjects.sort();
+    let sent: Vec<String> = (0..6).map(|n| format!("cluster {n}")).collect();
+    assert_eq!(
+        subjects, sent,
+        "every message of both scanners is quarantined once"
+    );
+
+    // Quarantined by the second scanner, released through the surviving API host.
+    let item = first_page["data"]
+        .as_array()
+        .into_iter()
+        .chain(rest["data"].as_array())
+        .flatten()
+        .find(|i| i["subject"] == "cluster 1")
+        .expect("listed");
+    let id = item["id"].as_str().unwrap_or_default().to_string();
     let (status, released) = call(
         survivor,
         "POST",
@@ -214,4 +302,32 @@ fn api_hosts_share_budgets_one_dispatcher_and_the_quarantine() {
     assert_eq!(status, 200, "{released}");
     assert_eq!(released["status"], "released");
     assert_eq!(sink.wait_for(1, 15).len(), 1);
+
+    // A bulk job started on one host is followed on the other: the other five released.
+    let (status, job) = call(
+        survivor,
+        "POST",
+        "/v1/quarantine/bulk",
+        &other,
+        Some(json!({"action": "release"})),
+    );
+    assert_eq!(status, 202, "{job}");
+    let job_id = job["id"].as_str().unwrap_or_default().to_string();
+    eventually(
+        60,
+        "the bulk job finishes, as seen from the other host",
+        || {
+            let (status, seen) = call(
+                rejoined,
+                "GET",
+                &format!("/v1/quarantine/bulk/{job_id}"),
+                &other,
+                None,
+            );
+            (status == 200 && seen["status"] == "succeeded" && seen["done"] == 5)
+                .then_some(())
+                .ok_or(format!("{status} {seen}"))
+        },
+    );
+    assert_eq!(sink.wait_for(6, 30).len(), 6);
 }

@@ -783,6 +783,131 @@ async fn coordination_contract(s: &SharedStore, tag: &str) {
             .await
             .expect("claim")
     );
+
+    idempotency_contract(s, tag, now).await;
+    jobs_contract(s, tag, now).await;
+
+    // Shared secrets: the first value offered is every later caller's.
+    let secret = format!("{tag}-secret");
+    let first = s.shared_secret(&secret, vec![1; 32]).await.expect("secret");
+    assert_eq!(first, vec![1; 32]);
+    let second = s.shared_secret(&secret, vec![2; 32]).await.expect("secret");
+    assert_eq!(
+        second,
+        vec![1; 32],
+        "a later host gets the first host's secret"
+    );
+}
+
+/// Idempotency slots: the first request runs; while it runs a retry hears so; a different
+/// request under the same key is a mismatch; a kept answer is replayed; a freed slot runs again.
+async fn idempotency_contract(s: &SharedStore, tag: &str, now: i64) {
+    use moat_core::store::{IdempotencyBegin, KeptAnswer};
+    let (slot, fp, other) = (format!("{tag}-idem"), vec![7u8; 32], vec![8u8; 32]);
+    let begin = |fp: &Vec<u8>| s.idempotency_begin(&slot, fp.clone(), now, now + 60_000);
+    assert_eq!(begin(&fp).await.expect("begin"), IdempotencyBegin::Run);
+    assert_eq!(begin(&fp).await.expect("begin"), IdempotencyBegin::Running);
+    assert_eq!(
+        begin(&other).await.expect("begin"),
+        IdempotencyBegin::Mismatch
+    );
+    // A request that failed frees its slot (and only its own fingerprint can).
+    s.idempotency_finish(&slot, other.clone(), None, now + 60_000)
+        .await
+        .expect("finish");
+    assert_eq!(begin(&fp).await.expect("begin"), IdempotencyBegin::Running);
+    s.idempotency_finish(&slot, fp.clone(), None, now + 60_000)
+        .await
+        .expect("finish");
+    assert_eq!(begin(&fp).await.expect("begin"), IdempotencyBegin::Run);
+    let answer = KeptAnswer {
+        status: 201,
+        content_type: Some("application/json".into()),
+        body: br#"{"id":"x"}"#.to_vec(),
+    };
+    s.idempotency_finish(&slot, fp.clone(), Some(answer.clone()), now + 60_000)
+        .await
+        .expect("finish");
+    assert_eq!(
+        begin(&fp).await.expect("begin"),
+        IdempotencyBegin::Replay(answer.clone())
+    );
+    assert_eq!(
+        begin(&other).await.expect("begin"),
+        IdempotencyBegin::Mismatch
+    );
+    // A kept answer is final: a late "free" from its own fingerprint does not drop it.
+    s.idempotency_finish(&slot, fp.clone(), None, now + 60_000)
+        .await
+        .expect("finish");
+    assert_eq!(
+        begin(&fp).await.expect("begin"),
+        IdempotencyBegin::Replay(answer)
+    );
+}
+
+/// Jobs: at most `max_running` live running jobs per customer; a job whose heartbeat is older
+/// than `live_after` does not count; progress and end are read back; expired jobs are gone.
+async fn jobs_contract(s: &SharedStore, tag: &str, now: i64) {
+    use moat_core::store::JobRecord;
+    let customer = format!("{tag}-jobs");
+    let job = |id: &str, running: bool, beat: i64| JobRecord {
+        customer_id: customer.clone(),
+        id: id.into(),
+        running,
+        heartbeat_at: beat,
+        expires_at: now + 3_600_000,
+        doc: format!(r#"{{"id":"{id}"}}"#),
+    };
+    let live_after = now - 60_000;
+    assert!(
+        s.job_start(job("j1", true, now - 1_000), 2, live_after)
+            .await
+            .expect("start")
+    );
+    assert!(
+        s.job_start(job("j2", true, now), 2, live_after)
+            .await
+            .expect("start")
+    );
+    assert!(
+        !s.job_start(job("j3", true, now), 2, live_after)
+            .await
+            .expect("start")
+    );
+    // Another customer has its own room.
+    let mut theirs = job("j1", true, now);
+    theirs.customer_id = format!("{tag}-other");
+    assert!(s.job_start(theirs, 2, live_after).await.expect("start"));
+    // j1's host died: once its heartbeat is older than live_after, it does not count.
+    assert!(
+        s.job_start(job("j3", true, now), 2, now - 500)
+            .await
+            .expect("start")
+    );
+    // j2 ends; its record says so.
+    let mut ended = job("j2", false, now + 10);
+    ended.doc = r#"{"id":"j2","done":3}"#.into();
+    s.job_put(ended.clone()).await.expect("put");
+    assert_eq!(
+        s.job_get(&customer, "j2", now + 20).await.expect("get"),
+        Some(ended)
+    );
+    assert_eq!(s.job_get(&customer, "j9", now).await.expect("get"), None);
+    assert_eq!(
+        s.job_get(&format!("{tag}-other"), "j2", now)
+            .await
+            .expect("get"),
+        None,
+        "another customer's job is not seen"
+    );
+    // Past its expiry a job is gone.
+    assert_eq!(
+        s.job_get(&customer, "j2", now + 3_600_001)
+            .await
+            .expect("get"),
+        None
+    );
 }
 
 #[test]
@@ -797,6 +922,21 @@ fn hosts_coordinate_through_the_store() {
         block_on(other.lease("sqlite-lease", "c", now, 1_000)).expect("lease"),
         None,
         "the lease a took above is seen through another connection"
+    );
+    // A running mark lapses at its time: a host that died mid-request frees the slot.
+    use moat_core::store::IdempotencyBegin;
+    let fp = vec![1u8; 32];
+    assert_eq!(
+        block_on(other.idempotency_begin("lapse", fp.clone(), now, now + 10)).expect("begin"),
+        IdempotencyBegin::Run
+    );
+    assert_eq!(
+        block_on(s.idempotency_begin("lapse", fp.clone(), now + 5, now + 15)).expect("begin"),
+        IdempotencyBegin::Running
+    );
+    assert_eq!(
+        block_on(s.idempotency_begin("lapse", fp, now + 11, now + 100)).expect("begin"),
+        IdempotencyBegin::Run
     );
 }
 

@@ -1,12 +1,13 @@
 //! Coordination between hosts on ScyllaDB: request budgets as rows with a time to live,
-//! leases and once-only claims as lightweight transactions (see `schema.rs` for the tables).
+//! leases, once-only claims and idempotency slots as lightweight transactions, jobs as rows
+//! with a time to live (see `schema.rs` for the tables).
 
 use scylla::{client::session::Session, statement::prepared::PreparedStatement};
 
 use super::{Inner, prepared};
 use crate::{
     error::StoreError,
-    store::{RateBudget, RateTake},
+    store::{IdempotencyBegin, JobRecord, KeptAnswer, RateBudget, RateTake},
 };
 
 /// The prepared statements of coordination.
@@ -19,6 +20,15 @@ pub(super) struct Statements {
     lease_release: PreparedStatement,
     claim: PreparedStatement,
     unclaim: PreparedStatement,
+    idem_insert: PreparedStatement,
+    idem_get: PreparedStatement,
+    idem_keep: PreparedStatement,
+    idem_free: PreparedStatement,
+    job_put: PreparedStatement,
+    job_get: PreparedStatement,
+    jobs_of: PreparedStatement,
+    secret_insert: PreparedStatement,
+    secret_get: PreparedStatement,
 }
 
 impl Statements {
@@ -56,6 +66,45 @@ impl Statements {
             ))
             .await?,
             unclaim: prepare(format!("DELETE FROM {ks}.claims WHERE key = ?")).await?,
+            idem_insert: prepare(format!(
+                "INSERT INTO {ks}.idempotency (slot, fingerprint, status) VALUES (?, ?, 0) \
+                 IF NOT EXISTS USING TTL ?"
+            ))
+            .await?,
+            idem_get: prepare(format!(
+                "SELECT fingerprint, status, content_type, body FROM {ks}.idempotency \
+                 WHERE slot = ?"
+            ))
+            .await?,
+            idem_keep: prepare(format!(
+                "UPDATE {ks}.idempotency USING TTL ? \
+                 SET fingerprint = ?, status = ?, content_type = ?, body = ? \
+                 WHERE slot = ? IF status = 0 AND fingerprint = ?"
+            ))
+            .await?,
+            idem_free: prepare(format!(
+                "DELETE FROM {ks}.idempotency WHERE slot = ? IF status = 0 AND fingerprint = ?"
+            ))
+            .await?,
+            job_put: prepare(format!(
+                "INSERT INTO {ks}.jobs (customer_id, id, running, heartbeat_at, expires_at, doc) \
+                 VALUES (?, ?, ?, ?, ?, ?) USING TTL ?"
+            ))
+            .await?,
+            job_get: prepare(format!(
+                "SELECT running, heartbeat_at, expires_at, doc FROM {ks}.jobs \
+                 WHERE customer_id = ? AND id = ?"
+            ))
+            .await?,
+            jobs_of: prepare(format!(
+                "SELECT id, running, heartbeat_at FROM {ks}.jobs WHERE customer_id = ?"
+            ))
+            .await?,
+            secret_insert: prepare(format!(
+                "INSERT INTO {ks}.secrets (name, value) VALUES (?, ?) IF NOT EXISTS"
+            ))
+            .await?,
+            secret_get: prepare(format!("SELECT value FROM {ks}.secrets WHERE name = ?")).await?,
         })
     }
 }
@@ -160,4 +209,163 @@ impl Inner {
     pub(super) async fn unclaim(&self, key: &str) -> Result<(), StoreError> {
         self.exec(&self.coord.unclaim, (key,)).await
     }
+
+    /// Takes the slot with a lightweight transaction (its running mark expires by TTL); when
+    /// another request holds it, reads what it holds. A slot that expires between the two
+    /// steps is tried once more.
+    pub(super) async fn idempotency_begin(
+        &self,
+        slot: &str,
+        fingerprint: &[u8],
+        now: i64,
+        running_until: i64,
+    ) -> Result<IdempotencyBegin, StoreError> {
+        let ttl = ttl_secs(now, running_until);
+        for _ in 0..2 {
+            if self
+                .lwt(&self.coord.idem_insert, (slot, fingerprint, ttl))
+                .await?
+            {
+                return Ok(IdempotencyBegin::Run);
+            }
+            type Kept = (
+                Option<Vec<u8>>,
+                Option<i32>,
+                Option<String>,
+                Option<Vec<u8>>,
+            );
+            let Some((kept_fp, status, content_type, body)) =
+                self.first::<Kept>(&self.coord.idem_get, (slot,)).await?
+            else {
+                continue;
+            };
+            return Ok(if kept_fp.as_deref() != Some(fingerprint) {
+                IdempotencyBegin::Mismatch
+            } else {
+                match status.and_then(|s| u16::try_from(s).ok()).unwrap_or(0) {
+                    0 => IdempotencyBegin::Running,
+                    status => IdempotencyBegin::Replay(KeptAnswer {
+                        status,
+                        content_type,
+                        body: body.unwrap_or_default(),
+                    }),
+                }
+            });
+        }
+        // Taken and gone twice within a moment: report it running, the caller retries.
+        Ok(IdempotencyBegin::Running)
+    }
+
+    pub(super) async fn idempotency_finish(
+        &self,
+        slot: &str,
+        fingerprint: &[u8],
+        answer: Option<&KeptAnswer>,
+        now: i64,
+        expires_at: i64,
+    ) -> Result<(), StoreError> {
+        match answer {
+            Some(a) => {
+                let values = (
+                    ttl_secs(now, expires_at),
+                    fingerprint,
+                    i32::from(a.status.max(1)),
+                    &a.content_type,
+                    &a.body,
+                    slot,
+                    fingerprint,
+                );
+                self.lwt(&self.coord.idem_keep, values).await?;
+            }
+            None => {
+                self.lwt(&self.coord.idem_free, (slot, fingerprint)).await?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Counts the customer's live running jobs, then writes the new one. Not atomic: hosts
+    /// starting jobs for one customer at the same moment may each see room, so the limit
+    /// holds within one extra job per racing host.
+    pub(super) async fn job_start(
+        &self,
+        job: &JobRecord,
+        max_running: u32,
+        live_after: i64,
+    ) -> Result<bool, StoreError> {
+        let jobs = self
+            .rows::<(String, Option<bool>, Option<i64>)>(&self.coord.jobs_of, (&job.customer_id,))
+            .await?;
+        let running = jobs
+            .iter()
+            .filter(|(id, running, beat)| {
+                *id != job.id && *running == Some(true) && beat.is_some_and(|b| b >= live_after)
+            })
+            .count();
+        if running >= max_running as usize {
+            return Ok(false);
+        }
+        self.job_put(job).await?;
+        Ok(true)
+    }
+
+    pub(super) async fn job_put(&self, job: &JobRecord) -> Result<(), StoreError> {
+        let ttl = ttl_secs(job.heartbeat_at, job.expires_at);
+        let values = (
+            &job.customer_id,
+            &job.id,
+            job.running,
+            job.heartbeat_at,
+            job.expires_at,
+            &job.doc,
+            ttl,
+        );
+        self.exec(&self.coord.job_put, values).await
+    }
+
+    pub(super) async fn job_get(
+        &self,
+        customer_id: &str,
+        id: &str,
+        now: i64,
+    ) -> Result<Option<JobRecord>, StoreError> {
+        Ok(self
+            .first::<(Option<bool>, Option<i64>, Option<i64>, Option<String>)>(
+                &self.coord.job_get,
+                (customer_id, id),
+            )
+            .await?
+            .and_then(|(running, heartbeat_at, expires_at, doc)| {
+                let expires_at = expires_at.unwrap_or(0);
+                (expires_at >= now).then(|| JobRecord {
+                    customer_id: customer_id.to_string(),
+                    id: id.to_string(),
+                    running: running.unwrap_or(false),
+                    heartbeat_at: heartbeat_at.unwrap_or(0),
+                    expires_at,
+                    doc: doc.unwrap_or_default(),
+                })
+            }))
+    }
+}
+
+impl Inner {
+    /// Offers the candidate by LWT, then reads whichever value won.
+    pub(super) async fn shared_secret(
+        &self,
+        name: &str,
+        candidate: &[u8],
+    ) -> Result<Vec<u8>, StoreError> {
+        self.lwt(&self.coord.secret_insert, (name, candidate))
+            .await?;
+        self.first::<(Vec<u8>,)>(&self.coord.secret_get, (name,))
+            .await?
+            .map(|(v,)| v)
+            .ok_or_else(|| StoreError::Backend(format!("secret {name} vanished after its write")))
+    }
+}
+
+/// A TTL in whole seconds (at least one) from `now` to `until`, both Unix ms.
+fn ttl_secs(now: i64, until: i64) -> i32 {
+    i32::try_from(((until - now) / 1000).max(1)).unwrap_or(i32::MAX)
 }

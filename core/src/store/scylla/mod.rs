@@ -38,7 +38,7 @@ use self::rows::{
     CustomerRow, DomainRow, PointerRow, PolicyRow, QuarantineRow, RawChunkRow, SenderRuleRow,
     SpamReportRow, TokenRow, VerdictRow, day_of, hour_of,
 };
-use super::{RateBudget, RateTake, Store, StoreFuture};
+use super::{IdempotencyBegin, JobRecord, KeptAnswer, RateBudget, RateTake, Store, StoreFuture};
 use crate::{
     auth::dmarc_report::DmarcRow,
     config::StoreConfig,
@@ -2013,6 +2013,58 @@ impl Store for ScyllaStore {
     fn unclaim(&self, key: &str) -> StoreFuture<()> {
         let key = key.to_string();
         self.run(move |db| async move { db.unclaim(&key).await })
+    }
+
+    fn idempotency_begin(
+        &self,
+        slot: &str,
+        fingerprint: Vec<u8>,
+        now: i64,
+        running_until: i64,
+    ) -> StoreFuture<IdempotencyBegin> {
+        let slot = slot.to_string();
+        self.run(move |db| async move {
+            db.idempotency_begin(&slot, &fingerprint, now, running_until)
+                .await
+        })
+    }
+
+    fn idempotency_finish(
+        &self,
+        slot: &str,
+        fingerprint: Vec<u8>,
+        answer: Option<KeptAnswer>,
+        expires_at: i64,
+    ) -> StoreFuture<()> {
+        let slot = slot.to_string();
+        self.run(move |db| async move {
+            db.idempotency_finish(
+                &slot,
+                &fingerprint,
+                answer.as_ref(),
+                crate::time::now_ms(),
+                expires_at,
+            )
+            .await
+        })
+    }
+
+    fn job_start(&self, job: JobRecord, max_running: u32, live_after: i64) -> StoreFuture<bool> {
+        self.run(move |db| async move { db.job_start(&job, max_running, live_after).await })
+    }
+
+    fn job_put(&self, job: JobRecord) -> StoreFuture<()> {
+        self.run(move |db| async move { db.job_put(&job).await })
+    }
+
+    fn job_get(&self, customer_id: &str, id: &str, now: i64) -> StoreFuture<Option<JobRecord>> {
+        let (customer_id, id) = (customer_id.to_string(), id.to_string());
+        self.run(move |db| async move { db.job_get(&customer_id, &id, now).await })
+    }
+
+    fn shared_secret(&self, name: &str, candidate: Vec<u8>) -> StoreFuture<Vec<u8>> {
+        let name = name.to_string();
+        self.run(move |db| async move { db.shared_secret(&name, &candidate).await })
     }
 }
 

@@ -231,6 +231,38 @@ fn every_written_row_matches_the_schema() {
         "holder, epoch, expires_at, name, holder, epoch, expires_at",
     );
     serializes(&("k", 5i64), "claims", "key, claimed_at");
+    // Idempotency slots (the LWT insert, the kept answer's CAS and its read) and jobs.
+    serializes(&("s", vec![1u8; 32]), "idempotency", "slot, fingerprint");
+    serializes(
+        &(
+            vec![1u8; 32],
+            201i32,
+            Some("application/json"),
+            vec![2u8],
+            "s",
+            vec![1u8; 32],
+        ),
+        "idempotency",
+        "fingerprint, status, content_type, body, slot, fingerprint",
+    );
+    reads::<(
+        Option<Vec<u8>>,
+        Option<i32>,
+        Option<String>,
+        Option<Vec<u8>>,
+    )>("idempotency", "fingerprint, status, content_type, body");
+    serializes(
+        &("c", "j", true, 5i64, 9i64, "{}"),
+        "jobs",
+        "customer_id, id, running, heartbeat_at, expires_at, doc",
+    );
+    reads::<(Option<bool>, Option<i64>, Option<i64>, Option<String>)>(
+        "jobs",
+        "running, heartbeat_at, expires_at, doc",
+    );
+    reads::<(String, Option<bool>, Option<i64>)>("jobs", "id, running, heartbeat_at");
+    serializes(&("api-signing", vec![3u8; 32]), "secrets", "name, value");
+    reads::<(Vec<u8>,)>("secrets", "value");
     let policy = Policy {
         id: "p".into(),
         customer_id: "c".into(),

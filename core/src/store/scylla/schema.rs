@@ -152,6 +152,17 @@ pub const MIGRATIONS: &[&[&str]] = &[
         "CREATE TABLE IF NOT EXISTS {ks}.claims (
         key text PRIMARY KEY, claimed_at bigint)",
     ],
+    // Answers kept for Idempotency-Key retries (status 0 while the request runs; the running
+    // mark and the kept answer expire by TTL), the API's background jobs, by customer, and the
+    // secrets every host shares (the first one written wins, by LWT).
+    &[
+        "CREATE TABLE IF NOT EXISTS {ks}.idempotency (
+        slot text PRIMARY KEY, fingerprint blob, status int, content_type text, body blob)",
+        "CREATE TABLE IF NOT EXISTS {ks}.jobs (
+        customer_id text, id text, running boolean, heartbeat_at bigint, expires_at bigint,
+        doc text, PRIMARY KEY ((customer_id), id))",
+        "CREATE TABLE IF NOT EXISTS {ks}.secrets (name text PRIMARY KEY, value blob)",
+    ],
 ];
 
 /// The keyspace statement (`NetworkTopologyStrategy`, so a second data centre can be added).
@@ -220,7 +231,7 @@ mod tests {
     #[test]
     fn every_table_has_columns_and_statements_render() {
         let tables = tables();
-        assert_eq!(tables.len(), 32);
+        assert_eq!(tables.len(), 35);
         let verdicts = tables
             .iter()
             .find(|(t, _)| t == "verdicts_by_day")

@@ -1,12 +1,13 @@
 //! Coordination between hosts on one SQLite file (several processes on one machine or one
-//! shared volume): request counts, leases and once-only claims, each a statement or two on the
-//! writer, so SQLite's own file locking makes them atomic across processes.
+//! shared volume): request counts, leases, once-only claims, kept idempotent answers and jobs,
+//! each a statement or two in the writer's `BEGIN IMMEDIATE` transaction, so SQLite's own file
+//! locking makes them atomic across processes.
 
 use rusqlite::{Connection, OptionalExtension, params};
 
 use crate::{
     error::StoreError,
-    store::{RateBudget, RateTake},
+    store::{IdempotencyBegin, JobRecord, KeptAnswer, RateBudget, RateTake},
     time::now_ms,
 };
 
@@ -123,4 +124,149 @@ pub(super) fn claim_once(
 pub(super) fn unclaim(conn: &Connection, key: &str) -> Result<(), StoreError> {
     conn.execute("DELETE FROM claims WHERE key = ?1", params![key])?;
     Ok(())
+}
+
+pub(super) fn idempotency_begin(
+    conn: &Connection,
+    slot: &str,
+    fingerprint: &[u8],
+    now: i64,
+    running_until: i64,
+) -> Result<IdempotencyBegin, StoreError> {
+    let taken = conn.execute(
+        "INSERT INTO idempotency (slot, fingerprint, status, expires_at) VALUES (?1, ?2, 0, ?4) \
+         ON CONFLICT (slot) DO UPDATE SET fingerprint = excluded.fingerprint, status = 0, \
+             content_type = NULL, body = NULL, expires_at = excluded.expires_at \
+         WHERE idempotency.expires_at < ?3",
+        params![slot, fingerprint, now, running_until],
+    )?;
+    sweep(conn, "idempotency", now)?;
+    if taken > 0 {
+        return Ok(IdempotencyBegin::Run);
+    }
+    let (kept_fp, status, content_type, body): (Vec<u8>, u16, Option<String>, Option<Vec<u8>>) =
+        conn.query_row(
+            "SELECT fingerprint, status, content_type, body FROM idempotency WHERE slot = ?1",
+            params![slot],
+            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)),
+        )?;
+    Ok(if kept_fp != fingerprint {
+        IdempotencyBegin::Mismatch
+    } else if status == 0 {
+        IdempotencyBegin::Running
+    } else {
+        IdempotencyBegin::Replay(KeptAnswer {
+            status,
+            content_type,
+            body: body.unwrap_or_default(),
+        })
+    })
+}
+
+pub(super) fn idempotency_finish(
+    conn: &Connection,
+    slot: &str,
+    fingerprint: &[u8],
+    answer: Option<&KeptAnswer>,
+    expires_at: i64,
+) -> Result<(), StoreError> {
+    match answer {
+        Some(a) => conn.execute(
+            "UPDATE idempotency SET status = ?3, content_type = ?4, body = ?5, expires_at = ?6 \
+             WHERE slot = ?1 AND fingerprint = ?2 AND status = 0",
+            params![
+                slot,
+                fingerprint,
+                a.status.max(1),
+                a.content_type,
+                a.body,
+                expires_at
+            ],
+        )?,
+        None => conn.execute(
+            "DELETE FROM idempotency WHERE slot = ?1 AND fingerprint = ?2 AND status = 0",
+            params![slot, fingerprint],
+        )?,
+    };
+    Ok(())
+}
+
+pub(super) fn job_start(
+    conn: &Connection,
+    job: &JobRecord,
+    max_running: u32,
+    live_after: i64,
+) -> Result<bool, StoreError> {
+    let running: u32 = conn.query_row(
+        "SELECT COUNT(*) FROM jobs WHERE customer_id = ?1 AND running = 1 \
+         AND heartbeat_at >= ?2 AND id != ?3",
+        params![job.customer_id, live_after, job.id],
+        |r| r.get(0),
+    )?;
+    if running >= max_running {
+        return Ok(false);
+    }
+    job_put(conn, job)?;
+    sweep(conn, "jobs", job.heartbeat_at)?;
+    Ok(true)
+}
+
+pub(super) fn job_put(conn: &Connection, job: &JobRecord) -> Result<(), StoreError> {
+    conn.execute(
+        "INSERT INTO jobs (customer_id, id, running, heartbeat_at, expires_at, doc) \
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6) \
+         ON CONFLICT (customer_id, id) DO UPDATE SET running = excluded.running, \
+             heartbeat_at = excluded.heartbeat_at, expires_at = excluded.expires_at, \
+             doc = excluded.doc",
+        params![
+            job.customer_id,
+            job.id,
+            job.running,
+            job.heartbeat_at,
+            job.expires_at,
+            job.doc
+        ],
+    )?;
+    Ok(())
+}
+
+pub(super) fn job_get(
+    conn: &Connection,
+    customer_id: &str,
+    id: &str,
+    now: i64,
+) -> Result<Option<JobRecord>, StoreError> {
+    Ok(conn
+        .query_row(
+            "SELECT running, heartbeat_at, expires_at, doc FROM jobs \
+             WHERE customer_id = ?1 AND id = ?2 AND expires_at >= ?3",
+            params![customer_id, id, now],
+            |r| {
+                Ok(JobRecord {
+                    customer_id: customer_id.to_string(),
+                    id: id.to_string(),
+                    running: r.get(0)?,
+                    heartbeat_at: r.get(1)?,
+                    expires_at: r.get(2)?,
+                    doc: r.get(3)?,
+                })
+            },
+        )
+        .optional()?)
+}
+
+pub(super) fn shared_secret(
+    conn: &Connection,
+    name: &str,
+    candidate: &[u8],
+) -> Result<Vec<u8>, StoreError> {
+    conn.execute(
+        "INSERT INTO secrets (name, value) VALUES (?1, ?2) ON CONFLICT (name) DO NOTHING",
+        params![name, candidate],
+    )?;
+    Ok(conn.query_row(
+        "SELECT value FROM secrets WHERE name = ?1",
+        params![name],
+        |r| r.get(0),
+    )?)
 }

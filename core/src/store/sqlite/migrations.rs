@@ -253,6 +253,33 @@ CREATE TABLE claims (
 ) WITHOUT ROWID;
 CREATE INDEX claims_expiry ON claims(expires_at);
 "#,
+    // The answers kept for Idempotency-Key retries (status 0: still running), the API's
+    // background jobs and the secrets every host shares, so any API host answers alike.
+    r#"
+CREATE TABLE idempotency (
+    slot TEXT PRIMARY KEY,
+    fingerprint BLOB NOT NULL,
+    status INTEGER NOT NULL,
+    content_type TEXT,
+    body BLOB,
+    expires_at INTEGER NOT NULL
+) WITHOUT ROWID;
+CREATE INDEX idempotency_expiry ON idempotency(expires_at);
+CREATE TABLE jobs (
+    customer_id TEXT NOT NULL,
+    id TEXT NOT NULL,
+    running INTEGER NOT NULL,
+    heartbeat_at INTEGER NOT NULL,
+    expires_at INTEGER NOT NULL,
+    doc TEXT NOT NULL,
+    PRIMARY KEY (customer_id, id)
+) WITHOUT ROWID;
+CREATE INDEX jobs_expiry ON jobs(expires_at);
+CREATE TABLE secrets (
+    name TEXT PRIMARY KEY,
+    value BLOB NOT NULL
+) WITHOUT ROWID;
+"#,
 ];
 
 /// Applies the schema migrations the file has not seen yet (tracked in `PRAGMA user_version`).

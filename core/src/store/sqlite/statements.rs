@@ -4,7 +4,9 @@
 use rusqlite::{OptionalExtension, params};
 
 use super::{SqliteStore, backend, coordination, rows::*};
-use crate::store::{RateBudget, RateTake, Store, StoreFuture};
+use crate::store::{
+    IdempotencyBegin, JobRecord, KeptAnswer, RateBudget, RateTake, Store, StoreFuture,
+};
 use crate::{
     auth::dmarc_report::DmarcRow,
     error::StoreError,
@@ -1069,5 +1071,49 @@ impl Store for SqliteStore {
     fn unclaim(&self, key: &str) -> StoreFuture<()> {
         let key = key.to_string();
         self.write(move |conn| coordination::unclaim(conn, &key))
+    }
+
+    fn idempotency_begin(
+        &self,
+        slot: &str,
+        fingerprint: Vec<u8>,
+        now: i64,
+        running_until: i64,
+    ) -> StoreFuture<IdempotencyBegin> {
+        let slot = slot.to_string();
+        self.write(move |conn| {
+            coordination::idempotency_begin(conn, &slot, &fingerprint, now, running_until)
+        })
+    }
+
+    fn idempotency_finish(
+        &self,
+        slot: &str,
+        fingerprint: Vec<u8>,
+        answer: Option<KeptAnswer>,
+        expires_at: i64,
+    ) -> StoreFuture<()> {
+        let slot = slot.to_string();
+        self.write(move |conn| {
+            coordination::idempotency_finish(conn, &slot, &fingerprint, answer.as_ref(), expires_at)
+        })
+    }
+
+    fn job_start(&self, job: JobRecord, max_running: u32, live_after: i64) -> StoreFuture<bool> {
+        self.write(move |conn| coordination::job_start(conn, &job, max_running, live_after))
+    }
+
+    fn job_put(&self, job: JobRecord) -> StoreFuture<()> {
+        self.write(move |conn| coordination::job_put(conn, &job))
+    }
+
+    fn job_get(&self, customer_id: &str, id: &str, now: i64) -> StoreFuture<Option<JobRecord>> {
+        let (customer_id, id) = (customer_id.to_string(), id.to_string());
+        self.read(move |conn| coordination::job_get(conn, &customer_id, &id, now))
+    }
+
+    fn shared_secret(&self, name: &str, candidate: Vec<u8>) -> StoreFuture<Vec<u8>> {
+        let name = name.to_string();
+        self.write(move |conn| coordination::shared_secret(conn, &name, &candidate))
     }
 }
