@@ -5,7 +5,9 @@
 //! hosts; an `Idempotency-Key` replayed on the other host gets the first answer; a page cursor
 //! and a bulk job started on one host are followed on the other; exactly one host dispatches
 //! webhooks and another takes over when it dies (no event lost, none delivered twice); mail
-//! quarantined by either scanner is released through either API host.
+//! quarantined by either scanner is released through either API host. With `MOAT_SCYLLA_URI`
+//! set, the same four hosts share a fresh keyspace on that ScyllaDB cluster instead (there is
+//! no ScyllaDB server on this project's build machines, so that run has not been made here).
 
 use std::{
     collections::HashMap,
@@ -27,9 +29,42 @@ use serde_json::{Value, json};
 
 const GTUBE: &str = "XJS*C4JDBQADN1.NSBN3*2IDNEN*GTUBE-STANDARD-ANTI-UBE-TEST-EMAIL*C.34X";
 
+/// Whether the cluster runs on the ScyllaDB cluster `MOAT_SCYLLA_URI` names (else SQLite).
+fn on_scylla() -> Option<String> {
+    std::env::var("MOAT_SCYLLA_URI").ok()
+}
+
+/// The cluster's `[store]`: the first host's SQLite file, or a fresh keyspace on ScyllaDB.
+fn store_section(dir: &Path) -> String {
+    match on_scylla() {
+        Some(uri) => {
+            let nodes: Vec<String> = uri
+                .split(',')
+                .map(|n| format!("\"{}\"", n.trim()))
+                .collect();
+            let keyspace = format!("moat_cluster_{}", uuid::Uuid::new_v4().simple());
+            format!(
+                "[store]\ntype = \"scylla\"\nnodes = [{}]\nkeyspace = \"{keyspace}\"\n\
+                 replication_factor = 1\n",
+                nodes.join(", ")
+            )
+        }
+        None => format!(
+            "[store]\ntype = \"sqlite\"\npath = \"{}\"\n",
+            dir.join("data").join("moat.db").display()
+        ),
+    }
+}
+
 /// A copy of `config` for another host: its own `data_dir` (`<dir>/<name>-data`), SMTP and
-/// API ports, webhooks on or off, and the first host's SQLite file as its store.
-fn host_config(config: &Path, name: &str, smtp: u16, api: u16, webhooks: bool) -> PathBuf {
+/// API ports, webhooks on or off, and the cluster's store.
+fn host_config(
+    config: &Path,
+    store: &str,
+    name: &str,
+    (smtp, api): (u16, u16),
+    webhooks: bool,
+) -> PathBuf {
     let dir = config.parent().expect("config dir");
     let text = std::fs::read_to_string(config).expect("config");
     let mut out = String::new();
@@ -49,11 +84,7 @@ fn host_config(config: &Path, name: &str, smtp: u16, api: u16, webhooks: bool) -
             out.push('\n');
         }
     }
-    let db = dir.join("data").join("moat.db");
-    out.push_str(&format!(
-        "[store]\ntype = \"sqlite\"\npath = \"{}\"\n",
-        db.display()
-    ));
+    out.push_str(store);
     let path = config.with_file_name(format!("{name}.toml"));
     std::fs::write(&path, out).expect("host config");
     path
@@ -137,19 +168,33 @@ fn api_hosts_share_budgets_one_dispatcher_and_the_quarantine() {
     let sink = Sink::start();
     let (config, smtp) = setup(dir.path(), &sink);
     let (api_b, api_c, smtp2) = (free_port(), free_port(), free_port());
-    let scanner = host_config(&config, "scanner", smtp.port(), free_port(), false);
-    let scanner2 = host_config(&config, "scanner2", smtp2, free_port(), false);
-    let host_b = host_config(&config, "b", free_port(), api_b, true);
-    let host_c = host_config(&config, "c", free_port(), api_c, true);
+    let store = store_section(dir.path());
+    let scanner = host_config(
+        &config,
+        &store,
+        "scanner",
+        (smtp.port(), free_port()),
+        false,
+    );
+    let scanner2 = host_config(&config, &store, "scanner2", (smtp2, free_port()), false);
+    let host_b = host_config(&config, &store, "b", (free_port(), api_b), true);
+    let host_c = host_config(&config, &store, "c", (free_port(), api_c), true);
+    if on_scylla().is_some() {
+        // `setup` added the domain to its SQLite file; the ScyllaDB keyspace needs it too.
+        let real_mx = sink.addr.to_string();
+        let args = ["domain", "add", "acme.example", "--real-mx", &real_mx];
+        let args = [&args[..], &["--customer", "acme", "--allow-internal"]].concat();
+        moat(&host_b, &args);
+    }
     let _scanner = start(&scanner, "up", "scanner");
     let _scanner2 = start(&scanner2, "up", "scanner2");
     let smtp2: std::net::SocketAddr = format!("127.0.0.1:{smtp2}").parse().expect("addr");
     let mut b = Some(start(&host_b, "api", "b"));
     let mut c = Some(start(&host_c, "api", "c"));
-    let token = moat(&config, &["token", "create", "--customer", "acme"])
+    let token = moat(&host_b, &["token", "create", "--customer", "acme"])
         .trim()
         .to_string();
-    let other = moat(&config, &["token", "create", "--customer", "acme"])
+    let other = moat(&host_b, &["token", "create", "--customer", "acme"])
         .trim()
         .to_string();
     for addr in [smtp, smtp2] {
@@ -184,7 +229,13 @@ fn api_hosts_share_budgets_one_dispatcher_and_the_quarantine() {
     let codes: Vec<u16> = handles.into_iter().map(|h| h.join().unwrap_or(0)).collect();
     let ok = codes.iter().filter(|c| **c == 200).count();
     let limited = codes.iter().filter(|c| **c == 429).count();
-    assert_eq!((ok, limited), (60, 140), "{codes:?}");
+    if on_scylla().is_some() {
+        // ScyllaDB never allows more than the budget; requests racing for its last places may
+        // all be refused (coordination.rs).
+        assert!((50..=60).contains(&ok) && ok + limited == 200, "{codes:?}");
+    } else {
+        assert_eq!((ok, limited), (60, 140), "{codes:?}");
+    }
 
     // One dispatcher for the cluster: events of mail the scanner quarantines arrive once.
     let receiver = Receiver::start();
