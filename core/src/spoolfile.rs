@@ -3,6 +3,7 @@
 //! then the message bytes exactly as accepted.
 
 use std::{
+    collections::HashMap,
     io::{self, BufRead, BufReader, Read},
     path::Path,
 };
@@ -92,12 +93,11 @@ pub struct SpoolStats {
     pub oldest_ms: Option<i64>,
 }
 
-/// Scans `queue_dir` (`data_dir/spool/queue`).
-pub fn stats(queue_dir: &Path, customer: Option<&str>) -> io::Result<SpoolStats> {
-    let mut stats = SpoolStats::default();
+/// Calls `f` with the envelope of every message waiting in `queue_dir` (`data_dir/spool/queue`).
+fn each_waiting(queue_dir: &Path, mut f: impl FnMut(&SpoolEnvelope)) -> io::Result<()> {
     let entries = match std::fs::read_dir(queue_dir) {
         Ok(e) => e,
-        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(stats),
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(()),
         Err(e) => return Err(e),
     };
     for entry in entries {
@@ -106,20 +106,56 @@ pub fn stats(queue_dir: &Path, customer: Option<&str>) -> io::Result<SpoolStats>
             continue;
         }
         // A file delivered and removed meanwhile is simply not counted.
-        let Ok(env) = read_envelope(&path) else {
-            continue;
-        };
-        if customer.is_some_and(|c| !env.customers.iter().any(|x| x == c)) {
-            continue;
+        if let Ok(env) = read_envelope(&path) {
+            f(&env);
         }
-        stats.depth += 1;
-        stats.oldest_ms = Some(
-            stats
-                .oldest_ms
-                .map_or(env.created_at, |o| o.min(env.created_at)),
-        );
     }
+    Ok(())
+}
+
+impl SpoolStats {
+    fn add(&mut self, created_at: i64) {
+        self.depth += 1;
+        self.oldest_ms = Some(self.oldest_ms.map_or(created_at, |o| o.min(created_at)));
+    }
+
+    /// Both spools' messages together.
+    pub fn merge(&mut self, other: SpoolStats) {
+        self.depth += other.depth;
+        self.oldest_ms = match (self.oldest_ms, other.oldest_ms) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        };
+    }
+}
+
+/// Scans `queue_dir` (`data_dir/spool/queue`).
+pub fn stats(queue_dir: &Path, customer: Option<&str>) -> io::Result<SpoolStats> {
+    let mut stats = SpoolStats::default();
+    each_waiting(queue_dir, |env| {
+        if customer.is_none_or(|c| env.customers.iter().any(|x| x == c)) {
+            stats.add(env.created_at);
+        }
+    })?;
     Ok(stats)
+}
+
+/// Scans `queue_dir` once for every customer's figures.
+pub fn stats_by_customer(queue_dir: &Path) -> io::Result<HashMap<String, SpoolStats>> {
+    let mut by = HashMap::<String, SpoolStats>::new();
+    each_waiting(queue_dir, |env| {
+        for c in &env.customers {
+            by.entry(c.clone()).or_default().add(env.created_at);
+        }
+    })?;
+    Ok(by)
+}
+
+/// The name a node's spool reports carry: its hostname and `data_dir`, so a scanner and an API
+/// in one process agree, and two hosts never do.
+pub fn node_id(config: &crate::config::Config) -> String {
+    let dir = std::fs::canonicalize(&config.data_dir).unwrap_or_else(|_| config.data_dir.clone());
+    format!("{}:{}", config.hostname, dir.display())
 }
 
 #[cfg(test)]

@@ -6,7 +6,7 @@ use std::{net::SocketAddr, path::Path, sync::Arc, time::Duration};
 use anyhow::Context;
 use moat_core::{config::Config, policy::PolicyCache, store};
 
-use moat_scanner::{ScannerContext, dmarc_reports, reload, shard, tls};
+use moat_scanner::{ScannerContext, dmarc_reports, reload, shard, spool_report, tls};
 
 /// A running Moat.
 pub struct Running {
@@ -18,6 +18,7 @@ pub struct Running {
     policy_cache: Arc<PolicyCache>,
     customer_models: Arc<reload::CustomerModels>,
     dmarc_reporter: Option<dmarc_reports::ReporterThread>,
+    _spool_report: spool_report::ReportThread,
 }
 
 impl Running {
@@ -125,6 +126,7 @@ pub fn start(config: Config) -> anyhow::Result<Running> {
     let shards = shard::start(ctx.clone())?;
     let dmarc_reporter =
         dmarc_reports::start(ctx.clone()).context("starting the DMARC reporter")?;
+    let spool_report = spool_report::start(ctx.clone()).context("starting the spool report")?;
     Ok(Running {
         smtp_addr: shards.addr,
         api_addr: api.addr,
@@ -134,5 +136,6 @@ pub fn start(config: Config) -> anyhow::Result<Running> {
         policy_cache,
         customer_models,
         dmarc_reporter,
+        _spool_report: spool_report,
     })
 }

@@ -29,6 +29,7 @@ pub mod reload;
 pub mod session;
 pub mod shard;
 pub mod spool;
+pub mod spool_report;
 pub mod tls;
 pub mod transaction;
 

@@ -52,12 +52,7 @@ pub async fn stats(
         .await?;
     let count = |a: Action| counts.iter().find(|(x, _)| *x == a).map_or(0, |(_, n)| *n);
     let total: u64 = counts.iter().map(|(_, n)| n).sum();
-    let queue = state.config.data_dir.join("spool").join("queue");
-    let customer = caller.customer_id().to_string();
-    let spool = web::block(move || spoolfile::stats(&queue, Some(&customer)))
-        .await
-        .map_err(|e| ApiError::Store(moat_core::StoreError::Backend(e.to_string())))?
-        .map_err(|e| ApiError::Store(moat_core::StoreError::Backend(e.to_string())))?;
+    let spool = spool_of(&state, caller.customer_id(), now).await?;
     let (per_domain, per_day, breakdown_complete) =
         breakdowns(&state, caller.customer_id(), since).await?;
     Ok(HttpResponse::Ok().json(Stats {
@@ -81,6 +76,31 @@ pub async fn stats(
             oldest_age_seconds: spool.oldest_ms.map_or(0, |t| (now - t).max(0) / 1000),
         },
     }))
+}
+
+/// The customer's mail waiting in every node's spool: this host's own spool read now (when a
+/// scanner shares its `data_dir`), the other nodes' as they last reported it to the store.
+async fn spool_of(
+    state: &AppState,
+    customer: &str,
+    now: i64,
+) -> Result<spoolfile::SpoolStats, ApiError> {
+    let queue = state.config.data_dir.join("spool").join("queue");
+    let owned = customer.to_string();
+    let mut spool = web::block(move || spoolfile::stats(&queue, Some(&owned)))
+        .await
+        .map_err(|e| ApiError::Store(moat_core::StoreError::Backend(e.to_string())))?
+        .map_err(|e| ApiError::Store(moat_core::StoreError::Backend(e.to_string())))?;
+    let here = spoolfile::node_id(&state.config);
+    for row in state.store.spool_reports(customer, now).await? {
+        if row.node != here {
+            spool.merge(spoolfile::SpoolStats {
+                depth: row.depth,
+                oldest_ms: row.oldest_ms.filter(|_| row.depth > 0),
+            });
+        }
+    }
+    Ok(spool)
 }
 
 /// Verdicts read at most for the per-domain and per-day breakdowns.

@@ -79,3 +79,15 @@ pub struct JobRecord {
     pub expires_at: i64,
     pub doc: String,
 }
+
+/// One node's spool as it reported it: messages of a customer waiting to be relayed there.
+/// Each scanner reports every few seconds, so an API host on another machine can say what the
+/// cluster's spools hold for a customer.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SpoolRow {
+    pub node: String,
+    pub customer_id: String,
+    pub depth: u64,
+    /// Accepted-at time (Unix ms) of the oldest waiting message.
+    pub oldest_ms: Option<i64>,
+}

@@ -14,7 +14,7 @@ pub mod sqlite;
 
 use std::{future::Future, pin::Pin, sync::Arc};
 
-pub use coordination::{IdempotencyBegin, JobRecord, KeptAnswer, RateBudget, RateTake};
+pub use coordination::{IdempotencyBegin, JobRecord, KeptAnswer, RateBudget, RateTake, SpoolRow};
 
 use crate::{
     auth::dmarc_report::DmarcRow,
@@ -252,6 +252,11 @@ pub trait Store: Send + Sync {
     /// The cluster's secret `name`: the first `candidate` ever offered for it, whichever host
     /// offered it (keys that every host must share, such as the API's signing key).
     fn shared_secret(&self, name: &str, candidate: Vec<u8>) -> StoreFuture<Vec<u8>>;
+    /// Writes node `rows`' spool report (all rows of one node), kept until `expires_at`: a
+    /// node that stops reporting drops out then.
+    fn put_spool_report(&self, rows: Vec<SpoolRow>, expires_at: i64) -> StoreFuture<()>;
+    /// The live reports of every node for a customer (rows with depth 0 included).
+    fn spool_reports(&self, customer_id: &str, now: i64) -> StoreFuture<Vec<SpoolRow>>;
 }
 
 /// The store a binary uses, whatever its backend.

@@ -3,7 +3,8 @@
 //! own `data_dir` (its spool, keys and caches) as separate machines would have. Checks what
 //! must not depend on which host answered: one token's minute budget holds across both API
 //! hosts; an `Idempotency-Key` replayed on the other host gets the first answer; a page cursor
-//! and a bulk job started on one host are followed on the other; exactly one host dispatches
+//! and a bulk job started on one host are followed on the other; the spool of a scanner is
+//! counted in every API host's stats; exactly one host dispatches
 //! webhooks and another takes over when it dies (no event lost, none delivered twice); mail
 //! quarantined by either scanner is released through either API host. With `MOAT_SCYLLA_URI`
 //! set, the same four hosts share a fresh keyspace on that ScyllaDB cluster instead (there is
@@ -381,4 +382,37 @@ fn api_hosts_share_budgets_one_dispatcher_and_the_quarantine() {
         },
     );
     assert_eq!(sink.wait_for(6, 30).len(), 6);
+
+    // Mail waiting in the second scanner's spool (its domain's server is down) is counted by
+    // `GET /v1/stats` on both API hosts, neither of which holds that spool.
+    let down = format!("127.0.0.1:{}", free_port());
+    let args = ["domain", "add", "late.example", "--real-mx", &down];
+    moat(
+        &host_b,
+        &[&args[..], &["--customer", "acme", "--allow-internal"]].concat(),
+    );
+    eventually(
+        30,
+        "the second scanner takes mail for the new domain",
+        || {
+            let msg = "From: Alice <alice@sender.test>\r\nTo: bob@late.example\r\n\
+                   Subject: minutes of the meeting\r\nMessage-ID: <late@sender.test>\r\n\r\n\
+                   The minutes are below.\r\n";
+            let reply = smtplib_send(
+                smtp2,
+                "alice@sender.test",
+                &["bob@late.example"],
+                msg.as_bytes(),
+            );
+            reply.starts_with("250").then_some(()).ok_or(reply)
+        },
+    );
+    for api in [survivor, rejoined] {
+        eventually(30, "the spool is counted on every API host", || {
+            let (status, stats) = call(api, "GET", "/v1/stats", &other, None);
+            (status == 200 && stats["spool"]["depth"] == 1)
+                .then_some(())
+                .ok_or(format!("{status} {stats}"))
+        });
+    }
 }

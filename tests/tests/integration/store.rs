@@ -797,6 +797,37 @@ async fn coordination_contract(s: &SharedStore, tag: &str) {
         vec![1; 32],
         "a later host gets the first host's secret"
     );
+
+    // Spool reports: each node's latest row per customer, until it expires.
+    use moat_core::store::SpoolRow;
+    let customer = format!("{tag}-spool");
+    let row = |node: &str, depth, oldest_ms| SpoolRow {
+        node: node.into(),
+        customer_id: customer.clone(),
+        depth,
+        oldest_ms,
+    };
+    s.put_spool_report(vec![row("n1", 3, Some(now - 5_000))], now + 60_000)
+        .await
+        .expect("report");
+    s.put_spool_report(vec![row("n2", 1, Some(now - 1_000))], now + 60_000)
+        .await
+        .expect("report");
+    s.put_spool_report(vec![row("n1", 0, None)], now + 60_000)
+        .await
+        .expect("report");
+    let mut reports = s.spool_reports(&customer, now).await.expect("reports");
+    reports.sort_by(|a, b| a.node.cmp(&b.node));
+    assert_eq!(
+        reports,
+        vec![row("n1", 0, None), row("n2", 1, Some(now - 1_000))]
+    );
+    assert!(
+        s.spool_reports(&format!("{tag}-nobody"), now)
+            .await
+            .expect("reports")
+            .is_empty()
+    );
 }
 
 /// Idempotency slots: the first request runs; while it runs a retry hears so; a different

@@ -7,7 +7,7 @@ use scylla::{client::session::Session, statement::prepared::PreparedStatement};
 use super::{Inner, prepared};
 use crate::{
     error::StoreError,
-    store::{IdempotencyBegin, JobRecord, KeptAnswer, RateBudget, RateTake},
+    store::{IdempotencyBegin, JobRecord, KeptAnswer, RateBudget, RateTake, SpoolRow},
 };
 
 /// The prepared statements of coordination.
@@ -29,6 +29,8 @@ pub(super) struct Statements {
     jobs_of: PreparedStatement,
     secret_insert: PreparedStatement,
     secret_get: PreparedStatement,
+    spool_put: PreparedStatement,
+    spool_get: PreparedStatement,
 }
 
 impl Statements {
@@ -105,6 +107,15 @@ impl Statements {
             ))
             .await?,
             secret_get: prepare(format!("SELECT value FROM {ks}.secrets WHERE name = ?")).await?,
+            spool_put: prepare(format!(
+                "INSERT INTO {ks}.spool_reports (customer_id, node, depth, oldest_ms) \
+                 VALUES (?, ?, ?, ?) USING TTL ?"
+            ))
+            .await?,
+            spool_get: prepare(format!(
+                "SELECT node, depth, oldest_ms FROM {ks}.spool_reports WHERE customer_id = ?"
+            ))
+            .await?,
         })
     }
 }
@@ -362,6 +373,40 @@ impl Inner {
             .await?
             .map(|(v,)| v)
             .ok_or_else(|| StoreError::Backend(format!("secret {name} vanished after its write")))
+    }
+}
+
+impl Inner {
+    pub(super) async fn put_spool_report(
+        &self,
+        rows: &[SpoolRow],
+        now: i64,
+        expires_at: i64,
+    ) -> Result<(), StoreError> {
+        let ttl = ttl_secs(now, expires_at);
+        for row in rows {
+            let depth = i64::try_from(row.depth).unwrap_or(i64::MAX);
+            let values = (&row.customer_id, &row.node, depth, row.oldest_ms, ttl);
+            self.exec(&self.coord.spool_put, values).await?;
+        }
+        Ok(())
+    }
+
+    pub(super) async fn spool_reports(
+        &self,
+        customer_id: &str,
+    ) -> Result<Vec<SpoolRow>, StoreError> {
+        Ok(self
+            .rows::<(String, Option<i64>, Option<i64>)>(&self.coord.spool_get, (customer_id,))
+            .await?
+            .into_iter()
+            .map(|(node, depth, oldest_ms)| SpoolRow {
+                node,
+                customer_id: customer_id.to_string(),
+                depth: depth.and_then(|d| u64::try_from(d).ok()).unwrap_or(0),
+                oldest_ms,
+            })
+            .collect())
     }
 }
 

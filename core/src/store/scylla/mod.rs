@@ -38,7 +38,9 @@ use self::rows::{
     CustomerRow, DomainRow, PointerRow, PolicyRow, QuarantineRow, RawChunkRow, SenderRuleRow,
     SpamReportRow, TokenRow, VerdictRow, day_of, hour_of,
 };
-use super::{IdempotencyBegin, JobRecord, KeptAnswer, RateBudget, RateTake, Store, StoreFuture};
+use super::{
+    IdempotencyBegin, JobRecord, KeptAnswer, RateBudget, RateTake, SpoolRow, Store, StoreFuture,
+};
 use crate::{
     auth::dmarc_report::DmarcRow,
     config::StoreConfig,
@@ -2060,6 +2062,18 @@ impl Store for ScyllaStore {
     fn job_get(&self, customer_id: &str, id: &str, now: i64) -> StoreFuture<Option<JobRecord>> {
         let (customer_id, id) = (customer_id.to_string(), id.to_string());
         self.run(move |db| async move { db.job_get(&customer_id, &id, now).await })
+    }
+
+    fn put_spool_report(&self, rows: Vec<SpoolRow>, expires_at: i64) -> StoreFuture<()> {
+        self.run(move |db| async move {
+            db.put_spool_report(&rows, crate::time::now_ms(), expires_at)
+                .await
+        })
+    }
+
+    fn spool_reports(&self, customer_id: &str, _now: i64) -> StoreFuture<Vec<SpoolRow>> {
+        let customer_id = customer_id.to_string();
+        self.run(move |db| async move { db.spool_reports(&customer_id).await })
     }
 
     fn shared_secret(&self, name: &str, candidate: Vec<u8>) -> StoreFuture<Vec<u8>> {

@@ -263,6 +263,12 @@ fn every_written_row_matches_the_schema() {
     reads::<(String, Option<bool>, Option<i64>)>("jobs", "id, running, heartbeat_at");
     serializes(&("api-signing", vec![3u8; 32]), "secrets", "name, value");
     reads::<(Vec<u8>,)>("secrets", "value");
+    serializes(
+        &("c", "n", 3i64, Some(5i64)),
+        "spool_reports",
+        "customer_id, node, depth, oldest_ms",
+    );
+    reads::<(String, Option<i64>, Option<i64>)>("spool_reports", "node, depth, oldest_ms");
     let policy = Policy {
         id: "p".into(),
         customer_id: "c".into(),

@@ -154,7 +154,8 @@ pub const MIGRATIONS: &[&[&str]] = &[
     ],
     // Answers kept for Idempotency-Key retries (status 0 while the request runs; the running
     // mark and the kept answer expire by TTL), the API's background jobs, by customer, and the
-    // secrets every host shares (the first one written wins, by LWT).
+    // secrets every host shares (the first one written wins, by LWT); scanners' spool reports
+    // expire by TTL when a node stops reporting.
     &[
         "CREATE TABLE IF NOT EXISTS {ks}.idempotency (
         slot text PRIMARY KEY, fingerprint blob, status int, content_type text, body blob)",
@@ -162,6 +163,9 @@ pub const MIGRATIONS: &[&[&str]] = &[
         customer_id text, id text, running boolean, heartbeat_at bigint, expires_at bigint,
         doc text, PRIMARY KEY ((customer_id), id))",
         "CREATE TABLE IF NOT EXISTS {ks}.secrets (name text PRIMARY KEY, value blob)",
+        "CREATE TABLE IF NOT EXISTS {ks}.spool_reports (
+        customer_id text, node text, depth bigint, oldest_ms bigint,
+        PRIMARY KEY ((customer_id), node))",
     ],
 ];
 
@@ -231,7 +235,7 @@ mod tests {
     #[test]
     fn every_table_has_columns_and_statements_render() {
         let tables = tables();
-        assert_eq!(tables.len(), 35);
+        assert_eq!(tables.len(), 36);
         let verdicts = tables
             .iter()
             .find(|(t, _)| t == "verdicts_by_day")

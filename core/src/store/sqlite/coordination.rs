@@ -7,7 +7,7 @@ use rusqlite::{Connection, OptionalExtension, params};
 
 use crate::{
     error::StoreError,
-    store::{IdempotencyBegin, JobRecord, KeptAnswer, RateBudget, RateTake},
+    store::{IdempotencyBegin, JobRecord, KeptAnswer, RateBudget, RateTake, SpoolRow},
     time::now_ms,
 };
 
@@ -269,4 +269,48 @@ pub(super) fn shared_secret(
         params![name],
         |r| r.get(0),
     )?)
+}
+
+pub(super) fn put_spool_report(
+    conn: &Connection,
+    rows: &[SpoolRow],
+    expires_at: i64,
+) -> Result<(), StoreError> {
+    for row in rows {
+        conn.execute(
+            "INSERT INTO spool_reports (customer_id, node, depth, oldest_ms, expires_at) \
+             VALUES (?1, ?2, ?3, ?4, ?5) ON CONFLICT (customer_id, node) DO UPDATE SET \
+             depth = excluded.depth, oldest_ms = excluded.oldest_ms, \
+             expires_at = excluded.expires_at",
+            params![
+                row.customer_id,
+                row.node,
+                i64::try_from(row.depth).unwrap_or(i64::MAX),
+                row.oldest_ms,
+                expires_at
+            ],
+        )?;
+    }
+    sweep(conn, "spool_reports", now_ms())?;
+    Ok(())
+}
+
+pub(super) fn spool_reports(
+    conn: &Connection,
+    customer_id: &str,
+    now: i64,
+) -> Result<Vec<SpoolRow>, StoreError> {
+    let mut st = conn.prepare_cached(
+        "SELECT node, depth, oldest_ms FROM spool_reports \
+         WHERE customer_id = ?1 AND expires_at >= ?2",
+    )?;
+    let rows = st.query_map(params![customer_id, now], |r| {
+        Ok(SpoolRow {
+            node: r.get(0)?,
+            customer_id: customer_id.to_string(),
+            depth: u64::try_from(r.get::<_, i64>(1)?).unwrap_or(0),
+            oldest_ms: r.get(2)?,
+        })
+    })?;
+    Ok(rows.collect::<Result<_, _>>()?)
 }

@@ -254,7 +254,8 @@ CREATE TABLE claims (
 CREATE INDEX claims_expiry ON claims(expires_at);
 "#,
     // The answers kept for Idempotency-Key retries (status 0: still running), the API's
-    // background jobs and the secrets every host shares, so any API host answers alike.
+    // background jobs, the secrets every host shares and each scanner's spool report, so any
+    // API host answers alike.
     r#"
 CREATE TABLE idempotency (
     slot TEXT PRIMARY KEY,
@@ -278,6 +279,14 @@ CREATE INDEX jobs_expiry ON jobs(expires_at);
 CREATE TABLE secrets (
     name TEXT PRIMARY KEY,
     value BLOB NOT NULL
+) WITHOUT ROWID;
+CREATE TABLE spool_reports (
+    customer_id TEXT NOT NULL,
+    node TEXT NOT NULL,
+    depth INTEGER NOT NULL,
+    oldest_ms INTEGER,
+    expires_at INTEGER NOT NULL,
+    PRIMARY KEY (customer_id, node)
 ) WITHOUT ROWID;
 "#,
 ];

@@ -5,7 +5,7 @@ use rusqlite::{OptionalExtension, params};
 
 use super::{SqliteStore, backend, coordination, rows::*};
 use crate::store::{
-    IdempotencyBegin, JobRecord, KeptAnswer, RateBudget, RateTake, Store, StoreFuture,
+    IdempotencyBegin, JobRecord, KeptAnswer, RateBudget, RateTake, SpoolRow, Store, StoreFuture,
 };
 use crate::{
     auth::dmarc_report::DmarcRow,
@@ -1115,5 +1115,14 @@ impl Store for SqliteStore {
     fn shared_secret(&self, name: &str, candidate: Vec<u8>) -> StoreFuture<Vec<u8>> {
         let name = name.to_string();
         self.write(move |conn| coordination::shared_secret(conn, &name, &candidate))
+    }
+
+    fn put_spool_report(&self, rows: Vec<SpoolRow>, expires_at: i64) -> StoreFuture<()> {
+        self.write(move |conn| coordination::put_spool_report(conn, &rows, expires_at))
+    }
+
+    fn spool_reports(&self, customer_id: &str, now: i64) -> StoreFuture<Vec<SpoolRow>> {
+        let customer_id = customer_id.to_string();
+        self.read(move |conn| coordination::spool_reports(conn, &customer_id, now))
     }
 }
