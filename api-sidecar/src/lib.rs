@@ -45,8 +45,8 @@ pub struct AppState {
     pub config: Config,
     /// Per-token and per-customer request budgets, counted in the store (cluster-wide).
     pub budgets: ratelimit::SharedBudgets,
-    /// Token creations per customer per hour.
-    pub token_creations: ratelimit::RateLimiter,
+    /// This node's name in spool reports ([`moat_core::spoolfile::node_id`]), worked out once.
+    pub node_id: String,
     /// Failed authentications per client address.
     pub auth_failures: auth::AuthFailures,
     /// Seals pagination cursors.
@@ -243,10 +243,6 @@ impl ApiServer {
                         .unwrap_or(config.api.rate_limit_per_minute.saturating_mul(2))
                         .max(1),
                 };
-                let token_creations = ratelimit::RateLimiter::new(
-                    config.api.token_creations_per_hour,
-                    config.api.token_creations_per_hour,
-                );
                 let shared = signing::SigningKey::shared(store.as_ref(), &config.data_dir);
                 let signing = match futures::executor::block_on(shared) {
                     Ok(key) => key,
@@ -290,11 +286,12 @@ impl ApiServer {
                 };
                 let metrics_listen = config.api.metrics_listen;
                 let hsts = tls_config.is_some();
+                let node_id = moat_core::spoolfile::node_id(&config);
                 let state = web::Data::new(AppState {
                     store,
                     config,
                     budgets,
-                    token_creations,
+                    node_id,
                     auth_failures,
                     signing,
                     relay,

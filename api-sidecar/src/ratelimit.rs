@@ -6,10 +6,9 @@
 //! Request budgets (per token and per customer) live in the store ([`shared`]), so every API
 //! host of a cluster draws on the same count: N hosts allow the budget once, not N times. Their
 //! windows are aligned to the clock (a minute starts at :00), so every host computes the same
-//! window without asking anyone. [`RateLimiter`] is the in-process limiter for budgets that
-//! only guard one process's own resources (token creations per customer per hour).
-
-use std::{collections::HashMap, sync::Mutex};
+//! window without asking anyone. Token creations per customer per hour ([`token_creation`])
+//! are a budget in the store too: a customer cannot mint N times the limit by spreading its
+//! requests over N API hosts.
 
 /// The outcome of one request's check, also what the response headers say.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -27,104 +26,9 @@ pub struct RateDecision {
     pub window: &'static str,
 }
 
-#[derive(Debug, Clone, Copy)]
-struct Window {
-    start_ms: i64,
-    count: u32,
-}
-
-impl Window {
-    /// Counts a request in a window of `len_ms`; returns (allowed, remaining, resets_at_ms).
-    fn hit(&mut self, now_ms: i64, len_ms: i64, budget: u32) -> (bool, u32, i64) {
-        if now_ms >= self.start_ms + len_ms {
-            *self = Window {
-                start_ms: now_ms,
-                count: 0,
-            };
-        }
-        let allowed = self.count < budget;
-        if allowed {
-            self.count += 1;
-        }
-        (allowed, budget - self.count, self.start_ms + len_ms)
-    }
-}
-
 /// Milliseconds to whole seconds, rounded up.
 fn secs_ceil(ms: i64) -> i64 {
     (ms + 999).div_euclid(1000)
-}
-
-/// All tokens' windows.
-pub struct RateLimiter {
-    per_hour: u32,
-    per_minute: u32,
-    windows: Mutex<HashMap<String, (Window, Window)>>,
-}
-
-impl RateLimiter {
-    pub fn new(per_hour: u32, per_minute: u32) -> Self {
-        RateLimiter {
-            per_hour: per_hour.max(1),
-            per_minute: per_minute.max(1),
-            windows: Mutex::new(HashMap::new()),
-        }
-    }
-
-    /// Counts a request of `token_id` at `now_ms`.
-    pub fn check(&self, token_id: &str, now_ms: i64) -> RateDecision {
-        let mut all = self.windows.lock().unwrap_or_else(|p| p.into_inner());
-        let fresh = Window {
-            start_ms: now_ms,
-            count: 0,
-        };
-        let (hour, minute) = all.entry(token_id.to_string()).or_insert((fresh, fresh));
-        // Check the minute first so a refused burst does not use up the hour.
-        let (m_ok, m_left, m_reset) = {
-            let mut probe = *minute;
-            let r = probe.hit(now_ms, 60_000, self.per_minute);
-            if r.0 {
-                *minute = probe;
-            }
-            r
-        };
-        if !m_ok {
-            return RateDecision {
-                allowed: false,
-                limit: self.per_hour,
-                remaining: 0,
-                reset_at: secs_ceil(m_reset),
-                retry_after: secs_ceil(m_reset - now_ms),
-                window: "minute",
-            };
-        }
-        let (h_ok, h_left, h_reset) = hour.hit(now_ms, 3_600_000, self.per_hour);
-        if !h_ok {
-            // Give the minute slot back: the request was refused.
-            minute.count = minute.count.saturating_sub(1);
-            return RateDecision {
-                allowed: false,
-                limit: self.per_hour,
-                remaining: 0,
-                reset_at: secs_ceil(h_reset),
-                retry_after: secs_ceil(h_reset - now_ms),
-                window: "hour",
-            };
-        }
-        let (remaining, reset) = if m_left < h_left {
-            (m_left, m_reset)
-        } else {
-            (h_left, h_reset)
-        };
-        RateDecision {
-            allowed: true,
-            limit: self.per_hour,
-            remaining,
-            reset_at: secs_ceil(reset),
-            retry_after: 0,
-            window: "",
-        }
-    }
 }
 
 /// The request budgets the API enforces in the store, per token and per customer.
@@ -200,31 +104,19 @@ pub async fn shared(
     }
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn burst_then_hour_limits_with_resets() {
-        let l = RateLimiter::new(5, 3);
-        let t0 = 1_000_000;
-        for i in 0..3 {
-            let d = l.check("t", t0 + i);
-            assert!(d.allowed);
-            assert_eq!(d.remaining, 2 - i as u32);
-        }
-        let refused = l.check("t", t0 + 10);
-        assert!(!refused.allowed);
-        assert_eq!(refused.window, "minute");
-        assert_eq!(refused.retry_after, 60);
-        assert!(l.check("other", t0).allowed, "tokens are independent");
-        // Next minute: two more fit the hour, then the hour refuses.
-        assert!(l.check("t", t0 + 60_000).allowed);
-        assert!(l.check("t", t0 + 60_001).allowed);
-        let hour = l.check("t", t0 + 60_002);
-        assert!(!hour.allowed);
-        assert_eq!(hour.window, "hour");
-        assert!(hour.retry_after > 3000);
-        assert!(l.check("t", t0 + 3_600_000).allowed, "a new hour");
-    }
+/// Draws one token creation of `customer` from its hourly budget in the store (the window
+/// aligned to the clock, as every shared budget). Refused: the seconds until the window ends.
+pub async fn token_creation(
+    store: &moat_core::store::SharedStore,
+    per_hour: u32,
+    customer: &str,
+    now_ms: i64,
+) -> Result<Result<(), i64>, moat_core::StoreError> {
+    use moat_core::store::{RateBudget, RateTake};
+    let budget = RateBudget::at(format!("tc:{customer}"), now_ms, 3_600_000, per_hour);
+    let reset = budget.resets_at();
+    Ok(match store.rate_take(vec![budget]).await? {
+        RateTake::Allowed(_) => Ok(()),
+        RateTake::Refused(_) => Err(secs_ceil(reset - now_ms).max(1)),
+    })
 }

@@ -6,7 +6,9 @@ use std::{net::SocketAddr, path::Path, sync::Arc, time::Duration};
 use anyhow::Context;
 use moat_core::{config::Config, policy::PolicyCache, store};
 
-use moat_scanner::{ScannerContext, dmarc_reports, reload, shard, spool_report, tls};
+use moat_scanner::{
+    ScannerContext, dmarc_reports, reload, shard, spool_report, ticker::Ticker, tls,
+};
 
 /// A running Moat.
 pub struct Running {
@@ -17,8 +19,8 @@ pub struct Running {
     ctx: Arc<ScannerContext>,
     policy_cache: Arc<PolicyCache>,
     customer_models: Arc<reload::CustomerModels>,
-    dmarc_reporter: Option<dmarc_reports::ReporterThread>,
-    _spool_report: spool_report::ReportThread,
+    dmarc_reporter: Option<Ticker>,
+    _spool_report: Ticker,
 }
 
 impl Running {

@@ -4,14 +4,7 @@
 //! configured report address to each authorised `rua=` address: through `spool.dsn_relay`
 //! when set, else to the address's MX.
 
-use std::{
-    sync::{
-        Arc,
-        atomic::{AtomicBool, Ordering},
-    },
-    thread,
-    time::Duration,
-};
+use std::{sync::Arc, time::Duration};
 
 use moat_core::{
     auth::dmarc_report::{Collector, Destination, Report, Reporter, period_of},
@@ -21,23 +14,7 @@ use moat_core::{
     time::{now_ms, rfc5322_now},
 };
 
-use crate::ScannerContext;
-
-/// Stops the reporter thread (after a last flush of the counts) when dropped.
-pub struct ReporterThread {
-    stop: Arc<AtomicBool>,
-    thread: Option<thread::JoinHandle<()>>,
-}
-
-impl Drop for ReporterThread {
-    fn drop(&mut self) {
-        self.stop.store(true, Ordering::SeqCst);
-        if let Some(t) = self.thread.take() {
-            t.thread().unpark();
-            let _ = t.join();
-        }
-    }
-}
+use crate::{ScannerContext, ticker::Ticker};
 
 /// Who the reports say they are from, with the defaults filled in.
 pub fn reporter(config: &Config) -> Reporter {
@@ -60,38 +37,31 @@ pub fn reporter(config: &Config) -> Reporter {
 }
 
 /// Starts the reporter when reports are enabled (`None` otherwise).
-pub fn start(ctx: Arc<ScannerContext>) -> std::io::Result<Option<ReporterThread>> {
+/// The reporter's thread flushes the counts one last time when its handle is dropped.
+pub fn start(ctx: Arc<ScannerContext>) -> std::io::Result<Option<Ticker>> {
     let Some(collector) = ctx.dmarc_reports.clone() else {
         return Ok(None);
     };
-    let stop = Arc::new(AtomicBool::new(false));
-    let stopping = stop.clone();
     let every = Duration::from_secs(ctx.config.dmarc_reports.flush_secs.max(1));
-    let thread = thread::Builder::new()
-        .name("moat-dmarc".into())
-        .spawn(move || {
-            // Reports whose addresses could not be checked (DNS failed), with the attempts
-            // made; tried again at each tick.
-            let mut waiting: Vec<(Report, Vec<Destination>, u32)> = Vec::new();
-            loop {
-                thread::park_timeout(every);
-                let last = stopping.load(Ordering::SeqCst);
-                flush(&ctx.store, &collector);
-                if last {
-                    break;
-                }
-                for (report, destinations, tries) in std::mem::take(&mut waiting) {
-                    retry_later(&mut waiting, &ctx, report, destinations, tries);
-                }
-                for (report, destinations) in take_due(&ctx) {
-                    retry_later(&mut waiting, &ctx, report, destinations, 0);
-                }
+    Ticker::start("moat-dmarc", every, move |ticks| {
+        // Reports whose addresses could not be checked (DNS failed), with the attempts made;
+        // tried again at each tick.
+        let mut waiting: Vec<(Report, Vec<Destination>, u32)> = Vec::new();
+        loop {
+            let last = ticks.wait();
+            flush(&ctx.store, &collector);
+            if last {
+                break;
             }
-        })?;
-    Ok(Some(ReporterThread {
-        stop,
-        thread: Some(thread),
-    }))
+            for (report, destinations, tries) in std::mem::take(&mut waiting) {
+                retry_later(&mut waiting, &ctx, report, destinations, tries);
+            }
+            for (report, destinations) in take_due(&ctx) {
+                retry_later(&mut waiting, &ctx, report, destinations, 0);
+            }
+        }
+    })
+    .map(Some)
 }
 
 /// Moves the counts to the store; on failure they stay for the next flush.

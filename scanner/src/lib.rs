@@ -30,6 +30,7 @@ pub mod session;
 pub mod shard;
 pub mod spool;
 pub mod spool_report;
+pub mod ticker;
 pub mod tls;
 pub mod transaction;
 

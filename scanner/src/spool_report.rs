@@ -3,15 +3,7 @@
 //! `GET /v1/stats` on any API host of a cluster counts every node's spool, not only its own.
 //! A node that stops reporting drops out of the figures a minute later.
 
-use std::{
-    collections::HashSet,
-    sync::{
-        Arc,
-        atomic::{AtomicBool, Ordering},
-    },
-    thread,
-    time::Duration,
-};
+use std::{collections::HashSet, sync::Arc, time::Duration};
 
 use moat_core::{
     spoolfile,
@@ -19,49 +11,27 @@ use moat_core::{
     time::now_ms,
 };
 
-use crate::ScannerContext;
+use crate::{ScannerContext, ticker::Ticker};
 
 /// How often a scanner reports.
 pub const EVERY: Duration = Duration::from_secs(5);
 /// How long a report counts without being renewed (ms).
 pub const KEEP_MS: i64 = 60_000;
 
-/// Stops the reporting thread when dropped.
-pub struct ReportThread {
-    stop: Arc<AtomicBool>,
-    thread: Option<thread::JoinHandle<()>>,
-}
-
-impl Drop for ReportThread {
-    fn drop(&mut self) {
-        self.stop.store(true, Ordering::SeqCst);
-        if let Some(t) = self.thread.take() {
-            t.thread().unpark();
-            let _ = t.join();
-        }
-    }
-}
-
-/// Starts reporting this node's spool.
-pub fn start(ctx: Arc<ScannerContext>) -> std::io::Result<ReportThread> {
-    let stop = Arc::new(AtomicBool::new(false));
-    let stopping = stop.clone();
+/// Starts reporting this node's spool (until the handle is dropped).
+pub fn start(ctx: Arc<ScannerContext>) -> std::io::Result<Ticker> {
     let node = spoolfile::node_id(&ctx.config);
     let queue = ctx.config.data_dir.join("spool").join("queue");
-    let thread = thread::Builder::new()
-        .name("moat-spool-report".into())
-        .spawn(move || {
-            // Customers reported last time: one whose mail all left is reported at 0 once,
-            // so its figure drops at once rather than when the report expires.
-            let mut last: HashSet<String> = HashSet::new();
-            while !stopping.load(Ordering::SeqCst) {
-                last = report(&ctx.store, &node, &queue, last);
-                thread::park_timeout(EVERY);
+    Ticker::start("moat-spool-report", EVERY, move |ticks| {
+        // Customers reported last time: one whose mail all left is reported at 0 once, so
+        // its figure drops at once rather than when the report expires.
+        let mut last: HashSet<String> = HashSet::new();
+        loop {
+            last = report(&ctx.store, &node, &queue, last);
+            if ticks.wait() {
+                return;
             }
-        })?;
-    Ok(ReportThread {
-        stop,
-        thread: Some(thread),
+        }
     })
 }
 

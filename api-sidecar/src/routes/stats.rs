@@ -91,9 +91,8 @@ async fn spool_of(
         .await
         .map_err(|e| ApiError::Store(moat_core::StoreError::Backend(e.to_string())))?
         .map_err(|e| ApiError::Store(moat_core::StoreError::Backend(e.to_string())))?;
-    let here = spoolfile::node_id(&state.config);
     for row in state.store.spool_reports(customer, now).await? {
-        if row.node != here {
+        if row.node != state.node_id {
             spool.merge(spoolfile::SpoolStats {
                 depth: row.depth,
                 oldest_ms: row.oldest_ms.filter(|_| row.depth > 0),

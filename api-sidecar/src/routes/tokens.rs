@@ -91,11 +91,11 @@ pub async fn create(
         });
     }
     let customer_id = tenancy::customer_of(caller.customer_id()).to_string();
-    let creation = state.token_creations.check(&customer_id, now_ms());
-    if !creation.allowed {
-        return Err(ApiError::RateLimited {
-            retry_after: creation.retry_after,
-        });
+    let per_hour = state.config.api.token_creations_per_hour;
+    if let Err(retry_after) =
+        crate::ratelimit::token_creation(&state.store, per_hour, &customer_id, now_ms()).await?
+    {
+        return Err(ApiError::RateLimited { retry_after });
     }
     let mut held = 0;
     for tenant in managed_tenants(&caller) {
