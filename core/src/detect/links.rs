@@ -197,12 +197,23 @@ pub fn host_of(url: &str) -> String {
 fn bare_urls(part: u32, text: &str) -> Vec<Link> {
     let mut links = Vec::new();
     let lower = text.to_ascii_lowercase();
+    // Where a link may start: one pass over the text finds the next of the three, however
+    // many links there are (three `find`s from each link would rescan the rest each time).
+    static STARTS: std::sync::LazyLock<Option<aho_corasick::AhoCorasick>> =
+        std::sync::LazyLock::new(|| {
+            aho_corasick::AhoCorasick::builder()
+                .match_kind(aho_corasick::MatchKind::LeftmostFirst)
+                .build(["http://", "https://", "www."])
+                .ok()
+        });
+    let Some(starts) = STARTS.as_ref() else {
+        return links;
+    };
     let mut i = 0;
     while i < lower.len() {
-        let next = ["http://", "https://", "www."]
-            .iter()
-            .filter_map(|p| lower[i..].find(p).map(|at| i + at))
-            .min();
+        let next = starts
+            .find(aho_corasick::Input::new(&lower).span(i..lower.len()))
+            .map(|m| m.start());
         let Some(start) = next else { break };
         // `www.` inside a longer word (or inside an http URL already taken) is not a new link.
         if lower[..start].ends_with(|c: char| c.is_alphanumeric() || c == '/' || c == '.') {

@@ -183,42 +183,87 @@ pub fn unicode_host(host: &str) -> String {
     }
 }
 
+/// A host taken apart once, so comparing it with many names (every brand) costs no new
+/// strings per name.
+struct Suspect {
+    /// The registrable domain, lower-cased ASCII as written.
+    reg: String,
+    /// Its first label in Unicode.
+    label: String,
+    label_skeleton: String,
+    /// The label's `-`-separated words with their skeletons.
+    words: Vec<(String, String)>,
+}
+
+impl Suspect {
+    fn of(host: &str) -> Suspect {
+        let reg = registrable(host);
+        let uni = unicode_host(&reg);
+        let label = uni.split('.').next().unwrap_or("").to_string();
+        let words = label
+            .split('-')
+            .map(|w| (w.to_string(), skeleton(w)))
+            .collect();
+        Suspect {
+            label_skeleton: skeleton(&label),
+            reg,
+            label,
+            words,
+        }
+    }
+
+    /// Whether this host imitates `name` (whose skeleton is `name_skeleton`) without being
+    /// one of `genuine`.
+    fn imitates(&self, name: &str, name_skeleton: &str, genuine: &[&str]) -> Option<Imitation> {
+        if genuine.iter().any(|g| self.reg == *g) {
+            return None;
+        }
+        let label = self.label.as_str();
+        if label.is_empty() || name.len() < 4 {
+            return None;
+        }
+        if label == name {
+            // The name itself under another suffix (`amazon.co.jp`) is too often the brand's own.
+            return None;
+        }
+        if self.label_skeleton == name_skeleton {
+            return Some(Imitation::Homoglyph);
+        }
+        if self
+            .words
+            .iter()
+            .any(|(w, sk)| w == name || sk == name_skeleton)
+        {
+            return Some(Imitation::Combination);
+        }
+        if name.len() >= 6 && distance(label, name, 1) == 1 {
+            return Some(Imitation::Typo);
+        }
+        None
+    }
+}
+
 /// Whether `host` imitates `name` (a brand or a protected domain's label) without being one of
 /// `genuine` (registrable domains that really are that name's).
 pub fn imitates(host: &str, name: &str, genuine: &[&str]) -> Option<Imitation> {
-    let reg = registrable(host);
-    if genuine.iter().any(|g| reg == *g) {
-        return None;
-    }
-    let uni = unicode_host(&reg);
-    let label = uni.split('.').next().unwrap_or("");
-    if label.is_empty() || name.len() < 4 {
-        return None;
-    }
-    if label == name {
-        // The name itself under another suffix (`amazon.co.jp`) is too often the brand's own.
-        return None;
-    }
-    if skeleton(label) == skeleton(name) {
-        return Some(Imitation::Homoglyph);
-    }
-    if label
-        .split('-')
-        .any(|w| w == name || skeleton(w) == skeleton(name))
-    {
-        return Some(Imitation::Combination);
-    }
-    if name.len() >= 6 && distance(label, name, 1) == 1 {
-        return Some(Imitation::Typo);
-    }
-    None
+    Suspect::of(host).imitates(name, &skeleton(name), genuine)
+}
+
+/// The brands' skeletons, in [`BRANDS`] order, worked out once.
+fn brand_skeletons() -> &'static [String] {
+    static SKELETONS: std::sync::OnceLock<Vec<String>> = std::sync::OnceLock::new();
+    SKELETONS.get_or_init(|| BRANDS.iter().map(|(b, _)| skeleton(b)).collect())
 }
 
 /// The brand a host imitates, if any.
 pub fn imitated_brand(host: &str) -> Option<(&'static str, Imitation)> {
+    let suspect = Suspect::of(host);
     BRANDS
         .iter()
-        .find_map(|(brand, genuine)| imitates(host, brand, genuine).map(|i| (*brand, i)))
+        .zip(brand_skeletons())
+        .find_map(|((brand, genuine), sk)| {
+            suspect.imitates(brand, sk, genuine).map(|i| (*brand, i))
+        })
 }
 
 #[cfg(test)]
