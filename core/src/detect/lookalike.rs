@@ -132,11 +132,12 @@ pub fn skeleton(label: &str) -> String {
 
 /// Levenshtein distance, capped: returns `cap + 1` as soon as it must exceed `cap`.
 fn distance(a: &str, b: &str, cap: usize) -> usize {
-    let a: Vec<char> = a.chars().collect();
-    let b: Vec<char> = b.chars().collect();
-    if a.len().abs_diff(b.len()) > cap {
+    // Most pairs differ in length by more than `cap`: answered before allocating anything.
+    if a.chars().count().abs_diff(b.chars().count()) > cap {
         return cap + 1;
     }
+    let a: Vec<char> = a.chars().collect();
+    let b: Vec<char> = b.chars().collect();
     let mut prev: Vec<usize> = (0..=b.len()).collect();
     for (i, ca) in a.iter().enumerate() {
         let mut cur = vec![i + 1; b.len() + 1];
