@@ -26,6 +26,10 @@ pub struct RateDecision {
     pub window: &'static str,
 }
 
+/// The budgets' windows (ms).
+const MINUTE: i64 = 60_000;
+const HOUR: i64 = 3_600_000;
+
 /// Milliseconds to whole seconds, rounded up.
 fn secs_ceil(ms: i64) -> i64 {
     (ms + 999).div_euclid(1000)
@@ -49,8 +53,6 @@ pub async fn shared(
     now_ms: i64,
 ) -> Result<RateDecision, moat_core::StoreError> {
     use moat_core::store::{RateBudget, RateTake};
-    const MINUTE: i64 = 60_000;
-    const HOUR: i64 = 3_600_000;
     // Minutes first, so a refused burst does not use up an hour.
     let budgets = vec![
         RateBudget::at(format!("t:{token_id}"), now_ms, MINUTE, b.token_per_minute),
@@ -113,7 +115,7 @@ pub async fn token_creation(
     now_ms: i64,
 ) -> Result<Result<(), i64>, moat_core::StoreError> {
     use moat_core::store::{RateBudget, RateTake};
-    let budget = RateBudget::at(format!("tc:{customer}"), now_ms, 3_600_000, per_hour);
+    let budget = RateBudget::at(format!("tc:{customer}"), now_ms, HOUR, per_hour);
     let reset = budget.resets_at();
     Ok(match store.rate_take(vec![budget]).await? {
         RateTake::Allowed(_) => Ok(()),

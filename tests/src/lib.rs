@@ -16,14 +16,24 @@ pub const SA_SAMPLE_SPAM: &str = "/usr/share/doc/spamassassin/examples/sample-sp
 /// Polls `probe` every 50 ms until it returns `Ok`, for at most `secs` seconds; then fails the
 /// test with `what` and the probe's last `Err` (what it saw). For state that changes
 /// asynchronously: batched verdicts, spool files, snapshot reloads.
-pub fn eventually<T>(secs: u64, what: &str, mut probe: impl FnMut() -> Result<T, String>) -> T {
+pub fn eventually<T>(secs: u64, what: &str, probe: impl FnMut() -> Result<T, String>) -> T {
+    eventually_every(secs, std::time::Duration::from_millis(50), what, probe)
+}
+
+/// [`eventually`], probing every `every`: for probes that spend a request budget.
+pub fn eventually_every<T>(
+    secs: u64,
+    every: std::time::Duration,
+    what: &str,
+    mut probe: impl FnMut() -> Result<T, String>,
+) -> T {
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(secs);
     loop {
         match probe() {
             Ok(v) => return v,
             Err(seen) => assert!(std::time::Instant::now() < deadline, "{what}: {seen}"),
         }
-        std::thread::sleep(std::time::Duration::from_millis(50));
+        std::thread::sleep(every);
     }
 }
 

@@ -19,7 +19,7 @@ use std::{
 
 use moat_tests::{
     client::smtplib_send,
-    eventually,
+    eventually, eventually_every,
     harness::{free_port, moat_binary},
     process::{Running, moat, setup},
     receiver::Receiver,
@@ -274,17 +274,14 @@ fn api_hosts_share_budgets_one_dispatcher_and_the_quarantine() {
     // recorded. (Killed between a POST and its record, it would leave that event to be sent
     // again under the same delivery id, for receivers to de-duplicate: docs/CLUSTER.md.)
     let hook_id = hook["id"].as_str().unwrap_or_default().to_string();
-    eventually(30, "three deliveries recorded", || {
+    let every = Duration::from_millis(200);
+    eventually_every(30, every, "three deliveries recorded", || {
         let path = format!("/v1/webhooks/{hook_id}/deliveries");
         let (_, log) = call(api_b, "GET", &path, &other, None);
         let done = log["data"].as_array().map_or(0, |d| {
             d.iter().filter(|d| d["status"] == "succeeded").count()
         });
-        if done == 3 {
-            return Ok(());
-        }
-        std::thread::sleep(Duration::from_millis(200));
-        Err(log.to_string())
+        (done == 3).then_some(()).ok_or(log.to_string())
     });
     // Whichever API host holds the dispatcher's lease is killed; the other takes over.
     let holds = |name: &str| {
@@ -430,14 +427,13 @@ fn api_hosts_share_budgets_one_dispatcher_and_the_quarantine() {
         },
     );
     for api in [survivor, rejoined] {
-        eventually(30, "the spool is counted on every API host", || {
+        // Reports come every 5 s: asking 20 times a second would spend the token's minute.
+        let every = Duration::from_millis(500);
+        eventually_every(30, every, "the spool is counted on every API host", || {
             let (status, stats) = call(api, "GET", "/v1/stats", &other, None);
-            if status == 200 && stats["spool"]["depth"] == 1 {
-                return Ok(());
-            }
-            // Reports come every 5 s: asking 20 times a second would spend the token's minute.
-            std::thread::sleep(Duration::from_millis(500));
-            Err(format!("{status} {stats}"))
+            (status == 200 && stats["spool"]["depth"] == 1)
+                .then_some(())
+                .ok_or(format!("{status} {stats}"))
         });
     }
 
