@@ -163,6 +163,21 @@ fn lex(s: &str) -> Result<Vec<Tok>, String> {
     Ok(out)
 }
 
+/// The rule names an expression refers to (empty when it does not lex: such a meta never
+/// hits, so it needs nothing).
+pub fn names(s: &str) -> Vec<String> {
+    lex(s)
+        .map(|toks| {
+            toks.into_iter()
+                .filter_map(|t| match t {
+                    Tok::Name(n) => Some(n),
+                    _ => None,
+                })
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
 /// Parses a meta expression; `resolve` maps a rule name to its index (`None`: an unknown
 /// name, which is 0 as in SpamAssassin).
 pub fn parse(s: &str, resolve: &dyn Fn(&str) -> Option<usize>) -> Result<Expr, String> {

@@ -663,9 +663,7 @@ impl SaEngine {
         // no Bayes in sets 0 and 1.
         let mut defs: Vec<&RuleDef> = conf.rules.values().collect();
         defs.sort_by_key(|d| d.order);
-        let mut rules: Vec<Rule> = Vec::new();
-        let mut index: HashMap<String, usize> = HashMap::new();
-        let mut active: Vec<&RuleDef> = Vec::new();
+        let mut runnable: Vec<(&RuleDef, f64)> = Vec::new();
         for d in defs {
             let score = conf.score(&d.name, set);
             if score == 0.0 {
@@ -700,6 +698,45 @@ impl SaEngine {
                 } else {
                     "evals not implemented"
                 });
+                continue;
+            }
+            runnable.push((d, score));
+        }
+        // A `__` sub-rule counts only through the metas that use it: one that no scored rule
+        // reaches (through any chain of metas) cannot change a score, so it is not run.
+        // SpamAssassin runs them; the conformance figures compare the rules Moat runs.
+        let by_name: HashMap<&str, &RuleDef> = runnable
+            .iter()
+            .map(|(d, _)| (d.name.as_str(), *d))
+            .collect();
+        let mut needed: HashSet<&str> = HashSet::new();
+        let mut stack: Vec<&str> = runnable
+            .iter()
+            .map(|(d, _)| d.name.as_str())
+            .filter(|n| !n.starts_with("__"))
+            .collect();
+        while let Some(n) = stack.pop() {
+            if !needed.insert(n) {
+                continue;
+            }
+            if let Some(RuleDef {
+                test: Test::Meta(expr),
+                ..
+            }) = by_name.get(n)
+            {
+                for r in meta::names(expr) {
+                    if let Some((k, _)) = by_name.get_key_value(r.as_str()) {
+                        stack.push(k);
+                    }
+                }
+            }
+        }
+        let mut rules: Vec<Rule> = Vec::new();
+        let mut index: HashMap<String, usize> = HashMap::new();
+        let mut active: Vec<&RuleDef> = Vec::new();
+        for (d, score) in runnable {
+            if !needed.contains(d.name.as_str()) {
+                skip("sub-rules no scored rule uses");
                 continue;
             }
             index.insert(d.name.clone(), rules.len());
@@ -1120,5 +1157,39 @@ impl SaEngine {
                 }
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sub_rules_no_scored_rule_reaches_are_not_run() {
+        let mut conf = Conf::with_plugins([]);
+        conf.parse(
+            b"body __USED /cheap pills/i\n\
+              body __DEEP /act now/i\n\
+              meta __MID __DEEP\n\
+              body __ORPHAN /lottery/i\n\
+              meta __ORPHAN_META __ORPHAN\n\
+              meta PILLS __USED && __MID\n\
+              score PILLS 2.5\n",
+            "test.cf",
+        );
+        conf.finish();
+        let engine = SaEngine::compile(conf, 0, None).expect("compiles");
+        let mut names: Vec<&str> = engine.rules().iter().map(|r| r.name.as_str()).collect();
+        names.sort_unstable();
+        assert_eq!(names, ["PILLS", "__DEEP", "__MID", "__USED"]);
+        assert_eq!(
+            engine.report.skipped.get("sub-rules no scored rule uses"),
+            Some(&2)
+        );
+        let raw = b"Subject: hi\n\nCheap pills, act now! Lottery.\n";
+        let parsed = crate::message::parse(raw);
+        let r = engine.check(&input::SaMessage::new(raw, parsed.as_ref(), None), 0);
+        assert_eq!(r.score, 2.5, "{:?}", r.values);
+        assert!(!r.values.contains_key("__ORPHAN"));
     }
 }
