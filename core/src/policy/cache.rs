@@ -48,14 +48,26 @@ pub struct PolicyCache {
     dir: Option<PathBuf>,
     /// Databases of live snapshots, by key: a reload reuses them without touching the disk.
     live: Mutex<HashMap<[u8; 32], Weak<super::regexes::RegexSet>>>,
+    /// The same for long literal lists.
+    live_literals: Mutex<HashMap<[u8; 32], Weak<super::literals::LiteralDb>>>,
 }
 
-/// The cache key of a pattern list.
+/// The cache key of a regex pattern list.
 pub(crate) fn key_of(patterns: &[String]) -> [u8; 32] {
+    keyed(b"", patterns)
+}
+
+/// The cache key of a literal list (never equal to a regex list's: `a.b` differs as either).
+pub(crate) fn literal_key_of(patterns: &[String]) -> [u8; 32] {
+    keyed(b"literals", patterns)
+}
+
+fn keyed(kind: &[u8], patterns: &[String]) -> [u8; 32] {
     let mut h = Sha256::new();
     h.update(FORMAT.to_le_bytes());
     h.update(hyperscan::version_str().to_bytes());
     h.update([0]);
+    h.update(kind);
     for p in patterns {
         h.update((p.len() as u64).to_le_bytes());
         h.update(p.as_bytes());
@@ -73,7 +85,7 @@ impl PolicyCache {
     pub fn at(dir: impl Into<PathBuf>) -> PolicyCache {
         PolicyCache {
             dir: Some(dir.into()),
-            live: Mutex::default(),
+            ..PolicyCache::default()
         }
     }
 
@@ -99,6 +111,19 @@ impl PolicyCache {
         let mut live = self.live.lock().unwrap_or_else(|p| p.into_inner());
         live.retain(|_, w| w.strong_count() > 0);
         live.insert(key, Arc::downgrade(set));
+    }
+
+    /// A literal database already compiled by a live snapshot of this process.
+    pub(crate) fn live_literals(&self, key: &[u8; 32]) -> Option<Arc<super::literals::LiteralDb>> {
+        let live = self.live_literals.lock().unwrap_or_else(|p| p.into_inner());
+        live.get(key).and_then(Weak::upgrade)
+    }
+
+    /// Remembers a literal database for later snapshots (and forgets the dropped ones).
+    pub(crate) fn keep_literals(&self, key: [u8; 32], db: &Arc<super::literals::LiteralDb>) {
+        let mut live = self.live_literals.lock().unwrap_or_else(|p| p.into_inner());
+        live.retain(|_, w| w.strong_count() > 0);
+        live.insert(key, Arc::downgrade(db));
     }
 
     /// The database archived for `patterns`, when a valid archive is on disk.
@@ -191,13 +216,22 @@ impl PolicyCache {
         let Some(dir) = &self.dir else {
             return;
         };
-        let live: std::collections::HashSet<String> = {
+        let mut live: std::collections::HashSet<String> = {
             let live = self.live.lock().unwrap_or_else(|p| p.into_inner());
             live.iter()
                 .filter(|(_, w)| w.strong_count() > 0)
                 .map(|(k, _)| format!("{}.rkyv", hex::encode(k)))
                 .collect()
         };
+        {
+            let literals = self.live_literals.lock().unwrap_or_else(|p| p.into_inner());
+            live.extend(
+                literals
+                    .iter()
+                    .filter(|(_, w)| w.strong_count() > 0)
+                    .map(|(k, _)| format!("{}.rkyv", hex::encode(k))),
+            );
+        }
         let hour_ago = std::time::SystemTime::now() - std::time::Duration::from_secs(3600);
         let Ok(entries) = std::fs::read_dir(dir) else {
             return;
@@ -304,5 +338,33 @@ mod tests {
             assert_eq!(hits(&set), [(5, 12), (16, 30)]);
             assert!(PolicyCache::at(dir.path()).load(&key, &patterns).is_some());
         }
+    }
+
+    #[test]
+    fn long_literal_lists_are_archived_apart_from_regexes() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let literals: Vec<String> = (0..crate::policy::literals::HYPERSCAN_FROM)
+            .map(|i| format!("gift card {i:03}"))
+            .collect();
+        let build = |cache: &PolicyCache| {
+            let mut b = crate::policy::literals::LiteralSetBuilder::default();
+            for (i, l) in literals.iter().enumerate() {
+                b.add(l, i as u32);
+            }
+            b.build_cached(cache).expect("builds").expect("set")
+        };
+        let first = PolicyCache::at(dir.path());
+        let set = build(&first);
+        assert!(set.uses_hyperscan());
+        assert_eq!(first.entries().len(), 1, "one archive written");
+        let second = PolicyCache::at(dir.path());
+        assert!(second.load(&literal_key_of(&literals), &literals).is_some());
+        // The same strings as regexes have their own key: the literal database is not theirs.
+        assert!(second.load(&key_of(&literals), &literals).is_none());
+        let loaded = build(&second);
+        let mut hits = Hits::default();
+        loaded.scan(b"two GIFT CARD 017 codes", None, &mut hits);
+        assert_eq!(hits.get(17).map(|h| (h.start, h.end)), Some((4, 17)));
+        assert_eq!(hits.leaves().count(), 1);
     }
 }

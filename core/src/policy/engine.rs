@@ -606,7 +606,7 @@ impl PolicySet {
         }
         let mut headers = Vec::new();
         for (name, b) in c.headers {
-            if let Some(set) = b.build()? {
+            if let Some(set) = b.build_cached(cache)? {
                 headers.push((name, set));
             }
         }
@@ -621,9 +621,9 @@ impl PolicySet {
             always,
             leaf_owner,
             leaf_fields: c.leaf_fields,
-            subject: c.subject.build()?,
-            body: c.body.build()?,
-            from: c.from.build()?,
+            subject: c.subject.build_cached(cache)?,
+            body: c.body.build_cached(cache)?,
+            from: c.from.build_cached(cache)?,
             headers,
             subject_re: c.subject_re.build_cached(cache)?,
             body_re: c.body_re.build_cached(cache)?,

@@ -1,12 +1,13 @@
 //! Customer policies: a condition tree over message fields and an action. Conditions are JSON
 //! (`{"subject_contains": ["bitcoin", "crypto wallet"]}`), compiled per customer into one
-//! aho-corasick automaton per inspected field (see [`literals`]) and evaluated in one pass
+//! literal matcher per inspected field (see [`literals`]) and evaluated in one pass
 //! over each field (see [`engine`]).
 
 pub mod cache;
 pub mod engine;
 pub mod literals;
 pub mod regexes;
+mod scratch;
 
 use serde::{Deserialize, Serialize};
 

@@ -7,14 +7,13 @@
 //! look-around, some bounded repeats); such a pattern is refused when the policy is saved,
 //! with Hyperscan's reason.
 
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
-use hyperscan::prelude::{
-    BlockDatabase, Builder, CompileFlags, Matching, Pattern, Patterns, Scratch,
-};
+use hyperscan::prelude::{BlockDatabase, Builder, CompileFlags, Matching, Pattern, Patterns};
 
 use super::cache::{PolicyCache, key_of};
 use super::literals::{Hit, Hits};
+use super::scratch::ScratchPool;
 use crate::error::PolicyError;
 
 /// The longest pattern accepted (Hyperscan copes with more; API users should not need it).
@@ -135,15 +134,13 @@ impl RegexSetBuilder {
                 (db, som)
             }
         };
-        let scratch = db
-            .alloc_scratch()
-            .map_err(|e| PolicyError::Matcher(e.to_string()))?;
+        let scratch = ScratchPool::for_database(&db).map_err(PolicyError::Matcher)?;
         let set = Arc::new(RegexSet {
             db,
             som,
             patterns: self.patterns,
             leaves: self.leaves,
-            scratch: Mutex::new(vec![scratch]),
+            scratch,
         });
         cache.keep(key, &set);
         Ok(Some(set))
@@ -156,8 +153,7 @@ pub struct RegexSet {
     som: bool,
     patterns: Vec<String>,
     leaves: Vec<Vec<u32>>,
-    /// Scratch spaces for concurrent scans (one per shard at a time); taken and put back.
-    scratch: Mutex<Vec<Scratch>>,
+    scratch: ScratchPool,
 }
 
 impl std::fmt::Debug for RegexSet {
@@ -170,19 +166,10 @@ impl std::fmt::Debug for RegexSet {
 }
 
 impl RegexSet {
-    fn take_scratch(&self) -> Option<Scratch> {
-        let pooled = self.scratch.lock().unwrap_or_else(|p| p.into_inner()).pop();
-        pooled.or_else(|| self.db.alloc_scratch().ok())
-    }
-
     /// Scans `text` and records, for every leaf not yet hit, the first hit that satisfies it.
     pub fn scan(&self, text: &[u8], part: Option<u32>, hits: &mut Hits) {
-        let Some(scratch) = self.take_scratch() else {
-            tracing::error!("cannot allocate Hyperscan scratch space; regexes not scanned");
-            return;
-        };
         let som = self.som;
-        let result = self.db.scan(text, &scratch, |id, from, to, _flags| {
+        self.scratch.scan(&self.db, text, |id, from, to| {
             if let Some(leaves) = self.leaves.get(id as usize) {
                 for &leaf in leaves {
                     let end = u32::try_from(to).unwrap_or(u32::MAX);
@@ -200,13 +187,6 @@ impl RegexSet {
             }
             Matching::Continue
         });
-        if let Err(e) = result {
-            tracing::error!(error = %e, "Hyperscan scan failed");
-        }
-        self.scratch
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .push(scratch);
     }
 
     pub fn pattern(&self, id: u32) -> &str {
