@@ -114,8 +114,9 @@ fn moat_agrees_with_spamassassin() {
         let fired = |r: &moat_core::detect::sa::SaResult| -> Vec<String> {
             names
                 .iter()
-                .filter(|n| r.values.get(**n).copied().unwrap_or(0.0) != 0.0)
-                .map(|n| n.to_string())
+                .enumerate()
+                .filter(|(i, _)| r.values.get(*i).copied().unwrap_or(0.0) != 0.0)
+                .map(|(_, n)| n.to_string())
                 .collect()
         };
         if fired(&r) != fired(&r2) {
@@ -131,9 +132,9 @@ fn moat_agrees_with_spamassassin() {
             same_verdict += 1;
         }
         score_diff += (r.score - o.score).abs();
-        for n in &names {
+        for (i, n) in names.iter().enumerate() {
             pairs += 1;
-            let ours = r.values.get(*n).copied().unwrap_or(0.0) != 0.0;
+            let ours = r.values.get(i).copied().unwrap_or(0.0) != 0.0;
             let theirs = o.values.get(*n).copied().unwrap_or(0.0) != 0.0;
             if ours == theirs {
                 agree += 1;

@@ -287,9 +287,14 @@ pub struct SaResult {
     pub score: f64,
     /// Scored rules that hit.
     pub hits: Vec<SaHit>,
-    /// Every rule with a non-zero value, `__` sub-rules included (for conformance tests).
-    pub values: BTreeMap<String, f64>,
+    /// Every rule's value (0: not hit), `__` sub-rules included, indexed like
+    /// [`SaEngine::rules`] (for conformance tests; see [`SaEngine::value`]).
+    pub values: Vec<f64>,
 }
+
+/// Part of every rule cache key: what the compiled databases are (2: every pattern reports
+/// once, [`regex::hs_flags`]).
+const DB_FORMAT: &[u8] = b"moat-sa-db 2";
 
 fn sha(parts: &[&[u8]]) -> String {
     let mut h = Sha256::new();
@@ -337,17 +342,16 @@ impl Matcher {
                 }
             }
         }
-        // The cache key: every candidate's pattern, flags and multiplicity.
-        let key_parts: Vec<Vec<u8>> = cands
-            .iter()
-            .map(|c| {
-                let mut v = regex::hs_expression(&c.regex).into_bytes();
-                v.push(0);
-                v.extend_from_slice(c.regex.flags.as_bytes());
-                v.push(u8::from(c.multiple));
-                v
-            })
-            .collect();
+        // The cache key: how databases are compiled (bumped when that changes), then every
+        // candidate's pattern, flags and multiplicity.
+        let mut key_parts: Vec<Vec<u8>> = vec![DB_FORMAT.to_vec()];
+        key_parts.extend(cands.iter().map(|c| {
+            let mut v = regex::hs_expression(&c.regex).into_bytes();
+            v.push(0);
+            v.extend_from_slice(c.regex.flags.as_bytes());
+            v.push(u8::from(c.multiple));
+            v
+        }));
         let mut refs: Vec<&[u8]> = key_parts.iter().map(Vec::as_slice).collect();
         if joined {
             refs.push(b"joined-lines");
@@ -376,9 +380,9 @@ impl Matcher {
                     .map(|c| {
                         if c.regex.pattern.len() > 16_000 {
                             2
-                        } else if regex::hs_pattern(&c.regex, c.multiple, false).is_ok() {
+                        } else if regex::hs_pattern(&c.regex, false).is_ok() {
                             0
-                        } else if regex::hs_pattern(&c.regex, c.multiple, true).is_ok() {
+                        } else if regex::hs_pattern(&c.regex, true).is_ok() {
                             1
                         } else {
                             2
@@ -390,7 +394,7 @@ impl Matcher {
                     let mut ids = Vec::new();
                     for (i, c) in cands.iter().enumerate() {
                         if tiers[i] < 2 {
-                            let mut flags = regex::hs_flags(&c.regex.flags, c.multiple);
+                            let mut flags = regex::hs_flags(&c.regex.flags);
                             if joined {
                                 // `^` and `$` at every joined line (confirmed per line).
                                 flags |= CompileFlags::MULTILINE;
@@ -417,12 +421,7 @@ impl Matcher {
                                     // An exact pattern Hyperscan cannot build may still build
                                     // as a prefilter; otherwise PCRE2 alone.
                                     tiers[i] = if tiers[i] == 0
-                                        && regex::hs_pattern(
-                                            &cands[i].regex,
-                                            cands[i].multiple,
-                                            true,
-                                        )
-                                        .is_ok()
+                                        && regex::hs_pattern(&cands[i].regex, true).is_ok()
                                     {
                                         1
                                     } else {
@@ -962,6 +961,15 @@ impl SaEngine {
     }
 
     /// The active rules.
+    /// The value `result` gives the rule called `name` (0 when it did not hit or is not run).
+    pub fn value(&self, result: &SaResult, name: &str) -> f64 {
+        self.rules
+            .iter()
+            .position(|r| r.name == name)
+            .and_then(|i| result.values.get(i).copied())
+            .unwrap_or(0.0)
+    }
+
     pub fn rules(&self) -> &[Rule] {
         &self.rules
     }
@@ -1093,7 +1101,6 @@ impl SaEngine {
                 continue;
             }
             let rule = &self.rules[i];
-            result.values.insert(rule.name.clone(), *v);
             if rule.name.starts_with("__") {
                 continue;
             }
@@ -1107,6 +1114,7 @@ impl SaEngine {
                 value: *v,
             });
         }
+        result.values = values;
         result
             .hits
             .sort_by(|a, b| b.score.total_cmp(&a.score).then(a.name.cmp(&b.name)));
@@ -1190,6 +1198,7 @@ mod tests {
         let parsed = crate::message::parse(raw);
         let r = engine.check(&input::SaMessage::new(raw, parsed.as_ref(), None), 0);
         assert_eq!(r.score, 2.5, "{:?}", r.values);
-        assert!(!r.values.contains_key("__ORPHAN"));
+        assert_eq!(engine.value(&r, "__DEEP"), 1.0);
+        assert_eq!(engine.value(&r, "__ORPHAN"), 0.0, "not run");
     }
 }

@@ -44,8 +44,11 @@ pub fn portable(pattern: &[u8]) -> String {
     out
 }
 
-/// Hyperscan flags for a rule's delimiter flags.
-pub fn hs_flags(flags: &str, multiple: bool) -> CompileFlags {
+/// Hyperscan flags for a rule's delimiter flags. Always one report per pattern: a report
+/// only marks its rule as seen (a `multiple` rule's count and a prefilter's confirmation come
+/// from PCRE2), and Hyperscan stops running a pattern once it has reported, which on a 4 KB
+/// HTML body halves the body scan (many approximated look-ahead rules report on every line).
+pub fn hs_flags(flags: &str) -> CompileFlags {
     let mut f = CompileFlags::empty();
     for c in flags.chars() {
         match c {
@@ -55,10 +58,7 @@ pub fn hs_flags(flags: &str, multiple: bool) -> CompileFlags {
             _ => {}
         }
     }
-    if !multiple {
-        f |= CompileFlags::SINGLEMATCH;
-    }
-    f
+    f | CompileFlags::SINGLEMATCH
 }
 
 /// Whether every match of the pattern lies within one line and needs no line boundary to
@@ -143,8 +143,8 @@ pub fn hs_expression(re: &PerlRegex) -> String {
 }
 
 /// A Hyperscan pattern for a rule, or why Hyperscan refuses it (without building a database).
-pub fn hs_pattern(re: &PerlRegex, multiple: bool, prefilter: bool) -> Result<Pattern, String> {
-    let mut flags = hs_flags(&re.flags, multiple);
+pub fn hs_pattern(re: &PerlRegex, prefilter: bool) -> Result<Pattern, String> {
+    let mut flags = hs_flags(&re.flags);
     if prefilter {
         flags |= CompileFlags::PREFILTER;
     }
@@ -195,11 +195,11 @@ mod tests {
         assert_eq!(portable(b"(?aa)caf\xe9\\\xe9"), "caf\\xE9\\xE9");
         let r = pcre(&re(b"caf\xe9", "i"), false).expect("pcre");
         assert!(r.is_match(b"CAF\xe9").expect("match"));
-        assert!(hs_pattern(&re(b"free\\s+money", "i"), false, false).is_ok());
+        assert!(hs_pattern(&re(b"free\\s+money", "i"), false).is_ok());
         // Look-ahead: PCRE2 only (Hyperscan refuses), and as a prefilter it is accepted.
         let la = re(b"foo(?!bar)", "");
-        assert!(hs_pattern(&la, false, false).is_err());
-        assert!(hs_pattern(&la, false, true).is_ok());
+        assert!(hs_pattern(&la, false).is_err());
+        assert!(hs_pattern(&la, true).is_ok());
         assert!(
             pcre(&la, true)
                 .expect("pcre")
