@@ -318,8 +318,13 @@ fn mime_stats(m: &SaMessage<'_>) -> MimeStats {
     static ALTERNATIVE: std::sync::OnceLock<Option<aho_corasick::AhoCorasick>> =
         std::sync::OnceLock::new();
     let alternative = ALTERNATIVE.get_or_init(|| {
+        // A DFA without a prefilter: the prefilter's rare bytes are common in base64, so on
+        // a message with an attachment it stopped at almost every byte and cost more than
+        // the whole walk.
         aho_corasick::AhoCorasick::builder()
             .ascii_case_insensitive(true)
+            .kind(Some(aho_corasick::AhoCorasickKind::DFA))
+            .prefilter(false)
             .build(["multipart/alternative"])
             .ok()
     });
@@ -341,12 +346,16 @@ fn mime_stats(m: &SaMessage<'_>) -> MimeStats {
             if p.ctype.starts_with("text/") {
                 s.base64_encoded_text = true;
             }
-            let body = String::from_utf8_lossy(&p.raw_body);
-            let lines: Vec<&str> = body.lines().collect();
-            if lines.iter().enumerate().any(|(i, l)| {
-                l.trim().is_empty() && lines[i + 1..].iter().any(|n| !n.trim().is_empty())
-            }) {
-                s.base64_blanks = true;
+            // A blank line with text after it, in one pass (a part of blank lines must not
+            // cost a scan of the rest of the part per line).
+            let mut blank = false;
+            for l in p.raw_body.split(|b| *b == b'\n') {
+                if l.trim_ascii().is_empty() {
+                    blank = true;
+                } else if blank {
+                    s.base64_blanks = true;
+                    break;
+                }
             }
         }
         if cd.contains("attachment") || p.filename.is_some() {
@@ -1097,5 +1106,25 @@ mod tests {
             Some("14 Nov 2023 10:00:00 +0000")
         );
         assert!(word_contains("hi bob@x.example!", "bob@x.example"));
+    }
+
+    #[test]
+    fn base64_blank_lines_count_only_with_text_after_them() {
+        let stats = |body: &str| {
+            let raw = format!(
+                "From: a@b.example\nSubject: x\nMIME-Version: 1.0\n\
+                 Content-Type: multipart/mixed; boundary=\"m\"\n\n--m\n\
+                 Content-Type: application/pdf\nContent-Transfer-Encoding: base64\n\n\
+                 {body}--m--\n"
+            );
+            let parsed = crate::message::parse(raw.as_bytes());
+            let m = SaMessage::new(raw.as_bytes(), parsed.as_ref(), None);
+            mime_stats(&m).base64_blanks
+        };
+        assert!(stats("QUJD\n\nREVG\n"));
+        assert!(!stats("QUJD\nREVG\n\n"));
+        // Many blank lines: one pass, whatever their number.
+        assert!(!stats(&format!("QUJD\n{}", "\n".repeat(200_000))));
+        assert!(stats(&format!("QUJD\n{}REVG\n", " \r\n".repeat(200_000))));
     }
 }
