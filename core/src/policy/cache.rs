@@ -46,10 +46,45 @@ pub(crate) struct Compiled {
 #[derive(Debug, Default)]
 pub struct PolicyCache {
     dir: Option<PathBuf>,
-    /// Databases of live snapshots, by key: a reload reuses them without touching the disk.
-    live: Mutex<HashMap<[u8; 32], Weak<super::regexes::RegexSet>>>,
+    /// Regex databases of live snapshots: a reload reuses them without touching the disk.
+    pub(crate) regexes: Live<super::regexes::RegexSet>,
     /// The same for long literal lists.
-    live_literals: Mutex<HashMap<[u8; 32], Weak<super::literals::LiteralDb>>>,
+    pub(crate) literals: Live<super::literals::LiteralDb>,
+}
+
+/// Compiled databases that live snapshots of this process hold, by cache key (weakly: a
+/// database goes when the last snapshot using it does).
+#[derive(Debug)]
+pub(crate) struct Live<T>(Mutex<HashMap<[u8; 32], Weak<T>>>);
+
+impl<T> Default for Live<T> {
+    fn default() -> Self {
+        Live(Mutex::default())
+    }
+}
+
+impl<T> Live<T> {
+    /// The database compiled for `key`, while a live snapshot holds it.
+    pub(crate) fn get(&self, key: &[u8; 32]) -> Option<Arc<T>> {
+        let live = self.0.lock().unwrap_or_else(|p| p.into_inner());
+        live.get(key).and_then(Weak::upgrade)
+    }
+
+    /// Remembers `db` for later snapshots (and forgets the dropped ones).
+    pub(crate) fn keep(&self, key: [u8; 32], db: &Arc<T>) {
+        let mut live = self.0.lock().unwrap_or_else(|p| p.into_inner());
+        live.retain(|_, w| w.strong_count() > 0);
+        live.insert(key, Arc::downgrade(db));
+    }
+
+    /// The archive file names of the databases still held.
+    fn file_names(&self) -> Vec<String> {
+        let live = self.0.lock().unwrap_or_else(|p| p.into_inner());
+        live.iter()
+            .filter(|(_, w)| w.strong_count() > 0)
+            .map(|(k, _)| format!("{}.rkyv", hex::encode(k)))
+            .collect()
+    }
 }
 
 /// The cache key of a regex pattern list.
@@ -98,32 +133,6 @@ impl PolicyCache {
         self.dir
             .as_ref()
             .map(|d| d.join(format!("{}.rkyv", hex::encode(key))))
-    }
-
-    /// A regex set already compiled by a live snapshot of this process.
-    pub(crate) fn live(&self, key: &[u8; 32]) -> Option<Arc<super::regexes::RegexSet>> {
-        let live = self.live.lock().unwrap_or_else(|p| p.into_inner());
-        live.get(key).and_then(Weak::upgrade)
-    }
-
-    /// Remembers a regex set for later snapshots (and forgets the dropped ones).
-    pub(crate) fn keep(&self, key: [u8; 32], set: &Arc<super::regexes::RegexSet>) {
-        let mut live = self.live.lock().unwrap_or_else(|p| p.into_inner());
-        live.retain(|_, w| w.strong_count() > 0);
-        live.insert(key, Arc::downgrade(set));
-    }
-
-    /// A literal database already compiled by a live snapshot of this process.
-    pub(crate) fn live_literals(&self, key: &[u8; 32]) -> Option<Arc<super::literals::LiteralDb>> {
-        let live = self.live_literals.lock().unwrap_or_else(|p| p.into_inner());
-        live.get(key).and_then(Weak::upgrade)
-    }
-
-    /// Remembers a literal database for later snapshots (and forgets the dropped ones).
-    pub(crate) fn keep_literals(&self, key: [u8; 32], db: &Arc<super::literals::LiteralDb>) {
-        let mut live = self.live_literals.lock().unwrap_or_else(|p| p.into_inner());
-        live.retain(|_, w| w.strong_count() > 0);
-        live.insert(key, Arc::downgrade(db));
     }
 
     /// The database archived for `patterns`, when a valid archive is on disk.
@@ -216,22 +225,12 @@ impl PolicyCache {
         let Some(dir) = &self.dir else {
             return;
         };
-        let mut live: std::collections::HashSet<String> = {
-            let live = self.live.lock().unwrap_or_else(|p| p.into_inner());
-            live.iter()
-                .filter(|(_, w)| w.strong_count() > 0)
-                .map(|(k, _)| format!("{}.rkyv", hex::encode(k)))
-                .collect()
-        };
-        {
-            let literals = self.live_literals.lock().unwrap_or_else(|p| p.into_inner());
-            live.extend(
-                literals
-                    .iter()
-                    .filter(|(_, w)| w.strong_count() > 0)
-                    .map(|(k, _)| format!("{}.rkyv", hex::encode(k))),
-            );
-        }
+        let live: std::collections::HashSet<String> = self
+            .regexes
+            .file_names()
+            .into_iter()
+            .chain(self.literals.file_names())
+            .collect();
         let hour_ago = std::time::SystemTime::now() - std::time::Duration::from_secs(3600);
         let Ok(entries) = std::fs::read_dir(dir) else {
             return;

@@ -125,7 +125,7 @@ impl std::fmt::Debug for LiteralDb {
 impl LiteralDb {
     fn build(patterns: &[String], cache: &PolicyCache) -> Result<Arc<LiteralDb>, PolicyError> {
         let key = literal_key_of(patterns);
-        if let Some(db) = cache.live_literals(&key) {
+        if let Some(db) = cache.literals.get(&key) {
             return Ok(db);
         }
         let db = match cache.load(&key, patterns) {
@@ -150,7 +150,7 @@ impl LiteralDb {
         };
         let scratch = ScratchPool::for_database(&db).map_err(PolicyError::Matcher)?;
         let db = Arc::new(LiteralDb { db, scratch });
-        cache.keep_literals(key, &db);
+        cache.literals.keep(key, &db);
         Ok(db)
     }
 }

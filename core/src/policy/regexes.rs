@@ -115,7 +115,7 @@ impl RegexSetBuilder {
             return Ok(None);
         }
         let key = key_of(&self.patterns);
-        if let Some(set) = cache.live(&key)
+        if let Some(set) = cache.regexes.get(&key)
             && set.leaves == self.leaves
         {
             return Ok(Some(set));
@@ -142,7 +142,7 @@ impl RegexSetBuilder {
             leaves: self.leaves,
             scratch,
         });
-        cache.keep(key, &set);
+        cache.regexes.keep(key, &set);
         Ok(Some(set))
     }
 }

@@ -960,7 +960,6 @@ impl SaEngine {
         &self.conf
     }
 
-    /// The active rules.
     /// The value `result` gives the rule called `name` (0 when it did not hit or is not run).
     pub fn value(&self, result: &SaResult, name: &str) -> f64 {
         self.rules
@@ -970,6 +969,7 @@ impl SaEngine {
             .unwrap_or(0.0)
     }
 
+    /// The active rules.
     pub fn rules(&self) -> &[Rule] {
         &self.rules
     }
